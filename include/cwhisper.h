@@ -1,0 +1,96 @@
+/* cwhisper: OpenAI's Whisper speech recognition in C.
+ *
+ * The only header a user includes. Handles are opaque; parameters come from
+ * cw_*_default_params() and are changed field by field, so new fields never
+ * break a caller. Every fallible call returns a cw_status; cw_last_error()
+ * gives the one-line message of the last failure on the calling thread.
+ * The library never prints and never exits.
+ */
+#ifndef CWHISPER_H
+#define CWHISPER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CW_VERSION_STRING "0.1.0"
+
+typedef enum {
+    CW_OK = 0,
+    CW_ERR_INVALID_ARG,  /* a parameter is out of range */
+    CW_ERR_IO,           /* a file is missing or cannot be read or written */
+    CW_ERR_FORMAT,       /* a file is corrupt, truncated or inconsistent */
+    CW_ERR_UNSUPPORTED,  /* a valid file uses something cwhisper does not handle */
+    CW_ERR_NOMEM,        /* an allocation failed */
+    CW_ERR_AUDIO,        /* audio could not be decoded */
+    CW_ERR_INTERNAL      /* a bug: please report it */
+} cw_status;
+
+/* Short name of a status ("format error", ...). Never NULL. */
+const char *cw_status_string(cw_status status);
+
+/* One-line message of the last failure on this thread, naming the file and
+ * the problem ("model.bin: truncated in variable 'x'"). Never NULL. */
+const char *cw_last_error(void);
+
+const char *cw_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                    */
+
+typedef struct cw_model cw_model;
+
+typedef enum {
+    CW_WEIGHTS_STORED = 0, /* keep each tensor in the dtype of the file */
+    CW_WEIGHTS_F32,        /* convert every float tensor to float32 once */
+    CW_WEIGHTS_F16,
+    CW_WEIGHTS_BF16
+} cw_weight_type;
+
+typedef struct {
+    cw_weight_type weights;
+    int use_mmap; /* non-zero: map the file; tensors used as stored point into it */
+} cw_model_params;
+
+cw_model_params cw_model_default_params(void);
+
+/* path: a directory holding a CTranslate2 model (model.bin, config.json,
+ * vocabulary.*) or a Hugging Face safetensors model (model.safetensors,
+ * config.json, tokenizer files). */
+cw_status cw_model_load(const char *path, const cw_model_params *params, cw_model **out);
+void cw_model_free(cw_model *model);
+
+typedef enum {
+    CW_MODEL_ENGLISH_ONLY,  /* tiny.en ... medium.en */
+    CW_MODEL_MULTILINGUAL,  /* tiny ... large-v2 */
+    CW_MODEL_V3             /* large-v3, large-v3-turbo: 128 mels, 100 languages */
+} cw_model_kind;
+
+typedef struct {
+    int n_mels, n_audio_ctx, n_audio_state, n_audio_head, n_audio_layer;
+    int n_vocab, n_text_ctx, n_text_state, n_text_head, n_text_layer;
+} cw_model_dims;
+
+cw_model_kind cw_model_get_kind(const cw_model *model);
+cw_model_dims cw_model_get_dims(const cw_model *model);
+
+/* Writes a human-readable description (kind, dimensions, dtypes, vocabulary,
+ * special tokens, memory) into buf, NUL-terminated and truncated to cap.
+ * Returns the length the full text needs, as snprintf does. */
+size_t cw_model_describe(const cw_model *model, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Audio                                                                     */
+
+/* Decodes any audio file FFmpeg reads to mono float32 at 16 kHz, downmixed and
+ * resampled as `ffmpeg -ac 1 -ar 16000` does. path "-" reads raw s16le 16 kHz
+ * mono PCM from stdin. On success *samples is malloc'ed: free it with free(). */
+cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CWHISPER_H */

@@ -1,0 +1,60 @@
+/* Whisper's byte-level BPE tokenizer: vocabulary files to token ids and back,
+ * special and timestamp tokens per model kind, the language table.
+ * Reads CTranslate2 vocabulary.json / vocabulary.txt, Hugging Face
+ * tokenizer.json or vocab.json (+ merges.txt). Encoding follows tiktoken
+ * (the reference): GPT-2 pre-tokenizer regex, then rank-ordered BPE merges. */
+#ifndef CW_TOKENIZER_H
+#define CW_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cwhisper.h"
+
+typedef struct cw_tokenizer cw_tokenizer;
+
+/* Special token ids (see whisper-reference.md §4). */
+typedef struct {
+    int32_t eot, sot, translate, transcribe, startoflm, startofprev, nospeech, notimestamps;
+    int32_t timestamp_begin;  /* <|0.00|> */
+    int32_t lang_begin;       /* id of the first language token (<|en|>) */
+    int32_t n_languages;      /* 99, or 100 for large-v3 */
+    int32_t n_vocab;          /* text tokens + specials + 1501 timestamps */
+    int32_t n_text;           /* ids below this are plain BPE tokens (50256 or 50257) */
+    int multilingual;
+} cw_special_tokens;
+
+/* Loads the tokenizer from a model directory: the first of vocabulary.json,
+ * vocabulary.txt, tokenizer.json, vocab.json that exists. n_vocab is the
+ * model's logit count (51864, 51865 or 51866); it decides the model kind and
+ * the special ids. Errors name the file and the problem. */
+cw_status cw_tokenizer_load_dir(const char *dir, int n_vocab, cw_tokenizer **out);
+void cw_tokenizer_free(cw_tokenizer *tok);
+
+const cw_special_tokens *cw_tokenizer_specials(const cw_tokenizer *tok);
+/* Number of plain BPE tokens read from the file (50256 / 50257). */
+size_t cw_tokenizer_n_text(const cw_tokenizer *tok);
+
+/* Bytes of one token (not NUL-terminated): plain tokens give their raw bytes;
+ * specials and timestamps give their text form ("<|endoftext|>", "<|1.24|>").
+ * Returns NULL for an id out of range. */
+const char *cw_tokenizer_token_bytes(const cw_tokenizer *tok, int32_t id, size_t *len);
+
+/* Concatenates the bytes of the plain tokens among ids (specials and
+ * timestamps skipped, as openai-whisper's decode()) into a malloc'ed,
+ * NUL-terminated buffer. Invalid UTF-8 is replaced by U+FFFD as Python's
+ * bytes.decode(errors="replace") does. */
+cw_status cw_tokenizer_decode(const cw_tokenizer *tok, const int32_t *ids, size_t n, char **text);
+
+/* Encodes UTF-8 text (no specials) to ids, exactly as tiktoken's
+ * encode_ordinary. *ids is malloc'ed. */
+cw_status cw_tokenizer_encode(const cw_tokenizer *tok, const char *text, size_t len,
+                              int32_t **ids, size_t *n_ids);
+
+/* Language table: code ("en") to index (0-based, in token order), -1 if unknown.
+ * Full names ("english") and the reference's aliases are accepted too. */
+int cw_language_index(const char *code_or_name);
+const char *cw_language_code(int index);   /* NULL past the table */
+const char *cw_language_name(int index);
+int cw_language_count_table(void);         /* 100 */
+
+#endif
