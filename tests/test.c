@@ -1,5 +1,4 @@
 /* Test harness implementation; see test.h. */
-#define _GNU_SOURCE
 #include "test.h"
 
 #include <stdarg.h>

@@ -21,9 +21,18 @@ cw_status cw_error(cw_status st, const char *fmt, ...)
 
 cw_status cw_error_prefix(cw_status st, const char *prefix)
 {
+    /* Built piecewise so a long prefix truncates the message, not the prefix. */
     char tmp[CW_ERROR_CAP];
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, g_last_error);
-    memcpy(g_last_error, tmp, sizeof tmp);
+    size_t n = strlen(prefix);
+    if (n > CW_ERROR_CAP - 3) n = CW_ERROR_CAP - 3;
+    memcpy(tmp, prefix, n);
+    tmp[n++] = ':';
+    tmp[n++] = ' ';
+    size_t m = strlen(g_last_error);
+    if (m > CW_ERROR_CAP - 1 - n) m = CW_ERROR_CAP - 1 - n;
+    memcpy(tmp + n, g_last_error, m);
+    tmp[n + m] = '\0';
+    memcpy(g_last_error, tmp, n + m + 1);
     return st;
 }
 

@@ -1,5 +1,5 @@
 /* File reading and mapping. */
-#define _POSIX_C_SOURCE 200809L
+
 #include "util/file.h"
 #include "util/error.h"
 
