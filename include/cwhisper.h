@@ -89,6 +89,67 @@ size_t cw_model_describe(const cw_model *model, char *buf, size_t cap);
  * mono PCM from stdin. On success *samples is malloc'ed: free it with free(). */
 cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples);
 
+/* ------------------------------------------------------------------------ */
+/* Transcription results                                                     */
+
+/* One segment of a transcript, as openai-whisper's transcribe() returns it. */
+typedef struct {
+    int id;
+    long seek;               /* window start, in mel frames (10 ms) */
+    double start, end;       /* seconds from the start of the file */
+    const char *text;        /* UTF-8, with the leading space the tokens give */
+    const int *tokens;       /* [n_tokens] ids, timestamps included */
+    size_t n_tokens;
+    double avg_logprob;
+    double compression_ratio;
+    double no_speech_prob;
+    double temperature;
+} cw_segment;
+
+typedef struct cw_result cw_result;
+
+size_t cw_result_n_segments(const cw_result *result);
+const cw_segment *cw_result_segment(const cw_result *result, size_t i);
+const char *cw_result_text(const cw_result *result);     /* the whole transcript */
+const char *cw_result_language(const cw_result *result); /* "en", ... */
+double cw_result_duration(const cw_result *result);      /* seconds of audio */
+void cw_result_free(cw_result *result);
+
+/* Builds a result from segments (copied); for callers and tests that
+ * assemble transcripts themselves. text may be NULL: then the segments'
+ * texts are joined. */
+cw_status cw_result_create(const cw_segment *segments, size_t n, const char *text,
+                           const char *language, double duration, cw_result **out);
+
+/* ------------------------------------------------------------------------ */
+/* Output formats                                                            */
+
+typedef enum {
+    CW_OUTPUT_TXT,
+    CW_OUTPUT_SRT,
+    CW_OUTPUT_VTT,
+    CW_OUTPUT_JSON,
+    CW_OUTPUT_TSV
+} cw_output_format;
+
+typedef struct {
+    const char *file;   /* source file name written into JSON ("file") */
+    const char *model;  /* model name written into JSON ("model") */
+} cw_output_info;
+
+/* Parses "txt", "srt", "vtt", "json", "tsv"; returns -1 for anything else. */
+int cw_output_format_from_name(const char *name);
+const char *cw_output_format_ext(cw_output_format format); /* "txt", ... */
+
+/* Writes result in format to path atomically: to a temporary name in the same
+ * directory, then renamed, so an interrupted run never leaves a half file. */
+cw_status cw_output_write_file(const cw_result *result, cw_output_format format,
+                               const cw_output_info *info, const char *path);
+
+/* Writes result in format to an open stdio stream (FILE *), e.g. stdout. */
+cw_status cw_output_write_stream(const cw_result *result, cw_output_format format,
+                                 const cw_output_info *info, void *stream);
+
 #ifdef __cplusplus
 }
 #endif
