@@ -1,0 +1,107 @@
+/* The Whisper network, written once against the back-end op table
+ * (backend/backend.h): the conv stem and encoder over a batch of 30 s
+ * windows, and a decoder step over a batch of token sequences with a
+ * self-attention KV cache that grows per token and cross-attention keys and
+ * values computed once per window. No SIMD, no #ifdef: the back end does the
+ * arithmetic. Shapes are written [rows, cols], d = n_state. */
+#ifndef CW_NN_H
+#define CW_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "model/model.h"
+
+/* Model tensors bound to back-end buffers: matrices as cw_weight in their
+ * stored dtype, vectors (biases, LayerNorm, positional embeddings) as float32. */
+typedef struct {
+    cw_weight q, k, v, o;   /* [d, d] each; k has no bias */
+    cw_buf *bq, *bv, *bo;   /* [d] */
+} cw_nn_attn;
+
+typedef struct {
+    cw_weight w;            /* [rows, cols] */
+    cw_buf *b;              /* [rows] or NULL */
+} cw_nn_linear;
+
+typedef struct {
+    cw_buf *gamma, *beta;   /* [d] */
+} cw_nn_ln;
+
+typedef struct {
+    cw_nn_ln attn_ln, cross_ln, mlp_ln;
+    cw_nn_attn attn, cross;  /* cross unused in the encoder */
+    cw_nn_linear mlp0, mlp2; /* [4d, d], [d, 4d] */
+} cw_nn_block;
+
+typedef struct {
+    cw_backend *be;          /* not owned */
+    cw_model_dims dims;
+    cw_nn_linear conv1, conv2;  /* conv weights as [d, C_in*3] */
+    cw_buf *enc_pos;            /* [n_audio_ctx, d] */
+    cw_nn_block *enc;           /* [n_audio_layer] */
+    cw_nn_ln ln_post;
+    cw_weight tok_emb;          /* [n_vocab, d], also the logits projection */
+    cw_buf *dec_pos;            /* [n_text_ctx, d] */
+    cw_nn_block *dec;           /* [n_text_layer] */
+    cw_nn_ln dec_ln;
+    cw_buf **owned;             /* every buffer made here, for freeing */
+    size_t n_owned, cap_owned;
+} cw_nn_weights;
+
+/* Binds every tensor of model to be. Matrices are wrapped without a copy on
+ * the CPU (the model must outlive the weights); vectors held in another dtype
+ * are converted to float32 once. */
+cw_status cw_nn_weights_create(cw_backend *be, const cw_model *model, cw_nn_weights **out);
+void cw_nn_weights_free(cw_nn_weights *w);
+
+/* ---- encoder ---- */
+
+typedef struct cw_encoder cw_encoder;
+
+/* Scratch for batches of up to max_batch windows. */
+cw_status cw_encoder_create(const cw_nn_weights *w, size_t max_batch, cw_encoder **out);
+void cw_encoder_free(cw_encoder *enc);
+
+/* mel: host memory [n_batch, n_mels, 3000]. The encoder states stay on the back
+ * end: cw_encoder_output() gives the buffer [n_batch, n_audio_ctx, d]. */
+cw_status cw_encoder_run(cw_encoder *enc, const float *mel, size_t n_batch);
+cw_buf *cw_encoder_output(const cw_encoder *enc);
+
+/* ---- decoder ---- */
+
+typedef struct cw_decoder cw_decoder;
+
+/* KV caches for up to max_seq sequences of up to n_text_ctx tokens, and cross
+ * keys/values for up to max_audio windows. */
+cw_status cw_decoder_create(const cw_nn_weights *w, size_t max_seq, size_t max_audio,
+                            cw_decoder **out);
+void cw_decoder_free(cw_decoder *dec);
+
+/* Computes cross-attention keys and values of n_audio windows from encoder
+ * states enc_out [n_audio, n_audio_ctx, d] (a back-end buffer). */
+cw_status cw_decoder_set_audio(cw_decoder *dec, cw_buf *enc_out, size_t n_audio);
+
+/* Empties the self-attention caches of sequences [0, n_seq) and says which
+ * window each sequence listens to: seq_audio [n_seq] (NULL: all window 0). */
+cw_status cw_decoder_reset(cw_decoder *dec, size_t n_seq, const size_t *seq_audio);
+
+/* Feeds n_new tokens to each of n_seq sequences: tokens [n_seq, n_new] (host).
+ * Every sequence has the same cache length before the call (decoding moves in
+ * lock step), which grows by n_new. Writes the logits of the last new position
+ * of each sequence to logits [n_seq, n_vocab] (host). If extra_pos >= 0 (a
+ * position among the new tokens) also writes the logits at that position to
+ * extra_logits [n_seq, n_vocab]: the no-speech probability reads them at the
+ * start-of-transcript token of the first pass. */
+cw_status cw_decoder_forward(cw_decoder *dec, const int32_t *tokens, size_t n_seq, size_t n_new,
+                             float *logits, long extra_pos, float *extra_logits);
+
+/* Beam search: new sequence i continues old sequence source[i] (i < n_seq):
+ * copies the self-attention caches accordingly. */
+cw_status cw_decoder_reorder(cw_decoder *dec, const size_t *source, size_t n_seq);
+
+/* Tokens held in the caches (the same for every sequence). */
+size_t cw_decoder_length(const cw_decoder *dec);
+
+#endif

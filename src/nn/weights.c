@@ -1,0 +1,218 @@
+/* Binding model tensors to back-end buffers: the network reads weights only
+ * through cw_weight / cw_buf, so the same nn/ code runs on any back end. */
+#include "nn/nn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+#include "util/half.h"
+
+static cw_status keep(cw_nn_weights *w, cw_buf *b)
+{
+    if (w->n_owned == w->cap_owned) {
+        size_t cap = w->cap_owned ? 2 * w->cap_owned : 64;
+        cw_buf **p = cw_realloc(w->owned, cap * sizeof *p);
+        if (!p) return CW_ERR_NOMEM;
+        w->owned = p;
+        w->cap_owned = cap;
+    }
+    w->owned[w->n_owned++] = b;
+    return CW_OK;
+}
+
+static cw_status find(const cw_model *m, const char *name, size_t rank, const cw_tensor **out)
+{
+    const cw_tensor *t = cw_model_tensor(m, name);
+    if (!t) return cw_error(CW_ERR_FORMAT, "%s: tensor '%s' is missing", m->dir, name);
+    if ((size_t)t->rank != rank)
+        return cw_error(CW_ERR_FORMAT, "%s: tensor '%s' has rank %d, expected %zu", m->dir, name,
+                        t->rank, rank);
+    *out = t;
+    return CW_OK;
+}
+
+/* A vector (or any tensor read as float32 rows) as a float32 buffer. */
+static cw_status bind_f32(cw_nn_weights *w, const cw_model *m, const char *name, size_t rank,
+                          cw_buf **out)
+{
+    const cw_tensor *t;
+    cw_status s = find(m, name, rank, &t);
+    if (s) return s;
+    cw_backend *be = w->be;
+    size_t bytes = t->n_elem * sizeof(float);
+    if (t->dtype == CW_DTYPE_F32) {
+        s = be->ops->buf_wrap(be, t->data, bytes, out);
+        return s ? s : keep(w, *out);
+    }
+    float *tmp = cw_malloc(bytes);
+    if (!tmp) return CW_ERR_NOMEM;
+    const uint16_t *h = t->data;
+    for (size_t i = 0; i < t->n_elem; i++) {
+        if (t->dtype == CW_DTYPE_F16) tmp[i] = cw_f16_to_f32(h[i]);
+        else if (t->dtype == CW_DTYPE_BF16) tmp[i] = cw_bf16_to_f32(h[i]);
+        else {
+            free(tmp);
+            return cw_error(CW_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, expected a float type",
+                            m->dir, name, cw_dtype_name(t->dtype));
+        }
+    }
+    s = be->ops->buf_alloc(be, bytes, out);
+    if (!s) s = keep(w, *out);
+    if (!s) s = be->ops->upload(be, *out, 0, tmp, bytes);
+    free(tmp);
+    return s;
+}
+
+static cw_status bind_matrix(cw_nn_weights *w, const cw_model *m, const char *name, size_t rank,
+                             cw_weight *out)
+{
+    const cw_tensor *t;
+    cw_status s = find(m, name, rank, &t);
+    if (s) return s;
+    cw_backend *be = w->be;
+    memset(out, 0, sizeof *out);
+    out->dtype = t->dtype;
+    out->rows = t->shape[0];
+    out->cols = t->n_elem / t->shape[0]; /* conv [C_out, C_in, 3] -> [C_out, C_in*3] */
+    if (t->dtype != CW_DTYPE_F32 && t->dtype != CW_DTYPE_F16 && t->dtype != CW_DTYPE_BF16 &&
+        t->dtype != CW_DTYPE_I8)
+        return cw_error(CW_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s", m->dir, name,
+                        cw_dtype_name(t->dtype));
+    cw_buf *data, *scale = NULL;
+    s = be->ops->buf_wrap(be, t->data, t->n_elem * cw_dtype_size(t->dtype), &data);
+    if (!s) s = keep(w, data);
+    if (!s && t->dtype == CW_DTYPE_I8) {
+        if (!t->scale) return cw_error(CW_ERR_FORMAT, "%s: int8 tensor '%s' has no scales", m->dir, name);
+        s = be->ops->buf_wrap(be, t->scale, out->rows * sizeof(float), &scale);
+        if (!s) s = keep(w, scale);
+    }
+    out->data = data;
+    out->scale = scale;
+    return s;
+}
+
+static cw_status bind_linear(cw_nn_weights *w, const cw_model *m, const char *prefix, int bias,
+                             cw_nn_linear *out)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    cw_status s = bind_matrix(w, m, name, 2, &out->w);
+    out->b = NULL;
+    if (!s && bias) {
+        snprintf(name, sizeof name, "%s.bias", prefix);
+        s = bind_f32(w, m, name, 1, &out->b);
+    }
+    return s;
+}
+
+static cw_status bind_ln(cw_nn_weights *w, const cw_model *m, const char *prefix, cw_nn_ln *out)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    cw_status s = bind_f32(w, m, name, 1, &out->gamma);
+    if (s) return s;
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    return bind_f32(w, m, name, 1, &out->beta);
+}
+
+/* prefix "encoder.blocks.0.attn": query/key/value/out; the key has no bias. */
+static cw_status bind_attn(cw_nn_weights *w, const cw_model *m, const char *prefix, cw_nn_attn *out)
+{
+    static const char *parts[4] = {"query", "key", "value", "out"};
+    cw_nn_linear l[4];
+    char name[128];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, parts[i]);
+        cw_status s = bind_linear(w, m, name, i != 1, &l[i]);
+        if (s) return s;
+    }
+    out->q = l[0].w, out->bq = l[0].b;
+    out->k = l[1].w;
+    out->v = l[2].w, out->bv = l[2].b;
+    out->o = l[3].w, out->bo = l[3].b;
+    return CW_OK;
+}
+
+static cw_status bind_block(cw_nn_weights *w, const cw_model *m, const char *side, size_t i,
+                            int cross, cw_nn_block *b)
+{
+    char p[96], q[128];
+    snprintf(p, sizeof p, "%s.blocks.%zu", side, i);
+    cw_status s;
+#define TRY(x) do { if ((s = (x)) != CW_OK) return s; } while (0)
+    snprintf(q, sizeof q, "%s.attn_ln", p);
+    TRY(bind_ln(w, m, q, &b->attn_ln));
+    snprintf(q, sizeof q, "%s.attn", p);
+    TRY(bind_attn(w, m, q, &b->attn));
+    if (cross) {
+        snprintf(q, sizeof q, "%s.cross_attn_ln", p);
+        TRY(bind_ln(w, m, q, &b->cross_ln));
+        snprintf(q, sizeof q, "%s.cross_attn", p);
+        TRY(bind_attn(w, m, q, &b->cross));
+    }
+    snprintf(q, sizeof q, "%s.mlp_ln", p);
+    TRY(bind_ln(w, m, q, &b->mlp_ln));
+    snprintf(q, sizeof q, "%s.mlp.0", p);
+    TRY(bind_linear(w, m, q, 1, &b->mlp0));
+    snprintf(q, sizeof q, "%s.mlp.2", p);
+    TRY(bind_linear(w, m, q, 1, &b->mlp2));
+#undef TRY
+    return CW_OK;
+}
+
+static cw_status bind_all(cw_nn_weights *w, const cw_model *m)
+{
+    cw_status s;
+#define TRY(x) do { if ((s = (x)) != CW_OK) return s; } while (0)
+    TRY(bind_linear(w, m, "encoder.conv1", 1, &w->conv1));
+    TRY(bind_linear(w, m, "encoder.conv2", 1, &w->conv2));
+    TRY(bind_f32(w, m, "encoder.positional_embedding", 2, &w->enc_pos));
+    for (size_t i = 0; i < (size_t)w->dims.n_audio_layer; i++)
+        TRY(bind_block(w, m, "encoder", i, 0, &w->enc[i]));
+    TRY(bind_ln(w, m, "encoder.ln_post", &w->ln_post));
+    TRY(bind_matrix(w, m, "decoder.token_embedding.weight", 2, &w->tok_emb));
+    TRY(bind_f32(w, m, "decoder.positional_embedding", 2, &w->dec_pos));
+    for (size_t i = 0; i < (size_t)w->dims.n_text_layer; i++)
+        TRY(bind_block(w, m, "decoder", i, 1, &w->dec[i]));
+    TRY(bind_ln(w, m, "decoder.ln", &w->dec_ln));
+#undef TRY
+    return CW_OK;
+}
+
+cw_status cw_nn_weights_create(cw_backend *be, const cw_model *model, cw_nn_weights **out)
+{
+    *out = NULL;
+    cw_nn_weights *w = cw_calloc(1, sizeof *w);
+    if (!w) return CW_ERR_NOMEM;
+    w->be = be;
+    w->dims = model->dims;
+    if (w->dims.n_audio_state != w->dims.n_text_state ||
+        w->dims.n_audio_state != w->dims.n_audio_head * CW_HEAD_DIM ||
+        w->dims.n_text_state != w->dims.n_text_head * CW_HEAD_DIM) {
+        free(w);
+        return cw_error(CW_ERR_UNSUPPORTED, "%s: state %d/%d with %d/%d heads: head size must be 64",
+                        model->dir, model->dims.n_audio_state, model->dims.n_text_state,
+                        model->dims.n_audio_head, model->dims.n_text_head);
+    }
+    w->enc = cw_calloc((size_t)w->dims.n_audio_layer, sizeof *w->enc);
+    w->dec = cw_calloc((size_t)w->dims.n_text_layer, sizeof *w->dec);
+    cw_status s = (w->enc && w->dec) ? bind_all(w, model) : CW_ERR_NOMEM;
+    if (s) {
+        cw_nn_weights_free(w);
+        return s;
+    }
+    *out = w;
+    return CW_OK;
+}
+
+void cw_nn_weights_free(cw_nn_weights *w)
+{
+    if (!w) return;
+    for (size_t i = 0; i < w->n_owned; i++) w->be->ops->buf_free(w->be, w->owned[i]);
+    free(w->owned);
+    free(w->enc);
+    free(w->dec);
+    free(w);
+}
