@@ -349,6 +349,7 @@ static cw_status read_ints(const cw_json *obj, const char *key, const char *file
     const cw_json *a = cw_json_get(obj, key);
     if (!a || a->type == CW_JSON_NULL) return CW_OK;
     if (a->type != CW_JSON_ARRAY) goto bad;
+    if (a->n == 0) return CW_OK; /* nothing allocated: a later file may fill it */
     size_t per = pairs ? 2 : 1;
     int32_t *v = cw_calloc(a->n * per + 1, sizeof *v);
     if (!v) return CW_ERR_NOMEM;

@@ -343,6 +343,12 @@ static cw_status ct2_config(cw_model *m)
     return s;
 }
 
+cw_status cw_ct2_build(cw_model *m, const cw_raw_file *raw, const cw_model_params *p, const char *file)
+{
+    cw_status s = ct2_dims(raw, file, &m->dims);
+    return s ? s : cw_model_build_tensors(m, raw, ct2_source, p, file);
+}
+
 cw_status cw_ct2_load(cw_model *m, const cw_model_params *p)
 {
     char *path = cw_path_join(m->dir, "model.bin");
@@ -350,8 +356,7 @@ cw_status cw_ct2_load(cw_model *m, const cw_model_params *p)
     cw_raw_file raw = {0};
     cw_status s = cw_model_open_weights(m, path, p);
     if (!s) s = cw_ct2_parse(m->map.data, m->map.size, path, &raw);
-    if (!s) s = ct2_dims(&raw, path, &m->dims);
-    if (!s) s = cw_model_build_tensors(m, &raw, ct2_source, p, path);
+    if (!s) s = cw_ct2_build(m, &raw, p, path);
     if (!s) s = ct2_config(m);
     m->format = "ctranslate2";
     cw_raw_free(&raw);

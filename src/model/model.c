@@ -179,7 +179,8 @@ static void describe_vocab(const cw_model *m, text *t)
            "notimestamps %d, timestamp_begin %d, first language %d\n",
         (int)sp->eot, (int)sp->sot, (int)sp->transcribe, (int)sp->translate, (int)sp->startofprev,
         (int)sp->nospeech, (int)sp->notimestamps, (int)sp->timestamp_begin, (int)sp->lang_begin);
-    add(t, "languages: %d\n", sp->multilingual ? (int)sp->n_languages : 1);
+    add(t, "languages: %d%s\n", (int)sp->n_languages,
+        m->kind == CW_MODEL_ENGLISH_ONLY ? " language tokens (the model transcribes English only)" : "");
 }
 
 size_t cw_model_describe(const cw_model *m, char *buf, size_t cap)

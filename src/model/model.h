@@ -136,6 +136,14 @@ cw_model_kind cw_model_kind_from_vocab(int n_vocab);
 /* Maps (params->use_mmap) or reads the weight file into model->map. */
 cw_status cw_model_open_weights(cw_model *model, const char *path, const cw_model_params *params);
 
+/* Dims (CT2: from shapes; safetensors: model->dims already set from
+ * config.json) and tensors from a parsed file; used by the loaders and the
+ * fuzzers. The caller frees model (cw_model_free) either way. */
+cw_status cw_ct2_build(cw_model *model, const cw_raw_file *raw, const cw_model_params *params,
+                       const char *file);
+cw_status cw_safetensors_build(cw_model *model, const cw_raw_file *raw, const cw_model_params *params,
+                               const char *file);
+
 /* Format loaders (model->dir set, map to be opened by them). */
 cw_status cw_ct2_load(cw_model *model, const cw_model_params *params);
 cw_status cw_safetensors_load(cw_model *model, const cw_model_params *params);

@@ -244,6 +244,12 @@ static cw_status hf_config(cw_model *m)
     return s;
 }
 
+cw_status cw_safetensors_build(cw_model *m, const cw_raw_file *raw, const cw_model_params *p,
+                               const char *file)
+{
+    return cw_model_build_tensors(m, raw, hf_source, p, file);
+}
+
 /* proj_out.weight, when present, must be the tied embedding: the decoder
  * only ever uses token_embedding for the logits (model.py). */
 cw_status cw_safetensors_load(cw_model *m, const cw_model_params *p)
@@ -255,7 +261,7 @@ cw_status cw_safetensors_load(cw_model *m, const cw_model_params *p)
     cw_status s = hf_config(m);
     if (!s) s = cw_model_open_weights(m, path, p);
     if (!s) s = cw_safetensors_parse(m->map.data, m->map.size, path, &raw);
-    if (!s) s = cw_model_build_tensors(m, &raw, hf_source, p, path);
+    if (!s) s = cw_safetensors_build(m, &raw, p, path);
     cw_raw_free(&raw);
     free(path);
     return s;

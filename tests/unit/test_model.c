@@ -5,6 +5,7 @@
  * half-precision converters. */
 #include "model/model.h"
 #include "util/error.h"
+#include "util/file.h"
 #include "util/half.h"
 #include "test.h"
 
@@ -379,6 +380,44 @@ static void test_ct2_alias(void)
     free(b.p);
 }
 
+/* The fixture script on the synthetic model (int8 dequantised to f32 by the
+ * script, fused q/k/v split) and the safetensors reader: every tensor equals
+ * the CT2 one loaded as f32. */
+static void test_safetensors_roundtrip(void)
+{
+    const char *ct2 = good_model();
+    char out[512], cmd[2048];
+    snprintf(out, sizeof out, "%s/st_good", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "python3 '%s' '%s' '%s'",
+             test_path("CW_SOURCE_DIR", "tests/fixtures/ct2_to_safetensors.py"), ct2, out);
+    int rc = system(cmd);
+    CHECK_MSG(rc == 0, "%s: exit %d", cmd, rc);
+    if (rc) return;
+    cw_model *c = load(ct2, CW_WEIGHTS_F32), *s = load(out, CW_WEIGHTS_F32);
+    if (c && s) {
+        CHECK_EQ_STR(s->format, "safetensors");
+        CHECK(memcmp(&c->dims, &s->dims, sizeof c->dims) == 0 && s->n_tensors == c->n_tensors);
+        for (size_t i = 0; i < c->n_tensors && i < s->n_tensors; i++) {
+            const cw_tensor *a = &c->tensors[i], *b = &s->tensors[i];
+            int same = strcmp(a->name, b->name) == 0 && a->rank == b->rank &&
+                       memcmp(a->shape, b->shape, sizeof a->shape) == 0;
+            for (size_t k = 0; same && k < a->n_elem; k++) same = elem(a, k) == elem(b, k);
+            CHECK_MSG(same, "tensor %s differs", a->name);
+        }
+        const cw_tensor *q = cw_model_tensor(s, "decoder.blocks.0.mlp.0.weight");
+        CHECK(q && q->stored_dtype == CW_DT_F32);
+    }
+    cw_model_free(c);
+    cw_model_free(s);
+    /* A config.json that is not JSON. */
+    char rel[600];
+    snprintf(rel, sizeof rel, "%s/config.json", cw_path_basename(out));
+    test_write_file(rel, "{\"d_model\": 8,", 14);
+    cw_model *m = NULL;
+    CHECK_FAILS(cw_model_load_flags(out, NULL, CW_MODEL_NO_TOKENIZER, &m), CW_ERR_FORMAT, "config.json");
+    CHECK(m == NULL);
+}
+
 /* ---- bad input ---- */
 
 static cw_status load_status(const char *dir)
@@ -549,6 +588,7 @@ int main(void)
     RUN(test_ct2_roundtrip_f32);
     RUN(test_ct2_roundtrip_f16_bf16_nommap);
     RUN(test_ct2_alias);
+    RUN(test_safetensors_roundtrip);
     RUN(test_bad_no_model_bin);
     RUN(test_bad_truncated);
     RUN(test_bad_byte_count);
