@@ -71,6 +71,27 @@ static cw_status check_alignment_heads(const cw_model *m)
     return CW_OK;
 }
 
+/* preprocessor_config.json (HF, and CT2 dirs converted with --copy_files)
+ * gives the mel bins the feature extractor makes: they must feed conv1. */
+static cw_status check_preprocessor(const cw_model *m)
+{
+    char *path = cw_path_join(m->dir, "preprocessor_config.json"), *text = NULL;
+    if (!path) return CW_ERR_NOMEM;
+    cw_status s = CW_OK;
+    size_t len;
+    cw_json *j = NULL;
+    long fs;
+    if (cw_file_exists(path) && !(s = cw_file_read_all(path, 1u << 20, &text, &len)))
+        s = cw_json_parse(text, len, path, &j);
+    if (!s && j && !cw_json_get_int(j, "feature_size", &fs) && fs != m->dims.n_mels)
+        s = cw_error(CW_ERR_FORMAT, "%s: feature_size %ld disagrees with the model's %d mel bins", path, fs,
+                     m->dims.n_mels);
+    cw_json_free(j);
+    free(text);
+    free(path);
+    return s;
+}
+
 static cw_status load_format(cw_model *m, const cw_model_params *p)
 {
     if (dir_has(m->dir, "model.bin")) return cw_ct2_load(m, p);
@@ -94,6 +115,7 @@ cw_status cw_model_load_flags(const char *path, const cw_model_params *params, u
     if (!m) return CW_ERR_NOMEM;
     cw_status s = (m->dir = cw_strdup(path)) ? CW_OK : CW_ERR_NOMEM;
     if (!s) s = load_format(m, &p);
+    if (!s) s = check_preprocessor(m);
     if (!s) s = cw_model_default_extras(m);
     if (!s) s = check_alignment_heads(m);
     if (!s) m->kind = cw_model_kind_from_vocab(m->dims.n_vocab);

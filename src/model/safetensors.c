@@ -1,7 +1,7 @@
 /* Hugging Face model directories: the model.safetensors parser (u64 header
  * length, JSON header, byte buffer), the HF -> OpenAI name mapping
- * (convert_openai_to_hf.py renames, applied backwards), hyper-parameters
- * from config.json and n_mels from preprocessor_config.json. */
+ * (convert_openai_to_hf.py renames, applied backwards) and hyper-parameters
+ * from config.json (+ extras from generation_config.json). */
 #include "model/model.h"
 #include "util/error.h"
 #include "util/json.h"
@@ -224,23 +224,17 @@ static cw_status hf_extras(cw_model_extras *ex, const cw_json *j, const char *pa
 
 static cw_status hf_config(cw_model *m)
 {
-    char *path = NULL, *gpath = NULL, *ppath = NULL;
-    cw_json *j = NULL, *g = NULL, *pp = NULL;
+    char *path = NULL, *gpath = NULL;
+    cw_json *j = NULL, *g = NULL;
     cw_status s = read_json_file(m->dir, "config.json", 1, &path, &j);
     if (!s) s = hf_dims(j, path, &m->dims);
     if (!s) s = hf_extras(&m->extras, j, path);
     if (!s) s = read_json_file(m->dir, "generation_config.json", 0, &gpath, &g);
     if (!s && g) s = hf_extras(&m->extras, g, gpath);
-    if (!s) s = read_json_file(m->dir, "preprocessor_config.json", 0, &ppath, &pp);
-    long fs;
-    if (!s && pp && !cw_json_get_int(pp, "feature_size", &fs) && fs != m->dims.n_mels)
-        s = cw_error(CW_ERR_FORMAT, "%s: feature_size %ld disagrees with num_mel_bins %d", ppath, fs, m->dims.n_mels);
     cw_json_free(j);
     cw_json_free(g);
-    cw_json_free(pp);
     free(path);
     free(gpath);
-    free(ppath);
     return s;
 }
 

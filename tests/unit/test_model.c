@@ -409,6 +409,13 @@ static void test_safetensors_roundtrip(void)
     }
     cw_model_free(c);
     cw_model_free(s);
+    /* preprocessor_config.json must agree with conv1 */
+    char rel0[600];
+    snprintf(rel0, sizeof rel0, "%s/preprocessor_config.json", cw_path_basename(out));
+    test_write_file(rel0, "{\"feature_size\": 128}", 21);
+    cw_model *pm = NULL;
+    CHECK_FAILS(cw_model_load_flags(out, NULL, CW_MODEL_NO_TOKENIZER, &pm), CW_ERR_FORMAT,
+                "preprocessor_config.json");
     /* A config.json that is not JSON. */
     char rel[600];
     snprintf(rel, sizeof rel, "%s/config.json", cw_path_basename(out));
