@@ -39,10 +39,10 @@ typedef struct {
     int rank;
     size_t shape[CW_MAX_RANK]; /* row-major; Linear weights [out, in] */
     size_t n_elem;
-    const void *data;      /* [n_elem] of dtype: into the file map or into `owned` */
+    const void *data;      /* [n_elem] of dtype, aligned for it: into the file map or `owned` */
     const float *scale;    /* int8 only: [shape[0]] per-row scales, w = q / scale; else NULL */
-    void *owned;           /* allocation behind data (and scale), NULL for a view of the map */
-    void *owned_scale;
+    void *owned;           /* allocation behind data; NULL when data views the map */
+    void *owned_scale;     /* allocation behind scale; NULL when it views the map */
 } cw_tensor;
 
 /* ---- raw variables: what a file holds, before naming/conversion ---- */
