@@ -152,8 +152,11 @@ static void sweep_dir(const char *dir)
         if (stat(p, &sb) != 0) continue;
         const char *ext = strrchr(e->d_name, '.');
         if (S_ISDIR(sb.st_mode)) sweep_dir(p);
-        else if (ext && strcmp(ext, ".txt") && strcmp(ext, ".tsv") && strcmp(ext, ".md") && strcmp(ext, ".raw"))
-            compare_with_ffmpeg(p);
+        else if (ext && strlen(ext) < 8) {
+            char key[10];
+            snprintf(key, sizeof key, "%s.", ext); /* whole extension: ".fla" must not match */
+            if (strstr(".wav.flac.mp3.ogg.opus.aiff.m4a.mp4.mkv.webm.", key)) compare_with_ffmpeg(p);
+        }
     }
     closedir(d);
 }
