@@ -22,6 +22,10 @@
  * (the reference drops the last STFT frame). The max-8 clamp and (x+4)/4
  * scaling are applied over the whole output, as the reference does.
  * n_mels is 80 or 128. n_threads <= 1 runs on the calling thread.
+ * Very short input: torch.stft refuses n + padding <= 200 (reflect padding
+ * needs more samples than the pad); we zero-extend such a signal to 201
+ * samples before reflecting, so e.g. 0.01 s gives its 1 frame, and fewer than
+ * 160 samples give 0 frames (CW_OK, *mel allocated but empty).
  * *mel is malloc'ed. */
 cw_status cw_log_mel(const float *samples, size_t n, size_t padding, int n_mels, int n_threads,
                      float **mel, size_t *n_frames);

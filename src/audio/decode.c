@@ -6,7 +6,8 @@
  * stream and converts it with ONE libswresample context at default options
  * (the filter graph's auto-inserted aresample: format, layout and rate at
  * once) straight to s16 mono 16 kHz, flushing the resampler at the end. We do
- * the same, so the samples match the ffmpeg program's bit for bit.
+ * the same, so the samples match the ffmpeg program's bit for bit. We also
+ * pick the audio stream by the program's rule (pick_audio_stream).
  * Like the program, we skip packets the decoder rejects and keep what decodes
  * (a truncated file gives its decodable part); a file from which nothing
  * decodes fails. Decoding streams packet by packet into a growing output
@@ -150,19 +151,43 @@ static cw_status check_file(const char *path)
     return CW_OK;
 }
 
+/* The audio stream the ffmpeg program picks without -map (ffmpeg_opt.c,
+ * open_output_file): the highest score of channel count + 1e8 if packets were
+ * seen while probing + 5e6 if it has the default disposition; the first wins
+ * ties. av_find_best_stream ranks differently and could pick another track. */
+static int pick_audio_stream(const AVFormatContext *fmt)
+{
+    int best = -1;
+    long long best_score = 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_AUDIO) continue;
+        long long score = st->codecpar->ch_layout.nb_channels +
+                          100000000LL * !!(st->event_flags & AVSTREAM_EVENT_FLAG_NEW_PACKETS) +
+                          5000000LL * !!(st->disposition & AV_DISPOSITION_DEFAULT);
+        if (score > best_score) {
+            best_score = score;
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
 static cw_status open_input(decoder *d)
 {
     int err = avformat_open_input(&d->fmt, d->path, NULL, NULL);
     if (err < 0) return av_fail(d->path, err, "not a readable audio file");
     err = avformat_find_stream_info(d->fmt, NULL);
     if (err < 0) return av_fail(d->path, err, "cannot read stream information");
-    const AVCodec *codec = NULL;
-    d->stream = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
-    if (d->stream == AVERROR_STREAM_NOT_FOUND) return cw_error(CW_ERR_AUDIO, "%s: no audio stream", d->path);
-    if (d->stream < 0 || !codec) return cw_error(CW_ERR_UNSUPPORTED, "%s: no decoder for the audio stream", d->path);
+    d->stream = pick_audio_stream(d->fmt);
+    if (d->stream < 0) return cw_error(CW_ERR_AUDIO, "%s: no audio stream", d->path);
+    AVStream *s = d->fmt->streams[d->stream];
+    const AVCodec *codec = avcodec_find_decoder(s->codecpar->codec_id);
+    if (!codec)
+        return cw_error(CW_ERR_UNSUPPORTED, "%s: no decoder for the audio codec '%s'", d->path,
+                        avcodec_get_name(s->codecpar->codec_id));
     d->dec = avcodec_alloc_context3(codec);
     if (!d->dec) return cw_error(CW_ERR_NOMEM, "%s: out of memory", d->path);
-    AVStream *s = d->fmt->streams[d->stream];
     err = avcodec_parameters_to_context(d->dec, s->codecpar);
     if (err < 0) return av_fail(d->path, err, "bad codec parameters");
     d->dec->pkt_timebase = s->time_base;

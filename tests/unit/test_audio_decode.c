@@ -124,12 +124,19 @@ static void test_containers_made_by_ffmpeg(void)
         { "jfk.mkv", "-c:a libvorbis" },
         { "jfk.webm", "-f lavfi -i color=c=black:s=64x64:r=10 -shortest -c:v libvpx -c:a libopus -map 1:v -map 0:a" },
         { "jfk-s24-96k-5ch.wav", "-ar 96000 -ac 5 -c:a pcm_s24le" },
+        /* two audio tracks, mono first, neither marked default: the program takes the
+         * one with more channels (the stereo jfk, 64000 samples) */
+        { "two-tracks.mkv", "-t 4 -i '%s' -map 1:a -map 0:a -c:a flac -default_mode passthrough -disposition:a 0" },
     };
-    const char *src = speech("english-fixtures/audio/jfk.flac");
+    char src[4096], lj[4096]; /* copies: speech() rotates 4 buffers */
+    snprintf(src, sizeof src, "%s", speech("english-fixtures/audio/jfk.flac"));
+    snprintf(lj, sizeof lj, "%s", speech("english-fixtures/audio/ljspeech-LJ002-0020.wav"));
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         char out[4096], cmd[16384];
         snprintf(out, sizeof out, "%s/%s", test_tmpdir(), k[i].name);
-        snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -y -t 4 -i '%s' %s '%s' >/dev/null 2>&1", src, k[i].args, out);
+        char args[4096];
+        snprintf(args, sizeof args, k[i].args, lj);
+        snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -y -t 4 -i '%s' %s '%s' >/dev/null 2>&1", src, args, out);
         if (system(cmd) != 0) {
             printf("  (could not make %s: skipped)\n", k[i].name);
             continue;
