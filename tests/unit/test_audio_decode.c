@@ -192,6 +192,8 @@ static void test_missing_file(void)
     expect_fail(p, CW_ERR_IO, "No such file");
 }
 
+static void test_directory(void) { expect_fail(test_tmpdir(), CW_ERR_IO, "is a directory"); }
+
 static void test_empty_file(void) { expect_fail(test_write_file("empty.wav", "", 0), CW_ERR_AUDIO, "empty file"); }
 
 static void random_bytes(unsigned char *b, size_t n)
@@ -296,6 +298,7 @@ int main(void)
     RUN(test_agreement_with_ffmpeg);
     RUN(test_containers_made_by_ffmpeg);
     RUN(test_missing_file);
+    RUN(test_directory);
     RUN(test_empty_file);
     RUN(test_random_bytes);
     RUN(test_zero_samples);

@@ -125,7 +125,8 @@ static void test_reflect_padding(void)
     check_frames(250, 100);  /* padding zeros inside the reflection */
     check_frames(1000, 0);
     check_frames(1234, 567);
-    check_frames(160, 0);    /* 0.01 s: zero-extended to 201 first */
+    check_frames(160, 0);    /* 0.01 s: torch raises "Padding size should be less than the
+                              * corresponding input dimension"; we zero-extend to 201 first */
     check_frames(199, 1);
     /* spot values of the left edge: p[0] = x[200], p[199] = x[1] */
     float x[300];
