@@ -59,7 +59,8 @@ static void token_string(int n_vocab, int id, char *out, size_t cap)
     int n_text = n_vocab == 51864 ? 50256 : 50257, n_lang = n_vocab == 51866 ? 100 : 99;
     static const char *const tail[] = {"translate", "transcribe", "startoflm", "startofprev", "nocaptions", "notimestamps"};
     if (id < 256) byte_char(id, out);
-    else if (id < n_text) snprintf(out, cap, id == 50256 ? "" : "t%d", id);
+    else if (id == 50256 && n_text == 50257) out[0] = '\0';
+    else if (id < n_text) snprintf(out, cap, "t%d", id);
     else if (id == n_text) snprintf(out, cap, "<|endoftext|>");
     else if (id == n_text + 1) snprintf(out, cap, "<|startoftranscript|>");
     else if (id < n_text + 2 + n_lang) snprintf(out, cap, "<|%s|>", cw_language_code(id - n_text - 2));
