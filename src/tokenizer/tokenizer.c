@@ -291,9 +291,10 @@ static size_t utf8_replace(const unsigned char *raw, size_t n, char *out)
     return j;
 }
 
-/* keep_specials: 0 drops every id >= eot (decode()), 1 writes them as text.
- * Ids out of range are an error rather than silently dropped. */
-static cw_status decode_ids(const cw_tokenizer *tok, const int32_t *ids, size_t n, int keep_specials,
+/* Which ids decode_ids writes: below `limit` (eot: text only; timestamp_begin:
+ * text and specials; n_tokens: everything). Ids out of range are an error
+ * rather than silently dropped. */
+static cw_status decode_ids(const cw_tokenizer *tok, const int32_t *ids, size_t n, int32_t limit,
                             char **text)
 {
     *text = NULL;
@@ -302,7 +303,7 @@ static cw_status decode_ids(const cw_tokenizer *tok, const int32_t *ids, size_t 
         if (ids[i] < 0 || (size_t)ids[i] >= tok->n_tokens)
             return cw_error(CW_ERR_INVALID_ARG, "decode: token id %ld out of range [0, %zu)", (long)ids[i],
                             tok->n_tokens);
-        if (keep_specials || ids[i] < tok->sp.eot) total += tok->offs[ids[i] + 1] - tok->offs[ids[i]];
+        if (ids[i] < limit) total += tok->offs[ids[i] + 1] - tok->offs[ids[i]];
     }
     size_t cap;
     if (cw_mul_size(total, 3, &cap) != 0 || cap == SIZE_MAX)
@@ -316,7 +317,7 @@ static cw_status decode_ids(const cw_tokenizer *tok, const int32_t *ids, size_t 
     }
     size_t pos = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!keep_specials && ids[i] >= tok->sp.eot) continue;
+        if (ids[i] >= limit) continue;
         size_t len = tok->offs[ids[i] + 1] - tok->offs[ids[i]];
         memcpy(raw + pos, tok->pool + tok->offs[ids[i]], len);
         pos += len;
@@ -330,11 +331,16 @@ static cw_status decode_ids(const cw_tokenizer *tok, const int32_t *ids, size_t 
 
 cw_status cw_tokenizer_decode(const cw_tokenizer *tok, const int32_t *ids, size_t n, char **text)
 {
-    return decode_ids(tok, ids, n, 0, text);
+    return decode_ids(tok, ids, n, tok->sp.eot, text);
 }
 
 cw_status cw_tokenizer_decode_with_timestamps(const cw_tokenizer *tok, const int32_t *ids, size_t n,
                                               char **text)
 {
-    return decode_ids(tok, ids, n, 1, text);
+    return decode_ids(tok, ids, n, (int32_t)tok->n_tokens, text);
+}
+
+cw_status cw_tokenizer_decode_reference(const cw_tokenizer *tok, const int32_t *ids, size_t n, char **text)
+{
+    return decode_ids(tok, ids, n, tok->sp.timestamp_begin, text);
 }

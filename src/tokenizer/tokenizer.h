@@ -81,6 +81,11 @@ cw_status cw_tokenizer_load_buffer(cw_vocab_format format, const char *data, siz
 cw_status cw_tokenizer_decode_with_timestamps(const cw_tokenizer *tok, const int32_t *ids,
                                               size_t n, char **text);
 
+/* Exactly openai-whisper's Tokenizer.decode(): drops only timestamps and
+ * writes the other specials as text ("<|en|> hi"). DecodingResult.text is
+ * made this way, so a sampled language token shows up there. */
+cw_status cw_tokenizer_decode_reference(const cw_tokenizer *tok, const int32_t *ids, size_t n, char **text);
+
 /* Id of the plain token whose bytes are exactly s[0..len), or -1. */
 int32_t cw_tokenizer_lookup(const cw_tokenizer *tok, const char *s, size_t len);
 

@@ -195,21 +195,22 @@ static void test_encode_refs(void)
     fprintf(stderr, "  encode: %zu strings x 2 vocabularies\n", n_strings);
 }
 
-/* D / W lines followed by the expected text on a T line. */
+/* D / W / K lines followed by the expected text on a T line. */
 static void test_decode_refs(void)
 {
     if (!have_models || !fx.refs) return;
     static int32_t ids[8192];
     size_t n_checked = 0;
     for (const char *p = fx.refs; *p; p = next_line(p)) {
-        if ((p[0] != 'D' && p[0] != 'W') || p[1] != ' ') continue;
+        if ((p[0] != 'D' && p[0] != 'W' && p[0] != 'K') || p[1] != ' ') continue;
         const cw_tokenizer *t = fx.tok[tok_index(p[2])];
         size_t n = parse_ids(p + 3, ids, 8192), want_len;
         const char *tl = next_line(p);
         if (tl[0] != 'T') continue;
         char *want = unhex(tl + 2, &want_len), *got = NULL;
-        cw_status st = p[0] == 'D' ? cw_tokenizer_decode(t, ids, n, &got)
-                                   : cw_tokenizer_decode_with_timestamps(t, ids, n, &got);
+        cw_status st = p[0] == 'D'   ? cw_tokenizer_decode(t, ids, n, &got)
+                       : p[0] == 'W' ? cw_tokenizer_decode_with_timestamps(t, ids, n, &got)
+                                     : cw_tokenizer_decode_reference(t, ids, n, &got);
         CHECK_MSG(st == CW_OK && got && strlen(got) == want_len && memcmp(got, want, want_len) == 0,
                   "%.60s: got \"%s\", want \"%s\"", p, got ? got : "(null)", want);
         free(got);
