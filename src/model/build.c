@@ -116,9 +116,9 @@ static float load_f32(const unsigned char *src, cw_dtype dt, size_t i)
     uint16_t h;
     float f;
     switch (dt) {
-    case CW_DT_F16: memcpy(&h, src + 2 * i, 2); return cw_f16_to_f32(h);
-    case CW_DT_BF16: memcpy(&h, src + 2 * i, 2); return cw_bf16_to_f32(h);
-    case CW_DT_I8: return (float)(int8_t)src[i];
+    case CW_DTYPE_F16: memcpy(&h, src + 2 * i, 2); return cw_f16_to_f32(h);
+    case CW_DTYPE_BF16: memcpy(&h, src + 2 * i, 2); return cw_bf16_to_f32(h);
+    case CW_DTYPE_I8: return (float)(int8_t)src[i];
     default: memcpy(&f, src + 4 * i, 4); return f;
     }
 }
@@ -127,8 +127,8 @@ static void store(void *dst, cw_dtype dt, size_t i, float f)
 {
     uint16_t h;
     switch (dt) {
-    case CW_DT_F16: h = cw_f32_to_f16(f); memcpy((unsigned char *)dst + 2 * i, &h, 2); break;
-    case CW_DT_BF16: h = cw_f32_to_bf16(f); memcpy((unsigned char *)dst + 2 * i, &h, 2); break;
+    case CW_DTYPE_F16: h = cw_f32_to_f16(f); memcpy((unsigned char *)dst + 2 * i, &h, 2); break;
+    case CW_DTYPE_BF16: h = cw_f32_to_bf16(f); memcpy((unsigned char *)dst + 2 * i, &h, 2); break;
     default: ((float *)dst)[i] = f; break;
     }
 }
@@ -144,7 +144,7 @@ static void convert(void *dst, cw_dtype to, const unsigned char *src, cw_dtype f
     }
     for (size_t i = 0; i < n; i++) {
         float f = load_f32(src, from, i);
-        if (scale) f /= load_f32(scale, CW_DT_F32, i / row_len);
+        if (scale) f /= load_f32(scale, CW_DTYPE_F32, i / row_len);
         store(dst, to, i, f);
     }
 }
@@ -152,9 +152,9 @@ static void convert(void *dst, cw_dtype to, const unsigned char *src, cw_dtype f
 static cw_dtype target_dtype(cw_dtype stored, cw_weight_type w)
 {
     switch (w) {
-    case CW_WEIGHTS_F32: return CW_DT_F32;
-    case CW_WEIGHTS_F16: return CW_DT_F16;
-    case CW_WEIGHTS_BF16: return CW_DT_BF16;
+    case CW_WEIGHTS_F32: return CW_DTYPE_F32;
+    case CW_WEIGHTS_F16: return CW_DTYPE_F16;
+    case CW_WEIGHTS_BF16: return CW_DTYPE_BF16;
     default: return stored;
     }
 }
@@ -204,11 +204,11 @@ static cw_status take_slice(const cw_raw_var *v, const cw_raw_file *raw, const c
     sl->n_elem = v->n_elem / (size_t)n_parts;
     sl->data = v->data + (size_t)part * sl->nbytes;
     sl->scale = NULL;
-    if (v->dtype != CW_DT_I8) return CW_OK;
+    if (v->dtype != CW_DTYPE_I8) return CW_OK;
     char sname[200];
     snprintf(sname, sizeof sname, "%s_scale", srcname);
     const cw_raw_var *s = cw_raw_find(raw, sname);
-    if (!s || s->dtype != CW_DT_F32 || s->rank != 1 || s->shape[0] != v->shape[0])
+    if (!s || s->dtype != CW_DTYPE_F32 || s->rank != 1 || s->shape[0] != v->shape[0])
         return cw_error(CW_ERR_FORMAT, "%s: int8 variable '%s' lacks a float32 '%s' of %zu rows", file,
                         srcname, sname, v->shape[0]);
     sl->scale = s->data + (size_t)part * rows * 4;
@@ -223,7 +223,7 @@ static cw_status fill_tensor(cw_tensor *t, const cw_raw_var *v, const slice *sl,
     memcpy(t->shape, v->shape, sizeof t->shape);
     t->shape[0] = sl->rows;
     t->n_elem = sl->n_elem;
-    if (!cw_dtype_is_float(v->dtype) && v->dtype != CW_DT_I8)
+    if (!cw_dtype_is_float(v->dtype) && v->dtype != CW_DTYPE_I8)
         return cw_error(CW_ERR_UNSUPPORTED, "%s: tensor '%s' is stored as %s, not a float or int8 type",
                         file, t->name, cw_dtype_name(v->dtype));
     t->dtype = target_dtype(v->dtype, p->weights);
@@ -235,12 +235,12 @@ static cw_status fill_tensor(cw_tensor *t, const cw_raw_var *v, const slice *sl,
         size_t bytes = t->n_elem * esz; /* <= slice bytes * 4: no overflow */
         if (!(t->owned = cw_malloc(bytes ? bytes : 1))) return CW_ERR_NOMEM;
         size_t row_len = sl->rows ? t->n_elem / sl->rows : 1;
-        convert(t->owned, t->dtype, sl->data, v->dtype, t->n_elem, t->dtype == CW_DT_I8 ? NULL : sl->scale,
+        convert(t->owned, t->dtype, sl->data, v->dtype, t->n_elem, t->dtype == CW_DTYPE_I8 ? NULL : sl->scale,
                 row_len);
         t->data = t->owned;
         m->bytes_owned += bytes;
     }
-    if (t->dtype != CW_DT_I8) return CW_OK;
+    if (t->dtype != CW_DTYPE_I8) return CW_OK;
     if (((uintptr_t)sl->scale % 4) == 0) {
         t->scale = (const float *)(const void *)sl->scale;
         m->bytes_mapped += sl->rows * 4;

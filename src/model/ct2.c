@@ -275,10 +275,10 @@ static cw_status scalar_int(const cw_raw_file *raw, const char *name, const char
     int32_t i32;
     float f;
     switch (v->dtype) {
-    case CW_DT_I8: *out = (int8_t)v->data[0]; break;
-    case CW_DT_I16: memcpy(&i16, v->data, 2); *out = i16; break;
-    case CW_DT_I32: memcpy(&i32, v->data, 4); *out = i32; break;
-    case CW_DT_F32: memcpy(&f, v->data, 4); *out = (f > -1e9f && f < 1e9f) ? (int)f : -1; break;
+    case CW_DTYPE_I8: *out = (int8_t)v->data[0]; break;
+    case CW_DTYPE_I16: memcpy(&i16, v->data, 2); *out = i16; break;
+    case CW_DTYPE_I32: memcpy(&i32, v->data, 4); *out = i32; break;
+    case CW_DTYPE_F32: memcpy(&f, v->data, 4); *out = (f > -1e9f && f < 1e9f) ? (int)f : -1; break;
     default: return cw_error(CW_ERR_FORMAT, "%s: scalar '%s' has dtype %s", file, name, cw_dtype_name(v->dtype));
     }
     return CW_OK;

@@ -173,16 +173,16 @@ static const char *kind_name(cw_model_kind k)
 
 static void describe_dtypes(const cw_model *m, text *t)
 {
-    size_t stored[CW_DT_COUNT] = {0}, held[CW_DT_COUNT] = {0};
+    size_t stored[CW_DTYPE_COUNT] = {0}, held[CW_DTYPE_COUNT] = {0};
     for (size_t i = 0; i < m->n_tensors; i++) {
         stored[m->tensors[i].stored_dtype]++;
         held[m->tensors[i].dtype]++;
     }
     add(t, "tensors:   %zu (stored:", m->n_tensors);
-    for (int d = 0; d < CW_DT_COUNT; d++)
+    for (int d = 0; d < CW_DTYPE_COUNT; d++)
         if (stored[d]) add(t, " %zu %s", stored[d], cw_dtype_name((cw_dtype)d));
     add(t, "; held:");
-    for (int d = 0; d < CW_DT_COUNT; d++)
+    for (int d = 0; d < CW_DTYPE_COUNT; d++)
         if (held[d]) add(t, " %zu %s", held[d], cw_dtype_name((cw_dtype)d));
     add(t, ")\n");
 }

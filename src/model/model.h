@@ -15,20 +15,7 @@
 #include "util/file.h"
 #include "util/json.h"
 
-/* Values are CTranslate2's dtype codes. */
-typedef enum {
-    CW_DT_F32 = 0,
-    CW_DT_I8 = 1,
-    CW_DT_I16 = 2,
-    CW_DT_I32 = 3,
-    CW_DT_F16 = 4,
-    CW_DT_BF16 = 5,
-    CW_DT_COUNT
-} cw_dtype;
-
-size_t cw_dtype_size(cw_dtype dt);   /* bytes per element; 0 for an invalid code */
-const char *cw_dtype_name(cw_dtype dt); /* "f32", "int8", ... */
-int cw_dtype_is_float(cw_dtype dt);
+#include "util/dtype.h"
 
 #define CW_MAX_RANK 4
 

@@ -5,23 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t cw_dtype_size(cw_dtype dt)
-{
-    static const size_t sizes[CW_DT_COUNT] = {4, 1, 2, 4, 2, 2};
-    return (unsigned)dt < CW_DT_COUNT ? sizes[dt] : 0;
-}
-
-const char *cw_dtype_name(cw_dtype dt)
-{
-    static const char *names[CW_DT_COUNT] = {"f32", "int8", "int16", "int32", "f16", "bf16"};
-    return (unsigned)dt < CW_DT_COUNT ? names[dt] : "?";
-}
-
-int cw_dtype_is_float(cw_dtype dt)
-{
-    return dt == CW_DT_F32 || dt == CW_DT_F16 || dt == CW_DT_BF16;
-}
-
 cw_status cw_raw_add(cw_raw_file *f, const char *name, size_t name_len, const cw_raw_var *v)
 {
     if (f->n == f->cap) {

@@ -16,8 +16,8 @@ typedef struct {
 } st_dtype;
 
 static const st_dtype st_dtypes[] = {
-    {"F32", CW_DT_F32}, {"F16", CW_DT_F16}, {"BF16", CW_DT_BF16},
-    {"I8", CW_DT_I8},   {"I16", CW_DT_I16}, {"I32", CW_DT_I32},
+    {"F32", CW_DTYPE_F32}, {"F16", CW_DTYPE_F16}, {"BF16", CW_DTYPE_BF16},
+    {"I8", CW_DTYPE_I8},   {"I16", CW_DTYPE_I16}, {"I32", CW_DTYPE_I32},
 };
 
 /* A non-negative integer below 2^53 (exact in a double). */
