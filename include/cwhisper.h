@@ -117,7 +117,8 @@ void cw_result_free(cw_result *result);
 
 /* Builds a result from segments (copied); for callers and tests that
  * assemble transcripts themselves. text may be NULL: then the segments'
- * texts are joined. */
+ * texts are joined. A NULL segment text or language counts as "".
+ * CW_ERR_INVALID_ARG if a time or the duration is negative or not finite. */
 cw_status cw_result_create(const cw_segment *segments, size_t n, const char *text,
                            const char *language, double duration, cw_result **out);
 
@@ -141,8 +142,15 @@ typedef struct {
 int cw_output_format_from_name(const char *name);
 const char *cw_output_format_ext(cw_output_format format); /* "txt", ... */
 
+/* txt, srt, vtt and tsv are byte for byte what openai-whisper's writers give
+ * (default options). json is cwhisper's own object: file, model, language,
+ * duration, text, segments (id, start, end, text, tokens, avg_logprob,
+ * compression_ratio, no_speech_prob, temperature); numbers round-trip
+ * exactly, non-finite ones are null; info and its fields may be NULL. */
+
 /* Writes result in format to path atomically: to a temporary name in the same
- * directory, then renamed, so an interrupted run never leaves a half file. */
+ * directory, then renamed, so an interrupted run never leaves a half file.
+ * On failure (CW_ERR_IO, message naming path) an old file at path is kept. */
 cw_status cw_output_write_file(const cw_result *result, cw_output_format format,
                                const cw_output_info *info, const char *path);
 

@@ -57,4 +57,45 @@ const char *cw_language_code(int index);   /* NULL past the table */
 const char *cw_language_name(int index);
 int cw_language_count_table(void);         /* 100 */
 
+/* ------------------------------------------------------------------------ */
+/* Additions beyond the first contract.                                     */
+
+/* The vocabulary file formats cw_tokenizer_load_dir looks for. */
+typedef enum {
+    CW_VOCAB_JSON_ARRAY,    /* CTranslate2 vocabulary.json: ["!", "\"", ...] */
+    CW_VOCAB_TXT,           /* CTranslate2 vocabulary.txt: one token per line */
+    CW_VOCAB_HF_TOKENIZER,  /* Hugging Face tokenizer.json: model.vocab + added_tokens */
+    CW_VOCAB_HF_VOCAB       /* Hugging Face vocab.json: {"token": id, ...} */
+} cw_vocab_format;
+
+/* Loads from a file of the given format / from memory (data[0..len), need not
+ * be NUL-terminated; name is used in error messages). Same rules as
+ * cw_tokenizer_load_dir. */
+cw_status cw_tokenizer_load_file(const char *path, cw_vocab_format format, int n_vocab,
+                                 cw_tokenizer **out);
+cw_status cw_tokenizer_load_buffer(cw_vocab_format format, const char *data, size_t len,
+                                   const char *name, int n_vocab, cw_tokenizer **out);
+
+/* As cw_tokenizer_decode, but keeps specials and timestamps as their text
+ * ("<|0.00|> Hello<|1.24|>"), as openai-whisper's decode_with_timestamps(). */
+cw_status cw_tokenizer_decode_with_timestamps(const cw_tokenizer *tok, const int32_t *ids,
+                                              size_t n, char **text);
+
+/* Exactly openai-whisper's Tokenizer.decode(): drops only timestamps and
+ * writes the other specials as text ("<|en|> hi"). DecodingResult.text is
+ * made this way, so a sampled language token shows up there. */
+cw_status cw_tokenizer_decode_reference(const cw_tokenizer *tok, const int32_t *ids, size_t n, char **text);
+
+/* Id of the plain token whose bytes are exactly s[0..len), or -1. */
+int32_t cw_tokenizer_lookup(const cw_tokenizer *tok, const char *s, size_t len);
+
+/* Id of the language token for a language index (cw_language_index), or -1
+ * when the model has no such language (yue on pre-v3 models). */
+int32_t cw_tokenizer_language_token(const cw_tokenizer *tok, int lang_index);
+
+/* openai-whisper's Tokenizer.non_speech_tokens: the ids suppressed by
+ * suppress_tokens="-1" (before the specials are added), sorted ascending,
+ * computed with this tokenizer's encoder. *ids is malloc'ed. */
+cw_status cw_tokenizer_non_speech_tokens(const cw_tokenizer *tok, int32_t **ids, size_t *n);
+
 #endif

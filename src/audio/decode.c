@@ -1,0 +1,345 @@
+/* Decoding any audio FFmpeg reads to mono float32 at 16 kHz (cw_audio_load).
+ *
+ * The reference (openai-whisper audio.py load_audio) runs
+ *   ffmpeg -nostdin -threads 0 -i FILE -f s16le -ac 1 -acodec pcm_s16le -ar 16000 -
+ * and divides the int16 samples by 32768. That command decodes the best audio
+ * stream and converts it with ONE libswresample context at default options
+ * (the filter graph's auto-inserted aresample: format, layout and rate at
+ * once) straight to s16 mono 16 kHz, flushing the resampler at the end. We do
+ * the same, so the samples match the ffmpeg program's bit for bit. We also
+ * pick the audio stream by the program's rule (pick_audio_stream).
+ * Like the program, we skip packets the decoder rejects and keep what decodes
+ * (a truncated file gives its decodable part); a file from which nothing
+ * decodes fails. Decoding streams packet by packet into a growing output
+ * buffer: memory holds the output PCM plus one frame.
+ *
+ * Path "-" reads raw s16le mono 16 kHz PCM from stdin.
+ *
+ * FFmpeg logs to stderr by default and its log level is process-global: the
+ * library must never print, so the first cw_audio_load sets it to
+ * AV_LOG_QUIET once (pthread_once). This is the one piece of global state we
+ * touch; an application that wants FFmpeg's messages can raise the level
+ * again after its first call. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libswresample/swresample.h>
+
+#include "audio/audio.h"
+#include "util/error.h"
+
+/* ------------------------------------------------------------------------ */
+/* Output buffer                                                             */
+
+typedef struct {
+    float *data; /* [cap], the first n used */
+    size_t n, cap;
+} pcm_buf;
+
+static cw_status pcm_reserve(pcm_buf *b, size_t extra)
+{
+    if (b->n + extra <= b->cap) return CW_OK;
+    size_t cap = b->cap ? b->cap : 16000;
+    while (cap < b->n + extra) {
+        if (cap > SIZE_MAX / 2 / sizeof(float)) return cw_error(CW_ERR_NOMEM, "audio too long");
+        cap *= 2;
+    }
+    float *p = cw_realloc(b->data, cap * sizeof *p);
+    if (!p) return CW_ERR_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return CW_OK;
+}
+
+static cw_status pcm_append_s16(pcm_buf *b, const int16_t *s, size_t count)
+{
+    cw_status st = pcm_reserve(b, count);
+    if (st != CW_OK) return st;
+    for (size_t i = 0; i < count; i++) b->data[b->n + i] = (float)s[i] / 32768.0f;
+    b->n += count;
+    return CW_OK;
+}
+
+/* Hands the buffer over, trimmed to its length; fails on zero samples. */
+static cw_status pcm_finish(pcm_buf *b, const char *path, float **samples, size_t *n)
+{
+    if (b->n == 0) {
+        free(b->data);
+        return cw_error(CW_ERR_AUDIO, "%s: no audio samples", path);
+    }
+    float *p = realloc(b->data, b->n * sizeof *p);
+    *samples = p ? p : b->data; /* a failed shrink keeps the larger block */
+    *n = b->n;
+    return CW_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* stdin: raw s16le                                                          */
+
+static cw_status load_stdin(float **samples, size_t *n)
+{
+    pcm_buf b = { 0 };
+    unsigned char bytes[65536 + 1];
+    int16_t s[32768];
+    size_t have = 0; /* bytes in `bytes`, an odd one carried over */
+    size_t got;
+    while ((got = fread(bytes + have, 1, sizeof bytes - 1 - have, stdin)) > 0) {
+        have += got;
+        size_t count = have / 2;
+        for (size_t i = 0; i < count; i++)
+            s[i] = (int16_t)(uint16_t)(bytes[2 * i] | (unsigned)bytes[2 * i + 1] << 8);
+        cw_status st = pcm_append_s16(&b, s, count);
+        if (st != CW_OK) {
+            free(b.data);
+            return st;
+        }
+        if (have % 2) bytes[0] = bytes[have - 1];
+        have %= 2;
+    }
+    if (ferror(stdin)) {
+        free(b.data);
+        return cw_error(CW_ERR_IO, "-: cannot read stdin: %s", strerror(errno));
+    }
+    return pcm_finish(&b, "- (stdin)", samples, n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* FFmpeg                                                                    */
+
+typedef struct {
+    const char *path;
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    SwrContext *swr;
+    AVPacket *pkt;
+    AVFrame *frame;
+    int stream;
+    /* the input format swr was built for */
+    int in_rate, in_format;
+    AVChannelLayout in_layout;
+    int16_t *tmp; /* [tmp_cap] converted samples of one frame */
+    size_t tmp_cap;
+    pcm_buf out;
+    size_t bad_packets;
+    int last_err;
+} decoder;
+
+static pthread_once_t g_quiet_once = PTHREAD_ONCE_INIT;
+static void quiet_ffmpeg(void) { av_log_set_level(AV_LOG_QUIET); }
+
+static cw_status av_fail(const char *path, int err, const char *what)
+{
+    char msg[AV_ERROR_MAX_STRING_SIZE] = { 0 };
+    av_strerror(err, msg, sizeof msg);
+    return cw_error(CW_ERR_AUDIO, "%s: %s: %s", path, what, msg);
+}
+
+static cw_status check_file(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return cw_error(CW_ERR_IO, "%s: is a directory", path);
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0) return cw_error(CW_ERR_AUDIO, "%s: empty file", path);
+    return CW_OK;
+}
+
+/* The audio stream the ffmpeg program picks without -map (ffmpeg_opt.c,
+ * open_output_file): the highest score of channel count + 1e8 if packets were
+ * seen while probing + 5e6 if it has the default disposition; the first wins
+ * ties. av_find_best_stream ranks differently and could pick another track. */
+static int pick_audio_stream(const AVFormatContext *fmt)
+{
+    int best = -1;
+    long long best_score = 0;
+    for (unsigned i = 0; i < fmt->nb_streams; i++) {
+        const AVStream *st = fmt->streams[i];
+        if (st->codecpar->codec_type != AVMEDIA_TYPE_AUDIO) continue;
+        long long score = st->codecpar->ch_layout.nb_channels +
+                          100000000LL * !!(st->event_flags & AVSTREAM_EVENT_FLAG_NEW_PACKETS) +
+                          5000000LL * !!(st->disposition & AV_DISPOSITION_DEFAULT);
+        if (score > best_score) {
+            best_score = score;
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
+static cw_status open_input(decoder *d)
+{
+    int err = avformat_open_input(&d->fmt, d->path, NULL, NULL);
+    if (err < 0) return av_fail(d->path, err, "not a readable audio file");
+    err = avformat_find_stream_info(d->fmt, NULL);
+    if (err < 0) return av_fail(d->path, err, "cannot read stream information");
+    d->stream = pick_audio_stream(d->fmt);
+    if (d->stream < 0) return cw_error(CW_ERR_AUDIO, "%s: no audio stream", d->path);
+    AVStream *s = d->fmt->streams[d->stream];
+    const AVCodec *codec = avcodec_find_decoder(s->codecpar->codec_id);
+    if (!codec)
+        return cw_error(CW_ERR_UNSUPPORTED, "%s: no decoder for the audio codec '%s'", d->path,
+                        avcodec_get_name(s->codecpar->codec_id));
+    d->dec = avcodec_alloc_context3(codec);
+    if (!d->dec) return cw_error(CW_ERR_NOMEM, "%s: out of memory", d->path);
+    err = avcodec_parameters_to_context(d->dec, s->codecpar);
+    if (err < 0) return av_fail(d->path, err, "bad codec parameters");
+    d->dec->pkt_timebase = s->time_base;
+    err = avcodec_open2(d->dec, codec, NULL);
+    if (err < 0) return av_fail(d->path, err, "cannot open the decoder");
+    d->pkt = av_packet_alloc();
+    d->frame = av_frame_alloc();
+    if (!d->pkt || !d->frame) return cw_error(CW_ERR_NOMEM, "%s: out of memory", d->path);
+    return CW_OK;
+}
+
+/* Converts swr's output for in_count input samples (0 with in == NULL: flush). */
+static cw_status convert(decoder *d, const uint8_t **in, int in_count)
+{
+    for (;;) {
+        int room = swr_get_out_samples(d->swr, in_count);
+        if (room < 0) return av_fail(d->path, room, "resampler");
+        if ((size_t)room + 1 > d->tmp_cap) {
+            int16_t *t = cw_realloc(d->tmp, ((size_t)room + 1) * sizeof *t);
+            if (!t) return CW_ERR_NOMEM;
+            d->tmp = t;
+            d->tmp_cap = (size_t)room + 1;
+        }
+        uint8_t *outp[1] = { (uint8_t *)d->tmp };
+        int got = swr_convert(d->swr, outp, (int)d->tmp_cap, in, in_count);
+        if (got < 0) return av_fail(d->path, got, "resampler");
+        cw_status st = pcm_append_s16(&d->out, d->tmp, (size_t)got);
+        if (st != CW_OK) return st;
+        /* A flush may not fit in one call: repeat until it gives nothing. */
+        if (in || got == 0) return CW_OK;
+    }
+}
+
+/* (Re)builds the resampler for this frame's format: s16 mono 16 kHz out,
+ * default options, as ffmpeg's auto-inserted aresample filter. */
+static cw_status setup_swr(decoder *d, const AVFrame *f)
+{
+    AVChannelLayout in_layout = { 0 };
+    int err = av_channel_layout_copy(&in_layout, &f->ch_layout);
+    if (err < 0) return av_fail(d->path, err, "channel layout");
+    if (in_layout.order == AV_CHANNEL_ORDER_UNSPEC) {
+        /* ffmpeg guesses the default layout for a bare channel count */
+        int nb = in_layout.nb_channels;
+        av_channel_layout_uninit(&in_layout);
+        av_channel_layout_default(&in_layout, nb);
+    }
+    if (d->swr && f->sample_rate == d->in_rate && f->format == d->in_format &&
+        av_channel_layout_compare(&in_layout, &d->in_layout) == 0) {
+        av_channel_layout_uninit(&in_layout);
+        return CW_OK;
+    }
+    if (d->swr) { /* the stream changed format: drain the old resampler first */
+        cw_status st = convert(d, NULL, 0);
+        if (st != CW_OK) {
+            av_channel_layout_uninit(&in_layout);
+            return st;
+        }
+        swr_free(&d->swr);
+    }
+    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
+    err = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_S16, CW_SAMPLE_RATE, &in_layout,
+                              (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
+    if (err >= 0) err = swr_init(d->swr);
+    av_channel_layout_uninit(&d->in_layout);
+    d->in_layout = in_layout;
+    d->in_rate = f->sample_rate;
+    d->in_format = f->format;
+    if (err < 0) return av_fail(d->path, err, "cannot set up the resampler");
+    return CW_OK;
+}
+
+/* Takes every frame the decoder has ready. */
+static cw_status drain_frames(decoder *d)
+{
+    for (;;) {
+        int err = avcodec_receive_frame(d->dec, d->frame);
+        if (err == AVERROR(EAGAIN) || err == AVERROR_EOF) return CW_OK;
+        if (err == AVERROR(ENOMEM)) return cw_error(CW_ERR_NOMEM, "%s: out of memory", d->path);
+        if (err < 0) { /* a damaged frame: the ffmpeg program skips it too */
+            d->bad_packets++;
+            d->last_err = err;
+            continue;
+        }
+        cw_status st = d->frame->nb_samples > 0 ? setup_swr(d, d->frame) : CW_OK;
+        if (st == CW_OK && d->frame->nb_samples > 0)
+            st = convert(d, (const uint8_t **)d->frame->extended_data, d->frame->nb_samples);
+        av_frame_unref(d->frame);
+        if (st != CW_OK) return st;
+    }
+}
+
+static cw_status send(decoder *d, const AVPacket *pkt)
+{
+    int err = avcodec_send_packet(d->dec, pkt);
+    if (err == AVERROR(ENOMEM)) return cw_error(CW_ERR_NOMEM, "%s: out of memory", d->path);
+    if (err < 0 && err != AVERROR_EOF) {
+        d->bad_packets++;
+        d->last_err = err;
+    }
+    return drain_frames(d);
+}
+
+static cw_status decode_all(decoder *d)
+{
+    cw_status st = CW_OK;
+    /* A read error other than EOF ends the input, as in the ffmpeg program. */
+    while (st == CW_OK && av_read_frame(d->fmt, d->pkt) >= 0) {
+        if (d->pkt->stream_index == d->stream) st = send(d, d->pkt);
+        av_packet_unref(d->pkt);
+    }
+    if (st == CW_OK) st = send(d, NULL);
+    if (st == CW_OK && d->swr) st = convert(d, NULL, 0);
+    return st;
+}
+
+static void decoder_close(decoder *d)
+{
+    swr_free(&d->swr);
+    av_channel_layout_uninit(&d->in_layout);
+    av_frame_free(&d->frame);
+    av_packet_free(&d->pkt);
+    avcodec_free_context(&d->dec);
+    avformat_close_input(&d->fmt);
+    free(d->tmp);
+}
+
+static cw_status load_file(const char *path, float **samples, size_t *n)
+{
+    cw_status st = check_file(path);
+    if (st != CW_OK) return st;
+    pthread_once(&g_quiet_once, quiet_ffmpeg);
+    decoder d = { .path = path, .stream = -1 };
+    st = open_input(&d);
+    if (st == CW_OK) st = decode_all(&d);
+    if (st == CW_OK && d.out.n == 0 && d.bad_packets > 0) {
+        av_fail(path, d.last_err, "no decodable audio");
+        st = CW_ERR_AUDIO;
+    }
+    decoder_close(&d);
+    if (st != CW_OK) {
+        free(d.out.data);
+        return st;
+    }
+    return pcm_finish(&d.out, path, samples, n);
+}
+
+cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples)
+{
+    if (!samples || !n_samples) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_load: NULL output");
+    *samples = NULL;
+    *n_samples = 0;
+    if (!path) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_load: NULL path");
+    if (strcmp(path, "-") == 0) return load_stdin(samples, n_samples);
+    return load_file(path, samples, n_samples);
+}
