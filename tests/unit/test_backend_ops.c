@@ -128,7 +128,7 @@ static void *make_weight(cw_dtype dt, size_t n, size_t k, float *wf, float *scal
 static float *run_linear(cw_backend *be, const float *x, const void *w, const float *scale, const float *bias,
                          cw_dtype dt, shape sh)
 {
-    cw_buf *bx = up(be, x, sh.m * sh.k * 4), *bw = up(be, w, sh.n * sh.k * cw_dtype_size(dt) + 1);
+    cw_buf *bx = up(be, x, sh.m * sh.k * 4), *bw = up(be, w, sh.n * sh.k * cw_dtype_size(dt));
     cw_buf *bs = up(be, scale, sh.n * 4), *bb = bias ? up(be, bias, sh.n * 4) : NULL, *by = NULL;
     CHECK(be->ops->buf_alloc(be, sh.m * sh.n * 4, &by) == CW_OK);
     cw_weight wt = { dt, sh.n, sh.k, bw, dt == CW_DTYPE_I8 ? bs : NULL };

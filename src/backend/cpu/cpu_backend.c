@@ -23,13 +23,11 @@ static cw_status cpu_buf_alloc(cw_backend *be, size_t bytes, cw_buf **out)
 {
     (void)be;
     *out = NULL;
-    size_t rounded = (bytes + 63) & ~(size_t)63;
-    if (rounded < bytes) return cw_error(CW_ERR_NOMEM, "buffer of %zu bytes", bytes);
     cw_buf *b = cw_calloc(1, sizeof *b);
     if (!b) return CW_ERR_NOMEM;
-    /* 64-byte alignment: whole cache lines, and aligned SIMD rows when d % 16 == 0 */
-    b->data = aligned_alloc(64, rounded ? rounded : 64);
-    if (!b->data) {
+    /* 64-byte alignment: whole cache lines, aligned SIMD rows when d % 16 == 0.
+     * posix_memalign keeps the exact size, so ASan sees any overread. */
+    if (posix_memalign(&b->data, 64, bytes ? bytes : 1) != 0) {
         free(b);
         return cw_error(CW_ERR_NOMEM, "out of memory allocating a %zu-byte buffer", bytes);
     }
@@ -119,12 +117,12 @@ static float *scratch_get(cw_cpu_state *st, size_t n)
 {
     if (n <= st->scratch_floats) return st->scratch;
     size_t bytes;
-    if (cw_mul_size(n, sizeof(float), &bytes) || bytes > SIZE_MAX - 64) {
+    if (cw_mul_size(n, sizeof(float), &bytes)) {
         cw_error(CW_ERR_NOMEM, "scratch of %zu floats", n);
         return NULL;
     }
-    float *s = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!s) {
+    void *s;
+    if (posix_memalign(&s, 64, bytes) != 0) {
         cw_error(CW_ERR_NOMEM, "out of memory growing scratch to %zu bytes", bytes);
         return NULL;
     }
