@@ -1,0 +1,190 @@
+/* The back-end op table: every computation the network (src/nn/) performs goes
+ * through a cw_backend, chosen once per context. The CPU back end
+ * (src/backend/cpu/) implements it now; a CUDA back end will implement the same
+ * table later, so nothing here may assume host memory:
+ *
+ *   - memory lives in opaque cw_buf objects; nn/ creates, fills and reads them
+ *     only through buf_alloc / buf_wrap / upload / download;
+ *   - an op argument is a cw_ref, a buffer plus an offset counted in float32
+ *     elements (activations are always float32), so nn/ can address a row or a
+ *     KV-cache position without ever holding a pointer into the buffer;
+ *   - weights are described by a cw_weight (dtype, [rows, cols], buffer, scales).
+ *
+ * Every op returns a cw_status (CW_OK, CW_ERR_NOMEM when scratch could not
+ * grow, CW_ERR_INVALID_ARG for inconsistent shapes); on the CPU they are
+ * synchronous, a CUDA back end may queue them until the next download.
+ * Outputs come first; all sizes are size_t; shapes are row-major, written as
+ * [rows, cols]. Unless an op says so, outputs must not overlap inputs.
+ * Nothing in this layer knows about Whisper. */
+#ifndef CW_BACKEND_H
+#define CW_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cwhisper.h"
+#include "util/threadpool.h"
+
+typedef enum {
+    CW_DTYPE_F32 = 0,
+    CW_DTYPE_F16,  /* IEEE binary16 */
+    CW_DTYPE_BF16, /* upper half of a float32 */
+    CW_DTYPE_I8    /* int8 with one float32 scale per row: w = q / scale */
+} cw_dtype;
+
+size_t cw_dtype_size(cw_dtype t);
+const char *cw_dtype_name(cw_dtype t);
+
+/* Memory owned by a back end (host memory on the CPU, device memory on CUDA). */
+typedef struct cw_buf cw_buf;
+
+/* A float32 view: element `off` of `buf` onwards. buf == NULL means "absent"
+ * (an optional bias, gamma or beta). */
+typedef struct {
+    cw_buf *buf;
+    size_t off; /* in float32 elements */
+} cw_ref;
+
+static inline cw_ref cw_ref_at(cw_buf *buf, size_t off) { return (cw_ref){ buf, off }; }
+static inline cw_ref cw_ref_none(void) { return (cw_ref){ NULL, 0 }; }
+
+/* A weight matrix [rows, cols], row-major, in any cw_dtype. A Linear layer's
+ * W is [N = out, K = in]; a Conv1d weight [C_out, C_in, 3] is the matrix
+ * [C_out, C_in * 3]; an embedding table is [n_vocab, d]. */
+typedef struct {
+    cw_dtype dtype;
+    size_t rows, cols;
+    const cw_buf *data;  /* [rows, cols] of dtype, starting at byte 0 */
+    const cw_buf *scale; /* CW_DTYPE_I8 only: [rows] float32 */
+} cw_weight;
+
+/* Softmax masks. Masked entries get probability exactly 0; a row whose
+ * entries are all masked becomes all zeros (not NaN). */
+typedef struct {
+    int causal;     /* non-zero: row i keeps columns j <= i + offset */
+    size_t offset;  /* causal: position of row 0 among the columns */
+    size_t n_valid; /* columns >= n_valid are masked; 0 means all valid */
+} cw_mask;
+
+/* Multi-head attention for B sequences of H heads of dimension 64:
+ *   O[b, i, h] = softmax_j(scale * Q[b, i, h] . K[b, j, h] + mask) V[b, j, h]
+ * for i < nq, j < nkv. Each of Q, K, V, O is addressed as
+ *   X[b, t, h] = x + b * x_bstride + t * x_ld + h * 64   (64 floats)
+ * i.e. rows of all heads side by side, exactly the [n, H*64] output of a
+ * Linear layer. That makes the KV cache layout:
+ *
+ *   K cache, V cache: [B, n_ctx_max, H*64]   (ld = H*64, bstride = n_ctx_max*ld)
+ *
+ * Self-attention grows it by writing the new tokens' rows at position nkv
+ * (a linear op into cw_ref_at(cache, b*bstride + pos*ld), or copy2d); cross-
+ * attention K/V are the [n_audio_ctx, H*64] products of the encoder output,
+ * computed once per window and read with nkv = n_audio_ctx. */
+typedef struct {
+    size_t n_batch, n_head; /* B, H */
+    size_t nq, nkv;         /* query rows and key/value rows per sequence */
+    cw_ref o; size_t o_ld, o_bstride; /* [B, nq, H*64] (strided) */
+    cw_ref q; size_t q_ld, q_bstride; /* [B, nq, H*64] */
+    cw_ref k; size_t k_ld, k_bstride; /* [B, nkv, H*64] */
+    cw_ref v; size_t v_ld, v_bstride; /* [B, nkv, H*64] */
+    float scale;   /* usually 1/sqrt(64) */
+    int causal;    /* non-zero: query i sees keys j <= q_pos + i */
+    size_t q_pos;  /* causal: kv position of query 0 (the cache length before it) */
+} cw_attn;
+
+#define CW_HEAD_DIM 64
+
+typedef struct cw_backend cw_backend;
+
+typedef struct cw_backend_ops {
+    const char *name; /* "cpu", "cuda" */
+
+    /* ---- memory ---- */
+    cw_status (*buf_alloc)(cw_backend *be, size_t bytes, cw_buf **out);
+    /* A buffer holding `bytes` of host memory. The CPU back end aliases it (no
+     * copy: `host` must outlive the buffer, e.g. a memory-mapped weight file);
+     * a device back end copies it. */
+    cw_status (*buf_wrap)(cw_backend *be, const void *host, size_t bytes, cw_buf **out);
+    void (*buf_free)(cw_backend *be, cw_buf *buf); /* NULL is fine */
+    size_t (*buf_size)(const cw_buf *buf);         /* bytes */
+    /* dst bytes [off, off+bytes) <- src; download blocks until earlier ops finish. */
+    cw_status (*upload)(cw_backend *be, cw_buf *dst, size_t off, const void *src, size_t bytes);
+    cw_status (*download)(cw_backend *be, void *dst, const cw_buf *src, size_t off, size_t bytes);
+
+    /* ---- products ---- */
+    /* y [m, N] = x [m, K] . W^T (+ bias [N]);  W = w->data [N, K] of any dtype. */
+    cw_status (*linear)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m);
+    /* y [C_out, T_out] = conv1d(x [C_in, T_in]), kernel 3, zero padding 1,
+     * stride 1 or 2, T_out = (T_in - 1) / stride + 1; w [C_out, C_in*3] (the
+     * PyTorch [C_out, C_in, 3] weight), bias [C_out] optional. */
+    cw_status (*conv1d)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias,
+                        size_t c_in, size_t t_in, size_t stride);
+    cw_status (*attention)(cw_backend *be, const cw_attn *a);
+
+    /* ---- row-wise ---- */
+    /* y [rows, cols] = (x - mean) / sqrt(var + eps) * gamma [cols] + beta [cols];
+     * gamma/beta optional; y may equal x. */
+    cw_status (*layernorm)(cw_backend *be, cw_ref y, cw_ref x, cw_ref gamma, cw_ref beta,
+                           size_t rows, size_t cols, float eps);
+    /* y [rows, cols] = softmax over each row of (scale * x + mask); y may equal x. */
+    cw_status (*softmax)(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols,
+                         float scale, const cw_mask *mask);
+
+    /* ---- elementwise ---- */
+    /* x [n] = 0.5 x (1 + erf(x / sqrt 2)), in place (exact erf, as torch). */
+    cw_status (*gelu)(cw_backend *be, cw_ref x, size_t n);
+    /* y [n] = a [n] + b [n]; y may equal a or b (residual). */
+    cw_status (*add)(cw_backend *be, cw_ref y, cw_ref a, cw_ref b, size_t n);
+    /* y [outer, inner] = x [outer, inner] + r [inner] broadcast over outer
+     * (a bias row, or positional embeddings [T, d] added to B windows with
+     * inner = T*d); y may equal x. */
+    cw_status (*add_bcast)(cw_backend *be, cw_ref y, cw_ref x, cw_ref r, size_t outer, size_t inner);
+
+    /* ---- gathers and copies ---- */
+    /* y [n, d] = table [ids[i], :]; table [n_rows, d] F32, F16, BF16 or I8;
+     * ids is HOST memory (tokens come from the search on the CPU). */
+    cw_status (*embedding)(cw_backend *be, cw_ref y, const cw_weight *table, const int32_t *ids, size_t n);
+    /* y [rows, cols] (row stride y_ld) = x [rows, cols] (row stride x_ld):
+     * writing rows into a KV cache, reordering beams. */
+    cw_status (*copy2d)(cw_backend *be, cw_ref y, size_t y_ld, cw_ref x, size_t x_ld,
+                        size_t rows, size_t cols);
+    /* y [cols, rows] = x [rows, cols]^T (conv stem [d, T] -> [T, d]). */
+    cw_status (*transpose)(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols);
+
+    void (*destroy)(cw_backend *be);
+} cw_backend_ops;
+
+typedef enum {
+    CW_BACKEND_CPU = 0,
+    CW_BACKEND_CUDA /* not written yet */
+} cw_backend_kind;
+
+/* Which CPU kernels to use; CW_ISA_AUTO picks the best the machine runs. */
+typedef enum {
+    CW_ISA_AUTO = 0,
+    CW_ISA_REF,   /* the plain C reference kernels */
+    CW_ISA_AVX2   /* AVX2 + FMA + F16C (x86-64) */
+    /* TODO(avx512): CW_ISA_AVX512 / AMX for Sapphire Rapids once we have a
+     * machine to test them on (see cpu/dispatch.c). */
+} cw_isa;
+
+typedef struct {
+    cw_backend_kind kind;
+    int n_threads; /* <= 0: cw_cpu_count() */
+    cw_isa isa;
+} cw_backend_params;
+
+cw_backend_params cw_backend_default_params(void);
+
+/* The handle: the op table plus what the ops share. One op runs at a time per
+ * handle (the pool and scratch are reused); use one handle per thread. */
+struct cw_backend {
+    const cw_backend_ops *ops;
+    cw_threadpool *pool;
+    const char *desc; /* kernels in use, e.g. "cpu/avx2" (for logs) */
+    void *impl;       /* back-end private state (CPU: kernels, scratch) */
+};
+
+cw_status cw_backend_create(const cw_backend_params *params, cw_backend **out);
+void cw_backend_free(cw_backend *be); /* NULL is fine */
+
+#endif

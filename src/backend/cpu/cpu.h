@@ -1,0 +1,115 @@
+/* Internals of the CPU back end: the buffer struct, the kernel table that ISA
+ * dispatch fills (one per backend handle, no globals), and the kernels'
+ * declarations. Every kernel works on a slice (rows, columns or heads) and is
+ * single-threaded; cpu_backend.c splits ops over the thread pool, so the
+ * result of every kernel is the same whatever the thread count. */
+#ifndef CW_BACKEND_CPU_H
+#define CW_BACKEND_CPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+
+struct cw_buf {
+    void *data;
+    size_t size;  /* bytes */
+    int owned;    /* 0: wraps caller memory (buf_wrap) */
+};
+
+/* One matrix product C [m, n] = A [m, k] . B (+ bias [n]) where B is either
+ * W^T with W [n, k] of any dtype (b_kn == 0, a Linear layer, Q.K^T), or a
+ * float32 [k, n] matrix (b_kn == 1, P.V in attention). */
+typedef struct {
+    size_t m, n, k;
+    const float *a; size_t lda;  /* [m, k] */
+    const void *b; size_t ldb;   /* [n, k] of bt, or [k, n] f32 */
+    cw_dtype bt;
+    int b_kn;
+    const float *scale;          /* I8: [n], w = q / scale */
+    const float *bias;           /* [n] or NULL */
+    float *c; size_t ldc;        /* [m, n] */
+} cw_gemm;
+
+/* Attention work item: one (batch, head) pair and query rows [i0, i1). */
+typedef struct {
+    const cw_attn *a;
+    float *o; const float *q, *k, *v; /* resolved base pointers */
+} cw_attn_ptrs;
+
+typedef struct {
+    const char *name;
+    /* C [m0:m1, n0:n1] of g. scratch: cw_gemm_scratch_floats() floats. */
+    void (*gemm)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+    size_t (*gemm_scratch_floats)(const cw_gemm *g);
+    /* rows of y [rows, cols] */
+    void (*layernorm)(float *y, const float *x, const float *gamma, const float *beta,
+                      size_t rows, size_t cols, float eps);
+    /* rows [r0, r1) of the softmax op (row index matters for the causal mask) */
+    void (*softmax)(float *y, const float *x, size_t r0, size_t r1, size_t cols,
+                    float scale, const cw_mask *mask);
+    void (*gelu)(float *x, size_t n);
+    /* y [n] = float32 of x [n] of dtype dt (I8 rows need scale: w = q / scale) */
+    void (*to_f32)(float *y, const void *x, cw_dtype dt, float scale, size_t n);
+    /* head bh = b*H + h, query rows [i0, i1); scratch: attn_scratch_floats() */
+    void (*attention)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+    size_t (*attn_scratch_floats)(const cw_attn *a);
+    size_t attn_block; /* query rows per work item */
+} cw_cpu_kernels;
+
+/* Fills k for isa (CW_ISA_AUTO: the best this CPU supports). Returns
+ * CW_ERR_UNSUPPORTED if the CPU lacks the requested ISA. */
+cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k);
+
+/* Reference kernels (ref.c): plain loops, double accumulation. */
+void cw_ref_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+size_t cw_ref_gemm_scratch_floats(const cw_gemm *g);
+void cw_ref_layernorm(float *y, const float *x, const float *gamma, const float *beta,
+                      size_t rows, size_t cols, float eps);
+void cw_ref_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols,
+                    float scale, const cw_mask *mask);
+void cw_ref_gelu(float *x, size_t n);
+void cw_ref_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
+void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_ref_attn_scratch_floats(const cw_attn *a);
+
+/* Scalar conversions shared by the kernels. */
+float cw_f16_to_f32(uint16_t h);
+uint16_t cw_f32_to_f16(float f); /* round to nearest even */
+float cw_bf16_to_f32(uint16_t h);
+uint16_t cw_f32_to_bf16(float f); /* round to nearest even */
+
+/* Is column j of row i masked out? */
+static inline int cw_mask_hides(const cw_mask *m, size_t i, size_t j)
+{
+    if (!m) return 0;
+    if (m->n_valid && j >= m->n_valid) return 1;
+    return m->causal && j > i + m->offset;
+}
+
+/* Columns [0, n) of row i that the mask keeps form a prefix: its length. */
+static inline size_t cw_mask_keep(const cw_mask *m, size_t i, size_t cols)
+{
+    size_t n = cols;
+    if (!m) return n;
+    if (m->n_valid && m->n_valid < n) n = m->n_valid;
+    if (m->causal && i + m->offset + 1 < n) n = i + m->offset + 1;
+    return n;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CW_HAVE_X86 1
+/* AVX2 + FMA + F16C kernels (avx2_gemm.c, avx2_vec.c). */
+void cw_avx2_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+size_t cw_avx2_gemm_scratch_floats(const cw_gemm *g);
+void cw_avx2_layernorm(float *y, const float *x, const float *gamma, const float *beta,
+                       size_t rows, size_t cols, float eps);
+void cw_avx2_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols,
+                     float scale, const cw_mask *mask);
+void cw_avx2_gelu(float *x, size_t n);
+void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
+void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
+#endif
+
+#endif

@@ -1,0 +1,488 @@
+/* The CPU back end's op table: host buffers, argument checks, scratch, and the
+ * split of each op over the thread pool (rows, column panels or attention
+ * heads, always on boundaries that do not change the arithmetic). The kernels
+ * themselves come from the table that dispatch.c filled for this handle. */
+#include "backend/cpu/cpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+typedef struct {
+    cw_cpu_kernels k;
+    float *scratch;       /* 64-byte aligned, reused by every op */
+    size_t scratch_floats;
+} cw_cpu_state;
+
+static cw_cpu_state *state(cw_backend *be) { return be->impl; }
+
+/* ---- buffers ----------------------------------------------------------------- */
+
+static cw_status cpu_buf_alloc(cw_backend *be, size_t bytes, cw_buf **out)
+{
+    (void)be;
+    *out = NULL;
+    cw_buf *b = cw_calloc(1, sizeof *b);
+    if (!b) return CW_ERR_NOMEM;
+    /* 64-byte alignment: whole cache lines, aligned SIMD rows when d % 16 == 0.
+     * posix_memalign keeps the exact size, so ASan sees any overread. */
+    if (posix_memalign(&b->data, 64, bytes ? bytes : 1) != 0) {
+        free(b);
+        return cw_error(CW_ERR_NOMEM, "out of memory allocating a %zu-byte buffer", bytes);
+    }
+    b->size = bytes;
+    b->owned = 1;
+    *out = b;
+    return CW_OK;
+}
+
+static cw_status cpu_buf_wrap(cw_backend *be, const void *host, size_t bytes, cw_buf **out)
+{
+    (void)be;
+    *out = NULL;
+    cw_buf *b = cw_calloc(1, sizeof *b);
+    if (!b) return CW_ERR_NOMEM;
+    b->data = (void *)host; /* the CPU ops never write through a weight */
+    b->size = bytes;
+    *out = b;
+    return CW_OK;
+}
+
+static void cpu_buf_free(cw_backend *be, cw_buf *b)
+{
+    (void)be;
+    if (!b) return;
+    if (b->owned) free(b->data);
+    free(b);
+}
+
+static size_t cpu_buf_size(const cw_buf *b) { return b ? b->size : 0; }
+
+static cw_status cpu_upload(cw_backend *be, cw_buf *dst, size_t off, const void *src, size_t bytes)
+{
+    (void)be;
+    if (!dst || off > dst->size || bytes > dst->size - off)
+        return cw_error(CW_ERR_INVALID_ARG, "upload of %zu bytes at %zu outside the buffer", bytes, off);
+    if (bytes) memcpy((char *)dst->data + off, src, bytes);
+    return CW_OK;
+}
+
+static cw_status cpu_download(cw_backend *be, void *dst, const cw_buf *src, size_t off, size_t bytes)
+{
+    (void)be;
+    if (!src || off > src->size || bytes > src->size - off)
+        return cw_error(CW_ERR_INVALID_ARG, "download of %zu bytes at %zu outside the buffer", bytes, off);
+    if (bytes) memcpy(dst, (const char *)src->data + off, bytes);
+    return CW_OK;
+}
+
+/* ---- argument checks and scratch --------------------------------------------- */
+
+/* The float pointer of r after checking that n floats from it lie in the
+ * buffer; NULL (error set) if not. */
+static float *ref_ptr(cw_ref r, size_t n, const char *what)
+{
+    if (!r.buf || r.off > r.buf->size / sizeof(float) || n > r.buf->size / sizeof(float) - r.off) {
+        cw_error(CW_ERR_INVALID_ARG, "%s: %zu floats at %zu outside its buffer", what, n, r.off);
+        return NULL;
+    }
+    return (float *)r.buf->data + r.off;
+}
+
+/* Like ref_ptr, but an absent ref (buf NULL) is fine and gives NULL with *ok set. */
+static const float *opt_ptr(cw_ref r, size_t n, const char *what, int *ok)
+{
+    if (!r.buf) return NULL;
+    const float *p = ref_ptr(r, n, what);
+    if (!p) *ok = 0;
+    return p;
+}
+
+static cw_status check_weight(const cw_weight *w)
+{
+    size_t bytes;
+    if (!w || !w->data || cw_mul_size(w->rows, w->cols, &bytes) || cw_mul_size(bytes, cw_dtype_size(w->dtype), &bytes))
+        return cw_error(CW_ERR_INVALID_ARG, "weight: missing or too large");
+    if (bytes > w->data->size)
+        return cw_error(CW_ERR_INVALID_ARG, "weight [%zu, %zu] %s: buffer holds %zu bytes", w->rows,
+                        w->cols, cw_dtype_name(w->dtype), w->data->size);
+    if (w->dtype == CW_DTYPE_I8 && (!w->scale || w->scale->size / sizeof(float) < w->rows))
+        return cw_error(CW_ERR_INVALID_ARG, "int8 weight [%zu, %zu] lacks its %zu scales", w->rows, w->cols, w->rows);
+    return CW_OK;
+}
+
+/* At least n floats of 64-byte aligned scratch, kept for the next op. */
+static float *scratch_get(cw_cpu_state *st, size_t n)
+{
+    if (n <= st->scratch_floats) return st->scratch;
+    size_t bytes;
+    if (cw_mul_size(n, sizeof(float), &bytes)) {
+        cw_error(CW_ERR_NOMEM, "scratch of %zu floats", n);
+        return NULL;
+    }
+    void *s;
+    if (posix_memalign(&s, 64, bytes) != 0) {
+        cw_error(CW_ERR_NOMEM, "out of memory growing scratch to %zu bytes", bytes);
+        return NULL;
+    }
+    free(st->scratch);
+    st->scratch = s;
+    st->scratch_floats = n;
+    return s;
+}
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* ---- products ------------------------------------------------------------------ */
+
+typedef struct {
+    const cw_gemm *g;
+    const cw_cpu_kernels *k;
+    float *scratch; /* [nth][per] */
+    size_t per;
+    int split_n;
+} gemm_job;
+
+/* Slices are whole 16-column panels or 6-row strips, so each thread runs the
+ * micro-kernel on full tiles wherever one thread would. */
+static void gemm_worker(int ith, int nth, void *arg)
+{
+    const gemm_job *j = arg;
+    const cw_gemm *g = j->g;
+    float *s = j->scratch + (size_t)ith * j->per;
+    if (j->split_n) {
+        size_t np = (g->n + 15) / 16;
+        size_t n0 = np * (size_t)ith / (size_t)nth * 16, n1 = np * (size_t)(ith + 1) / (size_t)nth * 16;
+        if (n1 > g->n) n1 = g->n;
+        if (n0 < n1) j->k->gemm(g, 0, g->m, n0, n1, s);
+    } else {
+        size_t nm = (g->m + 5) / 6;
+        size_t m0 = nm * (size_t)ith / (size_t)nth * 6, m1 = nm * (size_t)(ith + 1) / (size_t)nth * 6;
+        if (m1 > g->m) m1 = g->m;
+        if (m0 < m1) j->k->gemm(g, m0, m1, 0, g->n, s);
+    }
+}
+
+/* g over the pool; scratch: gemm_scratch_need(be, g) floats. */
+static void run_gemm(cw_backend *be, const cw_gemm *g, float *scratch)
+{
+    cw_cpu_state *st = state(be);
+    int nth = cw_threadpool_size(be->pool);
+    gemm_job j = { g, &st->k, scratch, round16(st->k.gemm_scratch_floats(g)) + 16, 0 };
+    /* few rows (decoder: W read once) or many column panels: split N; else M */
+    j.split_n = g->m <= 64 || (g->n + 15) / 16 >= 4 * (size_t)nth;
+    cw_threadpool_run(be->pool, gemm_worker, &j);
+}
+
+/* Scratch floats run_gemm needs. */
+static size_t gemm_scratch_need(cw_backend *be, const cw_gemm *g)
+{
+    return (size_t)cw_threadpool_size(be->pool) * (round16(state(be)->k.gemm_scratch_floats(g)) + 16);
+}
+
+static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m)
+{
+    cw_status s = check_weight(w);
+    if (s != CW_OK) return cw_error_prefix(s, "linear");
+    size_t n = w->rows, k = w->cols, mk, mn;
+    if (cw_mul_size(m, k, &mk) || cw_mul_size(m, n, &mn)) return cw_error(CW_ERR_INVALID_ARG, "linear: too large");
+    int ok = 1;
+    float *py = ref_ptr(y, mn, "linear y");
+    const float *px = ref_ptr(x, mk, "linear x");
+    const float *pb = opt_ptr(bias, n, "linear bias", &ok);
+    if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
+    if (m == 0 || n == 0) return CW_OK;
+    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = w->data->data, .ldb = k,
+                  .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
+                  .bias = pb, .c = py, .ldc = n };
+    float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
+    if (!scr) return CW_ERR_NOMEM;
+    run_gemm(be, &g, scr);
+    return CW_OK;
+}
+
+/* cols [t_out, c_in*3]: cols[t, c*3 + j] = x[c, t*stride + j - 1], 0 outside. */
+static void im2col3(float *cols, const float *x, size_t c_in, size_t t_in, size_t t_out, size_t stride)
+{
+    for (size_t t = 0; t < t_out; t++) {
+        float *row = cols + t * c_in * 3;
+        for (size_t c = 0; c < c_in; c++)
+            for (size_t j = 0; j < 3; j++) {
+                size_t pos = t * stride + j; /* position + 1 in x */
+                row[c * 3 + j] = pos >= 1 && pos - 1 < t_in ? x[c * t_in + pos - 1] : 0.0f;
+            }
+    }
+}
+
+static void transpose_plain(float *y, const float *x, size_t rows, size_t cols)
+{
+    enum { B = 32 }; /* tiles keep both sides in cache */
+    for (size_t r0 = 0; r0 < rows; r0 += B)
+        for (size_t c0 = 0; c0 < cols; c0 += B)
+            for (size_t r = r0; r < rows && r < r0 + B; r++)
+                for (size_t c = c0; c < cols && c < c0 + B; c++) y[c * rows + r] = x[r * cols + c];
+}
+
+static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias,
+                            size_t c_in, size_t t_in, size_t stride)
+{
+    cw_status s = check_weight(w);
+    if (s != CW_OK) return cw_error_prefix(s, "conv1d");
+    if ((stride != 1 && stride != 2) || t_in == 0 || w->cols != c_in * 3)
+        return cw_error(CW_ERR_INVALID_ARG, "conv1d: stride %zu, t_in %zu, weight cols %zu for c_in %zu",
+                        stride, t_in, w->cols, c_in);
+    size_t c_out = w->rows, t_out = (t_in - 1) / stride + 1, kk = c_in * 3;
+    int ok = 1;
+    float *py = ref_ptr(y, c_out * t_out, "conv1d y");
+    const float *px = ref_ptr(x, c_in * t_in, "conv1d x");
+    const float *pb = opt_ptr(bias, c_out, "conv1d bias", &ok);
+    if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
+    cw_gemm g = { .m = t_out, .n = c_out, .k = kk, .lda = kk, .b = w->data->data, .ldb = kk,
+                  .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
+                  .bias = pb, .ldc = c_out };
+    size_t n_cols = round16(t_out * kk), n_z = round16(t_out * c_out);
+    float *scr = scratch_get(state(be), n_cols + n_z + gemm_scratch_need(be, &g));
+    if (!scr) return CW_ERR_NOMEM;
+    im2col3(scr, px, c_in, t_in, t_out, stride);
+    g.a = scr;
+    g.c = scr + n_cols; /* Z [t_out, c_out] */
+    run_gemm(be, &g, scr + n_cols + n_z);
+    transpose_plain(py, g.c, t_out, c_out);
+    return CW_OK;
+}
+
+typedef struct {
+    const cw_attn_ptrs *p;
+    const cw_cpu_kernels *k;
+    float *scratch;
+    size_t per, n_blocks, n_items;
+} attn_job;
+
+/* Items (head, block of query rows) are dealt round-robin: fixed blocks, so
+ * the arithmetic does not depend on the thread count. */
+static void attn_worker(int ith, int nth, void *arg)
+{
+    const attn_job *j = arg;
+    size_t blk = j->k->attn_block, nq = j->p->a->nq;
+    for (size_t it = (size_t)ith; it < j->n_items; it += (size_t)nth) {
+        size_t bh = it / j->n_blocks, i0 = it % j->n_blocks * blk;
+        size_t i1 = i0 + blk < nq ? i0 + blk : nq;
+        j->k->attention(j->p, bh, i0, i1, j->scratch + (size_t)ith * j->per);
+    }
+}
+
+/* Floats spanned by X[b, t, h] for b < nb, t < nt, h < H (strided view). */
+static size_t attn_span(size_t nb, size_t nt, size_t ld, size_t bstride, size_t n_head)
+{
+    if (nb == 0 || nt == 0) return 0;
+    return (nb - 1) * bstride + (nt - 1) * ld + n_head * CW_HEAD_DIM;
+}
+
+static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
+{
+    size_t B = a->n_batch, H = a->n_head, hd = H * CW_HEAD_DIM;
+    if (a->q_ld < hd || a->k_ld < hd || a->v_ld < hd || a->o_ld < hd)
+        return cw_error(CW_ERR_INVALID_ARG, "attention: a row stride is below H*64 = %zu", hd);
+    float *o = ref_ptr(a->o, attn_span(B, a->nq, a->o_ld, a->o_bstride, H), "attention o");
+    const float *q = ref_ptr(a->q, attn_span(B, a->nq, a->q_ld, a->q_bstride, H), "attention q");
+    const float *k = ref_ptr(a->k, attn_span(B, a->nkv, a->k_ld, a->k_bstride, H), "attention k");
+    const float *v = ref_ptr(a->v, attn_span(B, a->nkv, a->v_ld, a->v_bstride, H), "attention v");
+    if (!o || !q || !k || !v) return CW_ERR_INVALID_ARG;
+    if (B == 0 || H == 0 || a->nq == 0) return CW_OK;
+    cw_cpu_state *st = state(be);
+    cw_attn_ptrs p = { a, o, q, k, v };
+    attn_job j = { &p, &st->k, NULL, round16(st->k.attn_scratch_floats(a)) + 16, 0, 0 };
+    j.n_blocks = (a->nq + st->k.attn_block - 1) / st->k.attn_block;
+    j.n_items = B * H * j.n_blocks;
+    if (!(j.scratch = scratch_get(st, j.per * (size_t)cw_threadpool_size(be->pool)))) return CW_ERR_NOMEM;
+    cw_threadpool_run(be->pool, attn_worker, &j);
+    return CW_OK;
+}
+
+/* ---- row-wise ------------------------------------------------------------------ */
+
+typedef struct {
+    const cw_cpu_kernels *k;
+    float *y;
+    const float *x, *gamma, *beta;
+    size_t rows, cols;
+    float eps, scale;
+    const cw_mask *mask;
+} rows_job;
+
+static void rows_range(int ith, int nth, size_t rows, size_t *r0, size_t *r1)
+{
+    *r0 = rows * (size_t)ith / (size_t)nth;
+    *r1 = rows * (size_t)(ith + 1) / (size_t)nth;
+}
+
+static void layernorm_worker(int ith, int nth, void *arg)
+{
+    const rows_job *j = arg;
+    size_t r0, r1;
+    rows_range(ith, nth, j->rows, &r0, &r1);
+    if (r0 < r1)
+        j->k->layernorm(j->y + r0 * j->cols, j->x + r0 * j->cols, j->gamma, j->beta, r1 - r0, j->cols, j->eps);
+}
+
+static cw_status cpu_layernorm(cw_backend *be, cw_ref y, cw_ref x, cw_ref gamma, cw_ref beta,
+                               size_t rows, size_t cols, float eps)
+{
+    int ok = 1;
+    rows_job j = { &state(be)->k, ref_ptr(y, rows * cols, "layernorm y"), ref_ptr(x, rows * cols, "layernorm x"),
+                   opt_ptr(gamma, cols, "layernorm gamma", &ok), opt_ptr(beta, cols, "layernorm beta", &ok),
+                   rows, cols, eps, 0, NULL };
+    if (!j.y || !j.x || !ok) return CW_ERR_INVALID_ARG;
+    if (rows && cols) cw_threadpool_run(be->pool, layernorm_worker, &j);
+    return CW_OK;
+}
+
+static void softmax_worker(int ith, int nth, void *arg)
+{
+    const rows_job *j = arg;
+    size_t r0, r1;
+    rows_range(ith, nth, j->rows, &r0, &r1);
+    if (r0 < r1) j->k->softmax(j->y + r0 * j->cols, j->x + r0 * j->cols, r0, r1, j->cols, j->scale, j->mask);
+}
+
+static cw_status cpu_softmax(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols, float scale,
+                             const cw_mask *mask)
+{
+    rows_job j = { &state(be)->k, ref_ptr(y, rows * cols, "softmax y"), ref_ptr(x, rows * cols, "softmax x"),
+                   NULL, NULL, rows, cols, 0, scale, mask };
+    if (!j.y || !j.x) return CW_ERR_INVALID_ARG;
+    if (rows && cols) cw_threadpool_run(be->pool, softmax_worker, &j);
+    return CW_OK;
+}
+
+/* ---- elementwise ---------------------------------------------------------------- */
+
+static void gelu_worker(int ith, int nth, void *arg)
+{
+    const rows_job *j = arg; /* rows = n / 64 chunks, cols = n */
+    size_t c0, c1;
+    rows_range(ith, nth, (j->cols + 63) / 64, &c0, &c1);
+    c0 *= 64;
+    c1 = c1 * 64 < j->cols ? c1 * 64 : j->cols;
+    if (c0 < c1) j->k->gelu(j->y + c0, c1 - c0);
+}
+
+static cw_status cpu_gelu(cw_backend *be, cw_ref x, size_t n)
+{
+    rows_job j = { &state(be)->k, ref_ptr(x, n, "gelu x"), NULL, NULL, NULL, 0, n, 0, 0, NULL };
+    if (!j.y) return CW_ERR_INVALID_ARG;
+    if (n) cw_threadpool_run(be->pool, gelu_worker, &j);
+    return CW_OK;
+}
+
+/* Memory-bound loops the compiler vectorises; not worth threads or SIMD code. */
+static cw_status cpu_add(cw_backend *be, cw_ref y, cw_ref a, cw_ref b, size_t n)
+{
+    (void)be;
+    float *py = ref_ptr(y, n, "add y");
+    const float *pa = ref_ptr(a, n, "add a"), *pb = ref_ptr(b, n, "add b");
+    if (!py || !pa || !pb) return CW_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++) py[i] = pa[i] + pb[i];
+    return CW_OK;
+}
+
+static cw_status cpu_add_bcast(cw_backend *be, cw_ref y, cw_ref x, cw_ref r, size_t outer, size_t inner)
+{
+    (void)be;
+    float *py = ref_ptr(y, outer * inner, "add_bcast y");
+    const float *px = ref_ptr(x, outer * inner, "add_bcast x"), *pr = ref_ptr(r, inner, "add_bcast r");
+    if (!py || !px || !pr) return CW_ERR_INVALID_ARG;
+    for (size_t o = 0; o < outer; o++)
+        for (size_t i = 0; i < inner; i++) py[o * inner + i] = px[o * inner + i] + pr[i];
+    return CW_OK;
+}
+
+/* ---- gathers and copies ------------------------------------------------------------ */
+
+static cw_status cpu_embedding(cw_backend *be, cw_ref y, const cw_weight *t, const int32_t *ids, size_t n)
+{
+    cw_status s = check_weight(t);
+    if (s != CW_OK) return cw_error_prefix(s, "embedding");
+    size_t d = t->cols, es = cw_dtype_size(t->dtype);
+    float *py = ref_ptr(y, n * d, "embedding y");
+    if (!py) return CW_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || (size_t)ids[i] >= t->rows)
+            return cw_error(CW_ERR_INVALID_ARG, "embedding: id %ld outside [0, %zu)", (long)ids[i], t->rows);
+        size_t row = (size_t)ids[i];
+        float sc = t->dtype == CW_DTYPE_I8 ? ((const float *)t->scale->data)[row] : 1.0f;
+        state(be)->k.to_f32(py + i * d, (const char *)t->data->data + row * d * es, t->dtype, sc, d);
+    }
+    return CW_OK;
+}
+
+static cw_status cpu_copy2d(cw_backend *be, cw_ref y, size_t y_ld, cw_ref x, size_t x_ld, size_t rows, size_t cols)
+{
+    (void)be;
+    if (rows == 0 || cols == 0) return CW_OK;
+    if (y_ld < cols || x_ld < cols) return cw_error(CW_ERR_INVALID_ARG, "copy2d: row stride below %zu", cols);
+    float *py = ref_ptr(y, (rows - 1) * y_ld + cols, "copy2d y");
+    const float *px = ref_ptr(x, (rows - 1) * x_ld + cols, "copy2d x");
+    if (!py || !px) return CW_ERR_INVALID_ARG;
+    for (size_t r = 0; r < rows; r++) memmove(py + r * y_ld, px + r * x_ld, cols * sizeof *py);
+    return CW_OK;
+}
+
+static cw_status cpu_transpose(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols)
+{
+    (void)be;
+    float *py = ref_ptr(y, rows * cols, "transpose y");
+    const float *px = ref_ptr(x, rows * cols, "transpose x");
+    if (!py || !px) return CW_ERR_INVALID_ARG;
+    transpose_plain(py, px, rows, cols);
+    return CW_OK;
+}
+
+/* ---- the handle ----------------------------------------------------------------- */
+
+static void cpu_destroy(cw_backend *be)
+{
+    cw_cpu_state *st = state(be);
+    if (st) free(st->scratch);
+    free(st);
+    cw_threadpool_free(be->pool);
+    free(be);
+}
+
+static const cw_backend_ops cpu_ops = {
+    .name = "cpu",
+    .buf_alloc = cpu_buf_alloc, .buf_wrap = cpu_buf_wrap, .buf_free = cpu_buf_free,
+    .buf_size = cpu_buf_size, .upload = cpu_upload, .download = cpu_download,
+    .linear = cpu_linear, .conv1d = cpu_conv1d, .attention = cpu_attention,
+    .layernorm = cpu_layernorm, .softmax = cpu_softmax,
+    .gelu = cpu_gelu, .add = cpu_add, .add_bcast = cpu_add_bcast,
+    .embedding = cpu_embedding, .copy2d = cpu_copy2d, .transpose = cpu_transpose,
+    .destroy = cpu_destroy,
+};
+
+cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **out)
+{
+    cw_backend *be = cw_calloc(1, sizeof *be);
+    cw_cpu_state *st = cw_calloc(1, sizeof *st);
+    if (!be || !st) {
+        free(be);
+        free(st);
+        return CW_ERR_NOMEM;
+    }
+    be->ops = &cpu_ops;
+    be->impl = st;
+    cw_status s = cw_cpu_select_kernels(params->isa, &st->k);
+    if (s != CW_OK) {
+        cpu_destroy(be);
+        return s;
+    }
+    be->desc = st->k.name;
+    int n = params->n_threads > 0 ? params->n_threads : cw_cpu_count();
+    if (n > 1 && !(be->pool = cw_threadpool_create(n))) {
+        cpu_destroy(be);
+        return CW_ERR_NOMEM;
+    }
+    *out = be;
+    return CW_OK;
+}

@@ -1,0 +1,66 @@
+/* Runtime ISA dispatch for the CPU back end, the only place that asks the CPU
+ * what it supports. The answer is written into the backend handle's kernel
+ * table (no process-global state), so two handles may even run different
+ * kernels side by side, which is how the tests compare them. */
+#include "backend/cpu/cpu.h"
+
+#include "util/error.h"
+
+static void use_ref(cw_cpu_kernels *k)
+{
+    *k = (cw_cpu_kernels){
+        .name = "cpu/ref",
+        .gemm = cw_ref_gemm,
+        .gemm_scratch_floats = cw_ref_gemm_scratch_floats,
+        .layernorm = cw_ref_layernorm,
+        .softmax = cw_ref_softmax,
+        .gelu = cw_ref_gelu,
+        .to_f32 = cw_ref_to_f32,
+        .attention = cw_ref_attention,
+        .attn_scratch_floats = cw_ref_attn_scratch_floats,
+        .attn_block = 16,
+    };
+}
+
+#ifdef CW_HAVE_X86
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+}
+
+static void use_avx2(cw_cpu_kernels *k)
+{
+    *k = (cw_cpu_kernels){
+        .name = "cpu/avx2",
+        .gemm = cw_avx2_gemm,
+        .gemm_scratch_floats = cw_avx2_gemm_scratch_floats,
+        .layernorm = cw_avx2_layernorm,
+        .softmax = cw_avx2_softmax,
+        .gelu = cw_avx2_gelu,
+        .to_f32 = cw_avx2_to_f32,
+        .attention = cw_avx2_attention,
+        .attn_scratch_floats = cw_avx2_attn_scratch_floats,
+        .attn_block = 64,
+    };
+}
+#endif
+
+cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k)
+{
+    use_ref(k);
+    if (isa == CW_ISA_REF) return CW_OK;
+#ifdef CW_HAVE_X86
+    /* TODO(avx512): Sapphire Rapids targets want AVX-512 (16-wide FMA, a
+     * 14 x 32 tile) and AMX-BF16 for the f16/bf16 weights; add them here,
+     * after avx512f/avx512bw/amx-tile checks, once CI has such a machine to
+     * test them on. Until then those machines run the AVX2 kernels. */
+    if (cpu_has_avx2()) {
+        use_avx2(k);
+        return CW_OK;
+    }
+#endif
+    if (isa == CW_ISA_AUTO) return CW_OK; /* no SIMD kernels: reference */
+    return cw_error(CW_ERR_UNSUPPORTED, "this CPU lacks the requested instruction set (AVX2+FMA+F16C)");
+}

@@ -1,0 +1,544 @@
+/* Every CPU op of the fast kernels (AVX2 where the CPU has it) against the
+ * reference kernels, on small random shapes chosen to hit the edges: M = 1,
+ * N = 1, K off the 8/16 grid, more than one k block, tiles split across
+ * threads. Each fast result must also be bit-identical for 1, 2 and 3
+ * threads. Ops with no SIMD variant are checked against loops written here. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu.h"
+#include "test.h"
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static float frand(uint64_t *s) /* uniform in [-1, 1) */
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+static float *rand_vec(size_t n, float lo, float hi, uint64_t *s)
+{
+    float *v = malloc((n ? n : 1) * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = lo + (hi - lo) * 0.5f * (frand(s) + 1.0f);
+    return v;
+}
+
+typedef struct {
+    cw_backend *ref, *fast[3]; /* fast with 1, 2, 3 threads */
+} backends;
+
+static backends make_backends(void)
+{
+    backends b = { 0 };
+    cw_backend_params p = cw_backend_default_params();
+    p.n_threads = 1;
+    p.isa = CW_ISA_REF;
+    CHECK(cw_backend_create(&p, &b.ref) == CW_OK);
+    p.isa = CW_ISA_AUTO;
+    for (int t = 0; t < 3; t++) {
+        p.n_threads = t + 1;
+        CHECK(cw_backend_create(&p, &b.fast[t]) == CW_OK);
+    }
+    return b;
+}
+
+static void free_backends(backends *b);
+
+/* The fast back end must really be the SIMD one where the CPU has it, or the
+ * comparisons below would compare the reference with itself. */
+static void test_dispatch(void)
+{
+    backends b = make_backends();
+    CHECK_EQ_STR(b.ref->desc, "cpu/ref");
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        CHECK_EQ_STR(b.fast[0]->desc, "cpu/avx2");
+#endif
+    cw_backend_params p = cw_backend_default_params();
+    p.kind = CW_BACKEND_CUDA;
+    cw_backend *be = NULL;
+    CHECK_FAILS(cw_backend_create(&p, &be), CW_ERR_UNSUPPORTED, "CUDA");
+    CHECK(be == NULL);
+    free_backends(&b);
+}
+
+static void free_backends(backends *b)
+{
+    cw_backend_free(b->ref);
+    for (int t = 0; t < 3; t++) cw_backend_free(b->fast[t]);
+}
+
+static cw_buf *up(cw_backend *be, const void *x, size_t bytes)
+{
+    cw_buf *b = NULL;
+    CHECK(be->ops->buf_alloc(be, bytes, &b) == CW_OK);
+    CHECK(be->ops->upload(be, b, 0, x, bytes) == CW_OK);
+    return b;
+}
+
+static float *down(cw_backend *be, cw_buf *b, size_t n)
+{
+    float *y = malloc((n ? n : 1) * sizeof *y);
+    CHECK(be->ops->download(be, y, b, 0, n * sizeof *y) == CW_OK);
+    return y;
+}
+
+/* |a - b| <= abs_tol + rel_tol |b| everywhere; reports the first miss. */
+static int close_all(const float *a, const float *b, size_t n, double abs_tol, double rel_tol, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= abs_tol + rel_tol * fabs((double)b[i]))) {
+            cw_test_fail(__FILE__, __LINE__, "%s: [%zu] %.9g vs reference %.9g", what, i, a[i], b[i]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- linear ----------------------------------------------------------------- */
+
+typedef struct {
+    size_t m, n, k;
+} shape;
+
+/* W [n, k] of dtype dt made from random floats; *wf gets the exact float values. */
+static void *make_weight(cw_dtype dt, size_t n, size_t k, float *wf, float *scale, uint64_t *s)
+{
+    size_t nk = n * k;
+    void *w = malloc((nk ? nk : 1) * cw_dtype_size(dt));
+    for (size_t r = 0; r < n; r++) scale[r] = 50.0f + 150.0f * 0.5f * (frand(s) + 1.0f);
+    for (size_t i = 0; i < nk; i++) {
+        float v = frand(s);
+        switch (dt) {
+        case CW_DTYPE_F32: ((float *)w)[i] = v; break;
+        case CW_DTYPE_F16: ((uint16_t *)w)[i] = cw_f32_to_f16(v); break;
+        case CW_DTYPE_BF16: ((uint16_t *)w)[i] = cw_f32_to_bf16(v); break;
+        case CW_DTYPE_I8: ((int8_t *)w)[i] = (int8_t)lrintf(v * 127.0f); break;
+        }
+    }
+    for (size_t r = 0; r < n; r++) cw_ref_to_f32(wf + r * k, (char *)w + r * k * cw_dtype_size(dt), dt, scale[r], k);
+    return w;
+}
+
+/* y = x W^T + b through one back end. */
+static float *run_linear(cw_backend *be, const float *x, const void *w, const float *scale, const float *bias,
+                         cw_dtype dt, shape sh)
+{
+    cw_buf *bx = up(be, x, sh.m * sh.k * 4), *bw = up(be, w, sh.n * sh.k * cw_dtype_size(dt));
+    cw_buf *bs = up(be, scale, sh.n * 4), *bb = bias ? up(be, bias, sh.n * 4) : NULL, *by = NULL;
+    CHECK(be->ops->buf_alloc(be, sh.m * sh.n * 4, &by) == CW_OK);
+    cw_weight wt = { dt, sh.n, sh.k, bw, dt == CW_DTYPE_I8 ? bs : NULL };
+    CHECK(be->ops->linear(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, cw_ref_at(bb, 0), sh.m) == CW_OK);
+    float *y = down(be, by, sh.m * sh.n);
+    be->ops->buf_free(be, bx); be->ops->buf_free(be, bw); be->ops->buf_free(be, bs);
+    be->ops->buf_free(be, bb); be->ops->buf_free(be, by);
+    return y;
+}
+
+static void check_linear(backends *b, cw_dtype dt, shape sh, int with_bias, uint64_t *s)
+{
+    float *x = rand_vec(sh.m * sh.k, -1, 1, s), *bias = with_bias ? rand_vec(sh.n, -1, 1, s) : NULL;
+    float *wf = malloc((sh.n * sh.k + 1) * 4), *scale = malloc((sh.n + 1) * 4);
+    void *w = make_weight(dt, sh.n, sh.k, wf, scale, s);
+    float *r = run_linear(b->ref, x, w, scale, bias, dt, sh);
+    /* the reference itself against a loop over the exact weight values */
+    int ok = 1;
+    for (size_t i = 0; i < sh.m && ok; i++)
+        for (size_t j = 0; j < sh.n && ok; j++) {
+            double acc = bias ? bias[j] : 0, mag = 1e-30;
+            for (size_t p = 0; p < sh.k; p++) {
+                acc += (double)x[i * sh.k + p] * wf[j * sh.k + p];
+                mag += fabs((double)x[i * sh.k + p] * wf[j * sh.k + p]);
+            }
+            ok = fabs(acc - r[i * sh.n + j]) <= 1e-6 * mag + 1e-7;
+            CHECK_MSG(ok, "ref linear %s [%zu,%zu,%zu] at (%zu,%zu)", cw_dtype_name(dt), sh.m, sh.n, sh.k, i, j);
+        }
+    float *y1 = NULL;
+    for (int t = 0; t < 3; t++) {
+        float *y = run_linear(b->fast[t], x, w, scale, bias, dt, sh);
+        /* fp32 accumulation error grows with K: 1e-5 relative to sum |x w| */
+        for (size_t i = 0; i < sh.m * sh.n && ok; i++) {
+            size_t row = i / sh.n, col = i % sh.n;
+            double mag = bias ? fabs(bias[col]) : 0;
+            for (size_t p = 0; p < sh.k; p++) mag += fabs((double)x[row * sh.k + p] * wf[col * sh.k + p]);
+            ok = fabs((double)y[i] - r[i]) <= 1e-5 * mag + 1e-7;
+            CHECK_MSG(ok, "linear %s [m %zu, n %zu, k %zu] bias %d threads %d: [%zu] %.9g vs %.9g",
+                      cw_dtype_name(dt), sh.m, sh.n, sh.k, with_bias, t + 1, i, y[i], r[i]);
+        }
+        if (t == 0) y1 = y;
+        else {
+            CHECK_MSG(memcmp(y, y1, sh.m * sh.n * 4) == 0, "linear %s [%zu,%zu,%zu]: %d threads differ from 1",
+                      cw_dtype_name(dt), sh.m, sh.n, sh.k, t + 1);
+            free(y);
+        }
+    }
+    free(y1); free(r); free(x); free(bias); free(wf); free(scale); free(w);
+}
+
+static void test_linear_all_dtypes(void)
+{
+    backends b = make_backends();
+    uint64_t s = 1;
+    static const shape shapes[] = {
+        { 1, 1, 1 }, { 1, 17, 33 }, { 5, 51, 64 }, { 8, 40, 19 }, /* the small-m path */
+        { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, /* edges, two k blocks */
+        { 150, 48, 136 }, { 97, 130, 40 },                         /* threaded, M and N split */
+    };
+    static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };
+    for (size_t d = 0; d < 4; d++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            check_linear(&b, dts[d], shapes[i], (int)(i & 1), &s);
+    free_backends(&b);
+}
+
+static void test_linear_bad_args(void)
+{
+    backends b = make_backends();
+    cw_backend *be = b.fast[0];
+    cw_buf *x = NULL, *w = NULL, *y = NULL;
+    CHECK(be->ops->buf_alloc(be, 4 * 10, &x) == CW_OK);
+    CHECK(be->ops->buf_alloc(be, 4 * 20, &w) == CW_OK);
+    CHECK(be->ops->buf_alloc(be, 4 * 5, &y) == CW_OK);
+    cw_weight wt = { CW_DTYPE_F32, 3, 5, w, NULL };
+    /* y needs 2*3 floats, has 5 */
+    CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 2), CW_ERR_INVALID_ARG, "linear y");
+    wt.rows = 5; /* 5*5 floats do not fit in w */
+    CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 1), CW_ERR_INVALID_ARG, "weight");
+    wt = (cw_weight){ CW_DTYPE_I8, 3, 5, w, NULL };
+    CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 1), CW_ERR_INVALID_ARG, "scales");
+    CHECK_FAILS(be->ops->upload(be, y, 8, x, 16), CW_ERR_INVALID_ARG, "outside");
+    be->ops->buf_free(be, x); be->ops->buf_free(be, w); be->ops->buf_free(be, y);
+    free_backends(&b);
+}
+
+/* ---- attention ----------------------------------------------------------------- */
+
+typedef struct {
+    size_t B, H, nq, nkv, ctx; /* ctx: rows reserved per sequence in the K/V cache */
+    int causal;
+    size_t q_pos, pad; /* pad: extra floats per row of Q and O */
+} attn_case;
+
+static float *run_attention(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v)
+{
+    size_t hd = c->H * 64, ld = hd + c->pad;
+    size_t nq_f = c->B * c->nq * ld, kv_f = c->B * c->ctx * hd;
+    cw_buf *bq = up(be, q, nq_f * 4), *bk = up(be, k, kv_f * 4), *bv = up(be, v, kv_f * 4), *bo = NULL;
+    CHECK(be->ops->buf_alloc(be, nq_f * 4, &bo) == CW_OK);
+    float *zero = calloc(nq_f, 4);
+    CHECK(be->ops->upload(be, bo, 0, zero, nq_f * 4) == CW_OK);
+    cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv,
+                  .o = cw_ref_at(bo, 0), .o_ld = ld, .o_bstride = c->nq * ld,
+                  .q = cw_ref_at(bq, 0), .q_ld = ld, .q_bstride = c->nq * ld,
+                  .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = c->ctx * hd,
+                  .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = c->ctx * hd,
+                  .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
+    CHECK(be->ops->attention(be, &a) == CW_OK);
+    float *o = down(be, bo, nq_f);
+    free(zero);
+    be->ops->buf_free(be, bq); be->ops->buf_free(be, bk); be->ops->buf_free(be, bv); be->ops->buf_free(be, bo);
+    return o;
+}
+
+static void test_attention(void)
+{
+    backends b = make_backends();
+    uint64_t s = 7;
+    static const attn_case cases[] = {
+        { 2, 3, 70, 70, 70, 0, 0, 0 },     /* encoder-like self-attention, 2 blocks */
+        { 1, 2, 5, 5, 8, 1, 0, 0, },       /* decoder prompt pass, causal */
+        { 2, 2, 3, 20, 32, 1, 17, 8 },     /* 3 new tokens after 17 cached, padded rows */
+        { 3, 1, 1, 130, 200, 0, 0, 0 },    /* one-token step over a cross-attention cache */
+        { 1, 2, 130, 150, 150, 1, 20, 0 }, /* causal over several query blocks */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        const attn_case *c = &cases[ci];
+        size_t hd = c->H * 64, nq_f = c->B * c->nq * (hd + c->pad), kv_f = c->B * c->ctx * hd;
+        float *q = rand_vec(nq_f, -2, 2, &s), *k = rand_vec(kv_f, -2, 2, &s), *v = rand_vec(kv_f, -1, 1, &s);
+        float *r = run_attention(b.ref, c, q, k, v), *o1 = NULL;
+        /* the reference against one hand-computed row: last query of head 0 */
+        {
+            size_t i = c->nq - 1, ld = hd + c->pad, keep = c->causal ? c->q_pos + i + 1 : c->nkv;
+            if (keep > c->nkv) keep = c->nkv;
+            double mx = -1e300, sum = 0, out0 = 0, sc[256];
+            for (size_t j = 0; j < keep; j++) {
+                double d = 0;
+                for (size_t e = 0; e < 64; e++) d += (double)q[i * ld + e] * k[j * hd + e];
+                sc[j] = 0.125 * d;
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            for (size_t j = 0; j < keep; j++) sum += exp(sc[j] - mx);
+            for (size_t j = 0; j < keep; j++) out0 += exp(sc[j] - mx) / sum * v[j * hd];
+            CHECK_NEAR(r[i * ld], out0, 1e-5);
+        }
+        for (int t = 0; t < 3; t++) {
+            float *o = run_attention(b.fast[t], c, q, k, v);
+            char what[64];
+            snprintf(what, sizeof what, "attention case %zu threads %d", ci, t + 1);
+            close_all(o, r, nq_f, 2e-6, 1e-5, what);
+            if (t == 0) o1 = o;
+            else {
+                CHECK_MSG(memcmp(o, o1, nq_f * 4) == 0, "attention case %zu: %d threads differ", ci, t + 1);
+                free(o);
+            }
+        }
+        free(o1); free(r); free(q); free(k); free(v);
+    }
+    free_backends(&b);
+}
+
+/* ---- row-wise and elementwise ------------------------------------------------------- */
+
+static void test_layernorm(void)
+{
+    backends b = make_backends();
+    uint64_t s = 3;
+    static const size_t dims[][2] = { { 1, 1 }, { 3, 7 }, { 37, 384 }, { 5, 385 }, { 64, 512 } };
+    for (size_t di = 0; di < 5; di++) {
+        size_t rows = dims[di][0], cols = dims[di][1], n = rows * cols;
+        float *x = rand_vec(n, 5, 9, &s), *g = rand_vec(cols, 0.5f, 1.5f, &s), *be_ = rand_vec(cols, -1, 1, &s);
+        float *r = NULL;
+        for (int t = -1; t < 3; t++) {
+            cw_backend *be = t < 0 ? b.ref : b.fast[t];
+            cw_buf *bx = up(be, x, n * 4), *bg = up(be, g, cols * 4), *bb = up(be, be_, cols * 4);
+            /* in place, with gamma and beta only on odd shapes */
+            cw_ref gr = di & 1 ? cw_ref_at(bg, 0) : cw_ref_none(), br = di & 1 ? cw_ref_at(bb, 0) : cw_ref_none();
+            CHECK(be->ops->layernorm(be, cw_ref_at(bx, 0), cw_ref_at(bx, 0), gr, br, rows, cols, 1e-5f) == CW_OK);
+            float *y = down(be, bx, n);
+            if (t < 0) r = y;
+            else {
+                close_all(y, r, n, 1e-5, 1e-5, "layernorm");
+                free(y);
+            }
+            be->ops->buf_free(be, bx); be->ops->buf_free(be, bg); be->ops->buf_free(be, bb);
+        }
+        if (cols == 7 && !(di & 1)) { /* mean 0, variance 1 with no affine */
+            double m = 0;
+            for (size_t c = 0; c < cols; c++) m += r[c];
+            CHECK_NEAR(m, 0, 1e-5);
+        }
+        free(r); free(x); free(g); free(be_);
+    }
+    free_backends(&b);
+}
+
+static void test_softmax(void)
+{
+    backends b = make_backends();
+    uint64_t s = 4;
+    static const size_t cols_list[] = { 1, 7, 100 };
+    const cw_mask masks[] = { { 0, 0, 0 }, { 1, 2, 0 }, { 0, 0, 50 }, { 1, 0, 4 } };
+    for (size_t ci = 0; ci < 3; ci++)
+        for (size_t mi = 0; mi < 4; mi++) {
+            size_t rows = 9, cols = cols_list[ci], n = rows * cols;
+            float *x = rand_vec(n, -20, 20, &s), *r = NULL;
+            for (int t = -1; t < 3; t++) {
+                cw_backend *be = t < 0 ? b.ref : b.fast[t];
+                cw_buf *bx = up(be, x, n * 4), *by = NULL;
+                CHECK(be->ops->buf_alloc(be, n * 4, &by) == CW_OK);
+                CHECK(be->ops->softmax(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), rows, cols, 0.5f,
+                                       mi ? &masks[mi] : NULL) == CW_OK);
+                float *y = down(be, by, n);
+                if (t < 0) r = y;
+                else {
+                    close_all(y, r, n, 1e-7, 2e-6, "softmax");
+                    free(y);
+                }
+                be->ops->buf_free(be, bx); be->ops->buf_free(be, by);
+            }
+            for (size_t row = 0; row < rows; row++) { /* rows sum to 1, masked entries are 0 */
+                double sum = 0;
+                for (size_t c = 0; c < cols; c++) {
+                    sum += r[row * cols + c];
+                    if (mi && cw_mask_hides(&masks[mi], row, c)) CHECK(r[row * cols + c] == 0.0f);
+                }
+                CHECK_NEAR(sum, 1.0, 1e-6);
+            }
+            free(r); free(x);
+        }
+    free_backends(&b);
+}
+
+static void test_gelu(void)
+{
+    backends b = make_backends();
+    uint64_t s = 5;
+    static const size_t ns[] = { 1, 7, 1000, 4099 };
+    for (size_t ni = 0; ni < 4; ni++) {
+        size_t n = ns[ni];
+        float *x = rand_vec(n, -12, 12, &s), *r = NULL;
+        x[0] = ni == 3 ? -0.0f : x[0];
+        if (n > 4) x[1] = 0.0f, x[2] = 1e-8f, x[3] = -30.0f;
+        for (int t = -1; t < 3; t++) {
+            cw_backend *be = t < 0 ? b.ref : b.fast[t];
+            cw_buf *bx = up(be, x, n * 4);
+            CHECK(be->ops->gelu(be, cw_ref_at(bx, 0), n) == CW_OK);
+            float *y = down(be, bx, n);
+            if (t < 0) r = y;
+            else {
+                close_all(y, r, n, 1e-7, 3e-6, "gelu");
+                free(y);
+            }
+            be->ops->buf_free(be, bx);
+        }
+        if (n > 4) CHECK(r[1] == 0.0f);
+        free(r); free(x);
+    }
+    /* known values: gelu(1) = 0.8413447460685429, gelu(-1) = -0.15865525393145707 */
+    float v[2] = { 1.0f, -1.0f };
+    cw_buf *bv = up(b.fast[0], v, 8);
+    CHECK(b.fast[0]->ops->gelu(b.fast[0], cw_ref_at(bv, 0), 2) == CW_OK);
+    float *y = down(b.fast[0], bv, 2);
+    CHECK_NEAR(y[0], 0.8413447460685429, 1e-6);
+    CHECK_NEAR(y[1], -0.15865525393145707, 1e-6);
+    free(y);
+    b.fast[0]->ops->buf_free(b.fast[0], bv);
+    free_backends(&b);
+}
+
+/* ---- conv, gathers, copies ---------------------------------------------------------- */
+
+static void test_conv1d(void)
+{
+    backends b = make_backends();
+    uint64_t s = 6;
+    static const size_t cfg[][4] = { { 5, 17, 7, 1 }, { 5, 17, 7, 2 }, { 8, 16, 20, 2 }, { 3, 1, 2, 1 }, { 80, 60, 24, 1 } };
+    for (size_t ci = 0; ci < 5; ci++) {
+        size_t c_in = cfg[ci][0], t_in = cfg[ci][1], c_out = cfg[ci][2], st = cfg[ci][3];
+        size_t t_out = (t_in - 1) / st + 1, nw = c_out * c_in * 3;
+        cw_dtype dt = ci & 1 ? CW_DTYPE_F16 : CW_DTYPE_F32;
+        float *x = rand_vec(c_in * t_in, -1, 1, &s), *bias = rand_vec(c_out, -1, 1, &s);
+        float *wf = malloc(nw * 4), *scale = malloc(c_out * 4);
+        void *w = make_weight(dt, c_out, c_in * 3, wf, scale, &s);
+        float *want = malloc(c_out * t_out * 4); /* PyTorch Conv1d(padding=1) by definition */
+        for (size_t o = 0; o < c_out; o++)
+            for (size_t t = 0; t < t_out; t++) {
+                double acc = bias[o];
+                for (size_t c = 0; c < c_in; c++)
+                    for (size_t j = 0; j < 3; j++) {
+                        long pos = (long)(t * st + j) - 1;
+                        if (pos >= 0 && pos < (long)t_in) acc += (double)wf[(o * c_in + c) * 3 + j] * x[c * t_in + (size_t)pos];
+                    }
+                want[o * t_out + t] = (float)acc;
+            }
+        for (int t = -1; t < 3; t++) {
+            cw_backend *be = t < 0 ? b.ref : b.fast[t];
+            cw_buf *bx = up(be, x, c_in * t_in * 4), *bw = up(be, w, nw * cw_dtype_size(dt)), *bb = up(be, bias, c_out * 4), *by = NULL;
+            CHECK(be->ops->buf_alloc(be, c_out * t_out * 4, &by) == CW_OK);
+            cw_weight wt = { dt, c_out, c_in * 3, bw, NULL };
+            CHECK(be->ops->conv1d(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, cw_ref_at(bb, 0), c_in, t_in, st) == CW_OK);
+            float *y = down(be, by, c_out * t_out);
+            close_all(y, want, c_out * t_out, 1e-5, 1e-5, "conv1d");
+            free(y);
+            be->ops->buf_free(be, bx); be->ops->buf_free(be, bw); be->ops->buf_free(be, bb); be->ops->buf_free(be, by);
+        }
+        free(x); free(bias); free(wf); free(scale); free(w); free(want);
+    }
+    free_backends(&b);
+}
+
+static void test_embedding(void)
+{
+    backends b = make_backends();
+    uint64_t s = 8;
+    size_t rows = 11, d = 21;
+    const int32_t ids[4] = { 3, 0, 10, 3 };
+    static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };
+    for (size_t di = 0; di < 4; di++) {
+        float *wf = malloc(rows * d * 4), *scale = malloc(rows * 4);
+        void *w = make_weight(dts[di], rows, d, wf, scale, &s);
+        for (int t = -1; t < 3; t++) {
+            cw_backend *be = t < 0 ? b.ref : b.fast[t];
+            cw_buf *bw = up(be, w, rows * d * cw_dtype_size(dts[di])), *bs = up(be, scale, rows * 4), *by = NULL;
+            CHECK(be->ops->buf_alloc(be, 4 * d * 4, &by) == CW_OK);
+            cw_weight wt = { dts[di], rows, d, bw, bs };
+            CHECK(be->ops->embedding(be, cw_ref_at(by, 0), &wt, ids, 4) == CW_OK);
+            float *y = down(be, by, 4 * d);
+            for (size_t i = 0; i < 4; i++) close_all(y + i * d, wf + (size_t)ids[i] * d, d, 0, 1e-7, "embedding");
+            const int32_t bad = 11;
+            CHECK_FAILS(be->ops->embedding(be, cw_ref_at(by, 0), &wt, &bad, 1), CW_ERR_INVALID_ARG, "id 11");
+            free(y);
+            be->ops->buf_free(be, bw); be->ops->buf_free(be, bs); be->ops->buf_free(be, by);
+        }
+        free(wf); free(scale); free(w);
+    }
+    free_backends(&b);
+}
+
+static void test_copies_and_adds(void)
+{
+    backends b = make_backends();
+    cw_backend *be = b.fast[1];
+    uint64_t s = 9;
+    size_t rows = 5, cols = 7, n = rows * cols;
+    float *x = rand_vec(n, -1, 1, &s), *r = rand_vec(cols, -1, 1, &s);
+    cw_buf *bx = up(be, x, n * 4), *br = up(be, r, cols * 4), *by = NULL, *bz = NULL;
+    CHECK(be->ops->buf_alloc(be, n * 4, &by) == CW_OK);
+    CHECK(be->ops->buf_alloc(be, 3 * 10 * 4, &bz) == CW_OK);
+
+    CHECK(be->ops->transpose(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), rows, cols) == CW_OK);
+    float *y = down(be, by, n);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) CHECK(y[j * rows + i] == x[i * cols + j]);
+    free(y);
+
+    CHECK(be->ops->add_bcast(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), cw_ref_at(br, 0), rows, cols) == CW_OK);
+    y = down(be, by, n);
+    for (size_t i = 0; i < n; i++) CHECK(y[i] == x[i] + r[i % cols]);
+    free(y);
+
+    CHECK(be->ops->add(be, cw_ref_at(by, 0), cw_ref_at(by, 0), cw_ref_at(bx, 0), n) == CW_OK); /* in place */
+    y = down(be, by, n);
+    for (size_t i = 0; i < n; i++) CHECK(y[i] == (x[i] + r[i % cols]) + x[i]);
+    free(y);
+
+    /* rows 1..3 of x, columns 2..5, into a [3, 10] grid at column 1: a KV-cache write */
+    float z0[30] = { 0 };
+    CHECK(be->ops->upload(be, bz, 0, z0, sizeof z0) == CW_OK);
+    CHECK(be->ops->copy2d(be, cw_ref_at(bz, 1), 10, cw_ref_at(bx, 1 * cols + 2), cols, 3, 4) == CW_OK);
+    y = down(be, bz, 30);
+    for (size_t i = 0; i < 3; i++)
+        for (size_t j = 0; j < 10; j++)
+            CHECK(y[i * 10 + j] == (j >= 1 && j < 5 ? x[(i + 1) * cols + 2 + j - 1] : 0.0f));
+    CHECK_FAILS(be->ops->copy2d(be, cw_ref_at(bz, 1), 10, cw_ref_at(bx, 0), cols, 4, 4), CW_ERR_INVALID_ARG, "copy2d y");
+    free(y);
+    be->ops->buf_free(be, bx); be->ops->buf_free(be, br); be->ops->buf_free(be, by); be->ops->buf_free(be, bz);
+    free(x); free(r);
+    free_backends(&b);
+}
+
+static void test_half_conversions(void)
+{
+    CHECK(cw_f32_to_f16(1.0f) == 0x3c00);
+    CHECK(cw_f32_to_f16(-2.0f) == 0xc000);
+    CHECK(cw_f32_to_f16(65504.0f) == 0x7bff);
+    CHECK(cw_f32_to_f16(1e6f) == 0x7c00);
+    CHECK(cw_f32_to_f16(5.9604645e-8f) == 0x0001); /* smallest subnormal */
+    CHECK(cw_f32_to_f16(1.0f + 0x1p-11f) == 0x3c00); /* a tie rounds to even */
+    CHECK(cw_f16_to_f32(0x0001) == 0x1p-24f);
+    CHECK(cw_f16_to_f32(0x3555) == 0.333251953125f);
+    CHECK(cw_f32_to_bf16(1.0f) == 0x3f80);
+    CHECK(cw_bf16_to_f32(0xc040) == -3.0f);
+    for (uint32_t h = 0; h < 0x7c00; h += 7) /* every 7th finite half round-trips */
+        CHECK_MSG(cw_f32_to_f16(cw_f16_to_f32((uint16_t)h)) == h, "half 0x%04x", (unsigned)h);
+}
+
+int main(void)
+{
+    RUN(test_dispatch);
+    RUN(test_half_conversions);
+    RUN(test_linear_all_dtypes);
+    RUN(test_linear_bad_args);
+    RUN(test_attention);
+    RUN(test_layernorm);
+    RUN(test_softmax);
+    RUN(test_gelu);
+    RUN(test_conv1d);
+    RUN(test_embedding);
+    RUN(test_copies_and_adds);
+    return test_summary();
+}
