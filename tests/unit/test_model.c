@@ -94,11 +94,11 @@ static void put_var(bytes *b, const spoil *sp, const char *name, cw_dtype dt, in
         int8_t q;
         int16_t i16 = HEADS;
         switch (dt) {
-        case CW_DT_F32: put(b, &f, 4); break;
-        case CW_DT_F16: h = cw_f32_to_f16(f); put(b, &h, 2); break;
-        case CW_DT_BF16: h = cw_f32_to_bf16(f); put(b, &h, 2); break;
-        case CW_DT_I8: q = q_val(k); put(b, &q, 1); break;
-        case CW_DT_I16: put(b, &i16, 2); break;
+        case CW_DTYPE_F32: put(b, &f, 4); break;
+        case CW_DTYPE_F16: h = cw_f32_to_f16(f); put(b, &h, 2); break;
+        case CW_DTYPE_BF16: h = cw_f32_to_bf16(f); put(b, &h, 2); break;
+        case CW_DTYPE_I8: q = q_val(k); put(b, &q, 1); break;
+        case CW_DTYPE_I16: put(b, &i16, 2); break;
         default: abort();
         }
     }
@@ -108,7 +108,7 @@ static void put_var(bytes *b, const spoil *sp, const char *name, cw_dtype dt, in
 static void put_scale(bytes *b, const char *name, size_t rows)
 {
     put_str(b, name);
-    unsigned char r = 1, code = CW_DT_F32;
+    unsigned char r = 1, code = CW_DTYPE_F32;
     put(b, &r, 1);
     put_u32(b, (uint32_t)rows);
     put(b, &code, 1);
@@ -123,9 +123,9 @@ static void put_ln(bytes *b, const spoil *sp, const char *pre)
 {
     char n[160];
     snprintf(n, sizeof n, "%s/gamma", pre);
-    put_var(b, sp, n, CW_DT_F16, 1, D, 0, 0);
+    put_var(b, sp, n, CW_DTYPE_F16, 1, D, 0, 0);
     snprintf(n, sizeof n, "%s/beta", pre);
-    put_var(b, sp, n, CW_DT_F16, 1, D, 0, 0);
+    put_var(b, sp, n, CW_DTYPE_F16, 1, D, 0, 0);
 }
 
 static void put_linear(bytes *b, const spoil *sp, const char *pre, size_t out, size_t in, cw_dtype dt)
@@ -133,12 +133,12 @@ static void put_linear(bytes *b, const spoil *sp, const char *pre, size_t out, s
     char n[160];
     snprintf(n, sizeof n, "%s/weight", pre);
     put_var(b, sp, n, dt, 2, out, in, 0);
-    if (dt == CW_DT_I8) {
+    if (dt == CW_DTYPE_I8) {
         snprintf(n, sizeof n, "%s/weight_scale", pre);
         put_scale(b, n, out);
     }
     snprintf(n, sizeof n, "%s/bias", pre);
-    put_var(b, sp, n, CW_DT_F16, 1, out, 0, 0);
+    put_var(b, sp, n, CW_DTYPE_F16, 1, out, 0, 0);
 }
 
 static void put_layer(bytes *b, const spoil *sp, const char *side)
@@ -148,38 +148,38 @@ static void put_layer(bytes *b, const spoil *sp, const char *side)
     snprintf(n, sizeof n, "%s/layer_0/self_attention/layer_norm", side);
     put_ln(b, sp, n);
     snprintf(n, sizeof n, "%s/layer_0/self_attention/linear_0", side);
-    put_linear(b, sp, n, 3 * D, D, CW_DT_F16);
+    put_linear(b, sp, n, 3 * D, D, CW_DTYPE_F16);
     snprintf(n, sizeof n, "%s/layer_0/self_attention/linear_1", side);
-    put_linear(b, sp, n, D, D, CW_DT_F16);
+    put_linear(b, sp, n, D, D, CW_DTYPE_F16);
     if (dec) {
         put_ln(b, sp, "decoder/layer_0/attention/layer_norm");
-        put_linear(b, sp, "decoder/layer_0/attention/linear_0", D, D, CW_DT_F16);
-        put_linear(b, sp, "decoder/layer_0/attention/linear_1", 2 * D, D, CW_DT_F16);
-        put_linear(b, sp, "decoder/layer_0/attention/linear_2", D, D, CW_DT_F16);
+        put_linear(b, sp, "decoder/layer_0/attention/linear_0", D, D, CW_DTYPE_F16);
+        put_linear(b, sp, "decoder/layer_0/attention/linear_1", 2 * D, D, CW_DTYPE_F16);
+        put_linear(b, sp, "decoder/layer_0/attention/linear_2", D, D, CW_DTYPE_F16);
     }
     snprintf(n, sizeof n, "%s/layer_0/ffn/layer_norm", side);
     put_ln(b, sp, n);
     snprintf(n, sizeof n, "%s/layer_0/ffn/linear_0", side);
-    put_linear(b, sp, n, 4 * D, D, dec ? CW_DT_I8 : CW_DT_F16); /* the decoder's is quantised */
+    put_linear(b, sp, n, 4 * D, D, dec ? CW_DTYPE_I8 : CW_DTYPE_F16); /* the decoder's is quantised */
     snprintf(n, sizeof n, "%s/layer_0/ffn/linear_1", side);
-    put_linear(b, sp, n, D, 4 * D, CW_DT_F16);
+    put_linear(b, sp, n, D, 4 * D, CW_DTYPE_F16);
 }
 
 /* The variables of the synthetic model.bin (header and aliases: synth_file). */
 static bytes synth_ct2(const spoil *sp)
 {
     bytes vars = {0};
-    put_var(&vars, sp, "encoder/num_heads", CW_DT_I16, 0, 0, 0, 0);
-    put_var(&vars, sp, "decoder/num_heads", CW_DT_I16, 0, 0, 0, 0);
-    put_var(&vars, sp, "encoder/conv1/weight", CW_DT_F16, 3, D, MELS, 3);
-    put_var(&vars, sp, "encoder/conv1/bias", CW_DT_F32, 1, D, 0, 0);
-    put_var(&vars, sp, "encoder/conv2/weight", CW_DT_BF16, 3, D, D, 3);
-    put_var(&vars, sp, "encoder/conv2/bias", CW_DT_F16, 1, D, 0, 0);
-    put_var(&vars, sp, "encoder/position_encodings/encodings", CW_DT_F16, 2, ACTX, D, 0);
+    put_var(&vars, sp, "encoder/num_heads", CW_DTYPE_I16, 0, 0, 0, 0);
+    put_var(&vars, sp, "decoder/num_heads", CW_DTYPE_I16, 0, 0, 0, 0);
+    put_var(&vars, sp, "encoder/conv1/weight", CW_DTYPE_F16, 3, D, MELS, 3);
+    put_var(&vars, sp, "encoder/conv1/bias", CW_DTYPE_F32, 1, D, 0, 0);
+    put_var(&vars, sp, "encoder/conv2/weight", CW_DTYPE_BF16, 3, D, D, 3);
+    put_var(&vars, sp, "encoder/conv2/bias", CW_DTYPE_F16, 1, D, 0, 0);
+    put_var(&vars, sp, "encoder/position_encodings/encodings", CW_DTYPE_F16, 2, ACTX, D, 0);
     put_layer(&vars, sp, "encoder");
     put_ln(&vars, sp, "encoder/layer_norm");
-    put_var(&vars, sp, "decoder/embeddings/weight", CW_DT_F16, 2, VOCAB, D, 0);
-    put_var(&vars, sp, "decoder/position_encodings/encodings", CW_DT_F16, 2, TCTX, D, 0);
+    put_var(&vars, sp, "decoder/embeddings/weight", CW_DTYPE_F16, 2, VOCAB, D, 0);
+    put_var(&vars, sp, "decoder/position_encodings/encodings", CW_DTYPE_F16, 2, TCTX, D, 0);
     put_layer(&vars, sp, "decoder");
     put_ln(&vars, sp, "decoder/layer_norm");
     return vars;
@@ -253,9 +253,9 @@ static float elem(const cw_tensor *t, size_t k)
     uint16_t h;
     float f;
     switch (t->dtype) {
-    case CW_DT_F16: memcpy(&h, p + 2 * k, 2); return cw_f16_to_f32(h);
-    case CW_DT_BF16: memcpy(&h, p + 2 * k, 2); return cw_bf16_to_f32(h);
-    case CW_DT_I8: return (float)(int8_t)p[k] / t->scale[k / (t->n_elem / t->shape[0])];
+    case CW_DTYPE_F16: memcpy(&h, p + 2 * k, 2); return cw_f16_to_f32(h);
+    case CW_DTYPE_BF16: memcpy(&h, p + 2 * k, 2); return cw_bf16_to_f32(h);
+    case CW_DTYPE_I8: return (float)(int8_t)p[k] / t->scale[k / (t->n_elem / t->shape[0])];
     default: memcpy(&f, p + 4 * k, 4); return f;
     }
 }
@@ -297,18 +297,18 @@ static void check_values(cw_model *m)
     /* bf16 conv2 and f32 conv1 bias */
     const cw_tensor *c2 = cw_model_tensor(m, "encoder.conv2.weight");
     s = seed_of("encoder/conv2/weight");
-    CHECK(c2 && c2->stored_dtype == CW_DT_BF16 && c2->rank == 3 && c2->shape[2] == 3);
+    CHECK(c2 && c2->stored_dtype == CW_DTYPE_BF16 && c2->rank == 3 && c2->shape[2] == 3);
     for (size_t k = 0; c2 && k < D * D * 3; k++) CHECK_NEAR(elem(c2, k), val(s, k), 0);
     const cw_tensor *c1 = cw_model_tensor(m, "encoder.conv1.bias");
     s = seed_of("encoder/conv1/bias");
-    CHECK(c1 && c1->stored_dtype == CW_DT_F32);
+    CHECK(c1 && c1->stored_dtype == CW_DTYPE_F32);
     for (size_t k = 0; c1 && k < D; k++) CHECK_NEAR(elem(c1, k), val(s, k), 0);
     /* int8 with per-row scales */
     const cw_tensor *q = cw_model_tensor(m, "decoder.blocks.0.mlp.0.weight");
-    CHECK(q && q->stored_dtype == CW_DT_I8 && q->shape[0] == 4 * D && q->shape[1] == D);
+    CHECK(q && q->stored_dtype == CW_DTYPE_I8 && q->shape[0] == 4 * D && q->shape[1] == D);
     for (size_t k = 0; q && k < 4 * D * D; k++) {
         float want = (float)q_val(k) / q_scale(k / D);
-        if (q->dtype == CW_DT_F32 || q->dtype == CW_DT_I8) CHECK_NEAR(elem(q, k), want, 0);
+        if (q->dtype == CW_DTYPE_F32 || q->dtype == CW_DTYPE_I8) CHECK_NEAR(elem(q, k), want, 0);
         else CHECK_NEAR(elem(q, k), want, fabsf(want) * 1e-2);
     }
 }
@@ -319,9 +319,9 @@ static void test_ct2_roundtrip_stored(void)
     if (!m) return;
     check_values(m);
     const cw_tensor *q = cw_model_tensor(m, "decoder.blocks.0.mlp.0.weight");
-    CHECK(q && q->dtype == CW_DT_I8 && q->scale && q->scale[3] == q_scale(3));
+    CHECK(q && q->dtype == CW_DTYPE_I8 && q->scale && q->scale[3] == q_scale(3));
     const cw_tensor *c2 = cw_model_tensor(m, "encoder.conv2.weight");
-    CHECK(c2 && c2->dtype == CW_DT_BF16);
+    CHECK(c2 && c2->dtype == CW_DTYPE_BF16);
     CHECK_EQ_STR(m->format, "ctranslate2");
     /* Views are aligned for their dtype, wherever they live. */
     for (size_t i = 0; i < m->n_tensors; i++)
@@ -340,7 +340,7 @@ static void test_ct2_roundtrip_f32(void)
     cw_model *m = load(good_model(), CW_WEIGHTS_F32);
     if (!m) return;
     check_values(m);
-    for (size_t i = 0; i < m->n_tensors; i++) CHECK(m->tensors[i].dtype == CW_DT_F32);
+    for (size_t i = 0; i < m->n_tensors; i++) CHECK(m->tensors[i].dtype == CW_DTYPE_F32);
     cw_model_free(m);
 }
 
@@ -360,7 +360,7 @@ static void test_ct2_roundtrip_f16_bf16_nommap(void)
     if (m) {
         check_values(m);
         const cw_tensor *c2 = cw_model_tensor(m, "encoder.conv2.weight");
-        CHECK(c2 && c2->dtype == CW_DT_F16 && c2->owned);
+        CHECK(c2 && c2->dtype == CW_DTYPE_F16 && c2->owned);
         cw_model_free(m);
     }
 }
@@ -375,7 +375,7 @@ static void test_ct2_alias(void)
     const cw_raw_var *t = cw_raw_find(&raw, "decoder/embeddings/weight");
     CHECK(a && t && a->data == t->data && a->nbytes == t->nbytes && a->shape[0] == VOCAB);
     const cw_raw_var *h = cw_raw_find(&raw, "decoder/num_heads");
-    CHECK(h && h->rank == 0 && h->dtype == CW_DT_I16 && h->n_elem == 1);
+    CHECK(h && h->rank == 0 && h->dtype == CW_DTYPE_I16 && h->n_elem == 1);
     cw_raw_free(&raw);
     free(b.p);
 }
@@ -405,7 +405,7 @@ static void test_safetensors_roundtrip(void)
             CHECK_MSG(same, "tensor %s differs", a->name);
         }
         const cw_tensor *q = cw_model_tensor(s, "decoder.blocks.0.mlp.0.weight");
-        CHECK(q && q->stored_dtype == CW_DT_F32);
+        CHECK(q && q->stored_dtype == CW_DTYPE_F32);
     }
     cw_model_free(c);
     cw_model_free(s);
@@ -539,7 +539,7 @@ static void test_bad_safetensors_offsets(void)
     CHECK(st_parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                    "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,1],\"data_offsets\":[8,12]},\"__metadata__\":{}}",
                    12, &raw) == CW_OK);
-    CHECK(raw.n == 2 && cw_raw_find(&raw, "b") && cw_raw_find(&raw, "b")->dtype == CW_DT_BF16);
+    CHECK(raw.n == 2 && cw_raw_find(&raw, "b") && cw_raw_find(&raw, "b")->dtype == CW_DTYPE_BF16);
     cw_raw_free(&raw);
     CHECK_FAILS(st_parse("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,100]}}", 8, &raw),
                 CW_ERR_FORMAT, "model.safetensors");

@@ -129,7 +129,7 @@ static void test_tiny_en(void)
     CHECK_EQ_INT(d.n_text_layer, 4);
     CHECK(cw_model_get_kind(m) == CW_MODEL_ENGLISH_ONLY);
     check_all_tensors(m);
-    for (size_t i = 0; i < m->n_tensors; i++) CHECK(m->tensors[i].stored_dtype == CW_DT_F16);
+    for (size_t i = 0; i < m->n_tensors; i++) CHECK(m->tensors[i].stored_dtype == CW_DTYPE_F16);
     CHECK(m->extras.n_alignment_heads == 8 && m->extras.alignment_heads[0] == 1);
     CHECK(m->extras.n_suppress_ids > 0 && m->extras.n_suppress_ids_begin > 0);
     CHECK(m->tok != NULL);
@@ -154,7 +154,7 @@ static void test_tiny_en_f32(void)
     if (h && f) {
         const cw_tensor *a = cw_model_tensor(h, "decoder.blocks.3.cross_attn.value.weight");
         const cw_tensor *b = cw_model_tensor(f, "decoder.blocks.3.cross_attn.value.weight");
-        CHECK(a && b && b->dtype == CW_DT_F32 && a->n_elem == b->n_elem);
+        CHECK(a && b && b->dtype == CW_DTYPE_F32 && a->n_elem == b->n_elem);
         size_t bad = 0;
         for (size_t k = 0; a && b && k < a->n_elem; k++)
             bad += cw_f16_to_f32(((const uint16_t *)a->data)[k]) != ((const float *)b->data)[k];
