@@ -6,28 +6,6 @@
 
 cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **out);
 
-size_t cw_dtype_size(cw_dtype t)
-{
-    switch (t) {
-    case CW_DTYPE_F32: return 4;
-    case CW_DTYPE_F16:
-    case CW_DTYPE_BF16: return 2;
-    case CW_DTYPE_I8: return 1;
-    }
-    return 0;
-}
-
-const char *cw_dtype_name(cw_dtype t)
-{
-    switch (t) {
-    case CW_DTYPE_F32: return "f32";
-    case CW_DTYPE_F16: return "f16";
-    case CW_DTYPE_BF16: return "bf16";
-    case CW_DTYPE_I8: return "int8";
-    }
-    return "?";
-}
-
 cw_backend_params cw_backend_default_params(void)
 {
     return (cw_backend_params){ .kind = CW_BACKEND_CPU, .n_threads = 0, .isa = CW_ISA_AUTO };

@@ -23,17 +23,11 @@
 #include <stdint.h>
 
 #include "cwhisper.h"
+#include "util/dtype.h"
 #include "util/threadpool.h"
 
-typedef enum {
-    CW_DTYPE_F32 = 0,
-    CW_DTYPE_F16,  /* IEEE binary16 */
-    CW_DTYPE_BF16, /* upper half of a float32 */
-    CW_DTYPE_I8    /* int8 with one float32 scale per row: w = q / scale */
-} cw_dtype;
-
-size_t cw_dtype_size(cw_dtype t);
-const char *cw_dtype_name(cw_dtype t);
+/* Weight element types: util/dtype.h. The back ends take F32, F16, BF16 and
+ * I8 (with per-row float32 scales) weights. */
 
 /* Memory owned by a back end (host memory on the CPU, device memory on CUDA). */
 typedef struct cw_buf cw_buf;

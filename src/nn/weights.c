@@ -37,7 +37,7 @@ static cw_status find(const cw_model *m, const char *name, size_t rank, const cw
 static cw_status bind_f32(cw_nn_weights *w, const cw_model *m, const char *name, size_t rank,
                           cw_buf **out)
 {
-    const cw_tensor *t;
+    const cw_tensor *t = NULL;
     cw_status s = find(m, name, rank, &t);
     if (s) return s;
     cw_backend *be = w->be;
@@ -68,7 +68,7 @@ static cw_status bind_f32(cw_nn_weights *w, const cw_model *m, const char *name,
 static cw_status bind_matrix(cw_nn_weights *w, const cw_model *m, const char *name, size_t rank,
                              cw_weight *out)
 {
-    const cw_tensor *t;
+    const cw_tensor *t = NULL;
     cw_status s = find(m, name, rank, &t);
     if (s) return s;
     cw_backend *be = w->be;
@@ -93,15 +93,18 @@ static cw_status bind_matrix(cw_nn_weights *w, const cw_model *m, const char *na
     return s;
 }
 
-static cw_status bind_linear(cw_nn_weights *w, const cw_model *m, const char *prefix, int bias,
-                             cw_nn_linear *out)
+/* rank: 2 for a Linear weight [out, in], 3 for a Conv1d weight [out, in, 3]. */
+static cw_status bind_linear(cw_nn_weights *w, const cw_model *m, const char *prefix, size_t rank,
+                             int bias, cw_nn_linear *out)
 {
-    char name[128];
-    snprintf(name, sizeof name, "%s.weight", prefix);
-    cw_status s = bind_matrix(w, m, name, 2, &out->w);
+    char name[256];
+    if (snprintf(name, sizeof name, "%s.weight", prefix) >= (int)sizeof name)
+        return cw_error(CW_ERR_INTERNAL, "tensor name too long: %s", prefix);
+    cw_status s = bind_matrix(w, m, name, rank, &out->w);
     out->b = NULL;
     if (!s && bias) {
-        snprintf(name, sizeof name, "%s.bias", prefix);
+        if (snprintf(name, sizeof name, "%s.bias", prefix) >= (int)sizeof name)
+            return cw_error(CW_ERR_INTERNAL, "tensor name too long: %s", prefix);
         s = bind_f32(w, m, name, 1, &out->b);
     }
     return s;
@@ -109,7 +112,7 @@ static cw_status bind_linear(cw_nn_weights *w, const cw_model *m, const char *pr
 
 static cw_status bind_ln(cw_nn_weights *w, const cw_model *m, const char *prefix, cw_nn_ln *out)
 {
-    char name[128];
+    char name[256];
     snprintf(name, sizeof name, "%s.weight", prefix);
     cw_status s = bind_f32(w, m, name, 1, &out->gamma);
     if (s) return s;
@@ -122,10 +125,10 @@ static cw_status bind_attn(cw_nn_weights *w, const cw_model *m, const char *pref
 {
     static const char *parts[4] = {"query", "key", "value", "out"};
     cw_nn_linear l[4];
-    char name[128];
+    char name[256];
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%s.%s", prefix, parts[i]);
-        cw_status s = bind_linear(w, m, name, i != 1, &l[i]);
+        cw_status s = bind_linear(w, m, name, 2, i != 1, &l[i]);
         if (s) return s;
     }
     out->q = l[0].w, out->bq = l[0].b;
@@ -138,7 +141,7 @@ static cw_status bind_attn(cw_nn_weights *w, const cw_model *m, const char *pref
 static cw_status bind_block(cw_nn_weights *w, const cw_model *m, const char *side, size_t i,
                             int cross, cw_nn_block *b)
 {
-    char p[96], q[128];
+    char p[96], q[160];
     snprintf(p, sizeof p, "%s.blocks.%zu", side, i);
     cw_status s;
 #define TRY(x) do { if ((s = (x)) != CW_OK) return s; } while (0)
@@ -155,9 +158,9 @@ static cw_status bind_block(cw_nn_weights *w, const cw_model *m, const char *sid
     snprintf(q, sizeof q, "%s.mlp_ln", p);
     TRY(bind_ln(w, m, q, &b->mlp_ln));
     snprintf(q, sizeof q, "%s.mlp.0", p);
-    TRY(bind_linear(w, m, q, 1, &b->mlp0));
+    TRY(bind_linear(w, m, q, 2, 1, &b->mlp0));
     snprintf(q, sizeof q, "%s.mlp.2", p);
-    TRY(bind_linear(w, m, q, 1, &b->mlp2));
+    TRY(bind_linear(w, m, q, 2, 1, &b->mlp2));
 #undef TRY
     return CW_OK;
 }
@@ -166,8 +169,8 @@ static cw_status bind_all(cw_nn_weights *w, const cw_model *m)
 {
     cw_status s;
 #define TRY(x) do { if ((s = (x)) != CW_OK) return s; } while (0)
-    TRY(bind_linear(w, m, "encoder.conv1", 1, &w->conv1));
-    TRY(bind_linear(w, m, "encoder.conv2", 1, &w->conv2));
+    TRY(bind_linear(w, m, "encoder.conv1", 3, 1, &w->conv1));
+    TRY(bind_linear(w, m, "encoder.conv2", 3, 1, &w->conv2));
     TRY(bind_f32(w, m, "encoder.positional_embedding", 2, &w->enc_pos));
     for (size_t i = 0; i < (size_t)w->dims.n_audio_layer; i++)
         TRY(bind_block(w, m, "encoder", i, 0, &w->enc[i]));

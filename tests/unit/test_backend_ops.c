@@ -118,6 +118,7 @@ static void *make_weight(cw_dtype dt, size_t n, size_t k, float *wf, float *scal
         case CW_DTYPE_F16: ((uint16_t *)w)[i] = cw_f32_to_f16(v); break;
         case CW_DTYPE_BF16: ((uint16_t *)w)[i] = cw_f32_to_bf16(v); break;
         case CW_DTYPE_I8: ((int8_t *)w)[i] = (int8_t)lrintf(v * 127.0f); break;
+        default: break; /* the back ends take only the four weight types above */
         }
     }
     for (size_t r = 0; r < n; r++) cw_ref_to_f32(wf + r * k, (char *)w + r * k * cw_dtype_size(dt), dt, scale[r], k);

@@ -113,7 +113,7 @@ static void check_encoder(fixture *f, cw_encoder *enc)
         if (diff > worst_mean) worst_mean = diff;
     }
     printf("encoder: max |diff| on reference rows %.3g, on row means %.3g\n", worst, worst_mean);
-    CHECK(worst < 2e-3);
+    CHECK(worst < 2e-4);
     CHECK(worst_mean < 1e-4);
     free(out);
 }
@@ -155,7 +155,7 @@ static void check_decoder(fixture *f, cw_encoder *enc)
         pos += k;
     }
     printf("decoder: %zu positions, max |diff| of top-5 logits %.3g\n", n, worst);
-    CHECK(worst < 5e-3);
+    CHECK(worst < 5e-4);
     free(ids);
     free(logits);
     free(first);

@@ -238,6 +238,7 @@ CW_TARGET static void gemv(const cw_gemm *g, size_t m0, size_t mr, size_t n0, si
     case CW_DTYPE_F16: CW_GEMV_CASES(CW_DTYPE_F16); break;
     case CW_DTYPE_BF16: CW_GEMV_CASES(CW_DTYPE_BF16); break;
     case CW_DTYPE_I8: CW_GEMV_CASES(CW_DTYPE_I8); break;
+    default: break; /* other dtypes never reach a kernel: ops reject them */
     }
 }
 

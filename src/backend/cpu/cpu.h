@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "util/half.h"
 
 struct cw_buf {
     void *data;
@@ -74,10 +75,6 @@ void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, fl
 size_t cw_ref_attn_scratch_floats(const cw_attn *a);
 
 /* Scalar conversions shared by the kernels. */
-float cw_f16_to_f32(uint16_t h);
-uint16_t cw_f32_to_f16(float f); /* round to nearest even */
-float cw_bf16_to_f32(uint16_t h);
-uint16_t cw_f32_to_bf16(float f); /* round to nearest even */
 
 /* Is column j of row i masked out? */
 static inline int cw_mask_hides(const cw_mask *m, size_t i, size_t j)
