@@ -123,6 +123,64 @@ cw_status cw_result_create(const cw_segment *segments, size_t n, const char *tex
                            const char *language, double duration, cw_result **out);
 
 /* ------------------------------------------------------------------------ */
+/* Transcription                                                             */
+
+/* Per-thread working state for one model: threads, the back end, the
+ * network's scratch and caches. Create one per thread that transcribes; the
+ * model itself is read-only and may be shared. */
+typedef struct cw_context cw_context;
+
+typedef struct {
+    int n_threads; /* <= 0: every online CPU */
+} cw_context_params;
+
+cw_context_params cw_context_default_params(void);
+cw_status cw_context_create(const cw_model *model, const cw_context_params *params,
+                            cw_context **out);
+void cw_context_free(cw_context *ctx);
+
+typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
+
+/* The defaults are openai-whisper's transcribe() (the Python API): greedy at
+ * temperature 0, fallback 0.0, 0.2, ..., 1.0 with the 2.4 compression-ratio,
+ * -1.0 log-probability and 0.6 no-speech thresholds, conditioning on the
+ * previous text, timestamps on. */
+typedef struct {
+    const char *language;          /* NULL or "auto": detect (multilingual models); else a code */
+    cw_task task;
+    double temperature;            /* first temperature, in [0, 1] */
+    double temperature_increment;  /* fallback step; the temperatures run up to 1.0 */
+    int no_fallback;               /* decode once, at `temperature` */
+    int beam_size;                 /* 0: greedy; >= 1: beam search at temperature 0 */
+    double patience;               /* beam search; 0: 1.0 */
+    int best_of;                   /* 0: one sample; >= 1: samples per temperature > 0 */
+    double length_penalty;         /* < 0: none (rank by sum / length); else in [0, 1] */
+    double compression_ratio_threshold; /* <= 0: off */
+    double logprob_threshold;      /* >= 0 or NAN: off */
+    double no_speech_threshold;    /* <= 0: off */
+    int condition_on_previous_text;
+    const char *initial_prompt;    /* NULL: none */
+    unsigned long long seed;       /* sampling at temperature > 0 */
+    int suppress_blank;
+    int without_timestamps;
+    double max_initial_timestamp;  /* seconds; <= 0: none */
+    /* Called after each 30 s window: seconds of audio done, total seconds. */
+    void (*progress)(double done_s, double total_s, void *user);
+    void *progress_user;
+} cw_transcribe_params;
+
+cw_transcribe_params cw_transcribe_default_params(void);
+
+/* Transcribes mono 16 kHz float samples (openai-whisper's sequential long-form
+ * algorithm). *out is freed with cw_result_free. */
+cw_status cw_transcribe_pcm(cw_context *ctx, const float *samples, size_t n_samples,
+                            const cw_transcribe_params *params, cw_result **out);
+
+/* Decodes path (cw_audio_load) and transcribes it. */
+cw_status cw_transcribe_file(cw_context *ctx, const char *path, const cw_transcribe_params *params,
+                             cw_result **out);
+
+/* ------------------------------------------------------------------------ */
 /* Output formats                                                            */
 
 typedef enum {

@@ -1,0 +1,221 @@
+/* The public transcription entry points: thin glue from cw_transcribe_params
+ * to the stages (audio -> mel -> long-form loop over the network -> result).
+ * No algorithm lives here. */
+#include "cwhisper.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/audio.h"
+#include "backend/backend.h"
+#include "decode/decode.h"
+#include "longform/longform.h"
+#include "model/model.h"
+#include "nn/net.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+struct cw_context {
+    const cw_model *model;
+    cw_backend *be;
+    cw_net *net;      /* sized for net_seq sequences; rebuilt when a call needs more */
+    size_t net_seq;
+};
+
+cw_context_params cw_context_default_params(void) { return (cw_context_params){ .n_threads = 0 }; }
+
+cw_status cw_context_create(const cw_model *model, const cw_context_params *params, cw_context **out)
+{
+    *out = NULL;
+    if (!model) return cw_error(CW_ERR_INVALID_ARG, "cw_context_create: no model");
+    cw_context_params p = params ? *params : cw_context_default_params();
+    cw_context *c = cw_calloc(1, sizeof *c);
+    if (!c) return CW_ERR_NOMEM;
+    c->model = model;
+    cw_backend_params bp = cw_backend_default_params();
+    bp.n_threads = p.n_threads;
+    cw_status s = cw_backend_create(&bp, &c->be);
+    if (s) {
+        free(c);
+        return s;
+    }
+    *out = c;
+    return CW_OK;
+}
+
+void cw_context_free(cw_context *c)
+{
+    if (!c) return;
+    cw_net_free(c->net);
+    cw_backend_free(c->be);
+    free(c);
+}
+
+cw_transcribe_params cw_transcribe_default_params(void)
+{
+    return (cw_transcribe_params){
+        .language = NULL, .task = CW_TASK_TRANSCRIBE,
+        .temperature = 0.0, .temperature_increment = 0.2, .no_fallback = 0,
+        .beam_size = 0, .patience = 0.0, .best_of = 0, .length_penalty = -1.0,
+        .compression_ratio_threshold = 2.4, .logprob_threshold = -1.0, .no_speech_threshold = 0.6,
+        .condition_on_previous_text = 1, .initial_prompt = NULL, .seed = 0,
+        .suppress_blank = 1, .without_timestamps = 0, .max_initial_timestamp = 1.0,
+        .progress = NULL, .progress_user = NULL,
+    };
+}
+
+/* Rejects what openai-whisper rejects, with the reason, before any work. */
+static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, int32_t *lang_token)
+{
+    const cw_tokenizer *tok = m->tok;
+    int multilingual = cw_tokenizer_specials(tok)->multilingual;
+    *lang_token = -1;
+    if (!(p->temperature >= 0.0 && p->temperature <= 1.0))
+        return cw_error(CW_ERR_INVALID_ARG, "temperature %g is outside [0, 1]", p->temperature);
+    if (!(p->temperature_increment > 0.0) && !p->no_fallback)
+        return cw_error(CW_ERR_INVALID_ARG, "temperature increment %g must be positive",
+                        p->temperature_increment);
+    if (p->beam_size < 0) return cw_error(CW_ERR_INVALID_ARG, "beam size %d is negative", p->beam_size);
+    if (p->best_of < 0) return cw_error(CW_ERR_INVALID_ARG, "best-of %d is negative", p->best_of);
+    if (p->patience < 0 || (p->patience > 0 && p->beam_size == 0))
+        return cw_error(CW_ERR_INVALID_ARG, "patience needs a beam size and must not be negative");
+    if (p->length_penalty > 1.0)
+        return cw_error(CW_ERR_INVALID_ARG, "length penalty %g is outside [0, 1]", p->length_penalty);
+    if (p->task == CW_TASK_TRANSLATE && !multilingual)
+        return cw_error(CW_ERR_INVALID_ARG, "%s: an English-only model cannot translate", m->dir);
+    if (!p->language || strcmp(p->language, "auto") == 0) return CW_OK;
+    int idx = cw_language_index(p->language);
+    if (idx < 0) return cw_error(CW_ERR_INVALID_ARG, "unknown language '%s'", p->language);
+    if (!multilingual) {
+        if (strcmp(cw_language_code(idx), "en") != 0)
+            return cw_error(CW_ERR_INVALID_ARG, "%s: an English-only model cannot transcribe '%s'",
+                            m->dir, p->language);
+        return CW_OK;
+    }
+    *lang_token = cw_tokenizer_language_token(tok, idx);
+    if (*lang_token < 0)
+        return cw_error(CW_ERR_INVALID_ARG, "%s: the model has no language '%s'", m->dir, p->language);
+    return CW_OK;
+}
+
+static size_t sequences_needed(const cw_transcribe_params *p)
+{
+    size_t n = 1;
+    if ((size_t)p->beam_size > n) n = (size_t)p->beam_size;
+    if ((size_t)p->best_of > n) n = (size_t)p->best_of;
+    return n;
+}
+
+static cw_status ensure_net(cw_context *c, size_t n_seq)
+{
+    if (c->net && c->net_seq >= n_seq) return CW_OK;
+    cw_net_free(c->net);
+    c->net = NULL;
+    cw_status s = cw_net_create(c->be, c->model, 1, n_seq, &c->net);
+    c->net_seq = s ? 0 : n_seq;
+    return s;
+}
+
+typedef struct {
+    const cw_transcribe_params *p;
+} progress_relay;
+
+static void relay_progress(void *user, double done_s, double total_s)
+{
+    const progress_relay *r = user;
+    if (r->p->progress) r->p->progress(done_s, total_s, r->p->progress_user);
+}
+
+static void fill_longform(cw_longform_params *lp, const cw_model *m, const cw_transcribe_params *p,
+                          int32_t lang_token, progress_relay *relay)
+{
+    *lp = cw_longform_default_params();
+    cw_decode_options *o = &lp->decode;
+    o->language_token = lang_token;
+    o->translate = p->task == CW_TASK_TRANSLATE;
+    o->beam_size = (size_t)p->beam_size;
+    o->patience = p->patience > 0 ? p->patience : 0.0;
+    o->best_of = (size_t)p->best_of;
+    o->length_penalty = p->length_penalty >= 0 ? p->length_penalty : NAN;
+    o->suppress_blank = p->suppress_blank;
+    o->without_timestamps = p->without_timestamps;
+    o->max_initial_timestamp = p->max_initial_timestamp > 0 ? p->max_initial_timestamp : NAN;
+    o->n_text_ctx = (size_t)m->dims.n_text_ctx;
+    o->n_audio_ctx = (size_t)m->dims.n_audio_ctx;
+    cw_fallback_options *fb = &lp->fallback;
+    fb->temperatures = NULL;
+    fb->n_temperatures = 0;
+    fb->temperature_start = p->temperature;
+    fb->temperature_increment = p->temperature_increment;
+    fb->no_fallback = p->no_fallback;
+    fb->compression_ratio_threshold = p->compression_ratio_threshold > 0 ? p->compression_ratio_threshold : NAN;
+    fb->logprob_threshold = p->logprob_threshold < 0 ? p->logprob_threshold : NAN;
+    fb->no_speech_threshold = p->no_speech_threshold > 0 ? p->no_speech_threshold : NAN;
+    /* The Python API's literal tuple, when the caller kept the defaults. */
+    if (p->temperature == 0.0 && p->temperature_increment == 0.2) {
+        cw_fallback_options def = cw_fallback_default_options();
+        fb->temperatures = def.temperatures;
+        fb->n_temperatures = def.n_temperatures;
+    }
+    lp->condition_on_previous_text = p->condition_on_previous_text;
+    lp->initial_prompt = p->initial_prompt;
+    relay->p = p;
+    lp->progress = relay_progress;
+    lp->progress_user = relay;
+}
+
+/* Long-form result -> public result (copies). */
+static cw_status to_result(const cw_model *m, const cw_longform_result *lr, cw_result **out)
+{
+    const cw_special_tokens *sp = cw_tokenizer_specials(m->tok);
+    const char *lang = "en";
+    if (lr->language_token >= 0) {
+        const char *code = cw_language_code((int)(lr->language_token - sp->lang_begin));
+        if (code) lang = code;
+    }
+    return cw_result_create(lr->segments, lr->n_segments, lr->text, lang, lr->duration, out);
+}
+
+cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_samples,
+                            const cw_transcribe_params *params, cw_result **out)
+{
+    *out = NULL;
+    cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
+    const cw_model *m = c->model;
+    int32_t lang_token;
+    cw_status s = check_params(m, &p, &lang_token);
+    if (!s) s = ensure_net(c, sequences_needed(&p));
+    if (s) return s;
+    float *mel = NULL;
+    size_t n_frames = 0;
+    s = cw_log_mel_pool(c->be->pool, samples, n_samples, CW_N_SAMPLES, m->dims.n_mels, &mel, &n_frames);
+    if (s) return s;
+    cw_longform_params lp;
+    progress_relay relay;
+    fill_longform(&lp, m, &p, lang_token, &relay);
+    cw_text_codec codec = cw_text_codec_tokenizer(m->tok);
+    cw_rng rng;
+    cw_rng_seed(&rng, p.seed);
+    cw_longform_result lr;
+    memset(&lr, 0, sizeof lr);
+    s = cw_transcribe_sequential(&c->net->encoder, &c->net->decoder, cw_tokenizer_specials(m->tok),
+                                 &codec, &rng, mel, n_frames, &lp, &lr);
+    free(mel);
+    if (!s) s = to_result(m, &lr, out);
+    cw_longform_result_free(&lr);
+    return s;
+}
+
+cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcribe_params *params,
+                             cw_result **out)
+{
+    *out = NULL;
+    float *pcm = NULL;
+    size_t n = 0;
+    cw_status s = cw_audio_load(path, &pcm, &n);
+    if (s) return s;
+    s = cw_transcribe_pcm(c, pcm, n, params, out);
+    free(pcm);
+    return s;
+}

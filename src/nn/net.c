@@ -1,0 +1,85 @@
+/* The network seen through src/decode/'s interfaces (cw_encoder_net,
+ * cw_decoder_net): thin adapters from the search's calls to the encoder and
+ * the decoder step. Encoder states stay in back-end memory; the pointer the
+ * search carries between encode() and set_audio() is only a token. */
+#include "nn/net.h"
+
+#include <stdlib.h>
+
+#include "util/error.h"
+
+static cw_status net_encode(void *ctx, const float *mel, size_t n_audio, const float **states)
+{
+    cw_net *n = ctx;
+    cw_status s = cw_encoder_run(n->enc, mel, n_audio);
+    /* The states live in cw_encoder_output(n->enc); hand out a token that
+     * set_audio recognises. */
+    *states = s == CW_OK ? (const float *)(const void *)n : NULL;
+    return s;
+}
+
+static cw_status net_set_audio(void *ctx, const float *states, size_t n_audio)
+{
+    cw_net *n = ctx;
+    if (states != (const float *)(const void *)n)
+        return cw_error(CW_ERR_INTERNAL, "decoder: states did not come from this encoder");
+    return cw_decoder_set_audio(n->dec, cw_encoder_output(n->enc), n_audio);
+}
+
+static cw_status net_reset(void *ctx, size_t n_seq, size_t n_group)
+{
+    cw_net *n = ctx;
+    if (n_group == 0) return cw_error(CW_ERR_INVALID_ARG, "decoder: group of 0 sequences");
+    if (n_seq > n->max_seq)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: %zu sequences, at most %zu", n_seq, n->max_seq);
+    for (size_t i = 0; i < n_seq; i++) n->seq_audio[i] = i / n_group;
+    return cw_decoder_reset(n->dec, n_seq, n->seq_audio);
+}
+
+static cw_status net_forward(void *ctx, const int32_t *tokens, size_t n_seq, size_t k,
+                             float *logits, size_t extra_pos, float *extra_logits)
+{
+    cw_net *n = ctx;
+    long pos = extra_pos == CW_NO_POS ? -1 : (long)extra_pos;
+    return cw_decoder_forward(n->dec, tokens, n_seq, k, logits, pos, extra_logits);
+}
+
+static cw_status net_reorder(void *ctx, const size_t *source, size_t n_seq)
+{
+    cw_net *n = ctx;
+    return cw_decoder_reorder(n->dec, source, n_seq);
+}
+
+cw_status cw_net_create(cw_backend *be, const cw_model *model, size_t max_audio, size_t max_seq,
+                        cw_net **out)
+{
+    *out = NULL;
+    cw_net *n = cw_calloc(1, sizeof *n);
+    if (!n) return CW_ERR_NOMEM;
+    n->max_seq = max_seq ? max_seq : 1;
+    n->seq_audio = cw_calloc(n->max_seq, sizeof *n->seq_audio);
+    cw_status s = n->seq_audio ? cw_nn_weights_create(be, model, &n->weights) : CW_ERR_NOMEM;
+    if (!s) s = cw_encoder_create(n->weights, max_audio, &n->enc);
+    if (!s) s = cw_decoder_create(n->weights, n->max_seq, max_audio, &n->dec);
+    if (s) {
+        cw_net_free(n);
+        return s;
+    }
+    n->encoder = (cw_encoder_net){ .ctx = n, .n_mels = (size_t)model->dims.n_mels, .encode = net_encode };
+    n->decoder = (cw_decoder_net){
+        .ctx = n, .n_vocab = (size_t)model->dims.n_vocab, .set_audio = net_set_audio,
+        .reset = net_reset, .forward = net_forward, .reorder = net_reorder,
+    };
+    *out = n;
+    return CW_OK;
+}
+
+void cw_net_free(cw_net *n)
+{
+    if (!n) return;
+    cw_decoder_free(n->dec);
+    cw_encoder_free(n->enc);
+    cw_nn_weights_free(n->weights);
+    free(n->seq_audio);
+    free(n);
+}

@@ -1,0 +1,26 @@
+/* A ready network for the search: weights bound to a back end, an encoder and
+ * a decoder sized for a batch, exposed as src/decode/'s cw_encoder_net and
+ * cw_decoder_net. */
+#ifndef CW_NN_NET_H
+#define CW_NN_NET_H
+
+#include "decode/decode.h"
+#include "nn/nn.h"
+
+typedef struct {
+    cw_nn_weights *weights;
+    cw_encoder *enc;
+    cw_decoder *dec;
+    size_t max_seq;
+    size_t *seq_audio;       /* [max_seq] scratch: window of each sequence */
+    cw_encoder_net encoder;  /* ctx = this */
+    cw_decoder_net decoder;  /* ctx = this */
+} cw_net;
+
+/* max_audio windows per encoder batch, max_seq decoder sequences (beams,
+ * best_of samples, or windows of a batch). */
+cw_status cw_net_create(cw_backend *be, const cw_model *model, size_t max_audio, size_t max_seq,
+                        cw_net **out);
+void cw_net_free(cw_net *n);
+
+#endif
