@@ -1,0 +1,298 @@
+/* `cwhisper transcribe [options] FILE...`: loads the model once, transcribes
+ * each file and writes its outputs (atomically) or prints them. Options follow
+ * openai-whisper's command line where they overlap; the decoding defaults are
+ * its Python API's transcribe() (greedy), the project's reference. */
+#include "cli.h"
+#include "cwhisper.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct {
+    const char *model;
+    int n_threads;
+    const char *output_format; /* txt srt vtt json tsv all */
+    const char *output_dir;
+    int verbose;
+    cw_transcribe_params tp;
+} options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: cwhisper transcribe [options] FILE...\n"
+        "  FILE: any audio or video file FFmpeg reads; '-' reads s16le 16 kHz mono PCM from stdin\n\n"
+        "  --model NAME|DIR         tiny.en (default), base, or a model directory\n"
+        "  --threads N              threads (default: all CPUs)\n"
+        "  --language auto|CODE     spoken language (default: detect; English for .en models)\n"
+        "  --task transcribe|translate\n"
+        "  --temperature T          first temperature, in [0, 1] (default 0)\n"
+        "  --temperature-increment T  fallback step (default 0.2)\n"
+        "  --no-fallback            decode once, without temperature fallback\n"
+        "  --beam-size N            beam search with N beams (default: greedy)\n"
+        "  --patience P             beam search patience (default 1.0)\n"
+        "  --best-of N              samples per temperature above 0 (default 1)\n"
+        "  --compression-ratio-threshold X  (default 2.4)\n"
+        "  --logprob-threshold X    (default -1.0)\n"
+        "  --no-speech-threshold X  (default 0.6)\n"
+        "  --initial-prompt TEXT    text to condition the first window on\n"
+        "  --no-condition-on-previous-text\n"
+        "  --seed N                 seed for sampling at temperatures above 0 (default 0)\n"
+        "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
+        "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
+        "  --verbose                print segments as they are found\n");
+}
+
+static int parse_double(const char *opt, const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) {
+        fprintf(stderr, "cwhisper: %s: '%s' is not a number\n", opt, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "cwhisper: %s: '%s' is not an integer in [%ld, %ld]\n", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses one option at argv[*i]; returns 0, or -1 after printing an error. */
+static int parse_option(int argc, char **argv, int *i, options *o)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--verbose") == 0) { o->verbose = 1; return 0; }
+    if (strcmp(a, "--no-fallback") == 0) { o->tp.no_fallback = 1; return 0; }
+    if (strcmp(a, "--no-condition-on-previous-text") == 0) { o->tp.condition_on_previous_text = 0; return 0; }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cwhisper: %s needs a value (or is unknown; see --help)\n", a);
+        return -1;
+    }
+    const char *v = argv[++*i];
+    long n;
+    double x;
+    if (strcmp(a, "--model") == 0) o->model = v;
+    else if (strcmp(a, "--output-format") == 0) o->output_format = v;
+    else if (strcmp(a, "--output-dir") == 0) o->output_dir = v;
+    else if (strcmp(a, "--language") == 0) o->tp.language = v;
+    else if (strcmp(a, "--initial-prompt") == 0) o->tp.initial_prompt = v;
+    else if (strcmp(a, "--task") == 0) {
+        if (strcmp(v, "transcribe") == 0) o->tp.task = CW_TASK_TRANSCRIBE;
+        else if (strcmp(v, "translate") == 0) o->tp.task = CW_TASK_TRANSLATE;
+        else { fprintf(stderr, "cwhisper: --task: '%s' is not transcribe or translate\n", v); return -1; }
+    } else if (strcmp(a, "--threads") == 0) {
+        if (parse_int(a, v, 1, 1024, &n)) return -1;
+        o->n_threads = (int)n;
+    } else if (strcmp(a, "--beam-size") == 0) {
+        if (parse_int(a, v, 1, 64, &n)) return -1;
+        o->tp.beam_size = (int)n;
+    } else if (strcmp(a, "--best-of") == 0) {
+        if (parse_int(a, v, 1, 64, &n)) return -1;
+        o->tp.best_of = (int)n;
+    } else if (strcmp(a, "--seed") == 0) {
+        if (parse_int(a, v, 0, LONG_MAX, &n)) return -1;
+        o->tp.seed = (unsigned long long)n;
+    } else if (strcmp(a, "--temperature") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (x < 0 || x > 1) { fprintf(stderr, "cwhisper: --temperature %s is outside [0, 1]\n", v); return -1; }
+        o->tp.temperature = x;
+    } else if (strcmp(a, "--temperature-increment") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (x <= 0) { fprintf(stderr, "cwhisper: --temperature-increment %s must be positive\n", v); return -1; }
+        o->tp.temperature_increment = x;
+    } else if (strcmp(a, "--patience") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (x <= 0) { fprintf(stderr, "cwhisper: --patience %s must be positive\n", v); return -1; }
+        o->tp.patience = x;
+    } else if (strcmp(a, "--compression-ratio-threshold") == 0) {
+        if (parse_double(a, v, &o->tp.compression_ratio_threshold)) return -1;
+    } else if (strcmp(a, "--logprob-threshold") == 0) {
+        if (parse_double(a, v, &o->tp.logprob_threshold)) return -1;
+    } else if (strcmp(a, "--no-speech-threshold") == 0) {
+        if (parse_double(a, v, &o->tp.no_speech_threshold)) return -1;
+    } else {
+        fprintf(stderr, "cwhisper: unknown option %s (see cwhisper transcribe --help)\n", a);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fails early, before any work, when outputs could not be written. */
+static int check_output_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "cwhisper: output directory %s: %s\n", dir,
+                errno == 0 || S_ISREG(st.st_mode) ? "not a directory" : strerror(errno));
+        return -1;
+    }
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/.cwhisper-probe-XXXXXX", dir);
+    int fd = mkstemp(probe);
+    if (fd < 0) {
+        fprintf(stderr, "cwhisper: output directory %s is not writable: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+typedef struct {
+    const char *file;
+    double t0;
+} progress_state;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void show_progress(double done_s, double total_s, void *user)
+{
+    progress_state *ps = user;
+    double el = now_s() - ps->t0;
+    fprintf(stderr, "\r%s: %.1f / %.1f s (%.1fx real time)   ", ps->file, done_s, total_s,
+            el > 0 ? done_s / el : 0.0);
+    fflush(stderr);
+}
+
+static void print_verbose(const cw_result *r)
+{
+    for (size_t i = 0; i < cw_result_n_segments(r); i++) {
+        const cw_segment *s = cw_result_segment(r, i);
+        fprintf(stderr, "[%02d:%06.3f --> %02d:%06.3f]%s\n", (int)(s->start / 60), fmod(s->start, 60),
+                (int)(s->end / 60), fmod(s->end, 60), s->text);
+    }
+}
+
+/* Writes the outputs of one file; returns 0 or -1 after printing an error. */
+static int write_outputs(const options *o, const char *file, const cw_result *r)
+{
+    cw_output_info info = { .file = file, .model = o->model };
+    int all = strcmp(o->output_format, "all") == 0;
+    for (int f = CW_OUTPUT_TXT; f <= CW_OUTPUT_TSV; f++) {
+        if (!all && cw_output_format_from_name(o->output_format) != f) continue;
+        cw_status s;
+        if (!o->output_dir) {
+            s = cw_output_write_stream(r, (cw_output_format)f, &info, stdout);
+        } else {
+            const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+            if (strcmp(file, "-") == 0) base = "stdin";
+            const char *dot = strrchr(base, '.');
+            int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%.*s.%s", o->output_dir, stem, base,
+                     cw_output_format_ext((cw_output_format)f));
+            s = cw_output_write_file(r, (cw_output_format)f, &info, path);
+        }
+        if (s) {
+            fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int transcribe_one(const options *o, cw_context *ctx, const char *file)
+{
+    progress_state ps = { .file = file, .t0 = now_s() };
+    cw_transcribe_params tp = o->tp;
+    int show = isatty(STDERR_FILENO) && !o->verbose;
+    if (show) {
+        tp.progress = show_progress;
+        tp.progress_user = &ps;
+    }
+    cw_result *r = NULL;
+    cw_status s = cw_transcribe_file(ctx, file, &tp, &r);
+    if (show) fprintf(stderr, "\r\033[K");
+    if (s) {
+        fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+        return -1;
+    }
+    if (o->verbose) print_verbose(r);
+    int rc = write_outputs(o, file, r);
+    cw_result_free(r);
+    return rc;
+}
+
+/* Loads the model once (the seed's transcribe_multiple) and transcribes each
+ * file; a failing file is reported and the others go on. */
+static int run_files(options *o, const char **files, size_t n_files)
+{
+    char *dir = cli_resolve_model(o->model);
+    if (!dir) return 1;
+    cw_model *model = NULL;
+    cw_context *ctx = NULL;
+    cw_model_params mp = cw_model_default_params();
+    cw_context_params cp = cw_context_default_params();
+    cp.n_threads = o->n_threads;
+    cw_status s = cw_model_load(dir, &mp, &model);
+    if (!s) s = cw_context_create(model, &cp, &ctx);
+    free(dir);
+    if (s) {
+        fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+        cw_model_free(model);
+        return 1;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < n_files; i++) failed |= transcribe_one(o, ctx, files[i]) != 0;
+    cw_context_free(ctx);
+    cw_model_free(model);
+    return failed ? 1 : 0;
+}
+
+int cmd_transcribe(int argc, char **argv)
+{
+    options o = { .model = "tiny.en", .output_format = "txt", .tp = cw_transcribe_default_params() };
+    const char **files = calloc((size_t)argc, sizeof *files);
+    size_t n_files = 0;
+    if (!files) return 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            free(files);
+            return 0;
+        }
+        if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
+            if (parse_option(argc, argv, &i, &o)) { free(files); return 2; }
+        } else {
+            files[n_files++] = argv[i];
+        }
+    }
+    int rc = 2;
+    if (n_files == 0) {
+        usage(stderr);
+    } else if (strcmp(o.output_format, "all") != 0 && cw_output_format_from_name(o.output_format) < 0) {
+        fprintf(stderr, "cwhisper: --output-format: '%s' is not txt, srt, vtt, json, tsv or all\n", o.output_format);
+    } else if (strcmp(o.output_format, "all") == 0 && !o.output_dir) {
+        fprintf(stderr, "cwhisper: --output-format all needs --output-dir\n");
+    } else if (o.output_dir && check_output_dir(o.output_dir)) {
+        rc = 1;
+    } else {
+        rc = run_files(&o, files, n_files);
+    }
+    free(files);
+    return rc;
+}
