@@ -86,6 +86,12 @@ cw_status cw_beam_update(cw_beam_state *b, cw_seqs *s, const float *logits, size
 /* BeamSearchDecoder.finalize: fills finished sets up to beam_size with live beams. */
 cw_status cw_beam_finalize(cw_beam_state *b, const cw_seqs *s, int32_t eot);
 
+/* MaximumLikelihoodRanker.rank for one group: index of the first best
+ * sum_logprob / penalty, penalty = L (length_penalty NAN) or ((5 + L) / 6)^alpha,
+ * L = tokens from sample_begin to the first eot. */
+size_t cw_rank_candidates(const cw_candidate_set *set, size_t sample_begin, int32_t eot,
+                          double length_penalty);
+
 /* Appends a copy of a candidate to a set. */
 cw_status cw_candidate_push(cw_candidate_set *set, const int32_t *tokens, size_t len, float score);
 void cw_candidate_set_free(cw_candidate_set *set);

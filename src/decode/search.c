@@ -180,7 +180,7 @@ static size_t sampled_length(const int32_t *row, size_t len, size_t begin, int32
 }
 
 /* MaximumLikelihoodRanker: argmax (first) of sum_logprob / penalty. */
-static size_t rank_candidates(const cw_candidate_set *set, size_t begin, int32_t eot, double lp)
+size_t cw_rank_candidates(const cw_candidate_set *set, size_t begin, int32_t eot, double lp)
 {
     size_t best = 0;
     double best_score = -INFINITY;
@@ -248,7 +248,7 @@ static cw_status finish(search_state *st, const int32_t *languages, cw_decode_re
         if (!st->use_beam) rc = greedy_candidates(s, a, eot, &local);
         if (rc == CW_OK && set->n == 0) rc = cw_error(CW_ERR_INTERNAL, "decode: no candidates");
         if (rc == CW_OK) {
-            size_t best = rank_candidates(set, st->filters.sample_begin, eot, st->o->length_penalty);
+            size_t best = cw_rank_candidates(set, st->filters.sample_begin, eot, st->o->length_penalty);
             rc = make_result(st, &set->items[best], a, languages[a], &out[a]);
             if (rc == CW_OK) done++;
         }
