@@ -190,7 +190,7 @@ static void timestamp_mass_rule(const cw_logit_filters *f, float *logits)
     for (size_t i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
     if (mx == -INFINITY) return;
     double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += exp((double)logits[i] - mx);
+    for (size_t i = 0; i < n; i++) sum += expf(logits[i] - mx);
     float lse = (float)(mx + log(sum));
     float ts_max = -INFINITY, text_max = -INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -201,7 +201,7 @@ static void timestamp_mass_rule(const cw_logit_filters *f, float *logits)
     float ts_lse = -INFINITY;
     if (ts_max > -INFINITY) {
         double s = 0.0;
-        for (size_t i = tb; i < n; i++) s += exp((double)(logits[i] - lse) - ts_max);
+        for (size_t i = tb; i < n; i++) s += expf((logits[i] - lse) - ts_max);
         ts_lse = (float)(ts_max + log(s));
     }
     if (ts_lse > text_max) mask_range(logits, 0, tb);

@@ -45,7 +45,7 @@ void cw_log_softmax(const float *x, size_t n, float *out)
     float mx = -INFINITY;
     for (size_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
     double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += exp((double)x[i] - mx);
+    for (size_t i = 0; i < n; i++) sum += expf(x[i] - mx);
     float lse = (float)(mx + log(sum));
     for (size_t i = 0; i < n; i++) out[i] = x[i] - lse;
 }
