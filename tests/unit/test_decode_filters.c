@@ -117,7 +117,7 @@ static void ts_apply(const cw_special_tokens *sp, const int32_t *seq, size_t n, 
     CHECK(cw_filters_init(&f, sp, &o, 1, (size_t)sp->n_vocab) == CW_OK);
     int32_t tokens[16];
     tokens[0] = sp->sot;
-    memcpy(tokens + 1, seq, n * sizeof *seq);
+    if (n) memcpy(tokens + 1, seq, n * sizeof *seq);
     fake_fill(x, (size_t)sp->n_vocab, 0.0f);
     x[64] = 10.0f; /* a text token and eot that win the probability-mass rule */
     x[sp->eot] = 10.0f;
