@@ -246,9 +246,15 @@ static const tree_node k_tree[] = {
     {"bfi", {EOT_EN, 77, 78}, {0.5f, 0.4f, 0.1f}},    /* BFI: eot .5  N .4  O .1 */
 };
 
-static void tree_logits(void *user, size_t run, const float *audio, const int32_t *hist, size_t len, float *out)
+/* A second tree, for the second audio of a batch. */
+static const tree_node k_tree2[] = {
+    {"", {80, 81, 82}, {0.9f, 0.06f, 0.04f}},          /* q .9  r .06  s .04 */
+    {"q", {EOT_EN, 83, 84}, {0.9f, 0.06f, 0.04f}},
+    {"r", {EOT_EN, 83, 84}, {0.9f, 0.06f, 0.04f}},
+};
+
+static void tree_lookup(const tree_node *tree, size_t n_tree, const int32_t *hist, size_t len, float *out)
 {
-    (void)run; (void)audio; (void)user;
     fake_fill(out, 51864, -INFINITY);
     size_t n_init = 2; /* [sot, notimestamps] */
     if (len < n_init) { out[64] = 0; return; }
@@ -256,12 +262,20 @@ static void tree_logits(void *user, size_t run, const float *audio, const int32_
     size_t n = len - n_init;
     for (size_t i = 0; i < n && i < 63; i++) prefix[i] = (char)('a' + (hist[n_init + i] - 64));
     prefix[n < 63 ? n : 63] = 0;
-    for (size_t k = 0; k < sizeof k_tree / sizeof k_tree[0]; k++) {
-        if (strcmp(k_tree[k].prefix, prefix) != 0) continue;
-        for (int j = 0; j < 3; j++) out[k_tree[k].tok[j]] = logf(k_tree[k].p[j]);
+    for (size_t k = 0; k < n_tree; k++) {
+        if (strcmp(tree[k].prefix, prefix) != 0) continue;
+        for (int j = 0; j < 3; j++) out[tree[k].tok[j]] = logf(tree[k].p[j]);
         return;
     }
     out[EOT_EN] = 0.0f;
+}
+
+/* audio[0] == 2: the second tree, else the first. */
+static void tree_logits(void *user, size_t run, const float *audio, const int32_t *hist, size_t len, float *out)
+{
+    (void)run; (void)user;
+    if (audio[0] == 2.0f) tree_lookup(k_tree2, sizeof k_tree2 / sizeof k_tree2[0], hist, len, out);
+    else tree_lookup(k_tree, sizeof k_tree / sizeof k_tree[0], hist, len, out);
 }
 
 static void beam_case(size_t beam, double patience, double lp, size_t sample_len,
@@ -300,6 +314,28 @@ static void test_beam_search_by_hand(void)
     beam_case(2, 0, NAN, 2, "bf", log(0.27));
     /* sample_len 1: nothing finished; A .5 and B .3 filled in -> "a" */
     beam_case(2, 0, NAN, 1, "a", log(0.5));
+}
+
+/* Two windows decoded together: sequence s attends to audio s / n_group. */
+static void test_batch_of_two(void)
+{
+    for (size_t beam = 0; beam <= 2; beam += 2) {
+        fixture *fx = fixture_new(0, tree_logits, NULL);
+        float audio[8] = {1, 0, 0, 0, 2, 0, 0, 0};
+        fx->net.set_audio(fx->net.ctx, audio, 2);
+        cw_decode_options o = cw_decode_default_options();
+        o.without_timestamps = 1;
+        o.beam_size = beam;
+        cw_decode_result r[2];
+        CHECK(cw_decode_run(&fx->env, &o, 2, r) == CW_OK);
+        CHECK_EQ_INT(fx->dec->run_nseq[0], beam ? 4 : 2);
+        CHECK_EQ_STR(r[0].text, beam ? "bf" : "a");
+        CHECK_EQ_STR(r[1].text, "q");
+        CHECK_NEAR(r[1].sum_logprob, log(0.9) + log(0.9), 1e-5);
+        cw_decode_result_free(&r[0]);
+        cw_decode_result_free(&r[1]);
+        fixture_free(fx);
+    }
 }
 
 /* ---- ranking, sampling ------------------------------------------------------ */
@@ -521,6 +557,7 @@ int main(void)
     RUN(test_length_limits);
     RUN(test_verify_options);
     RUN(test_beam_search_by_hand);
+    RUN(test_batch_of_two);
     RUN(test_rank);
     RUN(test_sampling);
     RUN(test_fallback);

@@ -309,6 +309,25 @@ static void test_longform_prompts(void)
     CHECK(memcmp(fx->dec->first_pass[1], e1, sizeof e1) == 0);
     cw_longform_result_free(&r);
     lf_free(fx);
+    /* carry_initial_prompt: the initial prompt survives a prompt reset */
+    for (int carry = 0; carry <= 1; carry++) {
+        fx = lf_new(0, 3500, w, 2);
+        p = cw_longform_default_params();
+        p.decode.without_timestamps = 1;
+        p.initial_prompt = "xy";
+        p.condition_on_previous_text = 0;
+        p.carry_initial_prompt = carry;
+        CHECK(lf_run(fx, &p, &r) == CW_OK);
+        if (carry) {
+            int32_t e[] = {fx->sp.startofprev, 220, A('x'), A('y'), fx->sp.sot};
+            CHECK(memcmp(fx->dec->first_pass[1], e, sizeof e) == 0);
+        } else {
+            CHECK_EQ_INT(fx->dec->first_pass[1][0], fx->sp.sot);
+        }
+        CHECK_EQ_STR(r.text, "abc");
+        cw_longform_result_free(&r);
+        lf_free(fx);
+    }
     /* fallback up to T = 0.6 (> 0.5) resets the prompt for the next window */
     fx = lf_new(0, 3500, w, 2);
     fx->script.fail_until_run = 3; /* T = 0, 0.2, 0.4 too repetitive */
