@@ -109,7 +109,7 @@ static size_t collect_candidates(const cw_beam_state *b, const cw_seqs *s, size_
             int32_t tok = (int32_t)top[t];
             size_t c = 0;
             while (c < nc && !same_key(s, &cands[c], idx, tok)) c++;
-            if (c == nc) cands[nc++] = (beam_cand){idx, tok, score, nc};
+            if (c == nc) { cands[nc] = (beam_cand){idx, tok, score, nc}; nc++; }
             else { cands[c].source = idx; cands[c].score = score; }
         }
     }
