@@ -67,9 +67,9 @@ void cw_log_softmax(const float *x, size_t n, float *out);
 
 /* GreedyDecoder.update: T == 0 argmax (first maximum), else Categorical(logits/T).
  * logits [n_seq, n_vocab] (filtered). Appends one token per row; *completed
- * when every row ends in eot. logprobs: scratch [n_vocab]. */
+ * when every row ends in eot. */
 cw_status cw_greedy_update(cw_seqs *s, const float *logits, size_t n_vocab, double temperature,
-                           int32_t eot, cw_rng *rng, float *logprobs, int *completed);
+                           int32_t eot, cw_rng *rng, int *completed);
 
 typedef struct {
     size_t beam_size, max_candidates;

@@ -40,13 +40,19 @@ uint64_t cw_rng_next(cw_rng *rng)
 
 double cw_rng_uniform(cw_rng *rng) { return (double)(cw_rng_next(rng) >> 11) * 0x1.0p-53; }
 
-void cw_log_softmax(const float *x, size_t n, float *out)
+/* logsumexp of x [n] in float32 (max-shifted, double accumulation). */
+static float log_sum_exp(const float *x, size_t n)
 {
     float mx = -INFINITY;
     for (size_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
     double sum = 0.0;
     for (size_t i = 0; i < n; i++) sum += expf(x[i] - mx);
-    float lse = (float)(mx + log(sum));
+    return (float)(mx + log(sum));
+}
+
+void cw_log_softmax(const float *x, size_t n, float *out)
+{
+    float lse = log_sum_exp(x, n);
     for (size_t i = 0; i < n; i++) out[i] = x[i] - lse;
 }
 
@@ -80,7 +86,7 @@ static int32_t sample_categorical(const float *x, size_t n, double temperature, 
 }
 
 cw_status cw_greedy_update(cw_seqs *s, const float *logits, size_t n_vocab, double temperature,
-                           int32_t eot, cw_rng *rng, float *logprobs, int *completed)
+                           int32_t eot, cw_rng *rng, int *completed)
 {
     if (temperature > 0 && !rng) return cw_error(CW_ERR_INVALID_ARG, "decode: sampling needs a PRNG");
     if (s->len + 1 > s->cap) return cw_error(CW_ERR_INTERNAL, "decode: token buffer full");
@@ -92,8 +98,7 @@ cw_status cw_greedy_update(cw_seqs *s, const float *logits, size_t n_vocab, doub
                                        : sample_categorical(x, n_vocab, temperature, rng);
         /* sum_logprobs += log_softmax(logits)[tok] * (tokens[:, -1] != eot) */
         if (row[s->len - 1] != eot) {
-            cw_log_softmax(x, n_vocab, logprobs);
-            s->sum_logprobs[r] += logprobs[tok];
+            s->sum_logprobs[r] += x[tok] - log_sum_exp(x, n_vocab); /* log_softmax(x)[tok] */
         } else {
             tok = eot; /* after eot keep emitting eot */
         }

@@ -127,7 +127,7 @@ typedef struct {
     cw_logit_filters filters;
     cw_beam_state beam;
     int use_beam;
-    float *logits, *extra, *logprobs;         /* [n_seq, n_vocab] x2, [n_vocab] */
+    float *logits, *extra;                    /* [n_seq, n_vocab] each */
     int32_t *input_ids;                       /* [n_seq, len] forward input */
     double *no_speech;                        /* [n_audio] */
 } search_state;
@@ -165,7 +165,7 @@ static cw_status main_loop(search_state *st)
             rc = cw_beam_update(&st->beam, s, st->logits, st->n_vocab, env->sp->eot, env->net, &completed);
         else
             rc = cw_greedy_update(s, st->logits, st->n_vocab, st->o->temperature, env->sp->eot,
-                                  env->rng, st->logprobs, &completed);
+                                  env->rng, &completed);
         if (rc != CW_OK || completed || s->len > st->o->n_text_ctx) break;
     }
     return rc;
@@ -265,10 +265,9 @@ static cw_status alloc_buffers(search_state *st, size_t n_init)
     if (cw_mul_size(n_seq, st->n_vocab, &cells)) return cw_error(CW_ERR_NOMEM, "decode: batch too large");
     st->logits = cw_malloc(cells * sizeof(float));
     st->extra = cw_malloc(cells * sizeof(float));
-    st->logprobs = cw_malloc(st->n_vocab * sizeof(float));
     st->input_ids = cw_malloc(n_seq * n_init * sizeof(int32_t));
     st->no_speech = cw_malloc(st->seqs.n_audio * sizeof(double));
-    return (st->logits && st->extra && st->logprobs && st->input_ids && st->no_speech) ? CW_OK : CW_ERR_NOMEM;
+    return (st->logits && st->extra && st->input_ids && st->no_speech) ? CW_OK : CW_ERR_NOMEM;
 }
 
 static void free_state(search_state *st)
@@ -276,7 +275,7 @@ static void free_state(search_state *st)
     seqs_free(&st->seqs);
     cw_filters_free(&st->filters);
     if (st->use_beam) cw_beam_free(&st->beam, st->seqs.n_audio);
-    free(st->logits); free(st->extra); free(st->logprobs); free(st->input_ids); free(st->no_speech);
+    free(st->logits); free(st->extra); free(st->input_ids); free(st->no_speech);
 }
 
 /* Languages per audio: the option, or detect_language when it is -1
