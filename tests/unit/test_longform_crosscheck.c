@@ -12,11 +12,11 @@
 #include "fake_net.h"
 #include "test.h"
 
-#define NV 51864
-#define EOT 50256
-#define SOT 50257
-#define NOSPEECH 50361
-#define TB 50363
+/* The vocabulary seen by lf_hash_logits. */
+typedef struct {
+    cw_special_tokens sp;
+    float *base; /* -20 for text and specials, -6 - 0.002 k for timestamp k */
+} hash_vocab;
 
 static uint32_t fnv1a_step(uint32_t h, int32_t t)
 {
@@ -25,11 +25,13 @@ static uint32_t fnv1a_step(uint32_t h, int32_t t)
     return h;
 }
 
-/* make_longform_crosscheck.py lf_hash_logits; user = the base row. */
+/* make_longform_crosscheck.py lf_hash_logits; user = a hash_vocab. */
 static void lf_hash_logits(void *user, size_t run, const float *audio, const int32_t *hist, size_t len,
                            float *out)
 {
     (void)run;
+    const hash_vocab *hv = user;
+    const int32_t SOT = hv->sp.sot, EOT = hv->sp.eot, TB = hv->sp.timestamp_begin, NOSPEECH = hv->sp.nospeech;
     uint32_t h = 2166136261u;
     h = fnv1a_step(h, (int32_t)audio[0]);
     h = fnv1a_step(h, (int32_t)(audio[1] * 2));
@@ -37,7 +39,7 @@ static void lf_hash_logits(void *user, size_t run, const float *audio, const int
     for (size_t i = 0; i < len; i++) h = fnv1a_step(h, hist[i]);
     while (sot < len && hist[sot] != SOT) sot++;
     double n_sampled = (double)len - (double)sot - 1.0;
-    memcpy(out, user, NV * sizeof *out);
+    memcpy(out, hv->base, (size_t)hv->sp.n_vocab * sizeof *out);
     for (uint32_t j = 0; j < 8; j++) {
         uint32_t x = h * (2 * j + 1) * 2654435761u;
         double val = (double)(x >> 16) / 8192.0 - 4.0;
@@ -45,6 +47,8 @@ static void lf_hash_logits(void *user, size_t run, const float *audio, const int
         if (j < 3) out[TB + (h >> (7 * j)) % 1501] = (float)(val + 0.5);
         if (j == 6) out[EOT] = (float)(val - 3.0 + 0.4 * n_sampled);
         if (j == 7) out[NOSPEECH] = (float)(2.0 * val);
+        if (j == 7 && hv->sp.multilingual && len == 1) /* the language-detection pass */
+            out[hv->sp.lang_begin + (h >> 3) % 99] = (float)(val + 10.0);
     }
 }
 
@@ -57,7 +61,8 @@ typedef struct {
 
 typedef struct {
     size_t content;
-    unsigned beam, cond;
+    unsigned beam, cond, multi;
+    int lang;
     exp_seg segs[32];
     size_t n_segs;
     char text[512];
@@ -74,7 +79,7 @@ static int read_case(FILE *f, exp_case *c)
         if (line[0] == '#') { pos = ftell(f); continue; }
         if (!strncmp(line, "case ", 5)) {
             if (have) { fseek(f, pos, SEEK_SET); return 1; }
-            CHECK(sscanf(line, "case %zu %u %u", &c->content, &c->beam, &c->cond) == 3);
+            CHECK(sscanf(line, "case %zu %u %u %u %d", &c->content, &c->beam, &c->cond, &c->multi, &c->lang) == 5);
             have = 1;
         } else if (!strncmp(line, "seg ", 4) && c->n_segs < 32) {
             exp_seg *s = &c->segs[c->n_segs++];
@@ -94,13 +99,25 @@ static int read_case(FILE *f, exp_case *c)
     return have;
 }
 
-static void run_case(const exp_case *c, float *base)
+static float *base_row(const cw_special_tokens *sp)
 {
-    cw_special_tokens sp = fake_specials(0);
+    size_t nv = (size_t)sp->n_vocab, tb = (size_t)sp->timestamp_begin;
+    float *b = malloc(nv * sizeof *b);
+    if (!b) return NULL;
+    fake_fill(b, nv, -20.0f);
+    for (size_t k = 0; k < nv - tb; k++) b[tb + k] = (float)(-6.0 - 0.002 * (double)k);
+    return b;
+}
+
+static void run_case(const exp_case *c)
+{
+    hash_vocab hv = {fake_specials((int)c->multi), NULL};
+    hv.base = base_row(&hv.sp);
+    const cw_special_tokens sp = hv.sp;
     fake_decoder *dec = calloc(1, sizeof *dec);
-    dec->n_vocab = NV;
+    dec->n_vocab = (size_t)sp.n_vocab;
     dec->fn = lf_hash_logits;
-    dec->user = base;
+    dec->user = &hv;
     cw_decoder_net net = fake_decoder_net(dec);
     fake_encoder es = {{{0}}, 0, 2};
     cw_encoder_net enc = {&es, 2, fake_encode};
@@ -134,7 +151,9 @@ static void run_case(const exp_case *c, float *base)
         CHECK_MSG(same, "content %zu segment %zu: tokens differ", c->content, i);
     }
     CHECK_EQ_STR(r.text, c->text);
+    CHECK_EQ_INT(r.language_token, c->multi ? sp.lang_begin + c->lang : -1);
     CHECK_EQ_INT(dec->errors, 0);
+    free(hv.base);
     cw_longform_result_free(&r);
     free(mel);
     free(dec);
@@ -145,20 +164,16 @@ static void test_longform_crosscheck(void)
     FILE *f = fopen(test_path("CW_FIXTURES_DIR", "decode/longform_crosscheck.txt"), "r");
     CHECK(f != NULL);
     if (!f) return;
-    float *base = malloc(NV * sizeof *base);
-    fake_fill(base, NV, -20.0f);
-    for (size_t k = 0; k < NV - TB; k++) base[TB + k] = (float)(-6.0 - 0.002 * (double)k);
     exp_case *c = malloc(sizeof *c);
     size_t cases = 0, segs = 0;
     while (read_case(f, c)) {
-        run_case(c, base);
+        run_case(c);
         cases++;
         segs += c->n_segs;
     }
-    CHECK_EQ_INT(cases, 7);
-    CHECK(segs >= 30);
+    CHECK_EQ_INT(cases, 10);
+    CHECK(segs >= 45);
     free(c);
-    free(base);
     fclose(f);
 }
 
