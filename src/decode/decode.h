@@ -53,7 +53,12 @@ typedef struct {
  *   length), then with k = 1. Positions never exceed n_text_ctx (448).
  *
  * reorder(source, n_seq): beam search; afterwards sequence i continues the
- *   cache of old sequence source[i] (source [n_seq], entries may repeat). */
+ *   cache of old sequence source[i] (source [n_seq], entries may repeat).
+ *   Not called when source is the identity (PyTorchInference.rearrange_kv_cache).
+ *
+ * Every call returns CW_OK or an error (with cw_error's message), which the
+ * search passes up unchanged. Language detection (cw_detect_language) uses the
+ * same object: reset(n_audio, 1) then one forward of [sot]. */
 typedef struct {
     void *ctx;
     size_t n_vocab;
