@@ -181,6 +181,31 @@ static void test_initial_tokens(void)
     fixture_free(fx);
 }
 
+/* prefix[-(n_ctx // 2 - sample_len):], with Python's slicing: -0 keeps all,
+ * a negative bound drops from the front. */
+static void test_prefix_quirk(void)
+{
+    run_cfg runs[] = {{"z", 1, 0, 0, 0.5f}};
+    int32_t prefix[] = {64, 65, 66, 67, 68};
+    size_t sample_lens[] = {224, 220, 226}, expect_first[] = {0, 1, 2}, expect_n[] = {5, 4, 3};
+    for (int i = 0; i < 3; i++) {
+        fixture *fx = fixture_new(0, script_logits, NULL);
+        fx->script = (script_t){&fx->sp, 2 + expect_n[i], 0, runs, 1};
+        cw_decode_options o = cw_decode_default_options();
+        o.without_timestamps = 1;
+        o.prefix = prefix;
+        o.n_prefix = 5;
+        o.sample_len = sample_lens[i];
+        cw_decode_result r;
+        CHECK(cw_decode_run(&fx->env, &o, 1, &r) == CW_OK);
+        CHECK_EQ_INT(fx->dec->first_len[0], 2 + expect_n[i]);
+        CHECK_EQ_INT(fx->dec->first_pass[0][2], prefix[expect_first[i]]);
+        CHECK_EQ_STR(r.text, "z"); /* the prefix is not part of the sampled tokens */
+        cw_decode_result_free(&r);
+        fixture_free(fx);
+    }
+}
+
 static void test_length_limits(void)
 {
     run_cfg runs[] = {{"a", 1000, 0, 0, 0.1f}};
@@ -554,6 +579,7 @@ int main(void)
     RUN(test_greedy_result);
     RUN(test_greedy_first_maximum);
     RUN(test_initial_tokens);
+    RUN(test_prefix_quirk);
     RUN(test_length_limits);
     RUN(test_verify_options);
     RUN(test_beam_search_by_hand);
