@@ -1,0 +1,310 @@
+/* OpenAI's sequential long-form algorithm, as openai/whisper transcribe.py
+ * transcribe() (without word timestamps): language detection once on the
+ * first 30 s, then windows mel[:, seek:seek+segment_size] zero-padded in the
+ * log-mel domain to 3000 frames, decode_with_fallback with the previous
+ * output as prompt, the no-speech skip rule, the timestamp split (split.c),
+ * the seek advance and the prompt reset. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "longform/longform.h"
+#include "util/error.h"
+
+#define N_FRAMES 3000 /* mel frames per window */
+
+cw_longform_params cw_longform_default_params(void)
+{
+    cw_longform_params p;
+    memset(&p, 0, sizeof p);
+    p.decode = cw_decode_default_options();
+    p.fallback = cw_fallback_default_options();
+    p.condition_on_previous_text = 1;
+    return p;
+}
+
+void cw_longform_result_free(cw_longform_result *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n_segments; i++) {
+        free((void *)r->segments[i].text);
+        free((void *)r->segments[i].tokens);
+    }
+    free(r->segments);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* A growable int32 list (all_tokens). */
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} ivec;
+
+static cw_status ivec_push(ivec *a, const int32_t *x, size_t n)
+{
+    if (a->n + n > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->n + n) cap *= 2;
+        int32_t *v = cw_realloc(a->v, cap * sizeof *v);
+        if (!v) return CW_ERR_NOMEM;
+        a->v = v;
+        a->cap = cap;
+    }
+    if (n) memcpy(a->v + a->n, x, n * sizeof *x);
+    a->n += n;
+    return CW_OK;
+}
+
+/* The loop's state between windows. */
+typedef struct {
+    const cw_encoder_net *enc;
+    const cw_longform_params *p;
+    cw_decode_env env;
+    const float *mel;
+    size_t n_frames, content_frames;
+    ivec all_tokens;
+    size_t n_initial_prompt, prompt_reset_since;
+    size_t seg_cap;
+    cw_longform_result *out;
+    float *window; /* [n_mels, 3000] */
+} lf_state;
+
+/* Python's round(t * FRAMES_PER_SECOND) for each clip time; pairs of frames. */
+static cw_status seek_clips(const cw_longform_params *p, size_t content_frames, long **clips, size_t *n_clips)
+{
+    size_t n = p->clip_timestamps ? p->n_clip_timestamps : 0;
+    long *pts = cw_malloc((n + 2) * sizeof *pts);
+    if (!pts) return CW_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) pts[i] = (long)nearbyint(p->clip_timestamps[i] * 100.0);
+    if (n == 0) pts[n++] = 0;
+    if (n % 2 == 1) pts[n++] = (long)content_frames;
+    *clips = pts;
+    *n_clips = n / 2;
+    return CW_OK;
+}
+
+/* pad_or_trim(mel[:, seek:seek+size], 3000): zeros in the log-mel domain. */
+static void cut_window(const lf_state *s, size_t seek, size_t size)
+{
+    size_t n_mels = s->enc->n_mels;
+    memset(s->window, 0, n_mels * N_FRAMES * sizeof *s->window);
+    for (size_t m = 0; m < n_mels; m++)
+        memcpy(s->window + m * N_FRAMES, s->mel + m * s->n_frames + seek, size * sizeof(float));
+}
+
+static cw_status encode_window(lf_state *s, const float *window)
+{
+    const float *states = NULL;
+    cw_status rc = s->enc->encode(s->enc->ctx, window, 1, &states);
+    if (rc == CW_OK) rc = s->env.net->set_audio(s->env.net->ctx, states, 1);
+    return rc;
+}
+
+/* transcribe(): language from the first 3000 frames of the padded mel
+ * (real log-mel of the zero tail, not 0.0 padding) when not given. */
+static cw_status pick_language(lf_state *s, int32_t *language)
+{
+    const cw_special_tokens *sp = s->env.sp;
+    *language = sp->multilingual ? s->p->decode.language_token : -1;
+    if (!sp->multilingual || *language >= 0) return CW_OK;
+    for (size_t m = 0; m < s->enc->n_mels; m++)
+        memcpy(s->window + m * N_FRAMES, s->mel + m * s->n_frames, N_FRAMES * sizeof(float));
+    cw_status rc = encode_window(s, s->window);
+    if (rc == CW_OK) rc = cw_detect_language(s->env.net, sp, 1, language, NULL);
+    return rc;
+}
+
+/* initial_prompt tokens = encode(" " + initial_prompt.strip()), preloaded into all_tokens. */
+static cw_status load_initial_prompt(lf_state *s)
+{
+    if (!s->p->initial_prompt) return CW_OK;
+    size_t len = strlen(s->p->initial_prompt);
+    char *text = cw_malloc(len + 2);
+    if (!text) return CW_ERR_NOMEM;
+    text[0] = ' ';
+    memcpy(text + 1, s->p->initial_prompt, len + 1);
+    cw_strip_inplace(text + 1);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    const cw_text_codec *c = s->env.codec;
+    cw_status rc = c->encode(c->ctx, text, strlen(text), &ids, &n);
+    if (rc == CW_OK) rc = ivec_push(&s->all_tokens, ids, n);
+    if (rc == CW_OK) s->n_initial_prompt = n;
+    free(ids);
+    free(text);
+    return rc;
+}
+
+/* decode_options["prompt"]: all_tokens[prompt_reset_since:], or with
+ * carry_initial_prompt the initial prompt + the rest left-trimmed to fit.
+ * *buf is malloc'ed when the prompt has to be assembled. */
+static cw_status window_prompt(const lf_state *s, cw_decode_options *o, int32_t **buf)
+{
+    const int32_t *all = s->all_tokens.v;
+    *buf = NULL;
+    if (!s->p->carry_initial_prompt) {
+        o->prompt = all ? all + s->prompt_reset_since : NULL;
+        o->n_prompt = s->all_tokens.n - s->prompt_reset_since;
+        return CW_OK;
+    }
+    size_t ni = s->n_initial_prompt;
+    long remaining = (long)(o->n_text_ctx / 2) - 1 - (long)ni;
+    size_t from = ni > s->prompt_reset_since ? ni : s->prompt_reset_since;
+    if (from > s->all_tokens.n) from = s->all_tokens.n;
+    size_t rest = s->all_tokens.n - from, skip = 0; /* rest[-remaining:] */
+    if (remaining > 0) skip = (size_t)remaining >= rest ? 0 : rest - (size_t)remaining;
+    else if (remaining < 0) skip = (size_t)(-remaining) >= rest ? rest : (size_t)(-remaining);
+    *buf = cw_malloc((ni + rest + 1) * sizeof **buf);
+    if (!*buf) return CW_ERR_NOMEM;
+    memcpy(*buf, all, ni * sizeof **buf);
+    memcpy(*buf + ni, all + from + skip, (rest - skip) * sizeof **buf);
+    o->prompt = *buf;
+    o->n_prompt = ni + rest - skip;
+    return CW_OK;
+}
+
+/* transcribe()'s new_segment + the "instantaneous or empty" clearing. */
+static cw_status add_segment(lf_state *s, long seek, const cw_split_piece *pc,
+                             const cw_decode_result *r)
+{
+    cw_longform_result *out = s->out;
+    if (out->n_segments == s->seg_cap) {
+        size_t cap = s->seg_cap ? s->seg_cap * 2 : 16;
+        cw_segment *v = cw_realloc(out->segments, cap * sizeof *v);
+        if (!v) return CW_ERR_NOMEM;
+        out->segments = v;
+        s->seg_cap = cap;
+    }
+    size_t n = pc->end - pc->begin, n_text = 0;
+    int32_t *toks = cw_malloc((n ? n : 1) * sizeof *toks), *text_toks = cw_malloc((n ? n : 1) * sizeof *toks);
+    char *text = NULL;
+    cw_status rc = (toks && text_toks) ? CW_OK : CW_ERR_NOMEM;
+    if (rc == CW_OK) {
+        memcpy(toks, r->tokens + pc->begin, n * sizeof *toks);
+        for (size_t i = 0; i < n; i++)
+            if (toks[i] < s->env.sp->eot) text_toks[n_text++] = toks[i];
+        rc = s->env.codec->decode(s->env.codec->ctx, text_toks, n_text, &text);
+    }
+    free(text_toks);
+    if (rc != CW_OK) {
+        free(toks);
+        return rc;
+    }
+    char *probe = cw_strdup(text);
+    if (!probe) { free(toks); free(text); return CW_ERR_NOMEM; }
+    if (pc->start == pc->end_time || cw_strip_inplace(probe)[0] == '\0') {
+        text[0] = '\0';
+        n = 0;
+    }
+    free(probe);
+    cw_segment *seg = &out->segments[out->n_segments];
+    *seg = (cw_segment){(int)out->n_segments, seek, pc->start, pc->end_time, text, toks, n,
+                        r->avg_logprob, r->compression_ratio, r->no_speech_prob, r->temperature};
+    out->n_segments++;
+    return ivec_push(&s->all_tokens, toks, n);
+}
+
+/* One window at seek: decode, skip or split; advances *seek. */
+static cw_status run_window(lf_state *s, long *seek, long clip_end)
+{
+    const cw_longform_params *p = s->p;
+    size_t size = N_FRAMES;
+    if ((size_t)((long)s->content_frames - *seek) < size) size = (size_t)((long)s->content_frames - *seek);
+    if ((size_t)(clip_end - *seek) < size) size = (size_t)(clip_end - *seek);
+    double time_offset = (double)(*seek * 160) / 16000.0;
+    cut_window(s, (size_t)*seek, size);
+    cw_status rc = encode_window(s, s->window);
+    cw_decode_options o = p->decode;
+    o.language_token = s->out->language_token;
+    int32_t *prompt_buf = NULL;
+    if (rc == CW_OK) rc = window_prompt(s, &o, &prompt_buf);
+    cw_decode_result r;
+    memset(&r, 0, sizeof r);
+    if (rc == CW_OK) rc = cw_decode_with_fallback(&s->env, &o, &p->fallback, &r);
+    free(prompt_buf);
+    if (rc != CW_OK) return rc;
+    /* no voice activity check */
+    int skip = !isnan(p->fallback.no_speech_threshold) && r.no_speech_prob > p->fallback.no_speech_threshold;
+    if (!isnan(p->fallback.logprob_threshold) && r.avg_logprob > p->fallback.logprob_threshold) skip = 0;
+    if (skip) {
+        *seek += (long)size;
+    } else {
+        cw_split_piece *pieces = cw_malloc((r.n_tokens + 1) * sizeof *pieces);
+        long advance = 0;
+        rc = pieces ? CW_OK : CW_ERR_NOMEM;
+        size_t np = rc == CW_OK ? cw_split_window(r.tokens, r.n_tokens, s->env.sp->timestamp_begin,
+                                                   time_offset, size, pieces, &advance) : 0;
+        for (size_t i = 0; rc == CW_OK && i < np; i++) rc = add_segment(s, *seek, &pieces[i], &r);
+        free(pieces);
+        *seek += advance;
+        /* do not feed the prompt tokens if a high temperature was used */
+        if (!p->condition_on_previous_text || r.temperature > 0.5) s->prompt_reset_since = s->all_tokens.n;
+    }
+    cw_decode_result_free(&r);
+    return rc;
+}
+
+/* The flattened clip/seek loop of transcribe(). */
+static cw_status seek_loop(lf_state *s, const long *clips, size_t n_clips)
+{
+    const cw_longform_params *p = s->p;
+    size_t clip = 0;
+    long seek = clips[0];
+    double total = (double)(s->content_frames * 160) / 16000.0;
+    cw_status rc = CW_OK;
+    while (rc == CW_OK && clip < n_clips) {
+        long start = clips[2 * clip], end = clips[2 * clip + 1];
+        /* deviation: the reference would decode empty windows past the audio
+         * for a clip ending after it; the clip is cut at the end of the audio */
+        if (end > (long)s->content_frames) end = (long)s->content_frames;
+        if (seek < start) seek = start;
+        if (seek >= end) {
+            if (++clip < n_clips) seek = clips[2 * clip];
+            continue;
+        }
+        if (seek < 0)
+            return cw_error(CW_ERR_INVALID_ARG, "transcribe: clip beyond the audio (frame %ld)", seek);
+        rc = run_window(s, &seek, end);
+        if (rc == CW_OK && p->progress) {
+            long done = seek < (long)s->content_frames ? seek : (long)s->content_frames;
+            p->progress(p->progress_user, (double)(done * 160) / 16000.0, total);
+        }
+    }
+    return rc;
+}
+
+cw_status cw_transcribe_sequential(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                   const cw_special_tokens *sp, const cw_text_codec *codec,
+                                   cw_rng *rng, const float *mel, size_t n_frames,
+                                   const cw_longform_params *p, cw_longform_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n_frames < N_FRAMES || enc->n_mels == 0)
+        return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel must include the 30 s padding (%zu frames)", n_frames);
+    lf_state s;
+    memset(&s, 0, sizeof s);
+    s.enc = enc;
+    s.p = p;
+    s.env = (cw_decode_env){dec, sp, codec, rng};
+    s.mel = mel;
+    s.n_frames = n_frames;
+    s.content_frames = n_frames - N_FRAMES;
+    s.out = out;
+    out->duration = (double)(s.content_frames * 160) / 16000.0;
+    long *clips = NULL;
+    size_t n_clips = 0;
+    s.window = cw_malloc(enc->n_mels * N_FRAMES * sizeof *s.window);
+    cw_status rc = s.window ? seek_clips(p, s.content_frames, &clips, &n_clips) : CW_ERR_NOMEM;
+    if (rc == CW_OK) rc = pick_language(&s, &out->language_token);
+    if (rc == CW_OK) rc = load_initial_prompt(&s);
+    if (rc == CW_OK && n_clips > 0) rc = seek_loop(&s, clips, n_clips);
+    if (rc == CW_OK)
+        rc = codec->decode(codec->ctx, s.all_tokens.v ? s.all_tokens.v + s.n_initial_prompt : NULL,
+                           s.all_tokens.n - s.n_initial_prompt, &out->text);
+    free(clips);
+    free(s.window);
+    free(s.all_tokens.v);
+    if (rc != CW_OK) cw_longform_result_free(out);
+    return rc;
+}
