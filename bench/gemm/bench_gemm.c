@@ -60,7 +60,7 @@ static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
     o.be->ops->buf_wrap(o.be, w, n * k * cw_dtype_size(dt), &wb);
     o.be->ops->buf_wrap(o.be, x, m * k * 4, &o.x);
     o.be->ops->buf_wrap(o.be, y, m * n * 4, &o.y);
-    o.w = (cw_weight){ dt, n, k, wb, NULL };
+    o.w = (cw_weight){ .dtype = dt, .rows = n, .cols = k, .data = wb };
     o.m = m;
     run_ours(&o);
     double best = INFINITY;

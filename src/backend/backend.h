@@ -54,8 +54,10 @@ static inline cw_ref cw_ref_none(void) { return (cw_ref){ NULL, 0 }; }
 typedef struct {
     cw_dtype dtype;
     size_t rows, cols;
-    const cw_buf *data;  /* [rows, cols] of dtype, starting at byte 0 */
-    const cw_buf *scale; /* CW_DTYPE_I8 only: [rows] float32 */
+    const cw_buf *data;  /* [rows, cols] of dtype, from byte `offset` on */
+    const cw_buf *scale; /* CW_DTYPE_I8 only: [rows] float32, from byte 0 */
+    size_t offset;       /* bytes, a multiple of the dtype's size: many tensors
+                            may share one buffer (one device allocation) */
 } cw_weight;
 
 /* Softmax masks. Masked entries get probability exactly 0; a row whose
@@ -78,7 +80,8 @@ typedef struct {
  * Self-attention grows it by writing the new tokens' rows at position nkv
  * (a linear op into cw_ref_at(cache, b*bstride + pos*ld), or copy2d); cross-
  * attention K/V are the [n_audio_ctx, H*64] products of the encoder output,
- * computed once per window and read with nkv = n_audio_ctx. */
+ * computed once per window and read with nkv = n_audio_ctx; with
+ * k_bstride = v_bstride = 0 all B sequences (beams of one window) share them. */
 typedef struct {
     size_t n_batch, n_head; /* B, H */
     size_t nq, nkv;         /* query rows and key/value rows per sequence */

@@ -104,13 +104,19 @@ static cw_status check_weight(const cw_weight *w)
     size_t bytes;
     if (!w || !w->data || cw_mul_size(w->rows, w->cols, &bytes) || cw_mul_size(bytes, cw_dtype_size(w->dtype), &bytes))
         return cw_error(CW_ERR_INVALID_ARG, "weight: missing or too large");
-    if (bytes > w->data->size)
-        return cw_error(CW_ERR_INVALID_ARG, "weight [%zu, %zu] %s: buffer holds %zu bytes", w->rows,
-                        w->cols, cw_dtype_name(w->dtype), w->data->size);
+    if (w->offset % cw_dtype_size(w->dtype) != 0)
+        return cw_error(CW_ERR_INVALID_ARG, "weight: byte offset %zu not a multiple of its %s elements", w->offset,
+                        cw_dtype_name(w->dtype));
+    if (w->offset > w->data->size || bytes > w->data->size - w->offset)
+        return cw_error(CW_ERR_INVALID_ARG, "weight [%zu, %zu] %s at byte %zu: buffer holds %zu bytes", w->rows,
+                        w->cols, cw_dtype_name(w->dtype), w->offset, w->data->size);
     if (w->dtype == CW_DTYPE_I8 && (!w->scale || w->scale->size / sizeof(float) < w->rows))
         return cw_error(CW_ERR_INVALID_ARG, "int8 weight [%zu, %zu] lacks its %zu scales", w->rows, w->cols, w->rows);
     return CW_OK;
 }
+
+/* The weight's first element. */
+static const void *weight_ptr(const cw_weight *w) { return (const char *)w->data->data + w->offset; }
 
 /* At least n floats of 64-byte aligned scratch, kept for the next op. */
 static float *scratch_get(cw_cpu_state *st, size_t n)
@@ -193,7 +199,7 @@ static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     const float *pb = opt_ptr(bias, n, "linear bias", &ok);
     if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
     if (m == 0 || n == 0) return CW_OK;
-    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = w->data->data, .ldb = k,
+    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .c = py, .ldc = n };
     float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
@@ -238,7 +244,7 @@ static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     const float *px = ref_ptr(x, c_in * t_in, "conv1d x");
     const float *pb = opt_ptr(bias, c_out, "conv1d bias", &ok);
     if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
-    cw_gemm g = { .m = t_out, .n = c_out, .k = kk, .lda = kk, .b = w->data->data, .ldb = kk,
+    cw_gemm g = { .m = t_out, .n = c_out, .k = kk, .lda = kk, .b = weight_ptr(w), .ldb = kk,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .ldc = c_out };
     size_t n_cols = round16(t_out * kk), n_z = round16(t_out * c_out);
@@ -412,7 +418,7 @@ static cw_status cpu_embedding(cw_backend *be, cw_ref y, const cw_weight *t, con
             return cw_error(CW_ERR_INVALID_ARG, "embedding: id %ld outside [0, %zu)", (long)ids[i], t->rows);
         size_t row = (size_t)ids[i];
         float sc = t->dtype == CW_DTYPE_I8 ? ((const float *)t->scale->data)[row] : 1.0f;
-        state(be)->k.to_f32(py + i * d, (const char *)t->data->data + row * d * es, t->dtype, sc, d);
+        state(be)->k.to_f32(py + i * d, (const char *)weight_ptr(t) + row * d * es, t->dtype, sc, d);
     }
     return CW_OK;
 }
