@@ -189,7 +189,7 @@ static void test_linear_all_dtypes(void)
     uint64_t s = 1;
     static const shape shapes[] = {
         { 1, 1, 1 }, { 1, 17, 33 }, { 5, 51, 64 }, { 8, 40, 19 }, /* the small-m path */
-        { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, /* edges, two k blocks */
+        { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, { 14, 40, 777 }, /* edges; 3 k blocks */
         { 150, 48, 136 }, { 97, 130, 40 }, { 70, 200, 40 },        /* threaded, M and N split */
     };
     static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };

@@ -20,11 +20,22 @@
 #define CW_TARGET __attribute__((target("avx2,fma,f16c")))
 #define CW_INLINE static inline __attribute__((always_inline))
 
-/* MR x NR register tile; a KC x NC block of packed B (1 MiB, L3/L2) is
- * reused by all rows; MC rows of A (MC x KC = 72 KiB) stay in L2 while each
- * 16 KiB B panel sits in L1 for the MC/6 tiles below it. NC is large so that
- * A, the big operand of the encoder's products, is read from memory once. */
-enum { MR = 6, NR = 16, KC = 256, NC = 1024, MC = 72, CW_GEMV_MAX_M = 8 };
+/* MR x NR register tile; a KC x NC block of packed B (1.5 MiB, L3) is
+ * reused by all rows; MC rows of A (MC x KC = 108 KiB) stay in L2 while each
+ * 24 KiB B panel sits in L1 for the MC/6 tiles below it. NC is large so that
+ * A, the big operand of the encoder's products, is read from memory once.
+ * KC = 384 measured ~10% faster than 256 on Zen 3 (bench/results). */
+enum { MR = 6, NR = 16, KC = 384, NC = 1024, MC = 72, CW_GEMV_MAX_M = 8 };
+
+/* K is cut into equal blocks of at most KC (multiples of 8), e.g. 512 into
+ * 2 x 256 rather than 384 + 128; depends on K only, never on threads. */
+static size_t k_block(size_t k)
+{
+    size_t nb = (k + KC - 1) / KC;
+    size_t kb = (k + nb - 1) / nb;
+    kb = (kb + 7) & ~(size_t)7;
+    return kb > KC ? KC : kb;
+}
 
 /* ---- conversions ---------------------------------------------------------- */
 
@@ -108,6 +119,10 @@ CW_TARGET static void pack_b(const cw_gemm *g, size_t j0, size_t p0, size_t kc, 
 CW_TARGET static void kern_6x16(size_t kc, const float *ap, const float *bp,
                                 float *c, size_t ldc, const float *init, size_t ldi)
 {
+    for (int r = 0; r < MR; r++) { /* C is read or written at the end: fetch it now */
+        _mm_prefetch((const char *)(c + (size_t)r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)r * ldc + NR - 1), _MM_HINT_T0);
+    }
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (size_t p = 0; p < kc; p++, bp += NR, ap += MR) {
@@ -175,8 +190,9 @@ CW_TARGET static void gemm_packed(const cw_gemm *g, size_t m0, size_t m1, size_t
     float *bp = scratch, *tmp = bp + (size_t)KC * NC, *ap = tmp + KC, *bias16 = ap + (size_t)MC * KC;
     for (size_t jc = n0; jc < n1; jc += NC) {
         size_t nc = n1 - jc < NC ? n1 - jc : NC;
-        for (size_t p0 = 0; p0 < g->k; p0 += KC) {
-            size_t kc = g->k - p0 < KC ? g->k - p0 : KC;
+        size_t kb = k_block(g->k);
+        for (size_t p0 = 0; p0 < g->k; p0 += kb) {
+            size_t kc = g->k - p0 < kb ? g->k - p0 : kb;
             for (size_t jr = 0; jr < nc; jr += NR)
                 pack_b(g, jc + jr, p0, kc, bp + jr * kc, tmp);
             for (size_t ic = m0; ic < m1; ic += MC) {
