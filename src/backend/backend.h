@@ -15,7 +15,21 @@
  * synchronous, a CUDA back end may queue them until the next download.
  * Outputs come first; all sizes are size_t; shapes are row-major, written as
  * [rows, cols]. Unless an op says so, outputs must not overlap inputs.
- * Nothing in this layer knows about Whisper. */
+ * Nothing in this layer knows about Whisper.
+ *
+ * What a pre-LN self-attention block looks like from nn/ (d = H*64, n rows):
+ *
+ *   const cw_backend_ops *op = be->ops;
+ *   op->layernorm(be, h, x, ln_g, ln_b, n, d, 1e-5f);      // h [n, d]
+ *   op->linear(be, q, h, &wq, bq, n);                       // q [n, d]
+ *   op->linear(be, kc, h, &wk, cw_ref_none(), n);           // rows of the K cache
+ *   op->linear(be, vc, h, &wv, bv, n);
+ *   op->attention(be, &(cw_attn){ .n_batch = 1, .n_head = H, .nq = n, .nkv = n,
+ *       .o = a, .o_ld = d, .q = q, .q_ld = d, .k = kc, .k_ld = d, .v = vc, .v_ld = d,
+ *       .scale = 0.125f });
+ *   op->linear(be, h, a, &wo, bo, n);
+ *   op->add(be, x, x, h, n * d);                            // residual
+ */
 #ifndef CW_BACKEND_H
 #define CW_BACKEND_H
 

@@ -79,6 +79,13 @@ static cw_status cpu_download(cw_backend *be, void *dst, const cw_buf *src, size
 
 /* ---- argument checks and scratch --------------------------------------------- */
 
+/* a * b, or SIZE_MAX on overflow (which then fails the bounds check). */
+static size_t mul(size_t a, size_t b)
+{
+    size_t r;
+    return cw_mul_size(a, b, &r) ? SIZE_MAX : r;
+}
+
 /* The float pointer of r after checking that n floats from it lie in the
  * buffer; NULL (error set) if not. */
 static float *ref_ptr(cw_ref r, size_t n, const char *what)
@@ -240,8 +247,8 @@ static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
                         stride, t_in, w->cols, c_in);
     size_t c_out = w->rows, t_out = (t_in - 1) / stride + 1, kk = c_in * 3;
     int ok = 1;
-    float *py = ref_ptr(y, c_out * t_out, "conv1d y");
-    const float *px = ref_ptr(x, c_in * t_in, "conv1d x");
+    float *py = ref_ptr(y, mul(c_out, t_out), "conv1d y");
+    const float *px = ref_ptr(x, mul(c_in, t_in), "conv1d x");
     const float *pb = opt_ptr(bias, c_out, "conv1d bias", &ok);
     if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
     cw_gemm g = { .m = t_out, .n = c_out, .k = kk, .lda = kk, .b = weight_ptr(w), .ldb = kk,
@@ -336,7 +343,7 @@ static cw_status cpu_layernorm(cw_backend *be, cw_ref y, cw_ref x, cw_ref gamma,
                                size_t rows, size_t cols, float eps)
 {
     int ok = 1;
-    rows_job j = { &state(be)->k, ref_ptr(y, rows * cols, "layernorm y"), ref_ptr(x, rows * cols, "layernorm x"),
+    rows_job j = { &state(be)->k, ref_ptr(y, mul(rows, cols), "layernorm y"), ref_ptr(x, mul(rows, cols), "layernorm x"),
                    opt_ptr(gamma, cols, "layernorm gamma", &ok), opt_ptr(beta, cols, "layernorm beta", &ok),
                    rows, cols, eps, 0, NULL };
     if (!j.y || !j.x || !ok) return CW_ERR_INVALID_ARG;
@@ -355,7 +362,7 @@ static void softmax_worker(int ith, int nth, void *arg)
 static cw_status cpu_softmax(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols, float scale,
                              const cw_mask *mask)
 {
-    rows_job j = { &state(be)->k, ref_ptr(y, rows * cols, "softmax y"), ref_ptr(x, rows * cols, "softmax x"),
+    rows_job j = { &state(be)->k, ref_ptr(y, mul(rows, cols), "softmax y"), ref_ptr(x, mul(rows, cols), "softmax x"),
                    NULL, NULL, rows, cols, 0, scale, mask };
     if (!j.y || !j.x) return CW_ERR_INVALID_ARG;
     if (rows && cols) cw_threadpool_run(be->pool, softmax_worker, &j);
@@ -396,8 +403,8 @@ static cw_status cpu_add(cw_backend *be, cw_ref y, cw_ref a, cw_ref b, size_t n)
 static cw_status cpu_add_bcast(cw_backend *be, cw_ref y, cw_ref x, cw_ref r, size_t outer, size_t inner)
 {
     (void)be;
-    float *py = ref_ptr(y, outer * inner, "add_bcast y");
-    const float *px = ref_ptr(x, outer * inner, "add_bcast x"), *pr = ref_ptr(r, inner, "add_bcast r");
+    float *py = ref_ptr(y, mul(outer, inner), "add_bcast y");
+    const float *px = ref_ptr(x, mul(outer, inner), "add_bcast x"), *pr = ref_ptr(r, inner, "add_bcast r");
     if (!py || !px || !pr) return CW_ERR_INVALID_ARG;
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < inner; i++) py[o * inner + i] = px[o * inner + i] + pr[i];
@@ -411,7 +418,7 @@ static cw_status cpu_embedding(cw_backend *be, cw_ref y, const cw_weight *t, con
     cw_status s = check_weight(t);
     if (s != CW_OK) return cw_error_prefix(s, "embedding");
     size_t d = t->cols, es = cw_dtype_size(t->dtype);
-    float *py = ref_ptr(y, n * d, "embedding y");
+    float *py = ref_ptr(y, mul(n, d), "embedding y");
     if (!py) return CW_ERR_INVALID_ARG;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->rows)
@@ -438,8 +445,8 @@ static cw_status cpu_copy2d(cw_backend *be, cw_ref y, size_t y_ld, cw_ref x, siz
 static cw_status cpu_transpose(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols)
 {
     (void)be;
-    float *py = ref_ptr(y, rows * cols, "transpose y");
-    const float *px = ref_ptr(x, rows * cols, "transpose x");
+    float *py = ref_ptr(y, mul(rows, cols), "transpose y");
+    const float *px = ref_ptr(x, mul(rows, cols), "transpose x");
     if (!py || !px) return CW_ERR_INVALID_ARG;
     transpose_plain(py, px, rows, cols);
     return CW_OK;
