@@ -181,10 +181,11 @@ static void gemm_worker(int ith, int nth, void *arg)
 static void run_gemm(cw_backend *be, const cw_gemm *g, float *scratch)
 {
     cw_cpu_state *st = state(be);
-    int nth = cw_threadpool_size(be->pool);
     gemm_job j = { g, &st->k, scratch, round16(st->k.gemm_scratch_floats(g)) + 16, 0 };
-    /* few rows (decoder: W read once) or many column panels: split N; else M */
-    j.split_n = g->m <= 64 || (g->n + 15) / 16 >= 4 * (size_t)nth;
+    /* Each thread packs the operand it does not split: splitting M repeats
+     * the packing of B [n, k], splitting N that of A [m, k]; so split the
+     * larger side. Few rows (the decoder): always N, so W is read once. */
+    j.split_n = g->m <= 64 || g->n >= g->m;
     cw_threadpool_run(be->pool, gemm_worker, &j);
 }
 
