@@ -310,7 +310,7 @@ static void test_layernorm(void)
     for (size_t di = 0; di < 5; di++) {
         size_t rows = dims[di][0], cols = dims[di][1], n = rows * cols;
         float *x = rand_vec(n, 5, 9, &s), *g = rand_vec(cols, 0.5f, 1.5f, &s), *be_ = rand_vec(cols, -1, 1, &s);
-        float *r = NULL;
+        float *r = NULL, *f1 = malloc(n * sizeof *f1);
         for (int t = -1; t < 3; t++) {
             cw_backend *be = t < 0 ? b.ref : b.fast[t];
             cw_buf *bx = up(be, x, n * 4), *bg = up(be, g, cols * 4), *bb = up(be, be_, cols * 4);
@@ -321,6 +321,8 @@ static void test_layernorm(void)
             if (t < 0) r = y;
             else {
                 close_all(y, r, n, 1e-5, 1e-5, "layernorm");
+                if (t == 0) memcpy(f1, y, n * sizeof *y);
+                else CHECK_MSG(memcmp(y, f1, n * sizeof *y) == 0, "layernorm: %d threads differ from 1", t + 1);
                 free(y);
             }
             be->ops->buf_free(be, bx); be->ops->buf_free(be, bg); be->ops->buf_free(be, bb);
@@ -330,7 +332,7 @@ static void test_layernorm(void)
             for (size_t c = 0; c < cols; c++) m += r[c];
             CHECK_NEAR(m, 0, 1e-5);
         }
-        free(r); free(x); free(g); free(be_);
+        free(r); free(x); free(g); free(be_); free(f1);
     }
     free_backends(&b);
 }
@@ -344,7 +346,7 @@ static void test_softmax(void)
     for (size_t ci = 0; ci < 3; ci++)
         for (size_t mi = 0; mi < 4; mi++) {
             size_t rows = 9, cols = cols_list[ci], n = rows * cols;
-            float *x = rand_vec(n, -20, 20, &s), *r = NULL;
+            float *x = rand_vec(n, -20, 20, &s), *r = NULL, *f1 = malloc(n * sizeof *f1);
             for (int t = -1; t < 3; t++) {
                 cw_backend *be = t < 0 ? b.ref : b.fast[t];
                 cw_buf *bx = up(be, x, n * 4), *by = NULL;
@@ -355,6 +357,8 @@ static void test_softmax(void)
                 if (t < 0) r = y;
                 else {
                     close_all(y, r, n, 1e-7, 2e-6, "softmax");
+                    if (t == 0) memcpy(f1, y, n * sizeof *y);
+                    else CHECK_MSG(memcmp(y, f1, n * sizeof *y) == 0, "softmax: %d threads differ from 1", t + 1);
                     free(y);
                 }
                 be->ops->buf_free(be, bx); be->ops->buf_free(be, by);
@@ -367,7 +371,7 @@ static void test_softmax(void)
                 }
                 CHECK_NEAR(sum, 1.0, 1e-6);
             }
-            free(r); free(x);
+            free(r); free(x); free(f1);
         }
     free_backends(&b);
 }
@@ -379,7 +383,7 @@ static void test_gelu(void)
     static const size_t ns[] = { 1, 7, 1000, 4099 };
     for (size_t ni = 0; ni < 4; ni++) {
         size_t n = ns[ni];
-        float *x = rand_vec(n, -12, 12, &s), *r = NULL;
+        float *x = rand_vec(n, -12, 12, &s), *r = NULL, *f1 = malloc(n * sizeof *f1);
         x[0] = ni == 3 ? -0.0f : x[0];
         if (n > 4) x[1] = 0.0f, x[2] = 1e-8f, x[3] = -30.0f;
         for (int t = -1; t < 3; t++) {
@@ -390,12 +394,14 @@ static void test_gelu(void)
             if (t < 0) r = y;
             else {
                 close_all(y, r, n, 1e-7, 3e-6, "gelu");
+                if (t == 0) memcpy(f1, y, n * sizeof *y);
+                else CHECK_MSG(memcmp(y, f1, n * sizeof *y) == 0, "gelu: %d threads differ from 1", t + 1);
                 free(y);
             }
             be->ops->buf_free(be, bx);
         }
         if (n > 4) CHECK(r[1] == 0.0f);
-        free(r); free(x);
+        free(r); free(x); free(f1);
     }
     /* known values: gelu(1) = 0.8413447460685429, gelu(-1) = -0.15865525393145707 */
     float v[2] = { 1.0f, -1.0f };
