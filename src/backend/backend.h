@@ -10,9 +10,10 @@
  *     KV-cache position without ever holding a pointer into the buffer;
  *   - weights are described by a cw_weight (dtype, [rows, cols], buffer, scales).
  *
- * Every op returns a cw_status (CW_OK, CW_ERR_NOMEM when scratch could not
- * grow, CW_ERR_INVALID_ARG for inconsistent shapes); on the CPU they are
- * synchronous, a CUDA back end may queue them until the next download.
+ * Every op but buf_free / buf_size / destroy returns a cw_status (CW_OK,
+ * CW_ERR_NOMEM when memory or scratch could not grow, CW_ERR_INVALID_ARG when
+ * a view or weight does not fit its buffer), with cw_last_error() set. On the
+ * CPU ops are synchronous; a CUDA back end may queue them until a download.
  * Outputs come first; all sizes are size_t; shapes are row-major, written as
  * [rows, cols]. Unless an op says so, outputs must not overlap inputs.
  * Nothing in this layer knows about Whisper.
