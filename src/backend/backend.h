@@ -10,12 +10,27 @@
  *     KV-cache position without ever holding a pointer into the buffer;
  *   - weights are described by a cw_weight (dtype, [rows, cols], buffer, scales).
  *
- * Every op returns a cw_status (CW_OK, CW_ERR_NOMEM when scratch could not
- * grow, CW_ERR_INVALID_ARG for inconsistent shapes); on the CPU they are
- * synchronous, a CUDA back end may queue them until the next download.
+ * Every op but buf_free / buf_size / destroy returns a cw_status (CW_OK,
+ * CW_ERR_NOMEM when memory or scratch could not grow, CW_ERR_INVALID_ARG when
+ * a view or weight does not fit its buffer), with cw_last_error() set. On the
+ * CPU ops are synchronous; a CUDA back end may queue them until a download.
  * Outputs come first; all sizes are size_t; shapes are row-major, written as
  * [rows, cols]. Unless an op says so, outputs must not overlap inputs.
- * Nothing in this layer knows about Whisper. */
+ * Nothing in this layer knows about Whisper.
+ *
+ * What a pre-LN self-attention block looks like from nn/ (d = H*64, n rows):
+ *
+ *   const cw_backend_ops *op = be->ops;
+ *   op->layernorm(be, h, x, ln_g, ln_b, n, d, 1e-5f);      // h [n, d]
+ *   op->linear(be, q, h, &wq, bq, n);                       // q [n, d]
+ *   op->linear(be, kc, h, &wk, cw_ref_none(), n);           // rows of the K cache
+ *   op->linear(be, vc, h, &wv, bv, n);
+ *   op->attention(be, &(cw_attn){ .n_batch = 1, .n_head = H, .nq = n, .nkv = n,
+ *       .o = a, .o_ld = d, .q = q, .q_ld = d, .k = kc, .k_ld = d, .v = vc, .v_ld = d,
+ *       .scale = 0.125f });
+ *   op->linear(be, h, a, &wo, bo, n);
+ *   op->add(be, x, x, h, n * d);                            // residual
+ */
 #ifndef CW_BACKEND_H
 #define CW_BACKEND_H
 
@@ -48,8 +63,10 @@ static inline cw_ref cw_ref_none(void) { return (cw_ref){ NULL, 0 }; }
 typedef struct {
     cw_dtype dtype;
     size_t rows, cols;
-    const cw_buf *data;  /* [rows, cols] of dtype, starting at byte 0 */
-    const cw_buf *scale; /* CW_DTYPE_I8 only: [rows] float32 */
+    const cw_buf *data;  /* [rows, cols] of dtype, from byte `offset` on */
+    const cw_buf *scale; /* CW_DTYPE_I8 only: [rows] float32, from byte 0 */
+    size_t offset;       /* bytes, a multiple of the dtype's size: many tensors
+                            may share one buffer (one device allocation) */
 } cw_weight;
 
 /* Softmax masks. Masked entries get probability exactly 0; a row whose
@@ -72,7 +89,8 @@ typedef struct {
  * Self-attention grows it by writing the new tokens' rows at position nkv
  * (a linear op into cw_ref_at(cache, b*bstride + pos*ld), or copy2d); cross-
  * attention K/V are the [n_audio_ctx, H*64] products of the encoder output,
- * computed once per window and read with nkv = n_audio_ctx. */
+ * computed once per window and read with nkv = n_audio_ctx; with
+ * k_bstride = v_bstride = 0 all B sequences (beams of one window) share them. */
 typedef struct {
     size_t n_batch, n_head; /* B, H */
     size_t nq, nkv;         /* query rows and key/value rows per sequence */

@@ -129,10 +129,14 @@ static void *make_weight(cw_dtype dt, size_t n, size_t k, float *wf, float *scal
 static float *run_linear(cw_backend *be, const float *x, const void *w, const float *scale, const float *bias,
                          cw_dtype dt, shape sh)
 {
-    cw_buf *bx = up(be, x, sh.m * sh.k * 4), *bw = up(be, w, sh.n * sh.k * cw_dtype_size(dt));
+    size_t wbytes = sh.n * sh.k * cw_dtype_size(dt), woff = 64; /* the weight sits at a byte offset */
+    cw_buf *bx = up(be, x, sh.m * sh.k * 4), *bw = NULL;
+    CHECK(be->ops->buf_alloc(be, woff + wbytes, &bw) == CW_OK);
+    CHECK(be->ops->upload(be, bw, woff, w, wbytes) == CW_OK);
     cw_buf *bs = up(be, scale, sh.n * 4), *bb = bias ? up(be, bias, sh.n * 4) : NULL, *by = NULL;
     CHECK(be->ops->buf_alloc(be, sh.m * sh.n * 4, &by) == CW_OK);
-    cw_weight wt = { dt, sh.n, sh.k, bw, dt == CW_DTYPE_I8 ? bs : NULL };
+    cw_weight wt = { .dtype = dt, .rows = sh.n, .cols = sh.k, .data = bw, .scale = dt == CW_DTYPE_I8 ? bs : NULL,
+                     .offset = woff };
     CHECK(be->ops->linear(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, cw_ref_at(bb, 0), sh.m) == CW_OK);
     float *y = down(be, by, sh.m * sh.n);
     be->ops->buf_free(be, bx); be->ops->buf_free(be, bw); be->ops->buf_free(be, bs);
@@ -186,8 +190,8 @@ static void test_linear_all_dtypes(void)
     uint64_t s = 1;
     static const shape shapes[] = {
         { 1, 1, 1 }, { 1, 17, 33 }, { 5, 51, 64 }, { 8, 40, 19 }, /* the small-m path */
-        { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, /* edges, two k blocks */
-        { 150, 48, 136 }, { 97, 130, 40 },                         /* threaded, M and N split */
+        { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, { 14, 40, 777 }, /* edges; 3 k blocks */
+        { 150, 48, 136 }, { 97, 130, 40 }, { 70, 200, 40 },        /* threaded, M and N split */
     };
     static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };
     for (size_t d = 0; d < 4; d++)
@@ -204,12 +208,15 @@ static void test_linear_bad_args(void)
     CHECK(be->ops->buf_alloc(be, 4 * 10, &x) == CW_OK);
     CHECK(be->ops->buf_alloc(be, 4 * 20, &w) == CW_OK);
     CHECK(be->ops->buf_alloc(be, 4 * 5, &y) == CW_OK);
-    cw_weight wt = { CW_DTYPE_F32, 3, 5, w, NULL };
+    cw_weight wt = { .dtype = CW_DTYPE_F32, .rows = 3, .cols = 5, .data = w };
     /* y needs 2*3 floats, has 5 */
     CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 2), CW_ERR_INVALID_ARG, "linear y");
     wt.rows = 5; /* 5*5 floats do not fit in w */
     CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 1), CW_ERR_INVALID_ARG, "weight");
-    wt = (cw_weight){ CW_DTYPE_I8, 3, 5, w, NULL };
+    wt.rows = 3;
+    wt.offset = 4 * 6; /* 15 floats from float 6 on do not fit in 20 */
+    CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 1), CW_ERR_INVALID_ARG, "weight");
+    wt = (cw_weight){ .dtype = CW_DTYPE_I8, .rows = 3, .cols = 5, .data = w };
     CHECK_FAILS(be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), &wt, cw_ref_none(), 1), CW_ERR_INVALID_ARG, "scales");
     CHECK_FAILS(be->ops->upload(be, y, 8, x, 16), CW_ERR_INVALID_ARG, "outside");
     be->ops->buf_free(be, x); be->ops->buf_free(be, w); be->ops->buf_free(be, y);
@@ -222,6 +229,7 @@ typedef struct {
     size_t B, H, nq, nkv, ctx; /* ctx: rows reserved per sequence in the K/V cache */
     int causal;
     size_t q_pos, pad; /* pad: extra floats per row of Q and O */
+    int shared_kv;     /* K/V batch stride 0: every sequence reads sequence 0's */
 } attn_case;
 
 static float *run_attention(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v)
@@ -235,8 +243,8 @@ static float *run_attention(cw_backend *be, const attn_case *c, const float *q, 
     cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv,
                   .o = cw_ref_at(bo, 0), .o_ld = ld, .o_bstride = c->nq * ld,
                   .q = cw_ref_at(bq, 0), .q_ld = ld, .q_bstride = c->nq * ld,
-                  .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = c->ctx * hd,
-                  .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = c->ctx * hd,
+                  .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = c->shared_kv ? 0 : c->ctx * hd,
+                  .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = c->shared_kv ? 0 : c->ctx * hd,
                   .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
     CHECK(be->ops->attention(be, &a) == CW_OK);
     float *o = down(be, bo, nq_f);
@@ -250,11 +258,12 @@ static void test_attention(void)
     backends b = make_backends();
     uint64_t s = 7;
     static const attn_case cases[] = {
-        { 2, 3, 70, 70, 70, 0, 0, 0 },     /* encoder-like self-attention, 2 blocks */
-        { 1, 2, 5, 5, 8, 1, 0, 0, },       /* decoder prompt pass, causal */
-        { 2, 2, 3, 20, 32, 1, 17, 8 },     /* 3 new tokens after 17 cached, padded rows */
-        { 3, 1, 1, 130, 200, 0, 0, 0 },    /* one-token step over a cross-attention cache */
-        { 1, 2, 130, 150, 150, 1, 20, 0 }, /* causal over several query blocks */
+        { 2, 3, 70, 70, 70, 0, 0, 0, 0 },     /* encoder-like self-attention, 2 blocks */
+        { 1, 2, 5, 5, 8, 1, 0, 0, 0 },       /* decoder prompt pass, causal */
+        { 2, 2, 3, 20, 32, 1, 17, 8, 0 },     /* 3 new tokens after 17 cached, padded rows */
+        { 3, 1, 1, 130, 200, 0, 0, 0, 0 },    /* one-token step over a cross-attention cache */
+        { 1, 2, 130, 150, 150, 1, 20, 0, 0 }, /* causal over several query blocks */
+        { 4, 2, 1, 40, 40, 0, 0, 0, 1 },   /* beams sharing one cross-attention K/V */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         const attn_case *c = &cases[ci];
@@ -302,7 +311,7 @@ static void test_layernorm(void)
     for (size_t di = 0; di < 5; di++) {
         size_t rows = dims[di][0], cols = dims[di][1], n = rows * cols;
         float *x = rand_vec(n, 5, 9, &s), *g = rand_vec(cols, 0.5f, 1.5f, &s), *be_ = rand_vec(cols, -1, 1, &s);
-        float *r = NULL;
+        float *r = NULL, *f1 = malloc(n * sizeof *f1);
         for (int t = -1; t < 3; t++) {
             cw_backend *be = t < 0 ? b.ref : b.fast[t];
             cw_buf *bx = up(be, x, n * 4), *bg = up(be, g, cols * 4), *bb = up(be, be_, cols * 4);
@@ -313,6 +322,8 @@ static void test_layernorm(void)
             if (t < 0) r = y;
             else {
                 close_all(y, r, n, 1e-5, 1e-5, "layernorm");
+                if (t == 0) memcpy(f1, y, n * sizeof *y);
+                else CHECK_MSG(memcmp(y, f1, n * sizeof *y) == 0, "layernorm: %d threads differ from 1", t + 1);
                 free(y);
             }
             be->ops->buf_free(be, bx); be->ops->buf_free(be, bg); be->ops->buf_free(be, bb);
@@ -322,7 +333,7 @@ static void test_layernorm(void)
             for (size_t c = 0; c < cols; c++) m += r[c];
             CHECK_NEAR(m, 0, 1e-5);
         }
-        free(r); free(x); free(g); free(be_);
+        free(r); free(x); free(g); free(be_); free(f1);
     }
     free_backends(&b);
 }
@@ -336,7 +347,7 @@ static void test_softmax(void)
     for (size_t ci = 0; ci < 3; ci++)
         for (size_t mi = 0; mi < 4; mi++) {
             size_t rows = 9, cols = cols_list[ci], n = rows * cols;
-            float *x = rand_vec(n, -20, 20, &s), *r = NULL;
+            float *x = rand_vec(n, -20, 20, &s), *r = NULL, *f1 = malloc(n * sizeof *f1);
             for (int t = -1; t < 3; t++) {
                 cw_backend *be = t < 0 ? b.ref : b.fast[t];
                 cw_buf *bx = up(be, x, n * 4), *by = NULL;
@@ -347,6 +358,8 @@ static void test_softmax(void)
                 if (t < 0) r = y;
                 else {
                     close_all(y, r, n, 1e-7, 2e-6, "softmax");
+                    if (t == 0) memcpy(f1, y, n * sizeof *y);
+                    else CHECK_MSG(memcmp(y, f1, n * sizeof *y) == 0, "softmax: %d threads differ from 1", t + 1);
                     free(y);
                 }
                 be->ops->buf_free(be, bx); be->ops->buf_free(be, by);
@@ -359,7 +372,7 @@ static void test_softmax(void)
                 }
                 CHECK_NEAR(sum, 1.0, 1e-6);
             }
-            free(r); free(x);
+            free(r); free(x); free(f1);
         }
     free_backends(&b);
 }
@@ -371,7 +384,7 @@ static void test_gelu(void)
     static const size_t ns[] = { 1, 7, 1000, 4099 };
     for (size_t ni = 0; ni < 4; ni++) {
         size_t n = ns[ni];
-        float *x = rand_vec(n, -12, 12, &s), *r = NULL;
+        float *x = rand_vec(n, -12, 12, &s), *r = NULL, *f1 = malloc(n * sizeof *f1);
         x[0] = ni == 3 ? -0.0f : x[0];
         if (n > 4) x[1] = 0.0f, x[2] = 1e-8f, x[3] = -30.0f;
         for (int t = -1; t < 3; t++) {
@@ -382,12 +395,14 @@ static void test_gelu(void)
             if (t < 0) r = y;
             else {
                 close_all(y, r, n, 1e-7, 3e-6, "gelu");
+                if (t == 0) memcpy(f1, y, n * sizeof *y);
+                else CHECK_MSG(memcmp(y, f1, n * sizeof *y) == 0, "gelu: %d threads differ from 1", t + 1);
                 free(y);
             }
             be->ops->buf_free(be, bx);
         }
         if (n > 4) CHECK(r[1] == 0.0f);
-        free(r); free(x);
+        free(r); free(x); free(f1);
     }
     /* known values: gelu(1) = 0.8413447460685429, gelu(-1) = -0.15865525393145707 */
     float v[2] = { 1.0f, -1.0f };
@@ -430,7 +445,7 @@ static void test_conv1d(void)
             cw_backend *be = t < 0 ? b.ref : b.fast[t];
             cw_buf *bx = up(be, x, c_in * t_in * 4), *bw = up(be, w, nw * cw_dtype_size(dt)), *bb = up(be, bias, c_out * 4), *by = NULL;
             CHECK(be->ops->buf_alloc(be, c_out * t_out * 4, &by) == CW_OK);
-            cw_weight wt = { dt, c_out, c_in * 3, bw, NULL };
+            cw_weight wt = { .dtype = dt, .rows = c_out, .cols = c_in * 3, .data = bw };
             CHECK(be->ops->conv1d(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, cw_ref_at(bb, 0), c_in, t_in, st) == CW_OK);
             float *y = down(be, by, c_out * t_out);
             close_all(y, want, c_out * t_out, 1e-5, 1e-5, "conv1d");
@@ -456,7 +471,7 @@ static void test_embedding(void)
             cw_backend *be = t < 0 ? b.ref : b.fast[t];
             cw_buf *bw = up(be, w, rows * d * cw_dtype_size(dts[di])), *bs = up(be, scale, rows * 4), *by = NULL;
             CHECK(be->ops->buf_alloc(be, 4 * d * 4, &by) == CW_OK);
-            cw_weight wt = { dts[di], rows, d, bw, bs };
+            cw_weight wt = { .dtype = dts[di], .rows = rows, .cols = d, .data = bw, .scale = bs };
             CHECK(be->ops->embedding(be, cw_ref_at(by, 0), &wt, ids, 4) == CW_OK);
             float *y = down(be, by, 4 * d);
             for (size_t i = 0; i < 4; i++) close_all(y + i * d, wf + (size_t)ids[i] * d, d, 0, 1e-7, "embedding");

@@ -46,7 +46,8 @@ typedef struct {
     /* rows of y [rows, cols] */
     void (*layernorm)(float *y, const float *x, const float *gamma, const float *beta,
                       size_t rows, size_t cols, float eps);
-    /* rows [r0, r1) of the softmax op (row index matters for the causal mask) */
+    /* rows [r0, r1) of the softmax op; y and x point at row r0 (the row
+     * index itself matters for the causal mask) */
     void (*softmax)(float *y, const float *x, size_t r0, size_t r1, size_t cols,
                     float scale, const cw_mask *mask);
     void (*gelu)(float *x, size_t n);

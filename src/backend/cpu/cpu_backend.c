@@ -79,6 +79,13 @@ static cw_status cpu_download(cw_backend *be, void *dst, const cw_buf *src, size
 
 /* ---- argument checks and scratch --------------------------------------------- */
 
+/* a * b, or SIZE_MAX on overflow (which then fails the bounds check). */
+static size_t mul(size_t a, size_t b)
+{
+    size_t r;
+    return cw_mul_size(a, b, &r) ? SIZE_MAX : r;
+}
+
 /* The float pointer of r after checking that n floats from it lie in the
  * buffer; NULL (error set) if not. */
 static float *ref_ptr(cw_ref r, size_t n, const char *what)
@@ -104,13 +111,19 @@ static cw_status check_weight(const cw_weight *w)
     size_t bytes;
     if (!w || !w->data || cw_mul_size(w->rows, w->cols, &bytes) || cw_mul_size(bytes, cw_dtype_size(w->dtype), &bytes))
         return cw_error(CW_ERR_INVALID_ARG, "weight: missing or too large");
-    if (bytes > w->data->size)
-        return cw_error(CW_ERR_INVALID_ARG, "weight [%zu, %zu] %s: buffer holds %zu bytes", w->rows,
-                        w->cols, cw_dtype_name(w->dtype), w->data->size);
+    if (w->offset % cw_dtype_size(w->dtype) != 0)
+        return cw_error(CW_ERR_INVALID_ARG, "weight: byte offset %zu not a multiple of its %s elements", w->offset,
+                        cw_dtype_name(w->dtype));
+    if (w->offset > w->data->size || bytes > w->data->size - w->offset)
+        return cw_error(CW_ERR_INVALID_ARG, "weight [%zu, %zu] %s at byte %zu: buffer holds %zu bytes", w->rows,
+                        w->cols, cw_dtype_name(w->dtype), w->offset, w->data->size);
     if (w->dtype == CW_DTYPE_I8 && (!w->scale || w->scale->size / sizeof(float) < w->rows))
         return cw_error(CW_ERR_INVALID_ARG, "int8 weight [%zu, %zu] lacks its %zu scales", w->rows, w->cols, w->rows);
     return CW_OK;
 }
+
+/* The weight's first element. */
+static const void *weight_ptr(const cw_weight *w) { return (const char *)w->data->data + w->offset; }
 
 /* At least n floats of 64-byte aligned scratch, kept for the next op. */
 static float *scratch_get(cw_cpu_state *st, size_t n)
@@ -168,10 +181,11 @@ static void gemm_worker(int ith, int nth, void *arg)
 static void run_gemm(cw_backend *be, const cw_gemm *g, float *scratch)
 {
     cw_cpu_state *st = state(be);
-    int nth = cw_threadpool_size(be->pool);
     gemm_job j = { g, &st->k, scratch, round16(st->k.gemm_scratch_floats(g)) + 16, 0 };
-    /* few rows (decoder: W read once) or many column panels: split N; else M */
-    j.split_n = g->m <= 64 || (g->n + 15) / 16 >= 4 * (size_t)nth;
+    /* Each thread packs the operand it does not split: splitting M repeats
+     * the packing of B [n, k], splitting N that of A [m, k]; so split the
+     * larger side. Few rows (the decoder): always N, so W is read once. */
+    j.split_n = g->m <= 64 || g->n >= g->m;
     cw_threadpool_run(be->pool, gemm_worker, &j);
 }
 
@@ -193,7 +207,7 @@ static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     const float *pb = opt_ptr(bias, n, "linear bias", &ok);
     if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
     if (m == 0 || n == 0) return CW_OK;
-    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = w->data->data, .ldb = k,
+    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .c = py, .ldc = n };
     float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
@@ -234,11 +248,11 @@ static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
                         stride, t_in, w->cols, c_in);
     size_t c_out = w->rows, t_out = (t_in - 1) / stride + 1, kk = c_in * 3;
     int ok = 1;
-    float *py = ref_ptr(y, c_out * t_out, "conv1d y");
-    const float *px = ref_ptr(x, c_in * t_in, "conv1d x");
+    float *py = ref_ptr(y, mul(c_out, t_out), "conv1d y");
+    const float *px = ref_ptr(x, mul(c_in, t_in), "conv1d x");
     const float *pb = opt_ptr(bias, c_out, "conv1d bias", &ok);
     if (!py || !px || !ok) return CW_ERR_INVALID_ARG;
-    cw_gemm g = { .m = t_out, .n = c_out, .k = kk, .lda = kk, .b = w->data->data, .ldb = kk,
+    cw_gemm g = { .m = t_out, .n = c_out, .k = kk, .lda = kk, .b = weight_ptr(w), .ldb = kk,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .ldc = c_out };
     size_t n_cols = round16(t_out * kk), n_z = round16(t_out * c_out);
@@ -330,7 +344,7 @@ static cw_status cpu_layernorm(cw_backend *be, cw_ref y, cw_ref x, cw_ref gamma,
                                size_t rows, size_t cols, float eps)
 {
     int ok = 1;
-    rows_job j = { &state(be)->k, ref_ptr(y, rows * cols, "layernorm y"), ref_ptr(x, rows * cols, "layernorm x"),
+    rows_job j = { &state(be)->k, ref_ptr(y, mul(rows, cols), "layernorm y"), ref_ptr(x, mul(rows, cols), "layernorm x"),
                    opt_ptr(gamma, cols, "layernorm gamma", &ok), opt_ptr(beta, cols, "layernorm beta", &ok),
                    rows, cols, eps, 0, NULL };
     if (!j.y || !j.x || !ok) return CW_ERR_INVALID_ARG;
@@ -349,7 +363,7 @@ static void softmax_worker(int ith, int nth, void *arg)
 static cw_status cpu_softmax(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols, float scale,
                              const cw_mask *mask)
 {
-    rows_job j = { &state(be)->k, ref_ptr(y, rows * cols, "softmax y"), ref_ptr(x, rows * cols, "softmax x"),
+    rows_job j = { &state(be)->k, ref_ptr(y, mul(rows, cols), "softmax y"), ref_ptr(x, mul(rows, cols), "softmax x"),
                    NULL, NULL, rows, cols, 0, scale, mask };
     if (!j.y || !j.x) return CW_ERR_INVALID_ARG;
     if (rows && cols) cw_threadpool_run(be->pool, softmax_worker, &j);
@@ -390,8 +404,8 @@ static cw_status cpu_add(cw_backend *be, cw_ref y, cw_ref a, cw_ref b, size_t n)
 static cw_status cpu_add_bcast(cw_backend *be, cw_ref y, cw_ref x, cw_ref r, size_t outer, size_t inner)
 {
     (void)be;
-    float *py = ref_ptr(y, outer * inner, "add_bcast y");
-    const float *px = ref_ptr(x, outer * inner, "add_bcast x"), *pr = ref_ptr(r, inner, "add_bcast r");
+    float *py = ref_ptr(y, mul(outer, inner), "add_bcast y");
+    const float *px = ref_ptr(x, mul(outer, inner), "add_bcast x"), *pr = ref_ptr(r, inner, "add_bcast r");
     if (!py || !px || !pr) return CW_ERR_INVALID_ARG;
     for (size_t o = 0; o < outer; o++)
         for (size_t i = 0; i < inner; i++) py[o * inner + i] = px[o * inner + i] + pr[i];
@@ -405,14 +419,14 @@ static cw_status cpu_embedding(cw_backend *be, cw_ref y, const cw_weight *t, con
     cw_status s = check_weight(t);
     if (s != CW_OK) return cw_error_prefix(s, "embedding");
     size_t d = t->cols, es = cw_dtype_size(t->dtype);
-    float *py = ref_ptr(y, n * d, "embedding y");
+    float *py = ref_ptr(y, mul(n, d), "embedding y");
     if (!py) return CW_ERR_INVALID_ARG;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= t->rows)
             return cw_error(CW_ERR_INVALID_ARG, "embedding: id %ld outside [0, %zu)", (long)ids[i], t->rows);
         size_t row = (size_t)ids[i];
         float sc = t->dtype == CW_DTYPE_I8 ? ((const float *)t->scale->data)[row] : 1.0f;
-        state(be)->k.to_f32(py + i * d, (const char *)t->data->data + row * d * es, t->dtype, sc, d);
+        state(be)->k.to_f32(py + i * d, (const char *)weight_ptr(t) + row * d * es, t->dtype, sc, d);
     }
     return CW_OK;
 }
@@ -432,8 +446,8 @@ static cw_status cpu_copy2d(cw_backend *be, cw_ref y, size_t y_ld, cw_ref x, siz
 static cw_status cpu_transpose(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols)
 {
     (void)be;
-    float *py = ref_ptr(y, rows * cols, "transpose y");
-    const float *px = ref_ptr(x, rows * cols, "transpose x");
+    float *py = ref_ptr(y, mul(rows, cols), "transpose y");
+    const float *px = ref_ptr(x, mul(rows, cols), "transpose x");
     if (!py || !px) return CW_ERR_INVALID_ARG;
     transpose_plain(py, px, rows, cols);
     return CW_OK;
