@@ -29,8 +29,8 @@ typedef struct {
 } cw_wer_counts;
 
 /* Aligns hyp to ref word by word (words split on Unicode whitespace) with
- * Levenshtein distance; among minimal alignments, ties prefer a hit or
- * substitution, then a deletion, then an insertion. */
+ * Levenshtein distance; among minimal alignments it picks the one
+ * rapidfuzz's editops (jiwer) picks, so S/D/I match jiwer's split. */
 cw_status cw_wer_align(const char *ref, const char *hyp, cw_wer_counts *out);
 void cw_wer_add(cw_wer_counts *total, const cw_wer_counts *c);
 /* (S + D + I) / N, or -1 when N is 0. */
