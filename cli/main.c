@@ -12,6 +12,7 @@ static void usage(FILE *f)
                "usage: cwhisper COMMAND [options]\n\n"
                "commands:\n"
                "  info MODEL     describe a model (kind, dimensions, dtypes, tokens, memory)\n"
+               "  eval           word error rate of transcripts (--refs FILE --hyps FILE)\n"
                "  version        print the version\n",
             cw_version());
 }
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
+    if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cwhisper %s\n", cw_version());
         return 0;
