@@ -33,6 +33,7 @@ for set in $sets; do
   # shellcheck disable=SC2086
   "$PY" "$root/bench/parity/cwhisper.py" "$cli" "$mdir" "$d/cw.jsonl" --threads "$threads" $files
   "$PY" "$root/bench/parity/compare.py" "$d/ref.jsonl" "$d/cw.jsonl" "$d/" | tee "$d/summary.txt"
+  "$PY" "$root/bench/parity/gap.py" "$mdir" "$d/ref.jsonl" "$d/parity.json" 2>/dev/null | tee -a "$d/summary.txt"
   # Score only the files run (longform/ also holds a TED excerpt).
   refs=$d/refs.txt
   cut -d' ' -f1 "$d/hyps-REF.txt" | grep -F -w -f - "$speech/$set/transcripts.txt" >"$refs" || true
