@@ -42,10 +42,15 @@ def main():
         with open(f"{prefix}hyps-{side}.txt", "w") as f:
             for fid in sorted(data):
                 f.write(f"{fid} {data[fid].get('text', '').strip()}\n")
+    lang_same = sum(1 for fid in ref if ref[fid].get("language") == cw.get(fid, {}).get("language"))
+    lang_diff = {fid: [ref[fid].get("language"), cw.get(fid, {}).get("language")] for fid in ref
+                 if ref[fid].get("language") != cw.get(fid, {}).get("language")}
     out = {"files": len(ref), "identical": same, "identical_pct": 100.0 * same / max(1, len(ref)),
+           "language_agreement": lang_same, "language_differences": lang_diff,
            "differing": diffs, "reference": ref_sum, "cwhisper": cw_sum}
     json.dump(out, open(prefix + "parity.json", "w"), indent=1)
-    print(f"token parity: {same}/{len(ref)} files identical ({out['identical_pct']:.1f}%)")
+    print(f"token parity: {same}/{len(ref)} files identical ({out['identical_pct']:.1f}%); "
+          f"language: {lang_same}/{len(ref)} agree {lang_diff if lang_diff else ''}")
     for d in diffs:
         print(f"  {d['file']}: first difference at token {d['position']} "
               f"(reference {d['ref_token']}, cwhisper {d['cw_token']}; lengths {d['ref_len']}/{d['cw_len']})")
