@@ -23,7 +23,7 @@ for set in $sets; do
   if [ "$set" = longform ]; then
     files=$speech/longform/audio/english-mix-16k-concat.flac
   else
-    files=$(ls "$speech/$set"/audio/* | sort)
+    files=$(ls "$speech/$set"/audio/* | grep -E '\.(wav|flac|mp3|ogg|opus|aiff|m4a)$' | sort)
   fi
   d=$out/$set
   mkdir -p "$d"
