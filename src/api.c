@@ -177,45 +177,68 @@ static cw_status to_result(const cw_model *m, const cw_longform_result *lr, cw_r
     return cw_result_create(lr->segments, lr->n_segments, lr->text, lang, lr->duration, out);
 }
 
-cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_samples,
-                            const cw_transcribe_params *params, cw_result **out)
+/* The long-form loop over a whole file's log-mel (with its 30 s of padding). */
+static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, int32_t lang_token,
+                                const float *mel, size_t n_frames, cw_result **out)
 {
-    *out = NULL;
-    cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
     const cw_model *m = c->model;
-    int32_t lang_token;
-    cw_status s = check_params(m, &p, &lang_token);
-    if (!s) s = ensure_net(c, sequences_needed(&p));
-    if (s) return s;
-    float *mel = NULL;
-    size_t n_frames = 0;
-    s = cw_log_mel_pool(c->be->pool, samples, n_samples, CW_N_SAMPLES, m->dims.n_mels, &mel, &n_frames);
-    if (s) return s;
     cw_longform_params lp;
     progress_relay relay;
-    fill_longform(&lp, m, &p, lang_token, &relay);
+    fill_longform(&lp, m, p, lang_token, &relay);
     cw_text_codec codec = cw_text_codec_tokenizer(m->tok);
     cw_rng rng;
-    cw_rng_seed(&rng, p.seed);
+    cw_rng_seed(&rng, p->seed);
     cw_longform_result lr;
     memset(&lr, 0, sizeof lr);
-    s = cw_transcribe_sequential(&c->net->encoder, &c->net->decoder, cw_tokenizer_specials(m->tok),
-                                 &codec, &rng, mel, n_frames, &lp, &lr);
-    free(mel);
+    cw_status s = cw_transcribe_sequential(&c->net->encoder, &c->net->decoder,
+                                           cw_tokenizer_specials(m->tok), &codec, &rng, mel, n_frames,
+                                           &lp, &lr);
     if (!s) s = to_result(m, &lr, out);
     cw_longform_result_free(&lr);
     return s;
 }
 
+/* Checks the parameters and readies the network before any audio work. */
+static cw_status prepare(cw_context *c, const cw_transcribe_params *p, int32_t *lang_token)
+{
+    cw_status s = check_params(c->model, p, lang_token);
+    return s ? s : ensure_net(c, sequences_needed(p));
+}
+
+cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_samples,
+                            const cw_transcribe_params *params, cw_result **out)
+{
+    *out = NULL;
+    cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
+    int32_t lang_token;
+    cw_status s = prepare(c, &p, &lang_token);
+    if (s) return s;
+    float *mel = NULL;
+    size_t n_frames = 0;
+    s = cw_log_mel_pool(c->be->pool, samples, n_samples, CW_N_SAMPLES, c->model->dims.n_mels, &mel,
+                        &n_frames);
+    if (!s) s = transcribe_mel(c, &p, lang_token, mel, n_frames, out);
+    free(mel);
+    return s;
+}
+
+/* The samples are freed as soon as the log-mel exists: for long files they
+ * are the largest buffer, and the long-form loop only reads the mel. */
 cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcribe_params *params,
                              cw_result **out)
 {
     *out = NULL;
-    float *pcm = NULL;
-    size_t n = 0;
-    cw_status s = cw_audio_load(path, &pcm, &n);
+    cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
+    int32_t lang_token;
+    cw_status s = prepare(c, &p, &lang_token);
     if (s) return s;
-    s = cw_transcribe_pcm(c, pcm, n, params, out);
+    float *pcm = NULL, *mel = NULL;
+    size_t n = 0, n_frames = 0;
+    s = cw_audio_load(path, &pcm, &n);
+    if (s) return s;
+    s = cw_log_mel_pool(c->be->pool, pcm, n, CW_N_SAMPLES, c->model->dims.n_mels, &mel, &n_frames);
     free(pcm);
+    if (!s) s = transcribe_mel(c, &p, lang_token, mel, n_frames, out);
+    free(mel);
     return s;
 }
