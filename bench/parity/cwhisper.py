@@ -22,6 +22,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--language", default=None)
+    ap.add_argument("--beam-size", type=int, default=None)
+    ap.add_argument("--best-of", type=int, default=None)
+    ap.add_argument("--initial-prompt", default=None)
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="cwparity.")
@@ -30,6 +33,10 @@ def main():
                "--output-format", "json", "--output-dir", tmp]
         if a.language:
             cmd += ["--language", a.language]
+        for opt, val in (("--beam-size", a.beam_size), ("--best-of", a.best_of),
+                         ("--initial-prompt", a.initial_prompt)):
+            if val is not None:
+                cmd += [opt, str(val)]
         t = time.perf_counter()
         p = subprocess.Popen(cmd + a.files)
         _, status, ru = os.wait4(p.pid, 0)

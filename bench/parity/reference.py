@@ -23,6 +23,9 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--language", default=None)
+    ap.add_argument("--beam-size", type=int, default=None)
+    ap.add_argument("--best-of", type=int, default=None)
+    ap.add_argument("--initial-prompt", default=None)
     ap.add_argument("--detect-only", action="store_true", help="only detect the language")
     ap.add_argument("files", nargs="+")
     a = ap.parse_args()
@@ -44,7 +47,8 @@ def main():
                 lang = max(probs, key=probs.get)
                 rec = {"file": f, "language": lang, "probability": probs[lang]}
             else:
-                r = model.transcribe(f, fp16=False, language=a.language)
+                r = model.transcribe(f, fp16=False, language=a.language, beam_size=a.beam_size,
+                                     best_of=a.best_of, initial_prompt=a.initial_prompt)
                 rec = {"file": f, "text": r["text"], "language": r["language"],
                        "segments": [{k: s[k] for k in ("id", "seek", "start", "end", "text", "tokens",
                                                         "temperature", "avg_logprob",
