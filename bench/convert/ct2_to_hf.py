@@ -97,8 +97,6 @@ def main():
         # generate() builds the prompt from language/task/return_timestamps itself.
         "forced_decoder_ids": None,
         "is_multilingual": multilingual,
-        "lang_to_id": lang_to_id,
-        "task_to_id": task_to_id,
         "max_initial_timestamp_index": 50,
         "max_length": config["max_target_positions"],
         "no_timestamps_token_id": no_ts,
@@ -106,6 +104,8 @@ def main():
         "return_timestamps": False,
         "suppress_tokens": suppress,
     }
+    if multilingual:  # an English-only config must not have them: transformers then inserts a language slot
+        generation.update(lang_to_id=lang_to_id, task_to_id=task_to_id)
     with open(os.path.join(dst, "generation_config.json"), "w") as f:
         json.dump(generation, f, indent=2)
 
