@@ -143,7 +143,9 @@ def write(path, obj):
     os.replace(tmp, path)
 
 
-def main(name, load, transcribe, versions):
+def main(name, load, transcribe, versions, finish=None):
+    """finish(result), if given, may correct the timings of a successful run
+    (cwhisper: one process does all files)."""
     args = parse_args()
     # Offline: nothing may come from a model hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -178,6 +180,8 @@ def main(name, load, transcribe, versions):
                                                  for s in segments]})
             print(f"{name}: {os.path.basename(path)}: {dt:.2f}s: {text.strip()[:100]}", file=sys.stderr)
         result["transcribe_seconds"] = total
+        if finish:
+            finish(result)
     except Exception as e:  # noqa: BLE001 - every failure becomes a JSON with "error"
         reason = f"{type(e).__name__}: {e}".replace("\n", " ")[:500]
         if not isinstance(e, Unavailable):
