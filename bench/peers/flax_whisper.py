@@ -68,13 +68,16 @@ def load(args, cfg):
         from transformers import FlaxWhisperForConditionalGeneration, WhisperProcessor
     except ImportError as e:
         raise common.Unavailable(f"no FlaxWhisperForConditionalGeneration in this transformers: {e}")
+    import transformers
+    transformers.logging.set_verbosity_error()  # it lists every fp16 tensor it loaded; we cast them below
     backend = jax.default_backend()
     if args.device == "cuda" and backend != "gpu":
         raise common.Unavailable(f"jax has no GPU here (default backend {backend})")
     dtype = {"fp32": jnp.float32, "bf16": jnp.bfloat16, "fp16": jnp.float16}[args.dtype]
-    model, params = FlaxWhisperForConditionalGeneration.from_pretrained(
-        hf, from_pt=True, dtype=dtype, _do_init=False, local_files_only=True)
-    params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=dtype), params)
+    # from_pt needs _do_init=True (transformers converts into the initialised tree).
+    model = FlaxWhisperForConditionalGeneration.from_pretrained(hf, from_pt=True, dtype=dtype,
+                                                                local_files_only=True)
+    params = jax.tree_util.tree_map(lambda x: jnp.asarray(x, dtype=dtype), model.params)
     processor = WhisperProcessor.from_pretrained(hf, local_files_only=True)
     lang = cfg["language"] or "en"
     gen_kw = dict(max_length=model.config.max_target_positions, return_timestamps=True,

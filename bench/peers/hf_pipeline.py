@@ -32,7 +32,9 @@ def load(args, cfg):
         raise common.Unavailable("the transformers pipeline has no int8 path here (fp32, fp16, bf16)")
     hf = common.converted(args.model, "hf")
     import torch
+    import transformers
     from transformers import WhisperForConditionalGeneration, WhisperProcessor, pipeline
+    transformers.logging.set_verbosity_error()
     if args.device == "cuda" and not torch.cuda.is_available():
         raise common.Unavailable("no CUDA device visible to torch")
     torch.set_num_threads(args.threads)
