@@ -71,9 +71,11 @@ def main():
     n_vocab = config["vocab_size"]
     multilingual = n_vocab >= 51865
     sp = special_ids(os.path.join(src, "tokenizer.json"), n_vocab)
+    if "<|nocaptions|>" not in sp and "<|nospeech|>" in sp:  # newer tokenizers name it so
+        sp["<|nocaptions|>"] = sp["<|nospeech|>"]
     eot, sot = sp["<|endoftext|>"], sp["<|startoftranscript|>"]
     no_ts = sp["<|notimestamps|>"]
-    lang_to_id = {k: v for k, v in sp.items() if k[2:-2] in LANGS} if multilingual else {}
+    lang_to_id = {k: v for k, v in sp.items() if k[2:-2] in LANGS and k.startswith("<|")} if multilingual else {}
     task_to_id = {"transcribe": sp["<|transcribe|>"], "translate": sp["<|translate|>"]}
     suppress = sorted(set(ct2.get("suppress_ids", [])) | {
         sp["<|transcribe|>"], sp["<|translate|>"], sot, sp["<|startofprev|>"], sp["<|startoflm|>"],
@@ -110,7 +112,7 @@ def main():
         json.dump(generation, f, indent=2)
 
     # WhisperTokenizerFast from tokenizer.json; specials as openai-whisper names them.
-    extra = [k for k in sorted(sp, key=sp.get) if k != "<|endoftext|>"]
+    extra = [k for k in sorted(sp, key=sp.get) if k != "<|endoftext|>" and not k[2:3].isdigit()]
     tok_config = {"tokenizer_class": "WhisperTokenizer", "model_max_length": 1024,
                   "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>",
                   "pad_token": "<|endoftext|>", "add_prefix_space": False, "errors": "replace",
