@@ -58,8 +58,12 @@ def load(args, cfg):
 
 def transcribe(pipe, path, args, cfg):
     gk = {"num_beams": args.beam_size, "do_sample": False}
-    if cfg["language"] and common.is_multilingual(args.model):
-        gk.update(language=cfg["language"], task="transcribe")
+    if common.is_multilingual(args.model):
+        # task always: with language detection (language=None) transformers 4.57 puts no task token
+        # in the prompt ([sot, lang] only), and base then loops ("Americans Americans ...").
+        gk["task"] = "transcribe"
+        if cfg["language"]:
+            gk["language"] = cfg["language"]
     if args.preset == "reference":
         gk.update(temperature=tuple(common.TEMPERATURES), logprob_threshold=-1.0, no_speech_threshold=0.6,
                   compression_ratio_threshold=1.35)
