@@ -41,7 +41,7 @@ def versions():
     v = subprocess.run([BINARY, "version"], capture_output=True, text=True).stdout.strip()
     git = subprocess.run(["git", "-C", common.ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
-    return {"cwhisper": v, "git": git}
+    return {"cwhisper": v.replace("cwhisper ", "", 1), "git": git}
 
 
 def load(args, cfg):
