@@ -30,6 +30,8 @@ Where this differs from whisper-jax's own FlaxWhisperPipline:
   JSON has segments, as every peer's does;
 - the weights are the CT2 checkpoint (fp16 values) converted by
   bench/convert/ct2_to_hf.py, not openai/whisper-* from the Hub;
+- no language detection: a multilingual model gets --language or "en"
+  (whisper-jax also takes the language as an argument);
 - the reference preset is refused: Flax generate has no temperature fallback
   and chunks are decoded independently (no conditioning).
 """

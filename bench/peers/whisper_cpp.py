@@ -62,6 +62,9 @@ def load(args, cfg):
                       no_context=False)
     model = Model(ggml, params_sampling_strategy=1 if args.beam_size > 1 else 0,
                   redirect_whispercpp_logs_to=None, **params)
+    if args.preset == "reference":  # whisper.cpp has no compression-ratio test; its entropy test stands in
+        cfg.pop("compression_ratio_threshold", None)
+        cfg["entropy_threshold"] = 2.4
     cfg.update({"ggml_file": ggml, "whisper_params": {k: v for k, v in params.items() if k != "print_realtime"},
                 "long_form": "whisper.cpp whisper_full (sequential seek, 30 s windows)",
                 "fallback": args.preset == "reference", "timestamps": True,
