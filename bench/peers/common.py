@@ -24,12 +24,16 @@ Command line (the same for every adapter):
                       compression 2.4, logprob -1, no-speech 0.6,
                       conditioning)
     --language L      default: en for English-only models, else detect
+    --repeat N        transcribe the files N times in the one process (the
+                      first run against the later ones; default 1)
     --out OUT.json    FILE...
 
 Output (one JSON per run): implementation, versions, config (what was used),
 load_seconds, transcribe_seconds (all files, audio decoding included),
 peak_rss_bytes (this process and its waited-for children), files [{file,
-text, segments [{start, end, text}], seconds}]. On failure: the same object
+text, segments [{start, end, text}], seconds}] (of the first run); with
+--repeat N also repeat_transcribe_seconds [run 1, ..., run N] and
+repeat_text_differs where a later run's text changed. On failure: the same object
 with "error" (one line), and exit status 1; the reason also goes to stderr.
 """
 import argparse
@@ -61,6 +65,8 @@ def parse_args(argv=None):
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--preset", choices=["greedy", "reference"], default="greedy")
     ap.add_argument("--language", default=None)
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="transcribe the files N times in this process (first run vs later ones)")
     ap.add_argument("--out", required=True)
     ap.add_argument("files", nargs="+")
     return ap.parse_args(argv)
@@ -143,15 +149,16 @@ def write(path, obj):
     os.replace(tmp, path)
 
 
-def main(name, load, transcribe, versions, finish=None):
+def main(name, load, transcribe, versions, finish=None, repeatable=True):
     """finish(result), if given, may correct the timings of a successful run
-    (cwhisper: one process does all files)."""
+    (cwhisper: one process does all files). repeatable=False: the adapter
+    cannot time --repeat runs in one process."""
     args = parse_args()
     # Offline: nothing may come from a model hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     cpus = pin_threads(args.threads)
-    cfg = {"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
+    cfg = {"device": args.device, "dtype": args.dtype, "batch_size": args.batch_size, "repeat": args.repeat,
            "beam_size": args.beam_size, "threads": args.threads, "cpu_affinity": cpus,
            "preset": args.preset, "model": os.path.abspath(args.model), "language": language(args)}
     if args.preset == "reference":
@@ -169,17 +176,28 @@ def main(name, load, transcribe, versions, finish=None):
             result["versions"] = versions()
         except Exception as e:  # noqa: BLE001 - versions are informative only
             result["versions"] = {"error": str(e)}
-        total = 0.0
-        for path in args.files:
-            t = time.perf_counter()
-            text, segments = transcribe(model, path, args, cfg)
-            dt = time.perf_counter() - t
-            total += dt
-            result["files"].append({"file": path, "text": text, "seconds": dt,
-                                    "segments": [{"start": s["start"], "end": s["end"], "text": s["text"]}
-                                                 for s in segments]})
-            print(f"{name}: {os.path.basename(path)}: {dt:.2f}s: {text.strip()[:100]}", file=sys.stderr)
-        result["transcribe_seconds"] = total
+        if args.repeat > 1 and not repeatable:
+            raise Unavailable(f"{name} cannot time a second run in the same process (--repeat 1 only)")
+        repeats = []
+        for run in range(args.repeat):
+            total = 0.0
+            for path in args.files:
+                t = time.perf_counter()
+                text, segments = transcribe(model, path, args, cfg)
+                dt = time.perf_counter() - t
+                total += dt
+                if run == 0:
+                    result["files"].append({"file": path, "text": text, "seconds": dt,
+                                            "segments": [{"start": s["start"], "end": s["end"], "text": s["text"]}
+                                                         for s in segments]})
+                elif text != result["files"][args.files.index(path)]["text"]:
+                    result.setdefault("repeat_text_differs", []).append({"run": run + 1, "file": path})
+                print(f"{name}: run {run + 1}: {os.path.basename(path)}: {dt:.2f}s: {text.strip()[:100]}",
+                      file=sys.stderr)
+            repeats.append(total)
+        result["transcribe_seconds"] = repeats[0]
+        if args.repeat > 1:
+            result["repeat_transcribe_seconds"] = repeats
         if finish:
             finish(result)
     except Exception as e:  # noqa: BLE001 - every failure becomes a JSON with "error"

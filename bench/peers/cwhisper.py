@@ -112,4 +112,4 @@ def finish(result):
 
 
 if __name__ == "__main__":
-    common.main(NAME, load, transcribe, versions, finish)
+    common.main(NAME, load, transcribe, versions, finish, repeatable=False)
