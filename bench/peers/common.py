@@ -124,9 +124,8 @@ def pin_threads(n):
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                 "CT2_INTRA_THREADS"):
         os.environ[var] = str(n)
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_cpu_multi_thread_eigen={'true' if n > 1 else 'false'}"
-                               f" intra_op_parallelism_threads={n}").strip()
+    if n == 1:  # XLA has no thread-count flag; its pools size themselves to the CPUs in the affinity mask
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     cpus = sorted(os.sched_getaffinity(0))
     if n < len(cpus):
