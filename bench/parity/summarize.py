@@ -22,7 +22,7 @@ def wer_line(cli, refs, hyps):
 
 def wer_pct(line):
     m = re.search(r"WER ([0-9.]+)%", line)
-    return float(m.group(1)) if m else float("nan")
+    return f"{float(m.group(1)):.2f}%" if m else "n/a"
 
 
 def main():
@@ -53,7 +53,7 @@ def main():
             refs_all.append(refs)
         la = p.get("language_agreement", p["files"])
         print(f"| {s} | {p['files']} | {p['identical']} ({p['identical_pct']:.1f}%) | {la}/{p['files']} | "
-              f"{wer_pct(w['REF']):.2f}% | {wer_pct(w['CW']):.2f}% |")
+              f"{wer_pct(w['REF'])} | {wer_pct(w['CW'])} |")
         for x in p["differing"]:
             why = x.get("note") or (f"reference top-2 gap {x['gap']:.4f}" if x.get("gap") is not None else "gap not computed")
             notes.append(f"- {s}/{x['file']}: first difference at token {x['position']} "
@@ -68,7 +68,7 @@ def main():
         r = cat(refs_all, "refs.txt")
         tw = {side: wer_line(cli, r, cat(pooled[side], side + ".txt")) for side in pooled}
     print(f"| **all** | {tot_files} | {tot_same} ({100.0 * tot_same / max(1, tot_files):.1f}%) | | "
-          f"{wer_pct(tw['REF']):.2f}% | {wer_pct(tw['CW']):.2f}% |\n")
+          f"{wer_pct(tw['REF'])} | {wer_pct(tw['CW'])} |\n")
     print(f"Pooled WER: reference `{tw['REF']}`; cwhisper `{tw['CW']}`.\n")
     if notes:
         print("Files whose tokens differ:\n")
