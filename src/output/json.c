@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "output/output.h"
+#include "util/utf8.h"
 
 /* printf's decimal point follows the caller's LC_NUMERIC; JSON needs '.'.
  * %g writes only digits, signs, 'e' and the decimal point, so any other run
@@ -53,7 +54,7 @@ static void json_number(cw_out *o, double v)
 static size_t json_escape_one(cw_out *o, const unsigned char *s, size_t n)
 {
     uint32_t cp;
-    size_t used = cw_out_utf8_decode(s, n, &cp);
+    size_t used = cw_utf8_decode(s, n, &cp);
     if (cp == CW_UTF8_INVALID) {
         cw_out_str(o, "\xEF\xBF\xBD"); /* U+FFFD */
     } else if (cp == '"' || cp == '\\') {

@@ -49,12 +49,6 @@ long long cw_out_round_ms(double seconds);
  * when always_hours is set or they are non-zero. buf holds at least 48 bytes. */
 void cw_out_timestamp(char *buf, size_t cap, double seconds, int always_hours, char marker);
 
-/* Decodes one UTF-8 code point from s[0..n), n >= 1. Returns the bytes
- * consumed (>= 1) and sets *cp, or CW_UTF8_INVALID for an ill-formed
- * sequence, consuming its maximal subpart (as Python's errors="replace"). */
-#define CW_UTF8_INVALID 0xFFFFFFFFu
-size_t cw_out_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
-
 /* The writers. They only write; output.c checks the sink afterwards. */
 void cw_write_txt(cw_out *o, const cw_result *r);
 void cw_write_srt(cw_out *o, const cw_result *r);
