@@ -21,6 +21,7 @@ typedef struct {
     const char *output_format; /* txt srt vtt json tsv all */
     const char *output_dir;
     int verbose;
+    int print_timings; /* one "cwhisper: timings: ..." line per phase on stderr */
     cw_transcribe_params tp;
 } options;
 
@@ -47,7 +48,8 @@ static void usage(FILE *f)
         "  --seed N                 seed for sampling at temperatures above 0 (default 0)\n"
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
-        "  --verbose                print segments as they are found\n");
+        "  --verbose                print segments as they are found\n"
+        "  --print-timings          print the model load and each file's wall time on stderr\n");
 }
 
 static int parse_double(const char *opt, const char *s, double *out)
@@ -81,6 +83,7 @@ static int parse_option(int argc, char **argv, int *i, options *o)
 {
     const char *a = argv[*i];
     if (strcmp(a, "--verbose") == 0) { o->verbose = 1; return 0; }
+    if (strcmp(a, "--print-timings") == 0) { o->print_timings = 1; return 0; }
     if (strcmp(a, "--no-fallback") == 0) { o->tp.no_fallback = 1; return 0; }
     if (strcmp(a, "--no-condition-on-previous-text") == 0) { o->tp.condition_on_previous_text = 0; return 0; }
     if (*i + 1 >= argc) {
@@ -233,6 +236,13 @@ static int transcribe_one(const options *o, cw_context *ctx, const char *file)
     }
     if (o->verbose) print_verbose(r);
     int rc = write_outputs(o, file, r);
+    if (o->print_timings) {
+        /* Decoding the audio, the log-mel, the transcription and writing the
+         * outputs: what a caller waits for per file. */
+        double dt = now_s() - ps.t0, dur = cw_result_duration(r);
+        fprintf(stderr, "cwhisper: timings: file %s: %.3f s for %.3f s of audio (%.1fx real time)\n", file, dt,
+                dur, dt > 0 ? dur / dt : 0.0);
+    }
     cw_result_free(r);
     return rc;
 }
@@ -248,8 +258,10 @@ static int run_files(options *o, const char **files, size_t n_files)
     cw_model_params mp = cw_model_default_params();
     cw_context_params cp = cw_context_default_params();
     cp.n_threads = o->n_threads;
+    double t0 = now_s();
     cw_status s = cw_model_load(dir, &mp, &model);
     if (!s) s = cw_context_create(model, &cp, &ctx);
+    if (!s && o->print_timings) fprintf(stderr, "cwhisper: timings: load %.3f s\n", now_s() - t0);
     free(dir);
     if (s) {
         fprintf(stderr, "cwhisper: %s\n", cw_last_error());

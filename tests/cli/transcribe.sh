@@ -75,5 +75,11 @@ python3 -c "import sys; sys.stdout.buffer.write(bytes(16000*2*5))" >"$tmp/silenc
   python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['segments']==[], j['segments']" "$tmp/silence.json" && ok ||
   bad "silence: $(cat "$tmp/silence.json" "$tmp/err")"
 
+# --print-timings: the load once, then one line per file (the bench adapter parses these).
+"$cli" transcribe "${m[@]}" --print-timings "$jfk" "$jfk" >/dev/null 2>"$tmp/err" &&
+  [ "$(grep -c '^cwhisper: timings: load [0-9.]* s$' "$tmp/err")" -eq 1 ] &&
+  [ "$(grep -c '^cwhisper: timings: file .*jfk.flac: [0-9.]* s for 11.000 s of audio' "$tmp/err")" -eq 2 ] && ok ||
+  bad "--print-timings: $(cat "$tmp/err")"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
