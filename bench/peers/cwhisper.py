@@ -10,15 +10,17 @@ chunked/batched algorithm and the CUDA back end are planned). greedy preset:
 --no-fallback --no-condition-on-previous-text (beam --beam-size); reference
 preset: cwhisper's defaults, which are openai-whisper transcribe()'s.
 
-Timing: the CLI reports no phases, so load_seconds is the wall time of a
-separate `cwhisper info MODEL` (a model load, with the page cache as warm as
-for the run after it) and transcribe_seconds is the transcribe process's wall
-time minus it; config.process_wall_seconds keeps the undivided figure. Peak
-RSS is the child's (wait4's rusage). Per-file seconds are not measured
-(each file gets total / number of files).
+Timing: `cwhisper transcribe --print-timings` prints the model load and each
+file's wall time (audio decoding, log-mel, transcription, writing the JSON)
+on stderr; the adapter reads them. --repeat N passes the file list N times to
+the one process (the model loaded once), so run 1 is the process's first run
+and runs 2..N the later ones; config.process_wall_seconds is the whole
+process. Peak RSS is the child's (wait4's rusage). The text checked against
+run 1 for the later runs is the last run's (the outputs share one name).
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,14 +55,9 @@ def load(args, cfg):
         raise common.Unavailable("cwhisper computes in fp32 only for now")
     if args.batch_size != 1:
         raise common.Unavailable("cwhisper's chunked, batched long-form algorithm is not there yet: batch size 1")
-    t = time.perf_counter()
-    p = subprocess.run([BINARY, "info", args.model], capture_output=True, text=True)
-    load_s = time.perf_counter() - t
-    if p.returncode != 0:
-        raise RuntimeError(f"cwhisper info failed: {p.stderr.strip()[:200]}")
     r = Run()
-    r.load_s = load_s
-    cmd = ["transcribe", "--model", args.model, "--threads", str(args.threads), "--output-format", "json"]
+    cmd = ["transcribe", "--model", args.model, "--threads", str(args.threads), "--output-format", "json",
+           "--print-timings"]
     if cfg["language"]:
         cmd += ["--language", cfg["language"]]
     if args.beam_size > 1:
@@ -71,7 +68,7 @@ def load(args, cfg):
     r.results = None
     cfg.update({"command": ["cwhisper"] + cmd, "long_form": "openai sequential (src/longform)",
                 "fallback": args.preset == "reference", "timestamps": True, "compute": "fp32",
-                "timing": "load = separate `cwhisper info` wall time; transcribe = process wall - load"})
+                "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     return r
 
 
@@ -79,37 +76,58 @@ def run_all(r, args, cfg):
     tmp = tempfile.mkdtemp(prefix="cwpeer.")
     try:
         t = time.perf_counter()
-        p = subprocess.Popen([BINARY] + r.cmd + ["--output-dir", tmp] + args.files, stdout=subprocess.DEVNULL)
+        p = subprocess.Popen([BINARY] + r.cmd + ["--output-dir", tmp] + args.files * args.repeat,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err = p.stderr.read()
         _, status, _ = os.wait4(p.pid, 0)
         wall = time.perf_counter() - t
         if status != 0:
-            raise RuntimeError(f"cwhisper transcribe exited with status {status >> 8}")
+            last = err.strip().splitlines()[-1:] or ["?"]
+            raise RuntimeError(f"cwhisper transcribe exited with status {status >> 8}: {last[0][:200]}")
         cfg["process_wall_seconds"] = wall
+        load = re.findall(r"^cwhisper: timings: load ([0-9.]+) s$", err, re.M)
+        files = re.findall(r"^cwhisper: timings: file .*: ([0-9.]+) s for [0-9.]+ s of audio", err, re.M)
+        if len(load) != 1 or len(files) != len(args.files) * args.repeat:
+            raise RuntimeError("cwhisper --print-timings lines missing: " + err[-300:])
+        r.load_s = float(load[0])
+        r.file_s = [float(x) for x in files]
         r.results = {}
         for f in args.files:
             stem = os.path.splitext(os.path.basename(f))[0]
             with open(os.path.join(tmp, stem + ".json"), encoding="utf-8") as fh:
                 j = json.load(fh)
-            r.results[f] = (j["text"], j["segments"], None)
+            r.results[f] = (j["text"], j["segments"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def transcribe(r, path, args, cfg):
-    if r.results is None:  # the first call runs the one process for all files
+    if r.results is None:  # the first call runs the one process for all files and runs
         run_all(r, args, cfg)
-    text, segs, _ = r.results[path]
-    return text, segs
+    return r.results[path]
 
 
-def finish(result):
-    """The process wall time minus the separate load: the common loop's timer saw only
-    the first call doing everything."""
-    cfg = result["config"]
-    result["transcribe_seconds"] = max(cfg["process_wall_seconds"] - result["load_seconds"], 0.0)
-    for f in result["files"]:
-        f["seconds"] = result["transcribe_seconds"] / len(result["files"])
+def finish(result, r=None):
+    """The timings cwhisper printed replace the Python loop's (its first call did everything)."""
+    r = RUN[0]
+    n = len(result["files"])
+    runs = [sum(r.file_s[k * n:(k + 1) * n]) for k in range(len(r.file_s) // n)]
+    result["load_seconds"] = r.load_s
+    result["transcribe_seconds"] = runs[0]
+    if len(runs) > 1:
+        result["repeat_transcribe_seconds"] = runs
+    for i, f in enumerate(result["files"]):
+        f["seconds"] = r.file_s[i]
+
+
+RUN = []
+
+
+def load_and_keep(args, cfg):
+    r = load(args, cfg)
+    RUN.append(r)
+    return r
 
 
 if __name__ == "__main__":
-    common.main(NAME, load, transcribe, versions, finish, repeatable=False)
+    common.main(NAME, load_and_keep, transcribe, versions, finish)

