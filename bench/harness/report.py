@@ -117,6 +117,13 @@ def warm_stats(rec):
     return cold, warm, runs
 
 
+def other_pct(h):
+    """CPU time other processes used during the job, in % of the machine's
+    capacity over the job's wall time (run.py measures it from /proc/stat)."""
+    o, w, n = h.get("other_cpu_seconds"), h.get("process_wall_seconds"), (h.get("machine") or {}).get("cpus")
+    return 100 * o / (w * n) if o is not None and w and n else None
+
+
 def fmt(x, nd=1):
     return "" if x is None else f"{x:.{nd}f}"
 
@@ -161,7 +168,8 @@ def build_rows(recs):
                         "rtf_warm": (warm / dur) if warm and dur else None,
                         "speed_x_realtime": (dur / warm) if warm and dur else None,
                         "cold_total_s": (r.get("load_seconds") or 0) + cold if cold is not None else None,
-                        "text_changed_between_runs": bool(r.get("repeat_text_differs"))})
+                        "text_changed_between_runs": bool(r.get("repeat_text_differs")),
+                        "other_cpu_pct": other_pct(h)})
         elif job.endswith("p2"):
             row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
                         "second_process_wall_s": h.get("process_wall_seconds")})
@@ -188,7 +196,7 @@ def build_rows(recs):
 COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "threads", "input", "audio_seconds",
            "load_s", "cold_s", "warm_median_s", "warm_runs_s", "rtf_warm", "speed_x_realtime", "cold_total_s",
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
-           "peak_rss_mib", "wer_long", "wer_quick", "wer_short", "agreement_long", "agreement_quick",
+           "peak_rss_mib", "other_cpu_pct", "wer_long", "wer_quick", "wer_short", "agreement_long", "agreement_quick",
            "agreement_short", "text_changed_between_runs", "error", "versions"]
 
 
@@ -279,6 +287,7 @@ def markdown(d, rows, machine, meta):
             "output (same model, preset, input).", ""]
     ok = [r for r in rows if not r["error"]]
     bad = [r for r in rows if r["error"]]
+    noisy = [r for r in ok if (r.get("other_cpu_pct") or 0) > 5]
     if ok:
         out.append("| implementation | model | device | dtype | batch | preset | load | cold | warm (median) | "
                    "x real time | 2nd proc load + run | peak RSS MiB | WER long | WER short/quick | agree long/quick | "
@@ -294,6 +303,10 @@ def markdown(d, rows, machine, meta):
                        f"{fmt(r.get('warm_median_s'))} | {fmt(r.get('speed_x_realtime'))} | {second} | "
                        f"{fmt(r.get('peak_rss_mib'), 0)} | {pct(r.get('wer_long'))} | {pct(wer_s)} | {pct(ag)} | "
                        f"{pct(r.get('agreement_short'))} |")
+    if noisy:
+        out += ["", "Other processes used more than 5% of the CPUs during the first process of: " +
+                ", ".join(f"{r['cell']} ({r['other_cpu_pct']:.0f}%)" for r in noisy) + " (their times are less "
+                "trustworthy; `results.csv` column other_cpu_pct)."]
     if bad:
         out += ["", "## Cells that did not run here", "", "| cell | error |", "|---|---|"]
         for r in bad:

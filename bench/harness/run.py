@@ -25,6 +25,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import signal
 import subprocess
 import sys
@@ -95,6 +96,19 @@ def jobs_for(cell, quick, runs, long_input, shorts):
             ("short", "short", shorts, 1)]
 
 
+def busy_cpu_seconds():
+    """CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
     adapter = os.path.join(ROOT, "bench", "peers", matrix.IMPLS[cell["impl"]][0])
     model_dir = os.path.join(ROOT, "models", cell["model"])
@@ -112,6 +126,7 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
         [f"<{len(files)} files of {job[1]}>"]
     log_path = out_path + ".log"
     t = time.perf_counter()
+    busy0, own0 = busy_cpu_seconds(), children_cpu_seconds()
     with open(log_path, "w") as log:
         p = subprocess.Popen(cmd + files, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         while p.poll() is None:
@@ -121,6 +136,11 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
                 return None  # budget spent: not recorded, resumed later
             time.sleep(0.5)
     harness["process_wall_seconds"] = time.perf_counter() - t
+    # What else ran meanwhile: the machine's busy CPU time minus the job's own.
+    # A fair timing has this near 0; the report flags jobs where it is not.
+    own = children_cpu_seconds() - own0
+    harness["job_cpu_seconds"] = own
+    harness["other_cpu_seconds"] = max(busy_cpu_seconds() - busy0 - own, 0.0)
     harness["exit_status"] = p.returncode
     with open(log_path, errors="replace") as f:
         harness["log_tail"] = f.read()[-3000:]
