@@ -22,6 +22,7 @@ recorded, so a later call resumes with it.
 """
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
@@ -111,9 +112,10 @@ def children_cpu_seconds():
 
 def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
     adapter = os.path.join(ROOT, "bench", "peers", matrix.IMPLS[cell["impl"]][0])
+    env = dict(os.environ, **matrix.IMPLS[cell["impl"]][2])
     model_dir = os.path.join(ROOT, "models", cell["model"])
     harness = {"cell": matrix.cell_id(cell), **cell, "job": job[0], "input": job[1], "repeat": repeat,
-               "threads": threads, "machine": machine, "n_files": len(files),
+               "threads": threads, "machine": machine, "n_files": len(files), "env": matrix.IMPLS[cell["impl"]][2],
                "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if not os.path.exists(os.path.join(model_dir, "model.bin")):
         reason = MISSING_MODEL.get(cell["model"], f"models/{cell['model']} is not there (scripts/fetch-model)")
@@ -128,7 +130,8 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
     t = time.perf_counter()
     busy0, own0 = busy_cpu_seconds(), children_cpu_seconds()
     with open(log_path, "w") as log:
-        p = subprocess.Popen(cmd + files, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen(cmd + files, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                             env=env)
         while p.poll() is None:
             if time.time() > deadline:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -210,6 +213,11 @@ def main():
                 path = os.path.join(raw, f"{matrix.cell_id(c)}__{job[0]}.json")
                 if a.rerun or not os.path.exists(path):
                     todo.append((c, job, path))
+        # Every cell's main figure (long-p1: cold run, warm median, WER on the
+        # english-mix part, agreement) before any cell's second process or
+        # short sets: a run cut by its budget then covers the most cells.
+        rank = {"long-p1": 0, "quick-p1": 0, "long-p2": 1, "short": 2}
+        todo.sort(key=lambda t: rank[t[1][0]])
         if a.list:
             for c, job, path in todo:
                 print(matrix.cell_id(c), job[0], job[3])
@@ -219,7 +227,8 @@ def main():
         os.replace(os.path.join(out, "machine.json.tmp"), os.path.join(out, "machine.json"))
         deadline = time.time() + a.budget_minutes * 60 if a.budget_minutes > 0 else float("inf")
         t0 = time.time()
-        refused = set()
+        refused = {os.path.basename(p).split("__")[0] for p in glob.glob(os.path.join(raw, "*__*-p1.json"))
+                   if json.load(open(p)).get("error")}
         for i, (c, job, path) in enumerate(todo):
             if matrix.cell_id(c) in refused:
                 continue

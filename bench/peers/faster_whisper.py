@@ -6,7 +6,8 @@ no VAD); --batch-size N > 1: BatchedInferencePipeline.transcribe(batch_size=N)
 (Silero VAD cuts <= 30 s speech chunks, decoded independently, without
 timestamps tokens, no conditioning). --dtype maps to CT2's compute_type:
 fp32 float32, fp16 float16, bf16 bfloat16, int8 int8 (weights quantised at
-load time). Both presets set best_of=1 and patience=1 explicitly, because
+load time). The environment's CT2_USE_MKL (CTranslate2's switch between MKL
+and oneDNN) is recorded in the config. Both presets set best_of=1 and patience=1 explicitly, because
 faster-whisper's own defaults (beam 5, best_of 5) differ from openai-whisper's.
 """
 import os
@@ -40,7 +41,9 @@ def load(args, cfg):
     cfg.update({"compute_type": ct, "supported_compute_types": sorted(supported),
                 "long_form": ("BatchedInferencePipeline: Silero VAD chunks <= 30 s, batched, no timestamp tokens"
                               if batched else "sequential WhisperModel.transcribe (OpenAI seek algorithm)"),
-                "vad": batched, "best_of": 1, "timestamps": not batched})
+                "vad": batched, "best_of": 1, "timestamps": not batched,
+                # CT2's wheel uses MKL on Intel CPUs only unless CT2_USE_MKL=1 (oneDNN otherwise)
+                "ct2_use_mkl": os.environ.get("CT2_USE_MKL", "unset (MKL on Intel CPUs only)")})
     if batched:
         cfg.update({"fallback": False, "condition_on_previous_text": False, "temperatures": [0.0]})
         if args.preset == "reference":
