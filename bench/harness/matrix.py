@@ -84,7 +84,6 @@ def quick():
     configuration a peer refuses here, to show the refusal in the table)."""
     m = "tiny.en"
     return [cell("openai-whisper", m, "fp32", 1), cell("cwhisper", m, "fp32", 1), cell("jax-flax", m, "fp32", 8),
-            cell("faster-whisper", m, "fp32", 1), cell("faster-whisper-mkl", m, "fp32", 1),
-            cell("faster-whisper", m, "int8", 1),
+            cell("faster-whisper-mkl", m, "fp32", 1), cell("faster-whisper", m, "int8", 1),
             cell("faster-whisper-batched", m, "int8", 8), cell("whisper.cpp", m, "fp16", 1),
             cell("transformers", m, "fp32", 8), cell("faster-whisper", m, "bf16", 1)]

@@ -188,7 +188,10 @@ def build_rows(recs):
                 row[f"agreement_{prefix}"] = 1.0
             else:
                 row[f"agreement_{prefix}"] = (1 - agree["wer"]) if agree else None
-    order = {matrix.cell_id(c): i for i, c in enumerate(matrix.full() + matrix.quick())}
+    quick_only = all(r.get("input") == "quick" for r in cells.values() if r.get("input"))
+    order = {}
+    for i, c in enumerate((matrix.quick() if quick_only else []) + matrix.full()):
+        order.setdefault(matrix.cell_id(c), i)
     rows = sorted(cells.values(), key=lambda r: (r["device"], order.get(r["cell"], 1e9), r["cell"]))
     return rows, scores, meta
 

@@ -158,6 +158,14 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
     return rec
 
 
+def noisy(path):
+    """Other processes' share of the CPUs (%) during a recorded job."""
+    with open(path, encoding="utf-8") as f:
+        h = json.load(f).get("harness", {})
+    o, w, n = h.get("other_cpu_seconds"), h.get("process_wall_seconds"), (h.get("machine") or {}).get("cpus")
+    return 100 * o / (w * n) if o is not None and w and n else 0.0
+
+
 def write_json(path, obj):
     with open(path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(obj, f, ensure_ascii=False, indent=1)
@@ -177,6 +185,8 @@ def main():
     ap.add_argument("--jobs", help="comma-separated job kinds (long-p1,long-p2,short)")
     ap.add_argument("--budget-minutes", type=float, default=0, help="stop after this long (0: no limit)")
     ap.add_argument("--rerun", action="store_true", help="run jobs again even if their raw JSON exists")
+    ap.add_argument("--rerun-noisy", type=float, metavar="PCT",
+                    help="run again the jobs during which other processes used more than PCT%% of the CPUs")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the scores, table and charts")
     ap.add_argument("--list", action="store_true", help="print the jobs and exit")
     ap.add_argument("--input", help="(testing) use this audio file in place of the long/quick recording")
@@ -211,7 +221,7 @@ def main():
                 if a.jobs and job[0] not in a.jobs.split(","):
                     continue
                 path = os.path.join(raw, f"{matrix.cell_id(c)}__{job[0]}.json")
-                if a.rerun or not os.path.exists(path):
+                if a.rerun or not os.path.exists(path) or (a.rerun_noisy is not None and noisy(path) > a.rerun_noisy):
                     todo.append((c, job, path))
         # Every cell's main figure (long-p1: cold run, warm median, WER on the
         # english-mix part, agreement) before any cell's second process or
@@ -250,8 +260,23 @@ def main():
                 f"runs {[round(x, 1) for x in rec.get('repeat_transcribe_seconds') or [rec.get('transcribe_seconds') or 0]]}"
             print(f"          -> {status[:200]}", file=sys.stderr, flush=True)
     report = [sys.executable, os.path.join(HERE, "report.py"), out]
-    if os.path.exists(os.path.join(HERE, "report.py")):
-        subprocess.run([py] + report[1:], check=False)
+    subprocess.run([py] + report[1:], check=False)
+    results = os.path.join(ROOT, "bench", "results")
+    if os.path.dirname(os.path.abspath(out)) == results:
+        # bench/results/README.md sums up the latest full and quick folders
+        done = sorted(e for e in os.listdir(results) if os.path.exists(os.path.join(results, e, "results.csv")))
+        full = [e for e in done if not e.endswith("-quick")]
+        quick = [e for e in done if e.endswith("-quick")]
+        args = [os.path.join(results, full[-1] if full else quick[-1])]
+        if full and quick:
+            args.append(os.path.join(results, quick[-1]))
+        s = subprocess.run([py, os.path.join(HERE, "summary.py")] + args, capture_output=True, text=True)
+        if s.returncode == 0:
+            with open(os.path.join(results, "README.md.tmp"), "w", encoding="utf-8") as f:
+                f.write(s.stdout)
+            os.replace(os.path.join(results, "README.md.tmp"), os.path.join(results, "README.md"))
+        else:
+            print(f"bench/run: summary.py failed: {s.stderr[-500:]}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,14 @@ def pct(x):
     return "n/a" if x in ("", None) else f"{100 * x:.2f}%"
 
 
+def noisy(r):
+    """Other processes' share of the CPUs while the cell's first process ran."""
+    o = r.get("other_cpu_pct")
+    if o in ("", None):
+        return ""
+    return f"**{o:.0f}% (noisy)**" if o > 5 else f"{o:.0f}%"
+
+
 def cpu_section(rows, name, out):
     good = [r for r in ok(rows) if r["device"] == "cpu" and r["preset"] == "greedy"]
     if not good:
@@ -84,12 +92,13 @@ def cpu_section(rows, name, out):
                      f"{pct(c.get('agreement_long') or c.get('agreement_quick'))}.")
             out.append(line)
         out.append("")
-        out.append("| configuration | warm s | x real time | cold s | load s | peak RSS MiB | WER | agreement |")
-        out.append("|---|---|---|---|---|---|---|---|")
+        out.append("| configuration | warm s | x real time | cold s | load s | peak RSS MiB | WER | agreement | "
+                   "other CPU use |")
+        out.append("|---|---|---|---|---|---|---|---|---|")
         for r in ms:
             out.append(f"| {label(r)} | {r['warm_median_s']:.1f} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
                        f"{r['load_s']:.1f} | {r['peak_rss_mib']:.0f} | {pct(r.get('wer_long') or r.get('wer_quick'))} "
-                       f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} |")
+                       f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} | {noisy(r)} |")
         out.append("")
 
 
@@ -141,6 +150,13 @@ def main():
     first_second(rf, os.path.basename(full), out)
     if rq:
         first_second(rq, os.path.basename(quick), out)
+    here = os.path.dirname(os.path.abspath(full))
+    others = sorted(e for e in os.listdir(here) if e != "README.md" and os.path.join(here, e) not in
+                    (os.path.abspath(full), os.path.abspath(quick or "")) and not e.startswith("."))
+    if others:
+        out += ["", "## Other results in this folder", "",
+                "Earlier, narrower benches (each file or folder says its command, machine and date):", ""]
+        out += [f"- [`{e}`]({e})" for e in others]
     print("\n".join(out))
 
 
