@@ -60,7 +60,7 @@ def build_quick(shared):
     import numpy as np
     d = os.path.join(shared, "speech/librispeech-test-other-100")
     refs = transcripts(os.path.join(d, "transcripts.txt"))
-    parts, words, n, used = [], [], 0, []
+    parts, words, n, used, ends = [], [], 0, [], []
     for name in sorted(os.listdir(os.path.join(d, "audio"))):
         if n >= 300 * SR:
             break
@@ -73,7 +73,8 @@ def build_quick(shared):
         fid = os.path.splitext(name)[0]
         used.append(fid)
         words.append(refs[fid])
-    return np.concatenate(parts), " ".join(words), used
+        ends.append(n)
+    return np.concatenate(parts), words, used, ends
 
 
 def build_long(shared):
@@ -158,7 +159,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="tiny.en", help="comma-separated CT2 dirs under models/")
     ap.add_argument("--long", action="store_true", help="also the >= 30.5 min input (long-30min)")
-    ap.add_argument("--clip", type=float, default=0, help="cut every input to S seconds (CPU dry runs)")
+    ap.add_argument("--clip", type=float, default=0,
+                    help="cut every input to S seconds (CPU dry runs; quick-5min at an utterance's end)")
     ap.add_argument("--part-mib", type=float, default=0,
                     help="size of one part (default: 64 MiB - what the tree sends - 1 MiB)")
     ap.add_argument("--no-wheels", action="store_true")
@@ -176,8 +178,11 @@ def main():
     # Audio first: the quick input must be in part 1 if anything is.
     import numpy as np
     log("audio: quick-5min")
-    quick, ref, used = build_quick(args.shared)
-    inputs = [("quick-5min", quick, ref, used)]
+    quick, words, used, ends = build_quick(args.shared)
+    if args.clip:  # cut at the end of the last whole utterance within the clip, so that the reference holds
+        k = max(1, sum(1 for e in ends if e <= args.clip * SR))
+        quick, words, used = quick[:ends[k - 1]], words[:k], used[:k]
+    inputs = [("quick-5min", quick, " ".join(words), used)]
     if args.long:
         log("audio: long-30min")
         lng, used_l = build_long(args.shared)
@@ -190,11 +195,9 @@ def main():
         for k, v in b.items():
             blobs[f"{name}.{k}.xz"] = v
         layout = dict(layout, blobs={k: f"{name}.{k}.xz" for k in b}, seconds=len(s) / SR, files=used,
-                      reference=ref if not args.clip else None)
+                      reference=ref)
         manifest["inputs"][name] = layout
         sizes.append((f"audio {name} ({len(s) / SR / 60:.1f} min, s16)", 2 * len(s), sum(map(len, b.values()))))
-    if ref and not args.clip:
-        blobs["quick-5min.ref.txt"] = ref.encode()
 
     for m in filter(None, args.models.split(",")):
         src = os.path.join(ROOT, "models", m)

@@ -5,9 +5,9 @@
                                      outlives the call while the machine is warm;
                                      exit 0 when every part is there, 3 if not
     unpack.py unpack STAGE WORK      rebuild WORK/models/NAME/ (CT2 files, each
-                                     checked by sha256), WORK/audio/INPUT.wav
-                                     (+ .ref.txt), WORK/wheels/GROUP/*.whl;
-                                     writes WORK/inputs.json
+                                     checked by sha256), WORK/audio/INPUT.wav,
+                                     WORK/wheels/GROUP/*.whl;
+                                     writes WORK/inputs.json (seconds, reference)
 """
 import json
 import os
