@@ -35,6 +35,8 @@ DEADLINE=$(( T0 + BUDGET_S ))
 RESERVE=20   # seconds kept for the summary at the end
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
+TEE_PID=$!
+trap 'exec 1>&- 2>&-; wait $TEE_PID 2>/dev/null' EXIT   # log.txt complete before the call returns
 
 say() { echo "[run.sh $(( $(date +%s) - T0 ))s] $*"; }
 left() { echo $(( DEADLINE - $(date +%s) )); }
