@@ -12,7 +12,7 @@
 # every step has its own timeout so a hang costs only that step).
 #
 # Results in $OUT: log.txt, summary.md, gpu-raw.jsonl (one JSON per adapter
-# invocation: the adapter's JSON + "harness").
+# invocation: the adapter's JSON + "harness"), step-logs.tar.gz (each step's stderr).
 #
 # Environment: OUT (default .gpu-out), DEVICE=cuda|cpu (cpu: the local dry run,
 # batch 2 instead of 16), PYTHON (default python3), BUDGET_S, CWG_STAGE, CWG_WORK,
@@ -186,4 +186,7 @@ fi
 
 # 6. results
 PYTHONPATH="$WORK/site-ow" "$PY" bench/gpu/summarize.py "$WORK" "$OUT" "$GPU" "$DEVICE" || say "summarize failed"
+# every step's stderr (and the cmake logs) for a post-mortem, if it fits what comes back (16 MiB a file)
+(cd "$WORK" && tar -czf "$OUT/step-logs.tar.gz" raw/*.log $(ls cmake-cuda.log build-cuda.log 2>/dev/null)) 2>/dev/null
+[ -f "$OUT/step-logs.tar.gz" ] && [ "$(stat -c %s "$OUT/step-logs.tar.gz")" -gt 15000000 ] && rm -f "$OUT/step-logs.tar.gz"
 say "done in $(( $(date +%s) - T0 ))s; results in $OUT: $(ls "$OUT" | tr '\n' ' ')"
