@@ -55,46 +55,34 @@ def transcripts(path):
     return out
 
 
+def harness_input(shared, name):
+    """bench/.data/NAME.{flac,json} from bench/data/make_inputs.py (made if missing), so that the
+    GPU runs decode exactly the samples the CPU matrix uses."""
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+    meta_path = os.path.join(root, "bench", ".data", name + ".json")
+    if not os.path.exists(meta_path):
+        subprocess.run([sys.executable, os.path.join(root, "bench/data/make_inputs.py"), "--shared", shared,
+                        "--only", name], check=True)
+    with open(meta_path, encoding="utf-8") as f:
+        meta = json.load(f)
+    return decode_s16(meta["file"]), meta
+
+
 def build_quick(shared):
-    """quick-5min: sorted librispeech-test-other-100 utterances, 0.5 s gaps, until >= 300 s."""
-    import numpy as np
-    d = os.path.join(shared, "speech/librispeech-test-other-100")
-    refs = transcripts(os.path.join(d, "transcripts.txt"))
-    parts, words, n, used, ends = [], [], 0, [], []
-    for name in sorted(os.listdir(os.path.join(d, "audio"))):
-        if n >= 300 * SR:
-            break
-        if parts:
-            parts.append(np.zeros(SR // 2, np.int16))
-            n += SR // 2
-        s = decode_s16(os.path.join(d, "audio", name))
-        parts.append(s)
-        n += len(s)
-        fid = os.path.splitext(name)[0]
-        used.append(fid)
-        words.append(refs[fid])
-        ends.append(n)
-    return np.concatenate(parts), words, used, ends
+    """quick-5min: bench/run --quick's excerpt (librispeech-test-other-100 utterances in sorted
+    order, 0.5 s gaps, as many as fit in 300 s)."""
+    s, meta = harness_input(shared, "quick")
+    refs = transcripts(os.path.join(shared, "speech/librispeech-test-other-100/transcripts.txt"))
+    used = [os.path.splitext(os.path.basename(p["file"]))[0] for p in meta["pieces"]]
+    ends = [int(round(p["end"] * SR)) for p in meta["pieces"]]
+    return s, [refs[u] for u in used], used, ends
 
 
 def build_long(shared):
-    """long-30min: english-mix-16k-concat.flac, 1 s gap, sorted train-clean-100-noref utterances
-    with 0.5 s gaps until >= 30.5 min."""
-    import numpy as np
-    first = decode_s16(os.path.join(shared, "speech/longform/audio/english-mix-16k-concat.flac"))
-    parts, n, used = [first], len(first), ["longform/english-mix-16k-concat"]
-    d = os.path.join(shared, "speech/librispeech-train-clean-100-noref/audio")
-    gap = SR
-    for name in sorted(os.listdir(d)):
-        if n >= int(30.5 * 60 * SR):
-            break
-        parts.append(np.zeros(gap, np.int16))
-        gap = SR // 2
-        s = decode_s16(os.path.join(d, name))
-        parts.append(s)
-        n += len(s) + len(parts[-2])
-        used.append(os.path.splitext(name)[0])
-    return np.concatenate(parts), used
+    """long-30min: bench/run's long recording (english-mix-16k-concat.flac, 1 s gap, sorted
+    train-clean-100-noref utterances 0.5 s apart until >= 30.5 min)."""
+    s, meta = harness_input(shared, "long")
+    return s, [os.path.splitext(os.path.basename(p["file"]))[0] for p in meta["pieces"]]
 
 
 def cached(cache, key, make):
