@@ -10,8 +10,9 @@ Jobs of one cell (full mode):
   long-p2  a second fresh process, --repeat 1: the first run of a process
            that starts after another one has read the same files
   short    one process over the short-utterance sets (WER)
-Quick mode (--quick): the 5-minute excerpt only, --repeat 2 (cold + 1 warm),
-every peer once (matrix.quick()).
+Quick mode (--quick): the 5-minute excerpt only: quick-p1 with --repeat 2
+(cold + 1 warm) and quick-p2 (a second fresh process), every peer once
+(matrix.quick()).
 
 Every job records the adapter's JSON (timings, peak RSS, text, segments,
 versions, the configuration it used) plus a "harness" object (cell, job,
@@ -92,7 +93,7 @@ def short_files(shared):
 
 def jobs_for(cell, quick, runs, long_input, shorts):
     if quick:
-        return [("quick-p1", "quick", [long_input], 2)]
+        return [("quick-p1", "quick", [long_input], 2), ("quick-p2", "quick", [long_input], 1)]
     return [("long-p1", "long", [long_input], 1 + runs), ("long-p2", "long", [long_input], 1),
             ("short", "short", shorts, 1)]
 
@@ -226,7 +227,7 @@ def main():
         # Every cell's main figure (long-p1: cold run, warm median, WER on the
         # english-mix part, agreement) before any cell's second process or
         # short sets: a run cut by its budget then covers the most cells.
-        rank = {"long-p1": 0, "quick-p1": 0, "long-p2": 1, "short": 2}
+        rank = {"long-p1": 0, "quick-p1": 0, "long-p2": 1, "quick-p2": 1, "short": 2}
         todo.sort(key=lambda t: rank[t[1][0]])
         if a.list:
             for c, job, path in todo:
