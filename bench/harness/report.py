@@ -153,7 +153,10 @@ def build_rows(recs):
                                      "threads": h.get("threads"), "error": ""})
         kind, job = input_kind(h), h["job"]
         if r.get("error"):
-            row["error"] = row["error"] or r["error"]
+            if job.endswith("p1"):  # the cell did not run
+                row["error"] = row["error"] or r["error"]
+            else:  # the cell ran; one of its later jobs failed
+                row["job_errors"] = (row.get("job_errors", "") + f"{job}: {r['error']}; ")[:400]
             row.setdefault("versions", r.get("versions"))
             continue
         row["versions"] = r.get("versions")
@@ -200,7 +203,7 @@ COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "
            "load_s", "cold_s", "warm_median_s", "warm_runs_s", "rtf_warm", "speed_x_realtime", "cold_total_s",
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
            "peak_rss_mib", "other_cpu_pct", "wer_long", "wer_quick", "wer_short", "agreement_long", "agreement_quick",
-           "agreement_short", "text_changed_between_runs", "error", "versions"]
+           "agreement_short", "text_changed_between_runs", "error", "job_errors", "versions"]
 
 
 def write_csv(d, rows):
@@ -310,6 +313,10 @@ def markdown(d, rows, machine, meta):
         out += ["", "Other processes used more than 5% of the CPUs during the first process of: " +
                 ", ".join(f"{r['cell']} ({r['other_cpu_pct']:.0f}%)" for r in noisy) + " (their times are less "
                 "trustworthy; `results.csv` column other_cpu_pct)."]
+    failed_jobs = [r for r in ok if r.get("job_errors")]
+    if failed_jobs:
+        out += ["", "Jobs that failed in cells that otherwise ran: " +
+                "; ".join(f"{r['cell']}: {r['job_errors'].replace('|', '/')}" for r in failed_jobs)]
     if bad:
         out += ["", "## Cells that did not run here", "", "| cell | error |", "|---|---|"]
         for r in bad:
