@@ -117,6 +117,17 @@ def make_quick(speech, out_dir, seconds):
                                            "made_by": "bench/data/make_inputs.py"})
 
 
+def load_input(name, shared=None):
+    """The metadata of bench/.data/NAME (long or quick), made first if missing:
+    the one loader that bench/run, its report and bench/gpu/pack share."""
+    path = os.path.join(ROOT, "bench", ".data", name + ".json")
+    if not os.path.exists(path):
+        cmd = [sys.executable, os.path.abspath(__file__), "--only", name]
+        subprocess.run(cmd + (["--shared", shared] if shared else []), check=True)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", default=os.environ.get("CW_SHARED_DIR", os.path.join(ROOT, "..", "shared")))

@@ -56,15 +56,11 @@ def transcripts(path):
 
 
 def harness_input(shared, name):
-    """bench/.data/NAME.{flac,json} from bench/data/make_inputs.py (made if missing), so that the
-    GPU runs decode exactly the samples the CPU matrix uses."""
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
-    meta_path = os.path.join(root, "bench", ".data", name + ".json")
-    if not os.path.exists(meta_path):
-        subprocess.run([sys.executable, os.path.join(root, "bench/data/make_inputs.py"), "--shared", shared,
-                        "--only", name], check=True)
-    with open(meta_path, encoding="utf-8") as f:
-        meta = json.load(f)
+    """The samples and metadata of bench/run's input NAME, so that the GPU runs
+    decode exactly the samples the CPU matrix uses."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data"))
+    import make_inputs
+    meta = make_inputs.load_input(name, shared)
     return decode_s16(meta["file"]), meta
 
 

