@@ -157,7 +157,7 @@ def build_rows(recs):
                         "speed_x_realtime": (dur / warm) if warm and dur else None,
                         "cold_total_s": (r.get("load_seconds") or 0) + cold if cold is not None else None,
                         "text_changed_between_runs": bool(r.get("repeat_text_differs")),
-                        "other_cpu_pct": other_cpu_pct(h)})
+                        "other_cpu_pct": other_cpu_pct(h), "session": (h.get("machine") or {}).get("session", "")})
         elif job.endswith("p2"):
             row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
                         "second_process_wall_s": h.get("process_wall_seconds")})
@@ -187,8 +187,8 @@ def build_rows(recs):
 COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "threads", "input", "audio_seconds",
            "load_s", "cold_s", "warm_median_s", "warm_runs_s", "rtf_warm", "speed_x_realtime", "cold_total_s",
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
-           "peak_rss_mib", "other_cpu_pct", "wer_long", "wer_quick", "wer_short", "agreement_long", "agreement_quick",
-           "agreement_short", "text_changed_between_runs", "error", "job_errors", "versions"]
+           "peak_rss_mib", "other_cpu_pct", "session", "wer_long", "wer_quick", "wer_short", "agreement_long",
+           "agreement_quick", "agreement_short", "text_changed_between_runs", "error", "job_errors", "versions"]
 
 
 def write_csv(d, rows):
@@ -261,7 +261,43 @@ def charts(d, rows, machine):
     plt.close(fig)
 
 
-def markdown(d, rows, machine, meta):
+def sessions(d, recs):
+    """Markdown lines: per session (boot of a host) the anchor runs
+    (run.run_anchors) and how many jobs it ran, so cells measured in
+    different sessions can be judged comparable or not."""
+    anchors = {}
+    for p in sorted(glob.glob(os.path.join(d, "anchors", "*.json"))):
+        with open(p, encoding="utf-8") as f:
+            a = json.load(f)
+        h = a.get("harness", {})
+        anchors.setdefault((h.get("machine") or {}).get("session"), []).append(a)
+    jobs = {}
+    for r in recs:
+        jobs.setdefault((r["harness"].get("machine") or {}).get("session"), []).append(r["harness"])
+    if not anchors and len(jobs) < 2:
+        return []
+    out = ["", "## Sessions", "", "The matrix ran in several sessions; each session first times the same anchor "
+           "(tiny.en greedy on the 5-minute excerpt, cold + median of 2 warm runs, s). Jobs of sessions whose "
+           "anchors differ by a few percent are comparable to that extent.", "",
+           "| session | host | first job started | jobs | anchors: cold / warm s (other CPU %) |", "|---|---|---|---|---|"]
+    for sid in sorted(set(anchors) | set(jobs), key=lambda k: min((h.get("started", "") for h in jobs.get(k, [])),
+                                                                    default="~")):
+        hs = jobs.get(sid, [])
+        an = []
+        for a in anchors.get(sid, []):
+            cold, warm, _ = warm_stats(a) if not a.get("error") else (None, None, None)
+            oc = other_cpu_pct(a.get("harness", {}))
+            an.append(f"{a['harness']['impl']} {fmt(cold)} / {fmt(warm)}" + (f" ({oc:.0f}%)" if oc is not None else "")
+                      if not a.get("error") else f"{a['harness']['impl']}: {a['error'][:80]}")
+        host = next((h["machine"].get("host") for h in hs + [a["harness"] for a in anchors.get(sid, [])]
+                     if (h.get("machine") or {}).get("host")), "")
+        first = min((h.get("started", "") for h in hs), default="")
+        out.append(f"| {sid or 'before session ids were recorded'} | {host} | {first} | {len(hs)} | "
+                   f"{'; '.join(an) or 'none'} |")
+    return out
+
+
+def markdown(d, rows, machine, meta, recs=()):
     out = [f"# bench/run results: {os.path.basename(os.path.normpath(d))}", ""]
     out.append(f"Machine: {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
                f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB, kernel {machine.get('kernel')}; "
@@ -306,6 +342,7 @@ def markdown(d, rows, machine, meta):
         out += ["", "## Cells that did not run here", "", "| cell | error |", "|---|---|"]
         for r in bad:
             out.append(f"| {r['cell']} | {r['error'].replace('|', '/')[:300]} |")
+    out += sessions(d, recs)
     out += ["", "## Versions", ""]
     seen = {}
     for r in ok:
@@ -331,7 +368,7 @@ def main():
     write_csv(d, rows)
     with open(os.path.join(d, "scores.json"), "w", encoding="utf-8") as f:
         json.dump(scores, f, indent=1, sort_keys=True)
-    markdown(d, rows, machine, meta)
+    markdown(d, rows, machine, meta, recs)
     try:
         charts(d, rows, machine)
     except ImportError as e:

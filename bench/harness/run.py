@@ -60,9 +60,42 @@ def machine_info(threads):
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) * 1024
     git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return {"cpu": cpu, "isa": isa, "cpus": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
+    return {"session": session_id(), "host": platform.node(), "cpu": cpu, "isa": isa, "cpus": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
             "python": platform.python_version(), "threads": threads, "git": git.stdout.strip(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")}
+
+
+def session_id():
+    """This boot of this machine: the full matrix takes longer than one
+    session, and each session may get another host of the same kind."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()[:8]
+    except OSError:
+        return platform.node()
+
+
+ANCHOR_IMPLS = ("cwhisper", "openai-whisper")
+
+
+def run_anchors(py, out, machine, threads, deadline):
+    """Once per session: the same two tiny.en greedy runs on the 5-minute
+    excerpt (cold + 2 warm), so the report can show whether sessions (hosts)
+    run at the same speed before their jobs are set side by side."""
+    quick = make_inputs.load_input("quick")["file"]
+    os.makedirs(os.path.join(out, "anchors"), exist_ok=True)
+    for impl in ANCHOR_IMPLS:
+        path = os.path.join(out, "anchors", f"{machine['session']}__{impl}.json")
+        if os.path.exists(path):
+            continue
+        cell = next(c for c in matrix.quick() if c["impl"] == impl)
+        print(f"bench/run: session anchor {matrix.cell_id(cell)} on the 5-minute excerpt", file=sys.stderr,
+              flush=True)
+        rec = run_job(py, cell, ("anchor", "quick", [quick], 3), [quick], 3, threads, path, machine, deadline)
+        if rec is None:
+            return False
+        write_json(path, rec)
+    return True
 
 
 def machine_slug(info):
@@ -185,6 +218,7 @@ def main():
                     help="run again the jobs during which other processes used more than PCT%% of the CPUs")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the scores, table and charts")
     ap.add_argument("--list", action="store_true", help="print the jobs and exit")
+    ap.add_argument("--no-anchor", action="store_true", help="skip this session's anchor runs (see run_anchors)")
     ap.add_argument("--input", help="(testing) use this audio file in place of the long/quick recording")
     a = ap.parse_args()
 
@@ -233,6 +267,10 @@ def main():
         os.replace(os.path.join(out, "machine.json.tmp"), os.path.join(out, "machine.json"))
         deadline = time.time() + a.budget_minutes * 60 if a.budget_minutes > 0 else float("inf")
         t0 = time.time()
+        if todo and not a.quick and not a.no_anchor and not a.input:
+            if not run_anchors(py, out, machine, a.threads, deadline):
+                print("bench/run: time budget spent during the session anchor", file=sys.stderr)
+                todo = []
         refused = {os.path.basename(p).split("__")[0] for p in glob.glob(os.path.join(raw, "*__*-p1.json"))
                    if json.load(open(p)).get("error")}
         for i, (c, job, path) in enumerate(todo):

@@ -118,6 +118,20 @@ def converted(model_dir, kind):
     return path
 
 
+def decode_16k(path):
+    """Mono 16 kHz float32 samples of any audio file, through the ffmpeg
+    program (as openai-whisper's load_audio does), for peers that accept
+    only 16 kHz input."""
+    import subprocess
+
+    import numpy as np
+    p = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", path, "-f", "s16le", "-ac", "1",
+                        "-ar", "16000", "-"], capture_output=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"ffmpeg cannot decode {path}: {p.stderr.decode(errors='replace').strip()[-300:]}")
+    return np.frombuffer(p.stdout, np.int16).astype(np.float32) / 32768.0
+
+
 def pin_threads(n):
     """Tells every threading library n threads (before they are imported) and
     pins the process to n CPUs. Returns the CPUs used."""

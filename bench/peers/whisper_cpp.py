@@ -12,8 +12,10 @@ temperature_inc 0 (no fallback), no_context=True (no conditioning).
 reference preset: temperature_inc 0.2, logprob_thold -1.0, no_speech_thold
 0.6, entropy_thold 2.4 (whisper.cpp's stand-in for the compression-ratio
 test), no_context=False. --beam-size N > 1: beam search, patience -1 (1.0).
-No batching: --batch-size 1 only. Audio: pywhispercpp runs the ffmpeg
-program to a 16 kHz WAV (counted in the transcription time).
+No batching: --batch-size 1 only. Audio: decoded by the ffmpeg program to
+16 kHz mono float32 (common.decode_16k, counted in the transcription time)
+and handed over as an array: pywhispercpp reads a WAV file itself and
+refuses one that is not 16 kHz (LJSpeech is 22.05 kHz).
 """
 import os
 import sys
@@ -73,7 +75,7 @@ def load(args, cfg):
 
 
 def transcribe(model, path, args, cfg):
-    segs = model.transcribe(path)
+    segs = model.transcribe(common.decode_16k(path))
     out = [{"start": s.t0 / 100.0, "end": s.t1 / 100.0, "text": s.text} for s in segs]
     # pywhispercpp hands segment texts without their leading space: join with one.
     return " ".join(s["text"].strip() for s in out), out
