@@ -152,9 +152,12 @@ def build_rows(recs):
         if job.endswith("p1"):
             row.update({"input": kind, "audio_seconds": dur, "load_s": r.get("load_seconds"), "cold_s": cold,
                         "warm_median_s": warm, "warm_runs_s": " ".join(f"{x:.2f}" for x in runs[1:]),
+                        "warm_runs_n": len(runs[1:]), "tier": h.get("tier", "headline"),
+                        "repeat_cut": r.get("repeat_cut", ""),
                         "first_process_wall_s": h.get("process_wall_seconds"), "peak_rss_mib": rss,
-                        "rtf_warm": (warm / dur) if warm and dur else None,
-                        "speed_x_realtime": (dur / warm) if warm and dur else None,
+                        # a variant cut to its cold run is placed by that run
+                        "rtf_warm": (warm or cold) / dur if (warm or cold) and dur else None,
+                        "speed_x_realtime": dur / (warm or cold) if (warm or cold) and dur else None,
                         "cold_total_s": (r.get("load_seconds") or 0) + cold if cold is not None else None,
                         "text_changed_between_runs": bool(r.get("repeat_text_differs")),
                         "other_cpu_pct": other_cpu_pct(h), "session": (h.get("machine") or {}).get("session", "")})
@@ -185,10 +188,11 @@ def build_rows(recs):
 
 
 COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "threads", "input", "audio_seconds",
-           "load_s", "cold_s", "warm_median_s", "warm_runs_s", "rtf_warm", "speed_x_realtime", "cold_total_s",
+           "tier", "load_s", "cold_s", "warm_median_s", "warm_runs_n", "warm_runs_s", "rtf_warm", "speed_x_realtime",
+           "cold_total_s",
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
            "peak_rss_mib", "other_cpu_pct", "session", "wer_long", "wer_quick", "wer_short", "agreement_long",
-           "agreement_quick", "agreement_short", "text_changed_between_runs", "error", "job_errors", "versions"]
+           "agreement_quick", "agreement_short", "text_changed_between_runs", "repeat_cut", "error", "job_errors", "versions"]
 
 
 def write_csv(d, rows):
@@ -261,6 +265,15 @@ def charts(d, rows, machine):
     plt.close(fig)
 
 
+def warm_cell(r):
+    """The warm median, with the number of warm runs where it is not the
+    protocol's 3 (a variant cell's first process cut by its time budget)."""
+    n = r.get("warm_runs_n")
+    if r.get("warm_median_s") is None:
+        return "(cold only)" if r.get("repeat_cut") else ""
+    return fmt(r["warm_median_s"]) + (f" (n={n})" if n is not None and n < 3 else "")
+
+
 def sessions(d, recs):
     """Markdown lines: per session (boot of a host) the anchor runs
     (run.run_anchors) and how many jobs it ran, so cells measured in
@@ -289,6 +302,8 @@ def sessions(d, recs):
             oc = other_cpu_pct(a.get("harness", {}))
             an.append(f"{a['harness']['impl']} {fmt(cold)} / {fmt(warm)}" + (f" ({oc:.0f}%)" if oc is not None else "")
                       if not a.get("error") else f"{a['harness']['impl']}: {a['error'][:80]}")
+            if a.get("anchor_note"):
+                an[-1] += f" [{a['anchor_note']}]"
         host = next((h["machine"].get("host") for h in hs + [a["harness"] for a in anchors.get(sid, [])]
                      if (h.get("machine") or {}).get("host")), "")
         first = min((h.get("started", "") for h in hs), default="")
@@ -309,7 +324,9 @@ def markdown(d, rows, machine, meta, recs=()):
     out += ["", "Made by `bench/run` (raw records in `raw/`); this page, `results.csv`, `time.png` and "
             "`speed_wer.png` by `bench/harness/report.py`. Times in seconds: *load* = model load in the first "
             "process (imports, conversion-free load, JAX compile); *cold* = that process's first transcription; "
-            "*warm* = median of the later runs in the same process; *2nd proc* = load + first run of a second "
+            "*warm* = median of the later runs in the same process (3 for headline cells; a variant cell's process "
+            "repeats only within its time budget, n = its warm runs); *x real time* = audio length / warm (or the "
+            "cold run where a variant has no warm run); *2nd proc* = load + first run of a second "
             "fresh process. WER with cwhisper's English normaliser; *agree* = word agreement with openai-whisper's "
             "output (same model, preset, input).", ""]
     ok = [r for r in rows if not r["error"]]
@@ -318,8 +335,8 @@ def markdown(d, rows, machine, meta, recs=()):
     if ok:
         out.append("| implementation | model | device | dtype | batch | preset | load | cold | warm (median) | "
                    "x real time | 2nd proc load + run | peak RSS MiB | WER long | WER short/quick | agree long/quick | "
-                   "agree short |")
-        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+                   "agree short | session |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in ok:
             second = (f"{fmt(r.get('second_process_load_s'))} + {fmt(r.get('second_process_run_s'))}"
                       if r.get("second_process_run_s") is not None else "")
@@ -327,9 +344,9 @@ def markdown(d, rows, machine, meta, recs=()):
             ag = r.get("agreement_long") if r.get("agreement_long") is not None else r.get("agreement_quick")
             out.append(f"| {r['impl']} | {r['model']} | {r['device']} | {r['dtype']} | {r['batch_size']} | "
                        f"{r['preset']} | {fmt(r.get('load_s'))} | {fmt(r.get('cold_s'))} | "
-                       f"{fmt(r.get('warm_median_s'))} | {fmt(r.get('speed_x_realtime'))} | {second} | "
+                       f"{warm_cell(r)} | {fmt(r.get('speed_x_realtime'))} | {second} | "
                        f"{fmt(r.get('peak_rss_mib'), 0)} | {pct(r.get('wer_long'))} | {pct(wer_s)} | {pct(ag)} | "
-                       f"{pct(r.get('agreement_short'))} |")
+                       f"{pct(r.get('agreement_short'))} | {r.get('session') or '-'} |")
     if noisy:
         out += ["", "Other processes used more than 5% of the CPUs during the first process of: " +
                 ", ".join(f"{r['cell']} ({r['other_cpu_pct']:.0f}%)" for r in noisy) + " (their times are less "

@@ -121,6 +121,20 @@ def jobs_for(cell, quick, runs, long_input, shorts):
             ("short", "short", shorts, 1)]
 
 
+def job_rank(cell, job):
+    """Launch order: every headline cell's main figure (long-p1: cold run,
+    warm median, WER on the english-mix part, agreement) first, then the
+    variants' first process, then the headline cells' second process and
+    short sets, the variants' short sets, and last the variants' second
+    process: a run cut by its budget then covers the most cells."""
+    variant = cell.get("tier") == "variant"
+    if job in ("long-p1", "quick-p1"):
+        return 1 if variant else 0
+    if job == "short":
+        return 3 if variant else 2
+    return 4 if variant else 2
+
+
 def busy_cpu_seconds():
     """CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat."""
     with open("/proc/stat") as f:
@@ -148,6 +162,9 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
     cmd = [py, adapter, "--model", model_dir, "--device", cell["device"], "--dtype", cell["dtype"],
            "--batch-size", str(cell["batch_size"]), "--beam-size", str(cell["beam_size"]),
            "--threads", str(threads), "--preset", cell["preset"], "--repeat", str(repeat), "--out", tmp]
+    if job[0] == "long-p1" and cell.get("tier") == "variant":
+        cmd += ["--repeat-budget", str(matrix.VARIANT_REPEAT_BUDGET_S)]
+        harness["repeat_budget_s"] = matrix.VARIANT_REPEAT_BUDGET_S
     harness["command"] = [os.path.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd] + \
         [f"<{len(files)} files of {job[1]}>"]
     log_path = out_path + ".log"
@@ -253,11 +270,7 @@ def main():
                 path = os.path.join(raw, f"{matrix.cell_id(c)}__{job[0]}.json")
                 if a.rerun or not os.path.exists(path) or (a.rerun_noisy is not None and noisy(path) > a.rerun_noisy):
                     todo.append((c, job, path))
-        # Every cell's main figure (long-p1: cold run, warm median, WER on the
-        # english-mix part, agreement) before any cell's second process or
-        # short sets: a run cut by its budget then covers the most cells.
-        rank = {"long-p1": 0, "quick-p1": 0, "long-p2": 1, "quick-p2": 1, "short": 2}
-        todo.sort(key=lambda t: rank[t[1][0]])
+        todo.sort(key=lambda t: job_rank(t[0], t[1][0]))
         if a.list:
             for c, job, path in todo:
                 print(matrix.cell_id(c), job[0], job[3])

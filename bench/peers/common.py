@@ -26,6 +26,9 @@ Command line (the same for every adapter):
     --language L      default: en for English-only models, else detect
     --repeat N        transcribe the files N times in the one process (the
                       first run against the later ones; default 1)
+    --repeat-budget S stop repeating once another run (as long as the last
+                      one) would end more than S seconds after run 1 began
+                      (0: no limit); the cut is recorded as repeat_cut
     --out OUT.json    FILE...
 
 Output (one JSON per run): implementation, versions, config (what was used),
@@ -33,7 +36,8 @@ load_seconds, transcribe_seconds (all files, audio decoding included),
 peak_rss_bytes (this process and its waited-for children), files [{file,
 text, segments [{start, end, text}], seconds}] (of the first run); with
 --repeat N also repeat_transcribe_seconds [run 1, ..., run N] and
-repeat_text_differs where a later run's text changed. On failure: the same object
+repeat_text_differs where a later run's text changed, repeat_cut where
+--repeat-budget stopped the runs early. On failure: the same object
 with "error" (one line), and exit status 1; the reason also goes to stderr.
 """
 import argparse
@@ -67,6 +71,8 @@ def parse_args(argv=None):
     ap.add_argument("--language", default=None)
     ap.add_argument("--repeat", type=int, default=1,
                     help="transcribe the files N times in this process (first run vs later ones)")
+    ap.add_argument("--repeat-budget", type=float, default=0,
+                    help="seconds: no further run once another would end after this (0: no limit)")
     ap.add_argument("--out", required=True)
     ap.add_argument("files", nargs="+")
     return ap.parse_args(argv)
@@ -192,7 +198,13 @@ def main(name, load, transcribe, versions, finish=None, repeatable=True):
         if args.repeat > 1 and not repeatable:
             raise Unavailable(f"{name} cannot time a second run in the same process (--repeat 1 only)")
         repeats = []
+        t_runs = time.perf_counter()
         for run in range(args.repeat):
+            if run and args.repeat_budget > 0 and time.perf_counter() - t_runs + repeats[-1] > args.repeat_budget:
+                result["repeat_cut"] = (f"{run} of {args.repeat} runs: one more (~{repeats[-1]:.0f} s) would pass "
+                                        f"the --repeat-budget of {args.repeat_budget:.0f} s")
+                print(f"{name}: {result['repeat_cut']}", file=sys.stderr)
+                break
             total = 0.0
             for path in args.files:
                 t = time.perf_counter()
@@ -211,6 +223,7 @@ def main(name, load, transcribe, versions, finish=None, repeatable=True):
         result["transcribe_seconds"] = repeats[0]
         if args.repeat > 1:
             result["repeat_transcribe_seconds"] = repeats
+            cfg["repeat_done"] = len(repeats)
         if finish:
             finish(result)
     except Exception as e:  # noqa: BLE001 - every failure becomes a JSON with "error"

@@ -55,6 +55,11 @@ def load(args, cfg):
         raise common.Unavailable("cwhisper computes in fp32 only for now")
     if args.batch_size != 1:
         raise common.Unavailable("cwhisper's chunked, batched long-form algorithm is not there yet: batch size 1")
+    # One cwhisper process runs every repeat (run_all), so the Python loop's
+    # timings cannot stop it early; the harness's variant budget is not applied.
+    if args.repeat_budget:
+        cfg["repeat_budget_ignored"] = args.repeat_budget
+        args.repeat_budget = 0
     r = Run()
     cmd = ["transcribe", "--model", args.model, "--threads", str(args.threads), "--output-format", "json",
            "--print-timings"]
