@@ -6,7 +6,10 @@ files that report.py made from the committed raw records.
 usage: summary.py FULL_DIR [QUICK_DIR] > bench/results/README.md
 """
 import csv
+import glob
+import json
 import os
+import statistics
 import sys
 
 
@@ -20,14 +23,45 @@ def rows_of(d):
             try:
                 r[k] = float(v) if v not in ("", None) and k not in ("cell", "impl", "model", "device", "dtype",
                                                                    "preset", "input", "error", "versions",
-                                                                   "warm_runs_s") else v
+                                                                   "warm_runs_s", "session", "tier",
+                                                                   "repeat_cut", "job_errors") else v
             except ValueError:
                 pass
     return rows
 
 
 def ok(rows):
-    return [r for r in rows if not r["error"] and r.get("warm_median_s") not in ("", None)]
+    """Cells that ran: a warm median, or (a variant cut by its time budget) a cold run."""
+    return [r for r in rows if not r["error"] and (r.get("warm_median_s") not in ("", None) or
+                                                   r.get("cold_s") not in ("", None))]
+
+
+def secs(r):
+    """The cell's figure: its warm median, else its cold run."""
+    return r["warm_median_s"] if r.get("warm_median_s") not in ("", None) else r["cold_s"]
+
+
+def anchors_of(d):
+    """{session: cwhisper anchor warm median} from DIR/anchors (run.run_anchors)."""
+    out = {}
+    for p in glob.glob(os.path.join(d or "", "anchors", "*__cwhisper.json")):
+        with open(p, encoding="utf-8") as f:
+            a = json.load(f)
+        runs = a.get("repeat_transcribe_seconds") or []
+        if len(runs) > 1 and not a.get("error"):
+            out[(a.get("harness", {}).get("machine") or {}).get("session") or ""] = statistics.median(runs[1:])
+    return out
+
+
+def across(a, b, anchors):
+    """A caveat when two cells were measured in different sessions (hosts)."""
+    sa, sb = a.get("session") or "", b.get("session") or ""
+    if sa == sb:
+        return ""
+    if sa in anchors and sb in anchors:
+        d = 100 * (anchors[sa] / anchors[sb] - 1)
+        return f" (measured in different sessions, whose anchor runs differ by {d:+.0f}%)"
+    return " (measured in different sessions)"
 
 
 def label(r):
@@ -54,15 +88,16 @@ def noisy(r):
     return f"**{o:.0f}% (noisy)**" if o > 5 else f"{o:.0f}%"
 
 
-def cpu_section(rows, name, out):
+def cpu_section(rows, name, out, anchors):
     good = [r for r in ok(rows) if r["device"] == "cpu" and r["preset"] == "greedy"]
     if not good:
         out.append(f"No CPU cells of `{name}` have results yet.\n")
         return
     dur = good[0]["audio_seconds"]
-    out.append(f"From `{name}` ({dur / 60:.1f} min of audio, greedy preset, warm medians):\n")
+    out.append(f"From `{name}` ({dur / 60:.1f} min of audio, greedy preset, warm medians; a variant cell cut to "
+               "its cold run by its time budget is placed by that run, marked *cold*):\n")
     for model in sorted({r["model"] for r in good}):
-        ms = sorted([r for r in good if r["model"] == model], key=lambda r: r["warm_median_s"])
+        ms = sorted([r for r in good if r["model"] == model], key=secs)
         ref = [r for r in ms if r["impl"] == "openai-whisper"]
         jax = [r for r in ms if r["impl"] == "jax-flax"]
         cw = [r for r in ms if r["impl"] == "cwhisper"]
@@ -70,22 +105,22 @@ def cpu_section(rows, name, out):
         if ref and jax:
             best = jax[0]
             out.append(f"- JAX against PyTorch: the fastest JAX configuration ({label(best)}, "
-                       f"{best['warm_median_s']:.1f} s) is {ratio_text(best['warm_median_s'], ref[0]['warm_median_s'])}"
-                       f" than openai-whisper fp32 ({ref[0]['warm_median_s']:.1f} s). The article found JAX about 2x "
-                       f"faster on its CPU; " + ("this CPU agrees." if ref[0]["warm_median_s"] / best["warm_median_s"]
-                                                  >= 1.5 else "this CPU does not reproduce that."))
+                       f"{secs(best):.1f} s) is {ratio_text(secs(best), secs(ref[0]))}"
+                       f" than openai-whisper fp32 ({secs(ref[0]):.1f} s){across(best, ref[0], anchors)}. The article "
+                       f"found JAX about 2x faster on its CPU; " +
+                       ("this CPU agrees." if secs(ref[0]) / secs(best) >= 1.5 else "this CPU does not reproduce that."))
         elif ref:
             out.append("- JAX against PyTorch: no JAX result for this model yet.")
         if cw and ref:
             c = cw[0]
             rank = ms.index(c) + 1
             fastest_peer = next((r for r in ms if r["impl"] != "cwhisper"), None)
-            line = (f"- cwhisper fp32: {c['warm_median_s']:.1f} s ({c['speed_x_realtime']:.1f}x real time), "
-                    f"{ratio_text(c['warm_median_s'], ref[0]['warm_median_s'])} than openai-whisper; rank {rank} of "
-                    f"{len(ms)} measured configurations")
+            line = (f"- cwhisper fp32: {secs(c):.1f} s ({c['speed_x_realtime']:.1f}x real time), "
+                    f"{ratio_text(secs(c), secs(ref[0]))} than openai-whisper{across(c, ref[0], anchors)}; rank "
+                    f"{rank} of {len(ms)} measured configurations")
             if fastest_peer and fastest_peer is not c:
-                line += (f"; the fastest other is {label(fastest_peer)} at {fastest_peer['warm_median_s']:.1f} s "
-                         f"(cwhisper is {ratio_text(c['warm_median_s'], fastest_peer['warm_median_s'])})")
+                line += (f"; the fastest other is {label(fastest_peer)} at {secs(fastest_peer):.1f} s "
+                         f"(cwhisper is {ratio_text(secs(c), secs(fastest_peer))}{across(c, fastest_peer, anchors)})")
             line += (f". Peak memory {c['peak_rss_mib']:.0f} MiB against {ref[0]['peak_rss_mib']:.0f} MiB. WER on the "
                      f"scored part {pct(c.get('wer_long') or c.get('wer_quick'))} against the reference's "
                      f"{pct(ref[0].get('wer_long') or ref[0].get('wer_quick'))}; word agreement with it "
@@ -93,17 +128,22 @@ def cpu_section(rows, name, out):
             out.append(line)
         out.append("")
         out.append("| configuration | warm s | x real time | cold s | load s | peak RSS MiB | WER | agreement | "
-                   "other CPU use |")
-        out.append("|---|---|---|---|---|---|---|---|---|")
+                   "other CPU use | session |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in ms:
-            out.append(f"| {label(r)} | {r['warm_median_s']:.1f} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
+            warm = "*cold*" if r.get("warm_median_s") in ("", None) else f"{r['warm_median_s']:.1f}"
+            n = r.get("warm_runs_n")
+            if n not in ("", None) and 0 < n < 3:
+                warm += f" (n={n:.0f})"
+            out.append(f"| {label(r)} | {warm} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
                        f"{r['load_s']:.1f} | {r['peak_rss_mib']:.0f} | {pct(r.get('wer_long') or r.get('wer_quick'))} "
-                       f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} | {noisy(r)} |")
+                       f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} | {noisy(r)} | "
+                       f"{r.get('session') or '-'} |")
         out.append("")
 
 
 def first_second(rows, name, out):
-    good = [r for r in ok(rows) if r.get("cold_s") not in ("", None)]
+    good = [r for r in ok(rows) if r.get("warm_median_s") not in ("", None)]
     if not good:
         return
     out.append(f"First run against second (`{name}`): per configuration, the first transcription of a process "
@@ -135,14 +175,14 @@ def main():
                        f"their errors).")
     out += ["", "## The article's findings beside ours", "",
             "### On the CPU, is JAX about 2x faster than PyTorch? Where does cwhisper stand?", ""]
-    cpu_section(rf, os.path.basename(full), out)
+    cpu_section(rf, os.path.basename(full), out, anchors_of(full))
     if rq:
-        cpu_section(rq, os.path.basename(quick), out)
+        cpu_section(rq, os.path.basename(quick), out, anchors_of(quick))
     out += ["### On the GPU, is PyTorch faster than JAX?", ""]
     gpu = [r for r in ok(rf + rq) if r["device"] == "cuda"]
     if gpu:
         for r in sorted(gpu, key=lambda r: r["warm_median_s"]):
-            out.append(f"- {label(r)} {r['model']}: {r['warm_median_s']:.1f} s")
+            out.append(f"- {label(r)} {r['model']}: {secs(r):.1f} s")
     else:
         out.append("Not measured: no GPU machine was lent to the sessions that produced these results. "
                    "`bench/gpu/run.sh` is ready for one (see `bench/gpu/README.md`).")
