@@ -314,7 +314,7 @@ def sessions(d, recs):
 
 def markdown(d, rows, machine, meta, recs=()):
     out = [f"# bench/run results: {os.path.basename(os.path.normpath(d))}", ""]
-    out.append(f"Machine: {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
+    out.append(f"Machine (of the latest session; see *Sessions*): {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
                f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB, kernel {machine.get('kernel')}; "
                f"{machine.get('threads')} threads for every implementation; cwhisper git {machine.get('git')}; "
                f"date {machine.get('date')}.")

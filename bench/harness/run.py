@@ -106,6 +106,19 @@ def machine_slug(info):
     return f"{cpu}-{info['cpus']}cpu"
 
 
+def default_out(machine, quick, new):
+    """bench/results/<date>-<machine>[-quick]; the full matrix resumes the
+    latest folder of the same machine kind (it spans sessions and days)
+    unless `new`."""
+    results = os.path.join(ROOT, "bench", "results")
+    slug = machine_slug(machine) + ("-quick" if quick else "")
+    if not quick and not new:
+        old = sorted(p for p in glob.glob(os.path.join(results, f"*-{slug}")) if os.path.isdir(os.path.join(p, "raw")))
+        if old:
+            return old[-1]
+    return os.path.join(results, f"{machine['date']}-{slug}")
+
+
 def short_files(shared):
     files = []
     for s in SHORT_SETS:
@@ -235,14 +248,16 @@ def main():
                     help="run again the jobs during which other processes used more than PCT%% of the CPUs")
     ap.add_argument("--report-only", action="store_true", help="only rebuild the scores, table and charts")
     ap.add_argument("--list", action="store_true", help="print the jobs and exit")
+    ap.add_argument("--new", action="store_true",
+                    help="start a new dated results folder (default: resume this machine kind's latest full-matrix "
+                         "folder; the full matrix takes several sessions)")
     ap.add_argument("--no-anchor", action="store_true", help="skip this session's anchor runs (see run_anchors)")
     ap.add_argument("--input", help="(testing) use this audio file in place of the long/quick recording")
     a = ap.parse_args()
 
     shared = os.environ.get("CW_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
     machine = machine_info(a.threads)
-    out = a.out or os.path.join(ROOT, "bench", "results",
-                                f"{machine['date']}-{machine_slug(machine)}" + ("-quick" if a.quick else ""))
+    out = a.out or default_out(machine, a.quick, a.new)
     raw = os.path.join(out, "raw")
     os.makedirs(raw, exist_ok=True)
     py = os.path.join(ROOT, "bench", ".venv", "bin", "python")
