@@ -160,7 +160,8 @@ def build_rows(recs):
                         "speed_x_realtime": dur / (warm or cold) if (warm or cold) and dur else None,
                         "cold_total_s": (r.get("load_seconds") or 0) + cold if cold is not None else None,
                         "text_changed_between_runs": bool(r.get("repeat_text_differs")),
-                        "other_cpu_pct": other_cpu_pct(h), "session": (h.get("machine") or {}).get("session", "")})
+                        "other_cpu_pct": other_cpu_pct(h), "started": h.get("started", ""),
+                        "boot": boot_of(h)})
         elif job.endswith("p2"):
             row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
                         "second_process_wall_s": h.get("process_wall_seconds")})
@@ -191,7 +192,7 @@ COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "
            "tier", "load_s", "cold_s", "warm_median_s", "warm_runs_n", "warm_runs_s", "rtf_warm", "speed_x_realtime",
            "cold_total_s",
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
-           "peak_rss_mib", "other_cpu_pct", "session", "wer_long", "wer_quick", "wer_short", "agreement_long",
+           "peak_rss_mib", "other_cpu_pct", "started", "boot", "wer_long", "wer_quick", "wer_short", "agreement_long",
            "agreement_quick", "agreement_short", "text_changed_between_runs", "repeat_cut", "error", "job_errors", "versions"]
 
 
@@ -274,47 +275,54 @@ def warm_cell(r):
     return fmt(r["warm_median_s"]) + (f" (n={n})" if n is not None and n < 3 else "")
 
 
-def sessions(d, recs):
-    """Markdown lines: per session (boot of a host) the anchor runs
-    (run.run_anchors) and how many jobs it ran, so cells measured in
-    different sessions can be judged comparable or not."""
-    anchors = {}
-    for p in sorted(glob.glob(os.path.join(d, "anchors", "*.json"))):
+def boot_of(h):
+    m = h.get("machine") or {}
+    return m.get("boot") or m.get("session") or ""
+
+
+def load_anchors(d):
+    """The anchor records (run.run_anchors), oldest first."""
+    out = []
+    for p in glob.glob(os.path.join(d, "anchors", "*.json")):
         with open(p, encoding="utf-8") as f:
-            a = json.load(f)
-        h = a.get("harness", {})
-        anchors.setdefault((h.get("machine") or {}).get("session"), []).append(a)
-    jobs = {}
-    for r in recs:
-        jobs.setdefault((r["harness"].get("machine") or {}).get("session"), []).append(r["harness"])
-    if not anchors and len(jobs) < 2:
+            out.append(json.load(f))
+    return sorted(out, key=lambda a: a.get("harness", {}).get("started", ""))
+
+
+def anchors_table(d, recs):
+    """Markdown lines: the anchor runs over time and how many jobs started
+    after each, so cells measured at different times (sessions) can be
+    judged comparable or not."""
+    anchors = load_anchors(d)
+    if not anchors:
         return []
-    out = ["", "## Sessions", "", "The matrix ran in several sessions; each session first times the same anchor "
-           "(tiny.en greedy on the 5-minute excerpt, cold + median of 2 warm runs, s). Jobs of sessions whose "
-           "anchors differ by a few percent are comparable to that extent.", "",
-           "| session | host | first job started | jobs | anchors: cold / warm s (other CPU %) |", "|---|---|---|---|---|"]
-    for sid in sorted(set(anchors) | set(jobs), key=lambda k: min((h.get("started", "") for h in jobs.get(k, [])),
-                                                                    default="~")):
-        hs = jobs.get(sid, [])
-        an = []
-        for a in anchors.get(sid, []):
-            cold, warm, _ = warm_stats(a) if not a.get("error") else (None, None, None)
-            oc = other_cpu_pct(a.get("harness", {}))
-            an.append(f"{a['harness']['impl']} {fmt(cold)} / {fmt(warm)}" + (f" ({oc:.0f}%)" if oc is not None else "")
-                      if not a.get("error") else f"{a['harness']['impl']}: {a['error'][:80]}")
-            if a.get("anchor_note"):
-                an[-1] += f" [{a['anchor_note']}]"
-        host = next((h["machine"].get("host") for h in hs + [a["harness"] for a in anchors.get(sid, [])]
-                     if (h.get("machine") or {}).get("host")), "")
-        first = min((h.get("started", "") for h in hs), default="")
-        out.append(f"| {sid or 'before session ids were recorded'} | {host} | {first} | {len(hs)} | "
-                   f"{'; '.join(an) or 'none'} |")
+    starts = sorted(r["harness"].get("started", "") for r in recs)
+    out = ["", "## Anchor runs (drift over time)", "",
+           "The matrix runs over hours and sessions. At the start of every `bench/run` and then hourly, the same "
+           "two runs are timed: tiny.en greedy on the 5-minute excerpt, cold and median of the warm runs "
+           "(s). Cells measured at different times compare only up to the anchors' difference.", "",
+           "| started (UTC) | anchor | cold s | warm s | other CPU % | boot | jobs started until the next anchor |",
+           "|---|---|---|---|---|---|---|"]
+    times = [a["harness"].get("started", "") for a in anchors] + ["~"]
+    for i, a in enumerate(anchors):
+        h = a["harness"]
+        nxt = next((t for t in times[i + 1:] if t > h.get("started", "")), "~")
+        n = sum(1 for t in starts if h.get("started", "") <= t < nxt)
+        if a.get("error"):
+            cold = warm = a["error"][:80]
+        else:
+            c, w, runs = warm_stats(a)
+            cold, warm = fmt(c), fmt(w) + (f" (n={len(runs) - 1})" if len(runs) != 3 else "")
+        oc = other_cpu_pct(h)
+        note = f" ({a['anchor_note']})" if a.get("anchor_note") else ""
+        out.append(f"| {h.get('started', '')[:16]} | {h['impl']}{note} | {cold} | {warm} | "
+                   f"{'' if oc is None else f'{oc:.0f}'} | {boot_of(h) or '-'} | {n} |")
     return out
 
 
 def markdown(d, rows, machine, meta, recs=()):
     out = [f"# bench/run results: {os.path.basename(os.path.normpath(d))}", ""]
-    out.append(f"Machine (of the latest session; see *Sessions*): {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
+    out.append(f"Machine (of the latest bench/run; see *Anchor runs*): {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
                f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB, kernel {machine.get('kernel')}; "
                f"{machine.get('threads')} threads for every implementation; cwhisper git {machine.get('git')}; "
                f"date {machine.get('date')}.")
@@ -335,7 +343,7 @@ def markdown(d, rows, machine, meta, recs=()):
     if ok:
         out.append("| implementation | model | device | dtype | batch | preset | load | cold | warm (median) | "
                    "x real time | 2nd proc load + run | peak RSS MiB | WER long | WER short/quick | agree long/quick | "
-                   "agree short | session |")
+                   "agree short | started (UTC) |")
         out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in ok:
             second = (f"{fmt(r.get('second_process_load_s'))} + {fmt(r.get('second_process_run_s'))}"
@@ -346,7 +354,7 @@ def markdown(d, rows, machine, meta, recs=()):
                        f"{r['preset']} | {fmt(r.get('load_s'))} | {fmt(r.get('cold_s'))} | "
                        f"{warm_cell(r)} | {fmt(r.get('speed_x_realtime'))} | {second} | "
                        f"{fmt(r.get('peak_rss_mib'), 0)} | {pct(r.get('wer_long'))} | {pct(wer_s)} | {pct(ag)} | "
-                       f"{pct(r.get('agreement_short'))} | {r.get('session') or '-'} |")
+                       f"{pct(r.get('agreement_short'))} | {(r.get('started') or '')[5:16]} |")
     if noisy:
         out += ["", "Other processes used more than 5% of the CPUs during the first process of: " +
                 ", ".join(f"{r['cell']} ({r['other_cpu_pct']:.0f}%)" for r in noisy) + " (their times are less "
@@ -359,7 +367,7 @@ def markdown(d, rows, machine, meta, recs=()):
         out += ["", "## Cells that did not run here", "", "| cell | error |", "|---|---|"]
         for r in bad:
             out.append(f"| {r['cell']} | {r['error'].replace('|', '/')[:300]} |")
-    out += sessions(d, recs)
+    out += anchors_table(d, recs)
     out += ["", "## Versions", ""]
     seen = {}
     for r in ok:

@@ -60,14 +60,14 @@ def machine_info(threads):
     with open("/proc/meminfo") as f:
         mem = int(f.readline().split()[1]) * 1024
     git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return {"session": session_id(), "host": platform.node(), "cpu": cpu, "isa": isa, "cpus": os.cpu_count(), "memory_bytes": mem, "kernel": platform.release(),
+    return {"boot": boot_id(), "cpu": cpu, "isa": isa, "cpus": os.cpu_count(), "memory_bytes": mem,
+            "kernel": platform.release(),
             "python": platform.python_version(), "threads": threads, "git": git.stdout.strip(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")}
 
 
-def session_id():
-    """This boot of this machine: the full matrix takes longer than one
-    session, and each session may get another host of the same kind."""
+def boot_id():
+    """This boot of this machine (a session may or may not get a new one)."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
             return f.read().strip()[:8]
@@ -76,21 +76,22 @@ def session_id():
 
 
 ANCHOR_IMPLS = ("cwhisper", "openai-whisper")
+ANCHOR_EVERY_S = 3600
 
 
 def run_anchors(py, out, machine, threads, deadline):
-    """Once per session: the same two tiny.en greedy runs on the 5-minute
-    excerpt (cold + 2 warm), so the report can show whether sessions (hosts)
-    run at the same speed before their jobs are set side by side."""
+    """The same two tiny.en greedy runs on the 5-minute excerpt (cold + 2
+    warm), at the start of every bench/run and then every ANCHOR_EVERY_S
+    between jobs: the full matrix spans hours and sessions, and the same runs
+    on the same VM were seen 7-13% apart 2.5 hours apart, so the report shows
+    this drift beside the cells measured meanwhile."""
     quick = make_inputs.load_input("quick")["file"]
     os.makedirs(os.path.join(out, "anchors"), exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
     for impl in ANCHOR_IMPLS:
-        path = os.path.join(out, "anchors", f"{machine['session']}__{impl}.json")
-        if os.path.exists(path):
-            continue
+        path = os.path.join(out, "anchors", f"{stamp}__{impl}.json")
         cell = next(c for c in matrix.quick() if c["impl"] == impl)
-        print(f"bench/run: session anchor {matrix.cell_id(cell)} on the 5-minute excerpt", file=sys.stderr,
-              flush=True)
+        print(f"bench/run: anchor {matrix.cell_id(cell)} on the 5-minute excerpt", file=sys.stderr, flush=True)
         rec = run_job(py, cell, ("anchor", "quick", [quick], 3), [quick], 3, threads, path, machine, deadline)
         if rec is None:
             return False
@@ -251,7 +252,7 @@ def main():
     ap.add_argument("--new", action="store_true",
                     help="start a new dated results folder (default: resume this machine kind's latest full-matrix "
                          "folder; the full matrix takes several sessions)")
-    ap.add_argument("--no-anchor", action="store_true", help="skip this session's anchor runs (see run_anchors)")
+    ap.add_argument("--no-anchor", action="store_true", help="skip the anchor runs (see run_anchors)")
     ap.add_argument("--input", help="(testing) use this audio file in place of the long/quick recording")
     a = ap.parse_args()
 
@@ -295,10 +296,8 @@ def main():
         os.replace(os.path.join(out, "machine.json.tmp"), os.path.join(out, "machine.json"))
         deadline = time.time() + a.budget_minutes * 60 if a.budget_minutes > 0 else float("inf")
         t0 = time.time()
-        if todo and not a.quick and not a.no_anchor and not a.input:
-            if not run_anchors(py, out, machine, a.threads, deadline):
-                print("bench/run: time budget spent during the session anchor", file=sys.stderr)
-                todo = []
+        anchors = bool(todo) and not a.quick and not a.no_anchor and not a.input
+        last_anchor = -float("inf")
         refused = {os.path.basename(p).split("__")[0] for p in glob.glob(os.path.join(raw, "*__*-p1.json"))
                    if json.load(open(p)).get("error")}
         for i, (c, job, path) in enumerate(todo):
@@ -308,6 +307,11 @@ def main():
                 print(f"bench/run: time budget spent; {len(todo) - i} jobs left (run again to resume)",
                       file=sys.stderr)
                 break
+            if anchors and time.time() - last_anchor > ANCHOR_EVERY_S:
+                last_anchor = time.time()
+                if not run_anchors(py, out, machine, a.threads, deadline):
+                    print("bench/run: time budget spent during an anchor run", file=sys.stderr)
+                    break
             print(f"[{time.time() - t0:7.0f}s] {i + 1}/{len(todo)} {matrix.cell_id(c)} {job[0]}", file=sys.stderr,
                   flush=True)
             rec = run_job(py, c, job, job[2], job[3], a.threads, path, machine, deadline)

@@ -23,7 +23,7 @@ def rows_of(d):
             try:
                 r[k] = float(v) if v not in ("", None) and k not in ("cell", "impl", "model", "device", "dtype",
                                                                    "preset", "input", "error", "versions",
-                                                                   "warm_runs_s", "session", "tier",
+                                                                   "warm_runs_s", "started", "boot", "tier",
                                                                    "repeat_cut", "job_errors") else v
             except ValueError:
                 pass
@@ -42,26 +42,31 @@ def secs(r):
 
 
 def anchors_of(d):
-    """{session: cwhisper anchor warm median} from DIR/anchors (run.run_anchors)."""
-    out = {}
+    """[(started, warm median s)] of DIR/anchors' cwhisper runs (run.run_anchors), oldest first."""
+    out = []
     for p in glob.glob(os.path.join(d or "", "anchors", "*__cwhisper.json")):
         with open(p, encoding="utf-8") as f:
             a = json.load(f)
         runs = a.get("repeat_transcribe_seconds") or []
         if len(runs) > 1 and not a.get("error"):
-            out[(a.get("harness", {}).get("machine") or {}).get("session") or ""] = statistics.median(runs[1:])
-    return out
+            out.append((a.get("harness", {}).get("started", ""), statistics.median(runs[1:])))
+    return sorted(out)
+
+
+def nearest(anchors, started):
+    """The anchor last timed before `started` (else the first one)."""
+    before = [x for x in anchors if x[0] <= started]
+    return before[-1] if before else (anchors[0] if anchors else None)
 
 
 def across(a, b, anchors):
-    """A caveat when two cells were measured in different sessions (hosts)."""
-    sa, sb = a.get("session") or "", b.get("session") or ""
-    if sa == sb:
+    """A caveat when two cells were measured under different anchor runs
+    (at different times, when this machine ran at a different speed)."""
+    na, nb = nearest(anchors, a.get("started") or ""), nearest(anchors, b.get("started") or "")
+    if na is None or nb is None or na == nb:
         return ""
-    if sa in anchors and sb in anchors:
-        d = 100 * (anchors[sa] / anchors[sb] - 1)
-        return f" (measured in different sessions, whose anchor runs differ by {d:+.0f}%)"
-    return " (measured in different sessions)"
+    return (f" (measured at different times: the anchor runs before each differ by "
+            f"{100 * (na[1] / nb[1] - 1):+.0f}%)")
 
 
 def label(r):
@@ -128,7 +133,7 @@ def cpu_section(rows, name, out, anchors):
             out.append(line)
         out.append("")
         out.append("| configuration | warm s | x real time | cold s | load s | peak RSS MiB | WER | agreement | "
-                   "other CPU use | session |")
+                   "other CPU use | started (UTC) |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in ms:
             warm = "*cold*" if r.get("warm_median_s") in ("", None) else f"{r['warm_median_s']:.1f}"
@@ -138,7 +143,7 @@ def cpu_section(rows, name, out, anchors):
             out.append(f"| {label(r)} | {warm} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
                        f"{r['load_s']:.1f} | {r['peak_rss_mib']:.0f} | {pct(r.get('wer_long') or r.get('wer_quick'))} "
                        f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} | {noisy(r)} | "
-                       f"{r.get('session') or '-'} |")
+                       f"{(r.get('started') or '')[5:16]} |")
         out.append("")
 
 
