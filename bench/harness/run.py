@@ -191,6 +191,9 @@ def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
             if time.time() > deadline:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
+                for leftover in (log_path, tmp):
+                    if os.path.exists(leftover):
+                        os.remove(leftover)
                 return None  # budget spent: not recorded, resumed later
             time.sleep(0.5)
     harness["process_wall_seconds"] = time.perf_counter() - t
