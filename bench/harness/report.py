@@ -269,10 +269,11 @@ def charts(d, rows, machine):
 def warm_cell(r):
     """The warm median, with the number of warm runs where it is not the
     protocol's 3 (a variant cell's first process cut by its time budget)."""
+    # r: a row of build_rows, or of results.csv read by summary.py ("" = none)
     n = r.get("warm_runs_n")
-    if r.get("warm_median_s") is None:
+    if r.get("warm_median_s") in (None, ""):
         return "(cold only)" if r.get("repeat_cut") else ""
-    return fmt(r["warm_median_s"]) + (f" (n={n})" if n is not None and n < 3 else "")
+    return fmt(r["warm_median_s"]) + (f" (n={int(n)})" if n not in (None, "") and n < 3 else "")
 
 
 def boot_of(h):

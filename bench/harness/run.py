@@ -92,7 +92,7 @@ def run_anchors(py, out, machine, threads, deadline):
         path = os.path.join(out, "anchors", f"{stamp}__{impl}.json")
         cell = next(c for c in matrix.quick() if c["impl"] == impl)
         print(f"bench/run: anchor {matrix.cell_id(cell)} on the 5-minute excerpt", file=sys.stderr, flush=True)
-        rec = run_job(py, cell, ("anchor", "quick", [quick], 3), [quick], 3, threads, path, machine, deadline)
+        rec = run_job(py, cell, ("anchor", "quick", [quick], 3), threads, path, machine, deadline)
         if rec is None:
             return False
         write_json(path, rec)
@@ -162,7 +162,9 @@ def children_cpu_seconds():
     return ru.ru_utime + ru.ru_stime
 
 
-def run_job(py, cell, job, files, repeat, threads, out_path, machine, deadline):
+def run_job(py, cell, job, threads, out_path, machine, deadline):
+    """job: (name, input kind, files, repeat) as jobs_for makes it."""
+    files, repeat = job[2], job[3]
     adapter = os.path.join(ROOT, "bench", "peers", matrix.IMPLS[cell["impl"]][0])
     env = dict(os.environ, **matrix.IMPLS[cell["impl"]][2])
     model_dir = os.path.join(ROOT, "models", cell["model"])
@@ -317,7 +319,7 @@ def main():
                     break
             print(f"[{time.time() - t0:7.0f}s] {i + 1}/{len(todo)} {matrix.cell_id(c)} {job[0]}", file=sys.stderr,
                   flush=True)
-            rec = run_job(py, c, job, job[2], job[3], a.threads, path, machine, deadline)
+            rec = run_job(py, c, job, a.threads, path, machine, deadline)
             if rec is None:
                 print(f"bench/run: time budget spent during {matrix.cell_id(c)} {job[0]} (not recorded)",
                       file=sys.stderr)

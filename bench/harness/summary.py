@@ -6,11 +6,10 @@ files that report.py made from the committed raw records.
 usage: summary.py FULL_DIR [QUICK_DIR] > bench/results/README.md
 """
 import csv
-import glob
-import json
 import os
-import statistics
 import sys
+
+import report  # noqa: E402 - beside this file: the anchor records and the warm-median cell
 
 
 def rows_of(d):
@@ -44,13 +43,11 @@ def secs(r):
 def anchors_of(d):
     """[(started, warm median s)] of DIR/anchors' cwhisper runs (run.run_anchors), oldest first."""
     out = []
-    for p in glob.glob(os.path.join(d or "", "anchors", "*__cwhisper.json")):
-        with open(p, encoding="utf-8") as f:
-            a = json.load(f)
-        runs = a.get("repeat_transcribe_seconds") or []
-        if len(runs) > 1 and not a.get("error"):
-            out.append((a.get("harness", {}).get("started", ""), statistics.median(runs[1:])))
-    return sorted(out)
+    for a in report.load_anchors(d or ""):
+        warm = report.warm_stats(a)[1] if not a.get("error") else None
+        if a.get("harness", {}).get("impl") == "cwhisper" and warm is not None:
+            out.append((a["harness"].get("started", ""), warm))
+    return out
 
 
 def nearest(anchors, started):
@@ -100,7 +97,7 @@ def cpu_section(rows, name, out, anchors):
         return
     dur = good[0]["audio_seconds"]
     out.append(f"From `{name}` ({dur / 60:.1f} min of audio, greedy preset, warm medians; a variant cell cut to "
-               "its cold run by its time budget is placed by that run, marked *cold*):\n")
+               "its cold run by its time budget is placed by that run, marked *(cold only)*):\n")
     for model in sorted({r["model"] for r in good}):
         ms = sorted([r for r in good if r["model"] == model], key=secs)
         ref = [r for r in ms if r["impl"] == "openai-whisper"]
@@ -136,11 +133,7 @@ def cpu_section(rows, name, out, anchors):
                    "other CPU use | started (UTC) |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in ms:
-            warm = "*cold*" if r.get("warm_median_s") in ("", None) else f"{r['warm_median_s']:.1f}"
-            n = r.get("warm_runs_n")
-            if n not in ("", None) and 0 < n < 3:
-                warm += f" (n={n:.0f})"
-            out.append(f"| {label(r)} | {warm} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
+            out.append(f"| {label(r)} | {report.warm_cell(r)} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
                        f"{r['load_s']:.1f} | {r['peak_rss_mib']:.0f} | {pct(r.get('wer_long') or r.get('wer_quick'))} "
                        f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} | {noisy(r)} | "
                        f"{(r.get('started') or '')[5:16]} |")
