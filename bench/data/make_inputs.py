@@ -13,7 +13,7 @@ the repo: the outputs go to bench/.data/, git-ignored), deterministically:
 Each FILE.flac gets FILE.json: duration, the pieces with their offsets, and
 the reference text of the part that has one (long: the english-mix part,
 which ends at `scored_until` seconds; quick: all of it). The harness scores a
-long run's WER on the segments that start before `scored_until`, and its word
+long run's WER on its words before `scored_until`, and its word
 agreement with the reference implementation on everything.
 
 Audio goes through the ffmpeg program exactly as openai-whisper loads it

@@ -15,8 +15,8 @@ from bench/gpu/run.sh may sit beside them) and writes
 Every figure comes from the raw records; the WER and agreement come from
 cwhisper's normaliser and WER (`cwhisper eval`), the same code for every peer.
 
-WER: the long recording is scored on its english-mix part (segments that
-start before `scored_until`, bench/data/make_inputs.py), the quick excerpt on
+WER: the long recording is scored on its english-mix part (the words before
+`scored_until`, bench/data/make_inputs.py; see scored_text), the quick excerpt on
 all of it, the short sets pooled over their files. Word agreement with the
 reference = 1 - WER of the peer's text measured against openai-whisper's text
 for the same model, preset and input (can be below 0 when a peer inserts many
@@ -89,14 +89,28 @@ def wer(refs, hyps):
     return {"wer": (s + d + i) / n, "sub": s, "del": d, "ins": i, "words": n}
 
 
+def scored_text(segments, until):
+    """The words a run put before `until` seconds. A segment that straddles it
+    gives the share of its words that its time before `until` is of its length:
+    some peers (the transformers pipeline) merge chunks into segments of minutes,
+    and taking such a segment whole scored hundreds of unreferenced words."""
+    parts = []
+    for s in segments:
+        if s["end"] <= until or s["end"] <= s["start"]:
+            if s["start"] < until:
+                parts.append(s["text"].strip())
+        elif s["start"] < until:
+            words = s["text"].split()
+            parts.append(" ".join(words[:round(len(words) * (until - s["start"]) / (s["end"] - s["start"]))]))
+    return " ".join(p for p in parts if p)
+
+
 def hyp_texts(rec, meta):
     """{id: text} of a record, in the ids its references use."""
     kind = input_kind(rec["harness"])
     if kind in ("long", "quick"):
         f = rec["files"][0]
-        until = meta[kind]["scored_until"]
-        scored = "".join(s["text"] for s in f["segments"] if s["start"] < until)
-        return {kind: scored}, {kind: f["text"]}
+        return {kind: scored_text(f["segments"], meta[kind]["scored_until"])}, {kind: f["text"]}
     texts = {os.path.splitext(os.path.basename(f["file"]))[0]: f["text"] for f in rec["files"]}
     return texts, texts
 
