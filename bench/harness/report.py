@@ -94,15 +94,15 @@ def scored_text(segments, until):
     gives the share of its words that its time before `until` is of its length:
     some peers (the transformers pipeline) merge chunks into segments of minutes,
     and taking such a segment whole scored hundreds of unreferenced words."""
-    parts = []
+    words = []
     for s in segments:
-        if s["end"] <= until or s["end"] <= s["start"]:
-            if s["start"] < until:
-                parts.append(s["text"].strip())
-        elif s["start"] < until:
-            words = s["text"].split()
-            parts.append(" ".join(words[:round(len(words) * (until - s["start"]) / (s["end"] - s["start"]))]))
-    return " ".join(p for p in parts if p)
+        if s["start"] >= until:
+            continue
+        w = s["text"].split()
+        if s["end"] > until:  # so end > start too
+            w = w[:round(len(w) * (until - s["start"]) / (s["end"] - s["start"]))]
+        words += w
+    return " ".join(words)
 
 
 def hyp_texts(rec, meta):
