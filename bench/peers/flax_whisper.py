@@ -7,7 +7,9 @@ converted from the CT2 files, with whisper-jax's chunked, batched algorithm:
 - 30 s chunks with a 5 s stride on each side (step 20 s), start indices
   0, 20 s, 40 s, ... < length, grouped into ceil(n / batch) batches with
   np.array_split, each padded with zero features up to --batch-size
-  (whisper-jax's chunk_iter_with_batch + forward);
+  (whisper-jax's chunk_iter_with_batch + forward), except that a file with
+  fewer chunks than --batch-size runs as one unpadded batch of its chunks
+  (see below);
 - one jax.jit'ed generate (greedy, or num_beams=--beam-size; max_length 448;
   return_timestamps=True), compiled ahead of time in load() for the input
   shape [batch, n_mels, 3000]: the compile is in load_seconds and also given
@@ -24,6 +26,13 @@ Where this differs from whisper-jax's own FlaxWhisperPipline:
   device pmap is the same computation; there is no params replication);
 - the generate function is compiled ahead of time (jit(...).lower().compile())
   instead of on the first call;
+- a file shorter than --batch-size chunks (every short-set utterance is one
+  chunk) is not padded up to --batch-size: whisper-jax pads so as never to
+  recompile, which on one-chunk files does --batch-size times the work for
+  nothing (tiny.en fp32 b8 padded took about 15 s per utterance here). Its batch shape is compiled on first use instead, the compile time
+  counted in that file's transcription time and listed in
+  config.lazy_compile_seconds. Files of at least --batch-size chunks (the
+  long recording) are batched and padded exactly as whisper-jax does;
 - whisper-jax pins an older transformers/flax; this uses transformers 4.57.6,
   jax/jaxlib 0.4.38, flax 0.10.2;
 - return_timestamps=True here (whisper-jax's default is False) so that the
@@ -92,16 +101,21 @@ def load(args, cfg):
         return model.generate(input_features, params=params, **gen_kw).sequences
 
     n_mels = model.config.num_mel_bins
-    t = time.perf_counter()
-    shape = jax.ShapeDtypeStruct((args.batch_size, n_mels, 3000), jnp.float32)
-    compiled = jax.jit(generate).lower(params, shape).compile()
+    jitted = jax.jit(generate)
     r = Runner()
-    r.compiled, r.params, r.processor, r.np = compiled, params, processor, np
+
+    def compile_for(batch):  # input features [batch, n_mels, 3000] fp32
+        return jitted.lower(params, jax.ShapeDtypeStruct((batch, n_mels, 3000), jnp.float32)).compile()
+
+    r.compile = compile_for
+    t = time.perf_counter()
+    r.compiled = {args.batch_size: r.compile(args.batch_size)}
+    r.params, r.processor, r.np = params, processor, np
     cfg.update({"hf_model_dir": hf, "jax_backend": backend, "jax_devices": [str(d) for d in jax.devices()],
                 "compute_dtype": str(jnp.dtype(dtype)), "params_dtype": str(jnp.dtype(dtype)),
-                "compile_seconds": time.perf_counter() - t, "jit": "jax.jit, compiled once ahead of time",
+                "compile_seconds": time.perf_counter() - t, "jit": "jax.jit, compiled ahead of time for --batch-size",
                 "long_form": "whisper-jax chunking: 30 s chunks, 5 s stride each side, batched (padded to "
-                             "batch size), merged by _decode_asr",
+                             "batch size; a file of fewer chunks: one unpadded batch), merged by _decode_asr",
                 "timestamps": True, "fallback": False, "condition_on_previous_text": False})
     return r
 
@@ -117,15 +131,20 @@ def transcribe(r, path, args, cfg):
     n = len(audio)
     starts = np.arange(0, n, step)
     outputs = []
-    for idx in np.array_split(np.arange(len(starts)), math.ceil(len(starts) / args.batch_size)):
+    batch = min(args.batch_size, len(starts))
+    if batch not in r.compiled:
+        t = time.perf_counter()
+        r.compiled[batch] = r.compile(batch)
+        cfg.setdefault("lazy_compile_seconds", {})[str(batch)] = time.perf_counter() - t
+    for idx in np.array_split(np.arange(len(starts)), math.ceil(len(starts) / batch)):
         s = starts[idx]
         e = s + chunk_len
         chunks = [audio[a:b] for a, b in zip(s, e)]
         feats = fe(chunks, sampling_rate=SR, return_tensors="np").input_features
         k = feats.shape[0]
-        if k < args.batch_size:  # pad the batch with zero features, as whisper-jax does
-            feats = np.concatenate([feats, np.zeros((args.batch_size - k,) + feats.shape[1:], feats.dtype)])
-        tokens = np.asarray(r.compiled(r.params, feats))[:k]
+        if k < batch:  # pad the batch with zero features, as whisper-jax does
+            feats = np.concatenate([feats, np.zeros((batch - k,) + feats.shape[1:], feats.dtype)])
+        tokens = np.asarray(r.compiled[batch](r.params, feats))[:k]
         left = np.where(s == 0, 0, stride)
         right = np.where(e > n, 0, stride)  # whisper-jax: is_last = end > len when stride_right > 0
         for i in range(k):
