@@ -29,7 +29,8 @@ Where this differs from whisper-jax's own FlaxWhisperPipline:
 - a file shorter than --batch-size chunks (every short-set utterance is one
   chunk) is not padded up to --batch-size: whisper-jax pads so as never to
   recompile, which on one-chunk files does --batch-size times the work for
-  nothing (tiny.en fp32 b8 padded took about 15 s per utterance here). Its batch shape is compiled on first use instead, the compile time
+  nothing (tiny.en fp32 b8 padded took about 15 s per utterance here).
+  Its batch shape is compiled on first use instead, the compile time
   counted in that file's transcription time and listed in
   config.lazy_compile_seconds. Files of at least --batch-size chunks (the
   long recording) are batched and padded exactly as whisper-jax does;
