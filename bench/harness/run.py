@@ -291,6 +291,13 @@ def main():
                 path = os.path.join(raw, f"{matrix.cell_id(c)}__{job[0]}.json")
                 if a.rerun or not os.path.exists(path) or (a.rerun_noisy is not None and noisy(path) > a.rerun_noisy):
                     todo.append((c, job, path))
+        # A cell whose first run was refused (unavailable dtype, missing model) fails its other jobs the same
+        # way, so they are neither listed nor run.
+        refused = {os.path.basename(p).split("__")[0] for p in glob.glob(os.path.join(raw, "*__*-p1.json"))
+                   if json.load(open(p)).get("error")}
+        if a.rerun:
+            refused = set()  # --rerun retries refused cells too
+        todo = [t for t in todo if matrix.cell_id(t[0]) not in refused]
         todo.sort(key=lambda t: job_rank(t[0], t[1][0]))
         if a.list:
             for c, job, path in todo:
@@ -303,8 +310,6 @@ def main():
         t0 = time.time()
         anchors = bool(todo) and not a.quick and not a.no_anchor and not a.input
         last_anchor = -float("inf")
-        refused = {os.path.basename(p).split("__")[0] for p in glob.glob(os.path.join(raw, "*__*-p1.json"))
-                   if json.load(open(p)).get("error")}
         for i, (c, job, path) in enumerate(todo):
             if matrix.cell_id(c) in refused:
                 continue
