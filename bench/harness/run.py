@@ -292,11 +292,9 @@ def main():
                 if a.rerun or not os.path.exists(path) or (a.rerun_noisy is not None and noisy(path) > a.rerun_noisy):
                     todo.append((c, job, path))
         # A cell whose first run was refused (unavailable dtype, missing model) fails its other jobs the same
-        # way, so they are neither listed nor run.
+        # way, so they are neither listed nor run; delete its -p1 record to try it again.
         refused = {os.path.basename(p).split("__")[0] for p in glob.glob(os.path.join(raw, "*__*-p1.json"))
                    if json.load(open(p)).get("error")}
-        if a.rerun:
-            refused = set()  # --rerun retries refused cells too
         todo = [t for t in todo if matrix.cell_id(t[0]) not in refused]
         todo.sort(key=lambda t: job_rank(t[0], t[1][0]))
         if a.list:
