@@ -178,7 +178,8 @@ def build_rows(recs):
                         "boot": boot_of(h)})
         elif job.endswith("p2"):
             row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
-                        "second_process_wall_s": h.get("process_wall_seconds")})
+                        "second_process_wall_s": h.get("process_wall_seconds"),
+                        "second_process_started": h.get("started", ""), "second_process_boot": boot_of(h)})
         scored, full = hyp_texts(r, meta)
         if kind in ("long", "quick"):
             w = wer({kind: meta[kind]["reference"]}, scored)
@@ -206,6 +207,7 @@ COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "
            "tier", "load_s", "cold_s", "warm_median_s", "warm_runs_n", "warm_runs_s", "rtf_warm", "speed_x_realtime",
            "cold_total_s",
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
+           "second_process_started", "second_process_boot",
            "peak_rss_mib", "other_cpu_pct", "started", "boot", "wer_long", "wer_quick", "wer_short", "agreement_long",
            "agreement_quick", "agreement_short", "text_changed_between_runs", "repeat_cut", "error", "job_errors", "versions"]
 
@@ -290,6 +292,19 @@ def warm_cell(r):
     return fmt(r["warm_median_s"]) + (f" (n={int(n)})" if n not in (None, "") and n < 3 else "")
 
 
+def boot_spans(recs):
+    """[(boot, records, first start, last start)] of the records, oldest first
+    (records made before the harness noted the boot are under 'not noted')."""
+    spans = {}
+    for r in recs:
+        h = r["harness"]
+        started = h.get("started", "")
+        b = boot_of(h) or "not noted"
+        n, lo, hi = spans.get(b, (0, started, started))
+        spans[b] = (n + 1, min(lo, started) if started else lo, max(hi, started))
+    return sorted(((b, n, lo, hi) for b, (n, lo, hi) in spans.items()), key=lambda x: x[2])
+
+
 def boot_of(h):
     m = h.get("machine") or {}
     return m.get("boot") or m.get("session") or ""
@@ -341,6 +356,12 @@ def markdown(d, rows, machine, meta, recs=()):
                f"{(machine.get('memory_bytes') or 0) / 2**30:.0f} GiB, kernel {machine.get('kernel')}; "
                f"{machine.get('threads')} threads for every implementation; cwhisper git {machine.get('git')}; "
                f"date {machine.get('date')}.")
+    boots = boot_spans(recs)
+    if sum(1 for b in boots if b[0] != "not noted") > 1:
+        out.append("The records span more than one boot, each a fresh VM of this kind (same CPU model, CPU count "
+                   "and memory): " + "; ".join(f"boot `{b}`: {n} records, started {lo[5:16]} to {hi[5:16]}"
+                                               for b, n, lo, hi in boots) +
+                   ". Compare the anchor runs of each boot before comparing cells timed on different boots.")
     for k, m in meta.items():
         out.append(f"Input `{k}`: {m['duration'] / 60:.2f} min ({len(m['pieces'])} pieces, "
                    f"bench/data/make_inputs.py, pcm sha256 {m['pcm_sha256'][:12]}).")

@@ -23,6 +23,7 @@ def rows_of(d):
                 r[k] = float(v) if v not in ("", None) and k not in ("cell", "impl", "model", "device", "dtype",
                                                                    "preset", "input", "error", "versions",
                                                                    "warm_runs_s", "started", "boot", "tier",
+                                                                   "second_process_started", "second_process_boot",
                                                                    "repeat_cut", "job_errors") else v
             except ValueError:
                 pass
@@ -146,17 +147,31 @@ def first_second(rows, name, out):
         return
     out.append(f"First run against second (`{name}`): per configuration, the first transcription of a process "
                "against the median of the later ones in the same process, and the second fresh process "
-               "(load + first run) against the first (load + first run):\n")
-    out.append("| configuration | model | first run s | warm median s | first / warm | 1st process load + run s | "
-               "2nd process load + run s |")
-    out.append("|---|---|---|---|---|---|---|")
+               "(load + first run) against the first (load + first run). The two processes of a configuration "
+               "were often timed hours apart, when this machine ran at another speed (see the anchor runs in "
+               "the folder's README), so their ratio is only a rough one; the last column says when each "
+               "was started, and marks a second process run after a reboot, on another VM of this kind:\n")
+    out.append("| configuration | model | preset | first run s | warm median s | first / warm | "
+               "1st process load + run s | 2nd process load + run s | started (UTC): 1st, 2nd process |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for r in good:
         p1 = r["load_s"] + r["cold_s"]
         p2 = (r["second_process_load_s"] + r["second_process_run_s"]
               if r.get("second_process_run_s") not in ("", None) else None)
-        out.append(f"| {label(r)} | {r['model']} | {r['cold_s']:.1f} | {r['warm_median_s']:.1f} | "
-                   f"{r['cold_s'] / r['warm_median_s']:.2f} | {p1:.1f} | {'' if p2 is None else f'{p2:.1f}'} |")
+        when = hhmm(r.get("started"))
+        if p2 is not None:
+            when += ", " + hhmm(r.get("second_process_started"))
+            if r.get("second_process_boot") and r.get("boot") and r["second_process_boot"] != r["boot"]:
+                when += " (after a reboot)"
+        out.append(f"| {label(r)} | {r['model']} | {r['preset']} | {r['cold_s']:.1f} | {r['warm_median_s']:.1f} | "
+                   f"{r['cold_s'] / r['warm_median_s']:.2f} | {p1:.1f} | {'' if p2 is None else f'{p2:.1f}'} | "
+                   f"{when} |")
     out.append("")
+
+
+def hhmm(started):
+    """'11-28T05:54' of an ISO start time (the tables' 'started' form); '' when unknown."""
+    return started[5:16] if started and len(started) >= 16 else (started or "")
 
 
 def main():
