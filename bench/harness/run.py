@@ -258,6 +258,8 @@ def main():
                     help="start a new dated results folder (default: resume this machine kind's latest full-matrix "
                          "folder; the full matrix takes several sessions)")
     ap.add_argument("--no-anchor", action="store_true", help="skip the anchor runs (see run_anchors)")
+    ap.add_argument("--anchors-only", action="store_true",
+                    help="run the anchor pair alone (a new VM's speed, or again after a disturbed one), then the report")
     ap.add_argument("--input", help="(testing) use this audio file in place of the long/quick recording")
     a = ap.parse_args()
 
@@ -306,6 +308,10 @@ def main():
         os.replace(os.path.join(out, "machine.json.tmp"), os.path.join(out, "machine.json"))
         deadline = time.time() + a.budget_minutes * 60 if a.budget_minutes > 0 else float("inf")
         t0 = time.time()
+        if a.anchors_only:
+            todo = []
+            if not run_anchors(py, out, machine, a.threads, deadline):
+                print("bench/run: time budget spent during an anchor run", file=sys.stderr)
         anchors = bool(todo) and not a.quick and not a.no_anchor and not a.input
         last_anchor = -float("inf")
         for i, (c, job, path) in enumerate(todo):
