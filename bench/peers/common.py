@@ -168,10 +168,12 @@ def write(path, obj):
     os.replace(tmp, path)
 
 
-def main(name, load, transcribe, versions, finish=None, repeatable=True):
+def main(name, load, transcribe, versions, finish=None, repeatable=True, converts=None):
     """finish(result), if given, may correct the timings of a successful run
     (cwhisper: one process does all files). repeatable=False: the adapter
-    cannot time --repeat runs in one process."""
+    cannot time --repeat runs in one process. converts ("hf" or "ggml"): the
+    format load() gets from converted(); made here, before the load timer
+    starts, so a fresh machine's first run does not count the conversion."""
     args = parse_args()
     # Offline: nothing may come from a model hub.
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -188,6 +190,10 @@ def main(name, load, transcribe, versions, finish=None, repeatable=True):
               "transcribe_seconds": None, "peak_rss_bytes": None, "files": []}
     status = 0
     try:
+        if converts:
+            t = time.perf_counter()
+            converted(args.model, converts)
+            result["conversion_seconds"] = time.perf_counter() - t  # 0 when already made
         t = time.perf_counter()
         model = load(args, cfg)
         result["load_seconds"] = time.perf_counter() - t

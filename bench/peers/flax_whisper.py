@@ -159,4 +159,4 @@ def transcribe(r, path, args, cfg):
 
 
 if __name__ == "__main__":
-    common.main(NAME, load, transcribe, versions)
+    common.main(NAME, load, transcribe, versions, converts="hf")

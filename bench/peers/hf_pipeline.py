@@ -76,4 +76,4 @@ def transcribe(pipe, path, args, cfg):
 
 
 if __name__ == "__main__":
-    common.main(NAME, load, transcribe, versions)
+    common.main(NAME, load, transcribe, versions, converts="hf")

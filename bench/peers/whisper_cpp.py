@@ -82,4 +82,4 @@ def transcribe(model, path, args, cfg):
 
 
 if __name__ == "__main__":
-    common.main(NAME, load, transcribe, versions)
+    common.main(NAME, load, transcribe, versions, converts="ggml")
