@@ -292,6 +292,11 @@ def warm_cell(r):
     return fmt(r["warm_median_s"]) + (f" (n={int(n)})" if n not in (None, "") and n < 3 else "")
 
 
+def hhmm(started):
+    """'11-28T05:54' of an ISO start time, the tables' 'started' form ('' when unknown)."""
+    return (started or "")[5:16]
+
+
 def boot_spans(recs):
     """[(boot, records, first start, last start)] of the records, oldest first
     (records made before the harness noted the boot are under 'not noted')."""
@@ -359,7 +364,7 @@ def markdown(d, rows, machine, meta, recs=()):
     boots = boot_spans(recs)
     if sum(1 for b in boots if b[0] != "not noted") > 1:
         out.append("The records span more than one boot, each a fresh VM of this kind (same CPU model, CPU count "
-                   "and memory): " + "; ".join(f"boot `{b}`: {n} records, started {lo[5:16]} to {hi[5:16]}"
+                   "and memory): " + "; ".join(f"boot `{b}`: {n} records, started {hhmm(lo)} to {hhmm(hi)}"
                                                for b, n, lo, hi in boots) +
                    ". Compare the anchor runs of each boot before comparing cells timed on different boots.")
     for k, m in meta.items():
@@ -390,7 +395,7 @@ def markdown(d, rows, machine, meta, recs=()):
                        f"{r['preset']} | {fmt(r.get('load_s'))} | {fmt(r.get('cold_s'))} | "
                        f"{warm_cell(r)} | {fmt(r.get('speed_x_realtime'))} | {second} | "
                        f"{fmt(r.get('peak_rss_mib'), 0)} | {pct(r.get('wer_long'))} | {pct(wer_s)} | {pct(ag)} | "
-                       f"{pct(r.get('agreement_short'))} | {(r.get('started') or '')[5:16]} |")
+                       f"{pct(r.get('agreement_short'))} | {hhmm(r.get('started'))} |")
     if noisy:
         out += ["", "Other processes used more than 5% of the CPUs during the first process of: " +
                 ", ".join(f"{r['cell']} ({r['other_cpu_pct']:.0f}%)" for r in noisy) + " (their times are less "

@@ -137,7 +137,7 @@ def cpu_section(rows, name, out, anchors):
             out.append(f"| {label(r)} | {report.warm_cell(r)} | {r['speed_x_realtime']:.1f} | {r['cold_s']:.1f} | "
                        f"{r['load_s']:.1f} | {r['peak_rss_mib']:.0f} | {pct(r.get('wer_long') or r.get('wer_quick'))} "
                        f"| {pct(r.get('agreement_long') or r.get('agreement_quick'))} | {noisy(r)} | "
-                       f"{(r.get('started') or '')[5:16]} |")
+                       f"{report.hhmm(r.get('started'))} |")
         out.append("")
 
 
@@ -158,9 +158,9 @@ def first_second(rows, name, out):
         p1 = r["load_s"] + r["cold_s"]
         p2 = (r["second_process_load_s"] + r["second_process_run_s"]
               if r.get("second_process_run_s") not in ("", None) else None)
-        when = hhmm(r.get("started"))
+        when = report.hhmm(r.get("started"))
         if p2 is not None:
-            when += ", " + hhmm(r.get("second_process_started"))
+            when += ", " + report.hhmm(r.get("second_process_started"))
             if r.get("second_process_boot") and r.get("boot") and r["second_process_boot"] != r["boot"]:
                 when += " (after a reboot)"
         out.append(f"| {label(r)} | {r['model']} | {r['preset']} | {r['cold_s']:.1f} | {r['warm_median_s']:.1f} | "
@@ -168,10 +168,6 @@ def first_second(rows, name, out):
                    f"{when} |")
     out.append("")
 
-
-def hhmm(started):
-    """'11-28T05:54' of an ISO start time (the tables' 'started' form); '' when unknown."""
-    return started[5:16] if started and len(started) >= 16 else (started or "")
 
 
 def main():
