@@ -8,6 +8,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_features.h"
 #include "test.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -52,11 +53,9 @@ static void test_dispatch(void)
 {
     backends b = make_backends();
     CHECK_EQ_STR(b.ref->desc, "cpu/ref");
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        CHECK_EQ_STR(b.fast[0]->desc, "cpu/avx2");
-#endif
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    if (f.avx2 && f.fma && f.f16c) CHECK_EQ_STR(b.fast[0]->desc, "cpu/avx2");
     cw_backend_params p = cw_backend_default_params();
     p.kind = CW_BACKEND_CUDA;
     cw_backend *be = NULL;

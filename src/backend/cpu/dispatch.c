@@ -4,6 +4,7 @@
  * kernels side by side, which is how the tests compare them. */
 #include "backend/cpu/cpu.h"
 
+#include "backend/cpu/cpu_features.h"
 #include "util/error.h"
 
 static void use_ref(cw_cpu_kernels *k)
@@ -25,9 +26,9 @@ static void use_ref(cw_cpu_kernels *k)
 #ifdef CW_HAVE_X86
 static int cpu_has_avx2(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    return f.avx2 && f.fma && f.f16c;
 }
 
 static void use_avx2(cw_cpu_kernels *k)
