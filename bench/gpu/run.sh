@@ -16,7 +16,8 @@
 #
 # Environment: OUT (default .gpu-out), DEVICE=cuda|cpu (cpu: the local dry run,
 # batch 2 instead of 16), PYTHON (default python3), BUDGET_S, CWG_STAGE, CWG_WORK,
-# PLAN=full|dry, MODELS (default: every model in the pack).
+# PLAN=full|dry, MODELS (default: every model in the pack), CPU_KERNELS=0|1 (run
+# bench/gpu/cpu_kernels.sh first, once per machine; default 1 on cuda).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -50,12 +51,34 @@ fi
 [ "$DEVICE" = cpu ] && GPU="none (cpu dry run)"
 say "GPU: $GPU"
 "$PY" -c 'import sys; print("  python", sys.version.split()[0], sys.executable)'
+# for planning a CUDA build of cwhisper here: what the machine has
+NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null | head -1)
+say "nvcc: ${NVCC:-none}${NVCC:+ ($("$NVCC" --version 2>/dev/null | grep -m1 -o 'release [0-9.]*'))}; cmake: $(command -v cmake || echo none); pkg-config libavformat: $(pkg-config --exists libavformat 2>/dev/null && echo "yes $(pkg-config --modversion libavformat)" || echo no); zlib.h: $(echo '#include <zlib.h>' | gcc -E -x c - >/dev/null 2>&1 && echo yes || echo no)"
+
+# 0. once per machine (marker in /tmp, set before the try so a hang is not repeated):
+#    the CPU back end's unit tests on this host CPU (AVX-512 / AMX, which the dev
+#    machines may lack), built with plain gcc; results in $OUT/cpu-kernels.log
+#    (CPU_KERNELS=1 by default on cuda, 0 for the CPU dry run)
+CPU_MARK=${CPU_MARK:-/tmp/cwg-cpu-kernels.done}
+CPU_KERNELS=${CPU_KERNELS:-$([ "$DEVICE" = cuda ] && echo 1 || echo 0)}
+if [ "$CPU_KERNELS" = 1 ] && [ ! -e "$CPU_MARK" ]; then
+  date -u +%FT%TZ > "$CPU_MARK"
+  say "CPU kernel tests (bench/gpu/cpu_kernels.sh, limit 150 s)"
+  OUT="$OUT" timeout -k 5 150 bash bench/gpu/cpu_kernels.sh 2>&1 | sed -u 's/^/  /'
+  rc=${PIPESTATUS[0]}
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && say "CPU kernel tests: timed out (150 s)"
+  say "CPU kernel tests: exit $rc"
+elif [ "$CPU_KERNELS" = 1 ]; then
+  say "CPU kernel tests: already run on this machine ($(cat "$CPU_MARK")); rm $CPU_MARK to repeat"
+fi
 
 # 1. stage the carried part; go on only when all parts are there
 "$PY" bench/gpu/unpack.py stage "$PACK" "$STAGE"
 rc=$?
 if [ $rc -ne 0 ]; then
-  { echo "# bench/gpu/run.sh: staged only"; echo; grep '^stage:' "$OUT/log.txt" | tail -3; } > "$OUT/summary.md"
+  { echo "# bench/gpu/run.sh: staged only"; echo; grep '^stage:' "$OUT/log.txt" | tail -3
+    grep -E 'cpu_kernels: (PASS|FAIL|SKIP)|cpu_kernels \[.*\] (CPU|flags|compiler|done)' "$OUT/log.txt" | sed 's/^ *//'
+  } > "$OUT/summary.md"
   say "not all parts staged yet: run again with the next part carried (nothing benchmarked)"
   exit 0
 fi
