@@ -25,7 +25,7 @@
 # JOBS (nproc).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 2
 T0=$(date +%s)
 CC=${CC:-gcc}
 TESTS=${TESTS:-backend_ops cpu_features lowp}
@@ -66,7 +66,7 @@ compile() {
 
 # --- tier 1: the CPU back end and util ----------------------------------------
 CORE=$(echo $(ls src/backend/*.c src/backend/cpu/*.c src/util/*.c 2>/dev/null))   # one line
-say "compiling $(echo $CORE | wc -w) files: $(echo " $CORE" | sed 's| src/| |g')"
+say "compiling $(echo $CORE | wc -w) files: $(echo $CORE | sed 's|src/||g')"
 compile $CORE
 CORE_OBJ=""
 for f in $CORE; do CORE_OBJ="$CORE_OBJ $(obj_of "$f")"; done
