@@ -79,7 +79,8 @@ static cw_status write_all(cw_mel_source *src, const void *data, size_t len)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) {
             int e = w < 0 ? errno : ENOSPC;
-            return cw_error(CW_ERR_IO, "cannot write the temporary log-mel file in %s: %s", src->dir, strerror(e));
+            return cw_error(CW_ERR_IO, "cannot write the temporary log-mel file in %s: %s (TMPDIR chooses the directory)",
+                            src->dir, strerror(e));
         }
         p += w;
         len -= (size_t)w;
@@ -98,7 +99,8 @@ static cw_status spill(cw_mel_source *src)
         return cw_error(CW_ERR_IO, "temporary directory name too long: %s", dir);
     src->fd = mkstemp(path);
     if (src->fd < 0)
-        return cw_error(CW_ERR_IO, "cannot create a temporary log-mel file in %s: %s", dir, strerror(errno));
+        return cw_error(CW_ERR_IO, "cannot create a temporary log-mel file in %s: %s (TMPDIR chooses the directory)",
+                        dir, strerror(errno));
     unlink(path); /* the data lives while the descriptor is open */
     cw_status st = write_all(src, src->frames, src->stored * src->n_mels * sizeof(float));
     free(src->frames);
