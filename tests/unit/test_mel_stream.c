@@ -139,7 +139,8 @@ static void test_stream_lengths(void)
                             B - 160 + 200, B - 160 + 201, B - 160 + 202, B, B + 199, B + 200, B + 201,
                             2 * B - 160 + 201, 2 * B + 37 };
     const size_t pads[] = { 0, 1, 199, 200, 201, 16000, CW_N_SAMPLES };
-    size_t max_n = 2 * B + 37;
+    size_t max_n = 0;
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) max_n = lens[i] > max_n ? lens[i] : max_n;
     float *x = malloc(max_n * sizeof *x);
     for (size_t i = 0; i < max_n; i++) x[i] = 0.4f * urand() + 0.3f * (float)sin((double)i * 0.02);
     cw_threadpool *pool = cw_threadpool_create(2);
@@ -249,7 +250,7 @@ static const char *write_wav(const char *name, const int16_t *s, size_t n)
 static void test_synthetic_files(void)
 {
     const size_t lens[] = { 80, 300, 160 * 2999 + 200, 160 * 2999 + 201, 160 * 5999 + 201, 160 * 6000 };
-    size_t max_n = 160 * 6000;
+    size_t max_n = 160 * 6000 + 400;
     int16_t *s = malloc(max_n * sizeof *s);
     for (size_t i = 0; i < max_n; i++) s[i] = (int16_t)(12000.0f * urand() * (float)sin((double)i * 0.001));
     cw_threadpool *pool = cw_threadpool_create(2);
