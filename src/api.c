@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "audio/audio.h"
+#include "audio/mel_source.h"
 #include "backend/backend.h"
 #include "decode/decode.h"
 #include "longform/longform.h"
@@ -179,7 +180,7 @@ static cw_status to_result(const cw_model *m, const cw_longform_result *lr, cw_r
 
 /* The long-form loop over a whole file's log-mel (with its 30 s of padding). */
 static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, int32_t lang_token,
-                                const float *mel, size_t n_frames, cw_result **out)
+                                cw_mel_source *mel, cw_result **out)
 {
     const cw_model *m = c->model;
     cw_longform_params lp;
@@ -190,9 +191,8 @@ static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, in
     cw_rng_seed(&rng, p->seed);
     cw_longform_result lr;
     memset(&lr, 0, sizeof lr);
-    cw_status s = cw_transcribe_sequential(&c->net->encoder, &c->net->decoder,
-                                           cw_tokenizer_specials(m->tok), &codec, &rng, mel, n_frames,
-                                           &lp, &lr);
+    cw_status s = cw_transcribe_sequential_source(&c->net->encoder, &c->net->decoder,
+                                                  cw_tokenizer_specials(m->tok), &codec, &rng, mel, &lp, &lr);
     if (!s) s = to_result(m, &lr, out);
     cw_longform_result_free(&lr);
     return s;
@@ -213,17 +213,17 @@ cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_sample
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
     if (s) return s;
-    float *mel = NULL;
-    size_t n_frames = 0;
-    s = cw_log_mel_pool(c->be->pool, samples, n_samples, CW_N_SAMPLES, c->model->dims.n_mels, &mel,
-                        &n_frames);
-    if (!s) s = transcribe_mel(c, &p, lang_token, mel, n_frames, out);
-    free(mel);
+    cw_mel_source *mel = NULL;
+    s = cw_mel_source_from_pcm(c->be->pool, samples, n_samples, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES,
+                               &mel);
+    if (!s) s = transcribe_mel(c, &p, lang_token, mel, out);
+    cw_mel_source_free(mel);
     return s;
 }
 
-/* The samples are freed as soon as the log-mel exists: for long files they
- * are the largest buffer, and the long-form loop only reads the mel. */
+/* The file is decoded and turned into log-mel block by block, never held
+ * whole: a long file's mel goes to a temporary file (audio/mel_source.h), so
+ * memory does not grow with the recording. */
 cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcribe_params *params,
                              cw_result **out)
 {
@@ -232,13 +232,9 @@ cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcrib
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
     if (s) return s;
-    float *pcm = NULL, *mel = NULL;
-    size_t n = 0, n_frames = 0;
-    s = cw_audio_load(path, &pcm, &n);
-    if (s) return s;
-    s = cw_log_mel_pool(c->be->pool, pcm, n, CW_N_SAMPLES, c->model->dims.n_mels, &mel, &n_frames);
-    free(pcm);
-    if (!s) s = transcribe_mel(c, &p, lang_token, mel, n_frames, out);
-    free(mel);
+    cw_mel_source *mel = NULL;
+    s = cw_mel_source_from_audio(c->be->pool, path, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES, &mel);
+    if (!s) s = transcribe_mel(c, &p, lang_token, mel, out);
+    cw_mel_source_free(mel);
     return s;
 }

@@ -17,6 +17,20 @@
 
 /* cw_audio_load (public, cwhisper.h) decodes a file. */
 
+/* Receives decoded samples in order: samples [n], n > 0, mono float32 at
+ * 16 kHz. Returning anything but CW_OK stops decoding; cw_audio_stream then
+ * returns that status. */
+typedef cw_status (*cw_audio_block_fn)(void *user, const float *samples, size_t n);
+
+/* cw_audio_load without the whole-file buffer: decodes path ("-": raw s16le
+ * on stdin) through the same FFmpeg pipeline and hands the samples to fn in
+ * blocks as they come (one decoded frame, or up to 32768 samples from
+ * stdin). The blocks joined are bit-identical to cw_audio_load's output, and
+ * it fails the same way (including "no audio samples" when nothing came, so
+ * fn may already have seen samples of a file that fails later).
+ * *n_samples (may be NULL): the total on success. */
+cw_status cw_audio_stream(const char *path, cw_audio_block_fn fn, void *user, size_t *n_samples);
+
 /* Log-mel of samples[0..n) followed by `padding` zero samples.
  * Output: mel [n_mels, n_frames] row-major, n_frames = (n + padding) / 160
  * (the reference drops the last STFT frame). The max-8 clamp and (x+4)/4
@@ -34,6 +48,32 @@ cw_status cw_log_mel(const float *samples, size_t n, size_t padding, int n_mels,
  * that already holds a pool does not start threads per call. */
 cw_status cw_log_mel_pool(cw_threadpool *pool, const float *samples, size_t n, size_t padding, int n_mels,
                           float **mel, size_t *n_frames);
+
+/* Block-wise log-mel over a stream of samples, bit-identical to cw_log_mel
+ * frame for frame but unclamped: the caller applies the global clamp
+ * (max - 8, then (x + 4) / 4, in float, as cw_log_mel) once it has the
+ * maximum, which is known only at the end. Memory: about two blocks of
+ * samples and one block of frames, whatever the length.
+ *   cw_mel_stream_create: n_mels 80 or 128; `padding` zero samples follow the
+ *     stream (as cw_log_mel's); pool may be NULL; emit receives blocks of
+ *     frames in order: frames [count, n_mels] FRAME-major (frame t's n_mels
+ *     values contiguous), the first being frame t0; the pointer is valid
+ *     during the call only. A non-OK return from emit is returned by the
+ *     push or finish that called it.
+ *   cw_mel_stream_push: appends samples [n]; emits every full block of
+ *     frames whose samples (reflect padding included) are all known.
+ *   cw_mel_stream_finish: the end of the stream; emits the remaining frames
+ *     (those touching the end, then the padding). *n_frames = (total +
+ *     padding) / 160, as cw_log_mel; *max = the maximum log10 value over all
+ *     frames (-FLT_MAX when there are none). */
+typedef struct cw_mel_stream cw_mel_stream;
+typedef cw_status (*cw_mel_block_fn)(void *user, const float *frames, size_t t0, size_t count);
+#define CW_MEL_BLOCK_FRAMES 3000 /* frames per emitted block (the last may be shorter) */
+cw_status cw_mel_stream_create(cw_threadpool *pool, int n_mels, size_t padding, cw_mel_block_fn emit, void *user,
+                               cw_mel_stream **out);
+cw_status cw_mel_stream_push(cw_mel_stream *s, const float *samples, size_t n);
+cw_status cw_mel_stream_finish(cw_mel_stream *s, size_t *n_frames, float *max);
+void cw_mel_stream_free(cw_mel_stream *s);
 
 /* Internals exposed for the tests. */
 /* w [len]: torch.hann_window(len), i.e. periodic: 0.5 - 0.5 cos(2 pi i / len). */

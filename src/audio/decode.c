@@ -10,8 +10,9 @@
  * pick the audio stream by the program's rule (pick_audio_stream).
  * Like the program, we skip packets the decoder rejects and keep what decodes
  * (a truncated file gives its decodable part); a file from which nothing
- * decodes fails. Decoding streams packet by packet into a growing output
- * buffer: memory holds the output PCM plus one frame.
+ * decodes fails. Decoding streams packet by packet: cw_audio_stream hands
+ * each converted frame's samples to the caller as it comes (memory: one
+ * frame), cw_audio_load collects them into one growing buffer.
  *
  * Path "-" reads raw s16le mono 16 kHz PCM from stdin.
  *
@@ -37,56 +38,60 @@
 #include "util/error.h"
 
 /* ------------------------------------------------------------------------ */
-/* Output buffer                                                             */
+/* Output: blocks of float samples to the caller's function                 */
 
+typedef struct {
+    cw_audio_block_fn fn;
+    void *user;
+    float *f;     /* [f_cap] one block converted to float */
+    size_t f_cap;
+    size_t total; /* samples handed over so far */
+} sink;
+
+static cw_status sink_s16(sink *k, const int16_t *s, size_t count)
+{
+    if (count == 0) return CW_OK;
+    if (count > k->f_cap) {
+        float *p = cw_realloc(k->f, count * sizeof *p);
+        if (!p) return CW_ERR_NOMEM;
+        k->f = p;
+        k->f_cap = count;
+    }
+    for (size_t i = 0; i < count; i++) k->f[i] = (float)s[i] / 32768.0f;
+    k->total += count;
+    return k->fn(k->user, k->f, count);
+}
+
+/* cw_audio_load's block function: a growing buffer. */
 typedef struct {
     float *data; /* [cap], the first n used */
     size_t n, cap;
 } pcm_buf;
 
-static cw_status pcm_reserve(pcm_buf *b, size_t extra)
+static cw_status pcm_append(void *user, const float *x, size_t count)
 {
-    if (b->n + extra <= b->cap) return CW_OK;
-    size_t cap = b->cap ? b->cap : 16000;
-    while (cap < b->n + extra) {
-        if (cap > SIZE_MAX / 2 / sizeof(float)) return cw_error(CW_ERR_NOMEM, "audio too long");
-        cap *= 2;
+    pcm_buf *b = user;
+    if (b->n + count > b->cap) {
+        size_t cap = b->cap ? b->cap : 16000;
+        while (cap < b->n + count) {
+            if (cap > SIZE_MAX / 2 / sizeof(float)) return cw_error(CW_ERR_NOMEM, "audio too long");
+            cap *= 2;
+        }
+        float *p = cw_realloc(b->data, cap * sizeof *p);
+        if (!p) return CW_ERR_NOMEM;
+        b->data = p;
+        b->cap = cap;
     }
-    float *p = cw_realloc(b->data, cap * sizeof *p);
-    if (!p) return CW_ERR_NOMEM;
-    b->data = p;
-    b->cap = cap;
-    return CW_OK;
-}
-
-static cw_status pcm_append_s16(pcm_buf *b, const int16_t *s, size_t count)
-{
-    cw_status st = pcm_reserve(b, count);
-    if (st != CW_OK) return st;
-    for (size_t i = 0; i < count; i++) b->data[b->n + i] = (float)s[i] / 32768.0f;
+    memcpy(b->data + b->n, x, count * sizeof *x);
     b->n += count;
-    return CW_OK;
-}
-
-/* Hands the buffer over, trimmed to its length; fails on zero samples. */
-static cw_status pcm_finish(pcm_buf *b, const char *path, float **samples, size_t *n)
-{
-    if (b->n == 0) {
-        free(b->data);
-        return cw_error(CW_ERR_AUDIO, "%s: no audio samples", path);
-    }
-    float *p = realloc(b->data, b->n * sizeof *p);
-    *samples = p ? p : b->data; /* a failed shrink keeps the larger block */
-    *n = b->n;
     return CW_OK;
 }
 
 /* ------------------------------------------------------------------------ */
 /* stdin: raw s16le                                                          */
 
-static cw_status load_stdin(float **samples, size_t *n)
+static cw_status stream_stdin(sink *k)
 {
-    pcm_buf b = { 0 };
     unsigned char bytes[65536 + 1];
     int16_t s[32768];
     size_t have = 0; /* bytes in `bytes`, an odd one carried over */
@@ -96,19 +101,14 @@ static cw_status load_stdin(float **samples, size_t *n)
         size_t count = have / 2;
         for (size_t i = 0; i < count; i++)
             s[i] = (int16_t)(uint16_t)(bytes[2 * i] | (unsigned)bytes[2 * i + 1] << 8);
-        cw_status st = pcm_append_s16(&b, s, count);
-        if (st != CW_OK) {
-            free(b.data);
-            return st;
-        }
+        cw_status st = sink_s16(k, s, count);
+        if (st != CW_OK) return st;
         if (have % 2) bytes[0] = bytes[have - 1];
         have %= 2;
     }
-    if (ferror(stdin)) {
-        free(b.data);
-        return cw_error(CW_ERR_IO, "-: cannot read stdin: %s", strerror(errno));
-    }
-    return pcm_finish(&b, "- (stdin)", samples, n);
+    if (ferror(stdin)) return cw_error(CW_ERR_IO, "-: cannot read stdin: %s", strerror(errno));
+    if (k->total == 0) return cw_error(CW_ERR_AUDIO, "- (stdin): no audio samples");
+    return CW_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -127,7 +127,7 @@ typedef struct {
     AVChannelLayout in_layout;
     int16_t *tmp; /* [tmp_cap] converted samples of one frame */
     size_t tmp_cap;
-    pcm_buf out;
+    sink *out;
     size_t bad_packets;
     int last_err;
 } decoder;
@@ -214,7 +214,7 @@ static cw_status convert(decoder *d, const uint8_t **in, int in_count)
         uint8_t *outp[1] = { (uint8_t *)d->tmp };
         int got = swr_convert(d->swr, outp, (int)d->tmp_cap, in, in_count);
         if (got < 0) return av_fail(d->path, got, "resampler");
-        cw_status st = pcm_append_s16(&d->out, d->tmp, (size_t)got);
+        cw_status st = sink_s16(d->out, d->tmp, (size_t)got);
         if (st != CW_OK) return st;
         /* A flush may not fit in one call: repeat until it gives nothing. */
         if (in || got == 0) return CW_OK;
@@ -314,24 +314,32 @@ static void decoder_close(decoder *d)
     free(d->tmp);
 }
 
-static cw_status load_file(const char *path, float **samples, size_t *n)
+static cw_status stream_file(const char *path, sink *k)
 {
     cw_status st = check_file(path);
     if (st != CW_OK) return st;
     pthread_once(&g_quiet_once, quiet_ffmpeg);
-    decoder d = { .path = path, .stream = -1 };
+    decoder d = { .path = path, .stream = -1, .out = k };
     st = open_input(&d);
     if (st == CW_OK) st = decode_all(&d);
-    if (st == CW_OK && d.out.n == 0 && d.bad_packets > 0) {
+    if (st == CW_OK && k->total == 0 && d.bad_packets > 0) {
         av_fail(path, d.last_err, "no decodable audio");
         st = CW_ERR_AUDIO;
     }
     decoder_close(&d);
-    if (st != CW_OK) {
-        free(d.out.data);
-        return st;
-    }
-    return pcm_finish(&d.out, path, samples, n);
+    if (st == CW_OK && k->total == 0) st = cw_error(CW_ERR_AUDIO, "%s: no audio samples", path);
+    return st;
+}
+
+cw_status cw_audio_stream(const char *path, cw_audio_block_fn fn, void *user, size_t *n_samples)
+{
+    if (n_samples) *n_samples = 0;
+    if (!path || !fn) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_stream: NULL path or function");
+    sink k = { .fn = fn, .user = user };
+    cw_status st = strcmp(path, "-") == 0 ? stream_stdin(&k) : stream_file(path, &k);
+    free(k.f);
+    if (st == CW_OK && n_samples) *n_samples = k.total;
+    return st;
 }
 
 cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples)
@@ -340,6 +348,14 @@ cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples)
     *samples = NULL;
     *n_samples = 0;
     if (!path) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_load: NULL path");
-    if (strcmp(path, "-") == 0) return load_stdin(samples, n_samples);
-    return load_file(path, samples, n_samples);
+    pcm_buf b = { 0 };
+    cw_status st = cw_audio_stream(path, pcm_append, &b, NULL);
+    if (st != CW_OK) {
+        free(b.data);
+        return st;
+    }
+    float *p = realloc(b.data, b.n * sizeof *p);
+    *samples = p ? p : b.data; /* a failed shrink keeps the larger block */
+    *n_samples = b.n;
+    return CW_OK;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cwhisper.h"
+#include "audio/mel_source.h"
 #include "decode/decode.h"
 
 typedef struct {
@@ -37,10 +38,17 @@ typedef struct {
 void cw_longform_result_free(cw_longform_result *r);
 
 /* transcribe() on a whole file.
- *   mel [n_mels, n_frames] float32 row-major: log-mel of the audio with
- *       480000 zero samples appended (n_frames = content_frames + 3000),
- *       clamped and scaled once over the whole tensor, n_mels = enc->n_mels.
+ *   mel: the log-mel of the audio with 480000 zero samples appended
+ *       (n_frames = content_frames + 3000), clamped and scaled once over the
+ *       whole input, n_mels = enc->n_mels; read 3000 frames at a time with
+ *       cw_mel_source_get (audio/mel_source.h), so it need not be in memory.
  *   rng: for T > 0 (may be NULL when the temperatures are all 0). */
+cw_status cw_transcribe_sequential_source(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                          const cw_special_tokens *sp, const cw_text_codec *codec,
+                                          cw_rng *rng, cw_mel_source *mel, const cw_longform_params *p,
+                                          cw_longform_result *out);
+
+/* The same on a tensor in memory: mel [n_mels, n_frames] float32 row-major. */
 cw_status cw_transcribe_sequential(const cw_encoder_net *enc, const cw_decoder_net *dec,
                                    const cw_special_tokens *sp, const cw_text_codec *codec,
                                    cw_rng *rng, const float *mel, size_t n_frames,

@@ -61,7 +61,7 @@ typedef struct {
     const cw_encoder_net *enc;
     const cw_longform_params *p;
     cw_decode_env env;
-    const float *mel;
+    cw_mel_source *mel;
     size_t n_frames, content_frames;
     ivec all_tokens;
     size_t n_initial_prompt, prompt_reset_since;
@@ -85,12 +85,16 @@ static cw_status seek_clips(const cw_longform_params *p, size_t content_frames, 
 }
 
 /* pad_or_trim(mel[:, seek:seek+size], 3000): zeros in the log-mel domain. */
-static void cut_window(const lf_state *s, size_t seek, size_t size)
+static cw_status cut_window(const lf_state *s, size_t seek, size_t size)
 {
     size_t n_mels = s->enc->n_mels;
-    memset(s->window, 0, n_mels * N_FRAMES * sizeof *s->window);
-    for (size_t m = 0; m < n_mels; m++)
-        memcpy(s->window + m * N_FRAMES, s->mel + m * s->n_frames + seek, size * sizeof(float));
+    cw_status rc = cw_mel_source_get(s->mel, seek, size, s->window);
+    /* [n_mels, size] -> [n_mels, 3000], from the last row back */
+    for (size_t m = n_mels; rc == CW_OK && m-- > 0;) {
+        memmove(s->window + m * N_FRAMES, s->window + m * size, size * sizeof(float));
+        memset(s->window + m * N_FRAMES + size, 0, (N_FRAMES - size) * sizeof(float));
+    }
+    return rc;
 }
 
 static cw_status encode_window(lf_state *s, const float *window)
@@ -108,9 +112,8 @@ static cw_status pick_language(lf_state *s, int32_t *language)
     const cw_special_tokens *sp = s->env.sp;
     *language = sp->multilingual ? s->p->decode.language_token : -1;
     if (!sp->multilingual || *language >= 0) return CW_OK;
-    for (size_t m = 0; m < s->enc->n_mels; m++)
-        memcpy(s->window + m * N_FRAMES, s->mel + m * s->n_frames, N_FRAMES * sizeof(float));
-    cw_status rc = encode_window(s, s->window);
+    cw_status rc = cw_mel_source_get(s->mel, 0, N_FRAMES, s->window);
+    if (rc == CW_OK) rc = encode_window(s, s->window);
     if (rc == CW_OK) rc = cw_detect_language(s->env.net, sp, 1, language, NULL);
     return rc;
 }
@@ -213,8 +216,8 @@ static cw_status run_window(lf_state *s, long *seek, long clip_end)
     if ((size_t)((long)s->content_frames - *seek) < size) size = (size_t)((long)s->content_frames - *seek);
     if ((size_t)(clip_end - *seek) < size) size = (size_t)(clip_end - *seek);
     double time_offset = (double)(*seek * 160) / 16000.0;
-    cut_window(s, (size_t)*seek, size);
-    cw_status rc = encode_window(s, s->window);
+    cw_status rc = cut_window(s, (size_t)*seek, size);
+    if (rc == CW_OK) rc = encode_window(s, s->window);
     cw_decode_options o = p->decode;
     o.language_token = s->out->language_token;
     int32_t *prompt_buf = NULL;
@@ -274,12 +277,16 @@ static cw_status seek_loop(lf_state *s, const long *clips, size_t n_clips)
     return rc;
 }
 
-cw_status cw_transcribe_sequential(const cw_encoder_net *enc, const cw_decoder_net *dec,
-                                   const cw_special_tokens *sp, const cw_text_codec *codec,
-                                   cw_rng *rng, const float *mel, size_t n_frames,
-                                   const cw_longform_params *p, cw_longform_result *out)
+cw_status cw_transcribe_sequential_source(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                          const cw_special_tokens *sp, const cw_text_codec *codec,
+                                          cw_rng *rng, cw_mel_source *mel, const cw_longform_params *p,
+                                          cw_longform_result *out)
 {
     memset(out, 0, sizeof *out);
+    size_t n_frames = cw_mel_source_n_frames(mel);
+    if (cw_mel_source_n_mels(mel) != enc->n_mels)
+        return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel has %zu bins, the model %zu",
+                        cw_mel_source_n_mels(mel), enc->n_mels);
     if (n_frames < N_FRAMES || enc->n_mels == 0)
         return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel must include the 30 s padding (%zu frames)", n_frames);
     lf_state s;
@@ -306,5 +313,18 @@ cw_status cw_transcribe_sequential(const cw_encoder_net *enc, const cw_decoder_n
     free(s.window);
     free(s.all_tokens.v);
     if (rc != CW_OK) cw_longform_result_free(out);
+    return rc;
+}
+
+cw_status cw_transcribe_sequential(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                   const cw_special_tokens *sp, const cw_text_codec *codec,
+                                   cw_rng *rng, const float *mel, size_t n_frames,
+                                   const cw_longform_params *p, cw_longform_result *out)
+{
+    memset(out, 0, sizeof *out);
+    cw_mel_source *src = NULL;
+    cw_status rc = cw_mel_source_from_mel(mel, enc->n_mels, n_frames, &src);
+    if (rc == CW_OK) rc = cw_transcribe_sequential_source(enc, dec, sp, codec, rng, src, p, out);
+    cw_mel_source_free(src);
     return rc;
 }
