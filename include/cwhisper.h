@@ -146,7 +146,9 @@ typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
  * reference output). CHUNKED: the Hugging Face pipeline / whisper-jax
  * algorithm: overlapping chunks decoded independently, batch_size at a time
  * (greedy, temperature 0, no fallback, no conditioning), merged over the
- * overlaps; faster with batches, not the reference's output. */
+ * overlaps; faster with batches, not the reference's output. In CHUNKED mode
+ * the temperature, fallback thresholds, initial_prompt, without_timestamps
+ * and conditioning fields do not apply; beam_size and best_of must be 0. */
 typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED } cw_long_form;
 
 /* The defaults are openai-whisper's transcribe() (the Python API): greedy at
