@@ -3,12 +3,16 @@
  * _decode_asr stitching of chunk token streams (timestamps in the strides,
  * overlapping text, empty chunks, no timestamps, a dangling end), and the
  * whole loop on a scripted network: chunk plan, batches, mel windows and
- * their padding, segments on the file's timeline. */
+ * their padding, segments on the file's timeline. And the merge against
+ * transformers' own _decode_asr on real tiny.en chunk outputs
+ * (tests/fixtures/make_chunked_merge_refs.py). */
 #include <stdlib.h>
 
 #include "longform/longform.h"
 #include "fake_net.h"
 #include "test.h"
+#include "util/file.h"
+#include "util/json.h"
 
 #define TBE 50363 /* .en timestamp_begin */
 #define EOT 50256
@@ -134,6 +138,72 @@ static void test_merge_duplicate_start(void)
     cw_chunk_span spans[] = {{10, 12, 0, 0}};
     want_piece want[] = {{"ab", 11, 13}};
     run_merge(chunks, n, spans, 1, want, 1);
+}
+
+static int32_t *json_ints(const cw_json *a, size_t *n)
+{
+    *n = a ? a->n : 0;
+    int32_t *v = malloc((*n ? *n : 1) * sizeof *v);
+    for (size_t i = 0; i < *n; i++) v[i] = (int32_t)a->items[i]->number;
+    return v;
+}
+
+static void check_case(const cw_json *c)
+{
+    const char *name = cw_json_get_string(c, "name");
+    const cw_json *chunks = cw_json_get(c, "chunks"), *want = cw_json_get(c, "pieces");
+    cw_chunk_merger m;
+    cw_chunk_merger_init(&m, TBE, EOT, 0.02);
+    size_t got = 0;
+    for (size_t k = 0; k <= chunks->n; k++) {
+        if (k < chunks->n) {
+            const cw_json *ch = chunks->items[k], *st = cw_json_get(ch, "stride");
+            size_t n;
+            int32_t *toks = json_ints(cw_json_get(ch, "tokens"), &n);
+            cw_chunk_span span = {0, st->items[0]->number, st->items[1]->number, st->items[2]->number};
+            cw_json_get_number(ch, "start", &span.start);
+            CHECK_EQ_INT(cw_chunk_merger_add(&m, toks, n, &span), CW_OK);
+            free(toks);
+        } else {
+            CHECK_EQ_INT(cw_chunk_merger_finish(&m), CW_OK);
+        }
+        for (size_t i = 0; i < m.n_pieces; i++, got++) {
+            CHECK_MSG(got < want->n, "%s: extra piece %zu", name, got);
+            if (got >= want->n) continue;
+            const cw_json *w = want->items[got], *ws = cw_json_get(w, "start"), *we = cw_json_get(w, "end");
+            const cw_merge_piece *p = &m.pieces[i];
+            if (ws->type == CW_JSON_NULL) CHECK(isnan(p->start));
+            else CHECK_MSG(p->start == ws->number, "%s piece %zu: start %.2f, reference %.2f", name, got, p->start, ws->number);
+            if (we->type == CW_JSON_NULL) CHECK(isnan(p->end));
+            else CHECK_MSG(p->end == we->number, "%s piece %zu: end %.2f, reference %.2f", name, got, p->end, we->number);
+            size_t n;
+            int32_t *wt = json_ints(cw_json_get(w, "tokens"), &n);
+            CHECK_MSG(n == p->n_tokens && (n == 0 || memcmp(wt, p->tokens, n * sizeof *wt) == 0),
+                      "%s piece %zu: tokens differ from _decode_asr's", name, got);
+            free(wt);
+        }
+        cw_chunk_merger_clear_pieces(&m);
+    }
+    CHECK_MSG(got == want->n, "%s: %zu pieces, reference %zu", name, got, want->n);
+    cw_chunk_merger_free(&m);
+}
+
+static void test_merge_matches_transformers(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    cw_json *ref = NULL;
+    if (cw_file_read_all(test_path("CW_FIXTURES_DIR", "decode/chunked_merge_refs.json"), 0, &text, &len) ||
+        cw_json_parse(text, len, "chunked_merge_refs.json", &ref)) {
+        CHECK_MSG(0, "fixture: %s", cw_last_error());
+        free(text);
+        return;
+    }
+    const cw_json *cases = cw_json_get(ref, "cases");
+    CHECK(cases && cases->n >= 2);
+    for (size_t i = 0; cases && i < cases->n; i++) check_case(cases->items[i]);
+    cw_json_free(ref);
+    free(text);
 }
 
 /* ---- the loop on a scripted network ----------------------------------------- */
@@ -264,6 +334,7 @@ int main(void)
     RUN(test_merge_empty_and_dangling);
     RUN(test_merge_no_timestamps);
     RUN(test_merge_duplicate_start);
+    RUN(test_merge_matches_transformers);
     RUN(test_chunked_loop);
     RUN(test_chunked_lengths);
     return test_summary();
