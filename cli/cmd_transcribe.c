@@ -46,6 +46,11 @@ static void usage(FILE *f)
         "  --initial-prompt TEXT    text to condition the first window on\n"
         "  --no-condition-on-previous-text\n"
         "  --seed N                 seed for sampling at temperatures above 0 (default 0)\n"
+        "  --long-form sequential|chunked  openai-whisper's seek loop (default), or overlapping\n"
+        "                           chunks decoded in batches and merged (HF pipeline, whisper-jax)\n"
+        "  --batch-size N           chunked: chunks decoded together, 1..64 (default 1)\n"
+        "  --chunk-length S         chunked: seconds per chunk, (0, 30] (default 30)\n"
+        "  --stride-length S        chunked: overlap seconds on each side (default chunk / 6)\n"
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
         "  --verbose                print segments as they are found\n"
@@ -111,6 +116,21 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     } else if (strcmp(a, "--best-of") == 0) {
         if (parse_int(a, v, 1, 64, &n)) return -1;
         o->tp.best_of = (int)n;
+    } else if (strcmp(a, "--long-form") == 0) {
+        if (strcmp(v, "sequential") == 0) o->tp.long_form = CW_LONG_FORM_SEQUENTIAL;
+        else if (strcmp(v, "chunked") == 0) o->tp.long_form = CW_LONG_FORM_CHUNKED;
+        else { fprintf(stderr, "cwhisper: --long-form: '%s' is not sequential or chunked\n", v); return -1; }
+    } else if (strcmp(a, "--batch-size") == 0) {
+        if (parse_int(a, v, 1, 64, &n)) return -1;
+        o->tp.batch_size = (int)n;
+    } else if (strcmp(a, "--chunk-length") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (!(x > 0 && x <= 30)) { fprintf(stderr, "cwhisper: --chunk-length %s is outside (0, 30]\n", v); return -1; }
+        o->tp.chunk_length = x;
+    } else if (strcmp(a, "--stride-length") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (!(x > 0 && x < 15)) { fprintf(stderr, "cwhisper: --stride-length %s is outside (0, 15)\n", v); return -1; }
+        o->tp.stride_length = x;
     } else if (strcmp(a, "--seed") == 0) {
         if (parse_int(a, v, 0, LONG_MAX, &n)) return -1;
         o->tp.seed = (unsigned long long)n;
@@ -294,8 +314,17 @@ int cmd_transcribe(int argc, char **argv)
         }
     }
     int rc = 2;
+    double chunk = o.tp.chunk_length > 0 ? o.tp.chunk_length : 30.0;
     if (n_files == 0) {
         usage(stderr);
+    } else if (o.tp.long_form != CW_LONG_FORM_CHUNKED &&
+               (o.tp.batch_size > 1 || o.tp.chunk_length > 0 || o.tp.stride_length > 0)) {
+        fprintf(stderr, "cwhisper: --batch-size, --chunk-length and --stride-length need --long-form chunked\n");
+    } else if (o.tp.stride_length > 0 && 2 * o.tp.stride_length >= chunk) {
+        fprintf(stderr, "cwhisper: --stride-length %g must be under half the chunk length (%g s)\n",
+                o.tp.stride_length, chunk);
+    } else if (o.tp.long_form == CW_LONG_FORM_CHUNKED && (o.tp.beam_size > 0 || o.tp.best_of > 0)) {
+        fprintf(stderr, "cwhisper: --long-form chunked decodes greedily: no --beam-size or --best-of\n");
     } else if (strcmp(o.output_format, "all") != 0 && cw_output_format_from_name(o.output_format) < 0) {
         fprintf(stderr, "cwhisper: --output-format: '%s' is not txt, srt, vtt, json, tsv or all\n", o.output_format);
     } else if (strcmp(o.output_format, "all") == 0 && !o.output_dir) {

@@ -141,6 +141,16 @@ void cw_context_free(cw_context *ctx);
 
 typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
 
+/* How a file longer than 30 s is cut. SEQUENTIAL: openai-whisper's seek loop
+ * (each window decoded after the previous one, conditioned on its text; exact
+ * reference output). CHUNKED: the Hugging Face pipeline / whisper-jax
+ * algorithm: overlapping chunks decoded independently, batch_size at a time
+ * (greedy, temperature 0, no fallback, no conditioning), merged over the
+ * overlaps; faster with batches, not the reference's output. In CHUNKED mode
+ * the temperature, fallback thresholds, initial_prompt, without_timestamps
+ * and conditioning fields do not apply; beam_size and best_of must be 0. */
+typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED } cw_long_form;
+
 /* The defaults are openai-whisper's transcribe() (the Python API): greedy at
  * temperature 0, fallback 0.0, 0.2, ..., 1.0 with the 2.4 compression-ratio,
  * -1.0 log-probability and 0.6 no-speech thresholds, conditioning on the
@@ -167,12 +177,16 @@ typedef struct {
     /* Called after each 30 s window: seconds of audio done, total seconds. */
     void (*progress)(double done_s, double total_s, void *user);
     void *progress_user;
+    cw_long_form long_form;        /* SEQUENTIAL (default) or CHUNKED */
+    int batch_size;                /* CHUNKED: chunks per encoder call and decoding, 1..64 (default 1) */
+    double chunk_length;           /* CHUNKED: seconds per chunk, (0, 30]; 0: 30 */
+    double stride_length;          /* CHUNKED: overlap seconds on each side, 2 * stride < chunk; 0: chunk / 6 */
 } cw_transcribe_params;
 
 cw_transcribe_params cw_transcribe_default_params(void);
 
 /* Transcribes mono 16 kHz float samples (openai-whisper's sequential long-form
- * algorithm). *out is freed with cw_result_free. */
+ * algorithm, or the chunked one: params.long_form). *out is freed with cw_result_free. */
 cw_status cw_transcribe_pcm(cw_context *ctx, const float *samples, size_t n_samples,
                             const cw_transcribe_params *params, cw_result **out);
 

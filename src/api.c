@@ -22,6 +22,7 @@ struct cw_context {
     cw_backend *be;
     cw_net *net;      /* sized for net_seq sequences; rebuilt when a call needs more */
     size_t net_seq;
+    size_t net_audio; /* windows per encoder call the net is sized for */
 };
 
 cw_context_params cw_context_default_params(void) { return (cw_context_params){ .n_threads = 0 }; }
@@ -63,6 +64,7 @@ cw_transcribe_params cw_transcribe_default_params(void)
         .condition_on_previous_text = 1, .initial_prompt = NULL, .seed = 0,
         .suppress_blank = 1, .without_timestamps = 0, .max_initial_timestamp = 1.0,
         .progress = NULL, .progress_user = NULL,
+        .long_form = CW_LONG_FORM_SEQUENTIAL, .batch_size = 1, .chunk_length = 0.0, .stride_length = 0.0,
     };
 }
 
@@ -83,6 +85,21 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
         return cw_error(CW_ERR_INVALID_ARG, "patience needs a beam size and must not be negative");
     if (p->length_penalty > 1.0)
         return cw_error(CW_ERR_INVALID_ARG, "length penalty %g is outside [0, 1]", p->length_penalty);
+    if (p->long_form != CW_LONG_FORM_SEQUENTIAL && p->long_form != CW_LONG_FORM_CHUNKED)
+        return cw_error(CW_ERR_INVALID_ARG, "long-form mode %d is unknown", (int)p->long_form);
+    if (p->batch_size < 0 || p->batch_size > 64) /* 0 (a zeroed struct) counts as 1 */
+        return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p->batch_size);
+    if (p->batch_size > 1 && p->long_form != CW_LONG_FORM_CHUNKED)
+        return cw_error(CW_ERR_INVALID_ARG, "batch size %d needs the chunked long-form mode", p->batch_size);
+    double chunk = p->chunk_length > 0 ? p->chunk_length : 30.0;
+    if (!(p->chunk_length >= 0 && chunk <= 30.0))
+        return cw_error(CW_ERR_INVALID_ARG, "chunk length %g s is outside (0, 30]", p->chunk_length);
+    double stride = p->stride_length > 0 ? p->stride_length : chunk / 6.0;
+    if (!(p->stride_length >= 0 && 2 * stride < chunk))
+        return cw_error(CW_ERR_INVALID_ARG, "stride length %g s must be under half the chunk (%g s)",
+                        p->stride_length, chunk);
+    if (p->long_form == CW_LONG_FORM_CHUNKED && (p->beam_size > 0 || p->best_of > 0))
+        return cw_error(CW_ERR_INVALID_ARG, "the chunked long-form mode decodes greedily (no beam size, best-of)");
     if (p->task == CW_TASK_TRANSLATE && !multilingual)
         return cw_error(CW_ERR_INVALID_ARG, "%s: an English-only model cannot translate", m->dir);
     if (!p->language || strcmp(p->language, "auto") == 0) return CW_OK;
@@ -102,19 +119,26 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
 
 static size_t sequences_needed(const cw_transcribe_params *p)
 {
-    size_t n = 1;
+    size_t n = p->long_form == CW_LONG_FORM_CHUNKED && p->batch_size > 1 ? (size_t)p->batch_size : 1;
     if ((size_t)p->beam_size > n) n = (size_t)p->beam_size;
     if ((size_t)p->best_of > n) n = (size_t)p->best_of;
     return n;
 }
 
-static cw_status ensure_net(cw_context *c, size_t n_seq)
+/* Creates the net, or grows it when a call needs more windows or sequences
+ * than it was sized for (a chunked batch of n windows needs n of each). */
+static cw_status ensure_net(cw_context *c, size_t n_audio, size_t n_seq)
 {
-    if (c->net && c->net_seq >= n_seq) return CW_OK;
+    if (c->net && c->net_seq >= n_seq && c->net_audio >= n_audio) return CW_OK;
+    if (c->net) {
+        if (c->net_seq > n_seq) n_seq = c->net_seq;
+        if (c->net_audio > n_audio) n_audio = c->net_audio;
+    }
     cw_net_free(c->net);
     c->net = NULL;
-    cw_status s = cw_net_create(c->be, c->model, 1, n_seq, &c->net);
+    cw_status s = cw_net_create(c->be, c->model, n_audio, n_seq, &c->net);
     c->net_seq = s ? 0 : n_seq;
+    c->net_audio = s ? 0 : n_audio;
     return s;
 }
 
@@ -191,8 +215,21 @@ static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, in
     cw_rng_seed(&rng, p->seed);
     cw_longform_result lr;
     memset(&lr, 0, sizeof lr);
-    cw_status s = cw_transcribe_sequential_source(&c->net->encoder, &c->net->decoder,
-                                                  cw_tokenizer_specials(m->tok), &codec, &rng, mel, &lp, &lr);
+    cw_status s;
+    if (p->long_form == CW_LONG_FORM_CHUNKED) {
+        cw_chunked_params cp = cw_chunked_default_params();
+        cp.decode = lp.decode;
+        cp.batch_size = p->batch_size > 1 ? (size_t)p->batch_size : 1;
+        cp.chunk_length = p->chunk_length;
+        cp.stride_length = p->stride_length;
+        cp.progress = lp.progress;
+        cp.progress_user = lp.progress_user;
+        s = cw_transcribe_chunked_source(&c->net->encoder, &c->net->decoder, cw_tokenizer_specials(m->tok),
+                                         &codec, mel, &cp, &lr);
+    } else {
+        s = cw_transcribe_sequential_source(&c->net->encoder, &c->net->decoder, cw_tokenizer_specials(m->tok),
+                                            &codec, &rng, mel, &lp, &lr);
+    }
     if (!s) s = to_result(m, &lr, out);
     cw_longform_result_free(&lr);
     return s;
@@ -202,7 +239,8 @@ static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, in
 static cw_status prepare(cw_context *c, const cw_transcribe_params *p, int32_t *lang_token)
 {
     cw_status s = check_params(c->model, p, lang_token);
-    return s ? s : ensure_net(c, sequences_needed(p));
+    size_t n_audio = p->long_form == CW_LONG_FORM_CHUNKED && p->batch_size > 1 ? (size_t)p->batch_size : 1;
+    return s ? s : ensure_net(c, n_audio, sequences_needed(p));
 }
 
 cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_samples,

@@ -31,7 +31,9 @@ VARIANT_REPEAT_BUDGET_S = 900
 IMPLS = {
     "openai-whisper": ("openai_whisper.py", "PyTorch reference, sequential", {}),
     "jax-flax": ("flax_whisper.py", "Flax Whisper, whisper-jax chunking, batched", {}),
-    "cwhisper": ("cwhisper.py", "this project", {}),
+    "cwhisper": ("cwhisper.py", "this project, sequential", {}),
+    "cwhisper-chunked": ("cwhisper.py", "this project, whisper-jax chunking, batched",
+                         {"CWHISPER_LONG_FORM": "chunked"}),
     "faster-whisper": ("faster_whisper.py", "CTranslate2, sequential", {}),
     "faster-whisper-mkl": ("faster_whisper.py", "CTranslate2 with CT2_USE_MKL=1, sequential", {"CT2_USE_MKL": "1"}),
     "faster-whisper-batched": ("faster_whisper.py", "CTranslate2 BatchedInferencePipeline", {}),
@@ -63,6 +65,7 @@ def _per_model(model):
         cell("openai-whisper", model, "fp32", 1),
         cell("cwhisper", model, "fp32", 1),
         cell("jax-flax", model, "fp32", 8),
+        cell("cwhisper-chunked", model, "fp32", 8),  # the like-for-like of the JAX cell
         # the other peers in their usual (or best) CPU configurations
         cell("faster-whisper-mkl", model, "fp32", 1),
         cell("faster-whisper", model, "int8", 1),
@@ -77,9 +80,10 @@ def _per_model(model):
         variant(cell("transformers", model, "bf16", 8)),
         variant(cell("faster-whisper", model, "bf16", 1)),
         variant(cell("jax-flax", model, "fp16", 8)),
-        # cwhisper's modes it does not have yet: listed so the table says so
+        # cwhisper's other modes: chunked unbatched, low-precision weights (sequential)
+        variant(cell("cwhisper-chunked", model, "fp32", 1)),
         variant(cell("cwhisper", model, "bf16", 1)),
-        variant(cell("cwhisper", model, "fp32", 8)),
+        variant(cell("cwhisper", model, "int8", 1)),
         variant(cell("faster-whisper", model, "fp32", 1)),  # oneDNN fp32 on AMD: one of the slowest cells
         # MKL int8 on AMD: no run of the 30.5-min recording finished within 9 min
         # (2026-11-28; oneDNN int8 takes 94 s), so it comes last
@@ -105,6 +109,7 @@ def quick():
     configuration a peer refuses here, to show the refusal in the table)."""
     m = "tiny.en"
     return [cell("openai-whisper", m, "fp32", 1), cell("cwhisper", m, "fp32", 1), cell("jax-flax", m, "fp32", 8),
+            cell("cwhisper-chunked", m, "fp32", 8),
             cell("faster-whisper-mkl", m, "fp32", 1), cell("faster-whisper", m, "int8", 1),
             cell("faster-whisper-batched", m, "int8", 8), cell("whisper.cpp", m, "fp16", 1),
             cell("transformers", m, "fp32", 8), cell("faster-whisper", m, "bf16", 1)]

@@ -3,12 +3,17 @@
 files (the model loaded once) with --output-format json, on the CT2
 directory itself.
 
-Modes today: CPU, fp32 compute (the fp16 CT2 weights widened on load),
-sequential OpenAI long-form algorithm, batch size 1; other --device / --dtype
-/ --batch-size values exit with the reason until cwhisper has them (the
-chunked/batched algorithm and the CUDA back end are planned). greedy preset:
---no-fallback --no-condition-on-previous-text (beam --beam-size); reference
-preset: cwhisper's defaults, which are openai-whisper transcribe()'s.
+Modes: CPU. Long form from $CWHISPER_LONG_FORM (the matrix's
+"cwhisper-chunked" label sets it): "sequential" (default; OpenAI's seek loop,
+batch size 1 only) or "chunked" (`--long-form chunked --batch-size N`: the
+HF pipeline / whisper-jax algorithm, 30 s chunks with 5 s strides, N chunks
+per encoder call and decoding, greedy, no fallback, no conditioning, so both
+presets run the same decoding there). --dtype other than fp32 is passed on
+as `--dtype X` (cwhisper's low-precision weights); fp32 passes nothing. The
+CUDA back end is not there: --device cuda exits with the reason. greedy
+preset (sequential): --no-fallback --no-condition-on-previous-text (beam
+--beam-size); reference preset: cwhisper's defaults, which are
+openai-whisper transcribe()'s.
 
 Timing: `cwhisper transcribe --print-timings` prints the model load and each
 file's wall time (audio decoding, log-mel, transcription, writing the JSON)
@@ -32,6 +37,7 @@ sys.path.insert(0, HERE)
 import common  # noqa: E402
 
 NAME = "cwhisper"
+LONG_FORM = os.environ.get("CWHISPER_LONG_FORM", "sequential")
 BINARY = os.environ.get("CWHISPER", os.path.join(common.ROOT, "build", "cwhisper"))
 
 
@@ -51,10 +57,16 @@ def load(args, cfg):
         raise common.Unavailable(f"{BINARY} not built (make build)")
     if args.device != "cpu":
         raise common.Unavailable("cwhisper has no CUDA back end yet")
-    if args.dtype != "fp32":
-        raise common.Unavailable("cwhisper computes in fp32 only for now")
-    if args.batch_size != 1:
-        raise common.Unavailable("cwhisper's chunked, batched long-form algorithm is not there yet: batch size 1")
+    if LONG_FORM not in ("sequential", "chunked"):
+        raise common.Unavailable(f"CWHISPER_LONG_FORM={LONG_FORM!r} is not sequential or chunked")
+    chunked = LONG_FORM == "chunked"
+    if args.batch_size != 1 and not chunked:
+        raise common.Unavailable("the sequential long form decodes one window at a time: batch sizes above 1 "
+                                 "are the chunked mode (cwhisper-chunked)")
+    if not 1 <= args.batch_size <= 64:
+        raise common.Unavailable(f"batch size {args.batch_size} is outside cwhisper's 1..64")
+    if chunked and args.beam_size > 1:
+        raise common.Unavailable("cwhisper's chunked long form decodes greedily (no beam search)")
     # One cwhisper process runs every repeat (run_all), so the Python loop's
     # timings cannot stop it early; the harness's variant budget is not applied.
     if args.repeat_budget:
@@ -65,15 +77,23 @@ def load(args, cfg):
            "--print-timings"]
     if cfg["language"]:
         cmd += ["--language", cfg["language"]]
+    if args.dtype != "fp32":
+        cmd += ["--dtype", args.dtype]
     if args.beam_size > 1:
         cmd += ["--beam-size", str(args.beam_size)]
-    if args.preset == "greedy":
+    if chunked:
+        cmd += ["--long-form", "chunked", "--batch-size", str(args.batch_size)]
+    elif args.preset == "greedy":
         cmd += ["--no-fallback", "--no-condition-on-previous-text"]
     r.cmd = cmd
     r.results = None
-    cfg.update({"command": ["cwhisper"] + cmd, "long_form": "openai sequential (src/longform)",
-                "fallback": args.preset == "reference", "timestamps": True, "compute": "fp32",
+    cfg.update({"command": ["cwhisper"] + cmd,
+                "long_form": ("chunked (src/longform/chunked.c): 30 s chunks, 5 s strides, batched, merged as "
+                              "_decode_asr" if chunked else "openai sequential (src/longform)"),
+                "fallback": args.preset == "reference" and not chunked, "timestamps": True, "compute": args.dtype,
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
+    if chunked and args.preset == "reference":
+        cfg["note"] = "the chunked mode has no fallback nor conditioning: reference preset = greedy"
     return r
 
 

@@ -2,7 +2,10 @@
  * stitched back into segments on the file's timeline.
  * sequential.c: openai/whisper transcribe.py transcribe() (the seek loop,
  * conditioning on previous text, temperature fallback, no-speech skipping);
- * split.c: its splitting of one window's tokens at timestamp pairs. */
+ * split.c: its splitting of one window's tokens at timestamp pairs;
+ * chunked.c: the Hugging Face pipeline / whisper-jax algorithm (30 s chunks
+ * overlapping by a stride on each side, decoded in batches, no conditioning);
+ * merge.c: its stitching of the chunks' tokens (_decode_asr). */
 #ifndef CW_LONGFORM_H
 #define CW_LONGFORM_H
 
@@ -67,5 +70,87 @@ typedef struct {
 size_t cw_split_window(const int32_t *tokens, size_t n, int32_t timestamp_begin,
                        double time_offset, size_t segment_size,
                        cw_split_piece *pieces, long *seek_advance);
+
+/* ------------------------------------------------------------------------ */
+/* Chunked, batched long form (chunked.c)                                     */
+
+typedef struct {
+    cw_decode_options decode; /* language_token -1: detect once (multilingual);
+                                 the search is forced to greedy, T = 0,
+                                 timestamps on, no prompt, as the pipeline */
+    size_t batch_size;        /* chunks per encoder call and decoding, >= 1 */
+    double chunk_length;      /* seconds, (0, 30]; 0 = 30 */
+    double stride_length;     /* seconds on each side, 2 * stride < chunk; 0 = chunk / 6 */
+    /* Called after each batch: seconds of content done, total seconds. */
+    void (*progress)(void *user, double done_s, double total_s);
+    void *progress_user;
+} cw_chunked_params;
+
+cw_chunked_params cw_chunked_default_params(void);
+
+/* The HF ASR pipeline's chunked transcription over a whole file's log-mel
+ * (same layout and padding as cw_transcribe_sequential's mel). Segments carry
+ * the merged text tokens only (no timestamp tokens: a segment may span two
+ * chunks); seek is the start frame of the chunk the segment began in. */
+cw_status cw_transcribe_chunked(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                const cw_special_tokens *sp, const cw_text_codec *codec,
+                                const float *mel, size_t n_frames, const cw_chunked_params *p,
+                                cw_longform_result *out);
+
+/* The same, reading the log-mel through a source (audio/mel_source.h). */
+cw_status cw_transcribe_chunked_source(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                       const cw_special_tokens *sp, const cw_text_codec *codec,
+                                       cw_mel_source *mel, const cw_chunked_params *p,
+                                       cw_longform_result *out);
+
+/* Where a chunk lies, in seconds (the pipeline's stride triple, plus its start). */
+typedef struct {
+    double start;        /* on the file's timeline */
+    double length;       /* seconds of audio in the chunk (shorter for the last) */
+    double stride_left;  /* 0 for the first chunk */
+    double stride_right; /* 0 for the last chunk */
+} cw_chunk_span;
+
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} cw_token_run;
+
+/* A resolved segment: merged text tokens from start to end seconds; end is
+ * NAN when the stream ended without a closing timestamp, start NAN when no
+ * opening one came. chunk: index of the chunk where it started. */
+typedef struct {
+    int32_t *tokens;
+    size_t n_tokens;
+    double start, end;
+    size_t chunk;
+} cw_merge_piece;
+
+/* _decode_asr's state machine, fed one chunk at a time in order. */
+typedef struct {
+    int32_t timestamp_begin, eot;
+    double time_precision;      /* seconds per timestamp step (0.02) */
+    cw_merge_piece *pieces;     /* [n_pieces] ready; the caller reads, then clears them */
+    size_t n_pieces, cap_pieces;
+    /* state */
+    cw_token_run *runs;         /* previous_tokens: text runs awaiting a closing timestamp */
+    size_t n_runs, cap_runs;
+    cw_token_run current;       /* current_tokens of the chunk being read */
+    double seg_start;
+    int has_start, skip;
+    size_t start_chunk, n_chunks;
+} cw_chunk_merger;
+
+void cw_chunk_merger_init(cw_chunk_merger *m, int32_t timestamp_begin, int32_t eot, double time_precision);
+/* tokens [n]: one chunk's decoded tokens (text < eot, timestamps >= timestamp_begin). */
+cw_status cw_chunk_merger_add(cw_chunk_merger *m, const int32_t *tokens, size_t n, const cw_chunk_span *c);
+/* End of the stream: pending text becomes a last piece (end NAN). */
+cw_status cw_chunk_merger_finish(cw_chunk_merger *m);
+void cw_chunk_merger_clear_pieces(cw_chunk_merger *m);
+void cw_chunk_merger_free(cw_chunk_merger *m);
+
+/* One step of _find_longest_common_sequence: keep left[:*left_mid] + right[*right_mid:]. */
+void cw_lcs_cut(const int32_t *left, size_t nl, const int32_t *right, size_t nr, size_t *left_mid,
+                size_t *right_mid);
 
 #endif
