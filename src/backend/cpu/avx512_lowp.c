@@ -18,6 +18,8 @@
 #ifdef CW_HAVE_X86
 
 #include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define CW_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
@@ -81,8 +83,131 @@ CW_TARGET_VNNI static void tile_i8_any(const cw_i8_gemm *g, size_t i, size_t j, 
 #undef CW_T
 }
 
+/* ---- int8, packed (m > GEMV_MAX_M) ------------------------------------------------------
+ *
+ * For many rows the dot form spends as much on its final reductions as on
+ * products (k = 384 is only 6 steps of 64). Here W is packed per call into
+ * panels of 32 columns in vpdpbusd's own layout, bp [k/4][32][4] bytes, so one
+ * broadcast of 4 A bytes times two panel vectors adds into 32 column sums with
+ * no reduction at all: an 8 x 32 tile of 16 accumulators. The unsigned operand
+ * is W this time: w ^ 0x80 = w + 128, so (w + 128) . a = w . a + 128 sum(a),
+ * and the row sums of A take the offset back out (exact int32 again). */
+
+enum { GEMV_MAX_M = 8, PR = 8, PC = 32 };
+
+/* bp [kq][32][4] = W rows [j0, j0+32) as u8 (w ^ 0x80), k padded to 4 * kq
+ * with w = 0; rows past n as w = 0 too (their sums are never stored). */
+static void pack_i8(const cw_i8_gemm *g, size_t j0, size_t kq, uint8_t *bp)
+{
+    size_t k4 = g->k / 4;
+    for (size_t c = 0; c < PC; c++) {
+        uint32_t *d = (uint32_t *)(void *)bp + c; /* 4 bytes of column c, stride 32 */
+        if (j0 + c >= g->n) {
+            for (size_t q = 0; q < kq; q++) d[q * PC] = 0x80808080u;
+            continue;
+        }
+        const int8_t *w = g->w + (j0 + c) * g->ldw;
+        for (size_t q = 0; q < k4; q++) {
+            uint32_t v;
+            memcpy(&v, w + 4 * q, sizeof v);
+            d[q * PC] = v ^ 0x80808080u;
+        }
+        if (k4 < kq) { /* k % 4 tail */
+            uint8_t t[4] = { 0x80, 0x80, 0x80, 0x80 };
+            for (size_t kk = 4 * k4; kk < g->k; kk++) t[kk - 4 * k4] = (uint8_t)w[kk] ^ 0x80u;
+            memcpy(d + k4 * PC, t, sizeof t);
+        }
+    }
+}
+
+CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, size_t nc, size_t kq,
+                                        const uint8_t *bp, const int32_t *rsum, const int R)
+{
+    __m512i acc[PR][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    const int8_t *a = g->a + i * g->lda;
+    for (size_t q = 0; q < kq; q++, bp += PC * 4) {
+        __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
+        for (int r = 0; r < R; r++) {
+            int32_t v;
+            memcpy(&v, a + (size_t)r * g->lda + 4 * q, sizeof v);
+            __m512i av = _mm512_set1_epi32(v);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], b0, av);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], b1, av);
+        }
+    }
+    __mmask16 mk[2];
+    mk[0] = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    mk[1] = nc >= 32 ? (__mmask16)0xffff : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
+    __m512 ws[2], bias[2];
+    for (int h = 0; h < 2; h++) {
+        ws[h] = _mm512_maskz_loadu_ps(mk[h], g->wscale + j + 16 * h);
+        bias[h] = g->bias ? _mm512_maskz_loadu_ps(mk[h], g->bias + j + 16 * h) : _mm512_setzero_ps();
+    }
+    for (int r = 0; r < R; r++) {
+        size_t ii = i + (size_t)r;
+        __m512i off = _mm512_set1_epi32((int32_t)(128u * (uint32_t)rsum[r])); /* wraps like the sums */
+        __m512 sa = _mm512_set1_ps(g->ascale[ii]);
+        for (int h = 0; h < 2; h++) {
+            if (!mk[h]) continue;
+            /* cw_i8_out, lane by lane: the same float operations in the same order */
+            __m512 y = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], off)), _mm512_mul_ps(sa, ws[h]));
+            if (g->bias) y = _mm512_add_ps(y, bias[h]);
+            _mm512_mask_storeu_ps(g->c + ii * g->ldc + j + 16 * h, mk[h], y);
+        }
+    }
+}
+
+/* Row sums of A rows [i, i+R), R <= PR. */
+CW_TARGET_VNNI static void row_sums(const cw_i8_gemm *g, size_t i, size_t R, int32_t *rsum)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (size_t r = 0; r < R; r++) {
+        const int8_t *a = g->a + (i + r) * g->lda;
+        __m512i s = _mm512_setzero_si512();
+        for (size_t p = 0; p < g->k; p += 64) s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512(a + p));
+        rsum[r] = _mm512_reduce_add_epi32(s);
+    }
+}
+
+/* Returns 0 (nothing done) if the panel buffer cannot be allocated. */
+CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    size_t kq = (g->k + 3) / 4, nr = (m1 - m0 + PR - 1) / PR;
+    uint8_t *bp = malloc(kq * PC * 4);
+    int32_t *rs = malloc(nr * PR * sizeof *rs);
+    if (!bp || !rs) {
+        free(bp);
+        free(rs);
+        return 0;
+    }
+    for (size_t i = m0; i < m1; i += PR) row_sums(g, i, m1 - i < PR ? m1 - i : PR, rs + (i - m0));
+    for (size_t j = n0; j < n1; j += PC) {
+        size_t nc = n1 - j < PC ? n1 - j : PC;
+        pack_i8(g, j, kq, bp);
+        for (size_t i = m0; i < m1; i += PR) {
+            const int32_t *r = rs + (i - m0);
+            switch (m1 - i < PR ? m1 - i : PR) {
+            case 1: ptile_i8(g, i, j, nc, kq, bp, r, 1); break;
+            case 2: ptile_i8(g, i, j, nc, kq, bp, r, 2); break;
+            case 3: ptile_i8(g, i, j, nc, kq, bp, r, 3); break;
+            case 4: ptile_i8(g, i, j, nc, kq, bp, r, 4); break;
+            case 5: ptile_i8(g, i, j, nc, kq, bp, r, 5); break;
+            case 6: ptile_i8(g, i, j, nc, kq, bp, r, 6); break;
+            case 7: ptile_i8(g, i, j, nc, kq, bp, r, 7); break;
+            default: ptile_i8(g, i, j, nc, kq, bp, r, 8); break;
+            }
+        }
+    }
+    free(bp);
+    free(rs);
+    return 1;
+}
+
 CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
+    if (m0 >= m1 || n0 >= n1) return;
+    if (g->m > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
     for (size_t jb = n0; jb < n1; jb += NBLK) {
         size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
         for (size_t i = m0; i < m1; i += MR) {
