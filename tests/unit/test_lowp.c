@@ -11,6 +11,8 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_features.h"
+#include "model/model.h"
+#include "nn/nn.h"
 #include "test.h"
 #include "util/quant.h"
 
@@ -301,11 +303,77 @@ static void test_backend_threads(void)
     cw_backend_free(exact);
 }
 
+/* ---- weights at load and the public knob (tiny.en) ------------------------------------- */
+
+static void test_weights_dtype(void)
+{
+    cw_model *model = NULL;
+    cw_model_params mp = cw_model_default_params();
+    if (cw_model_load(test_path("CW_MODELS_DIR", "tiny.en"), &mp, &model) != CW_OK) {
+        printf("  skipped: no models/tiny.en (%s)\n", cw_last_error());
+        return;
+    }
+    const cw_tensor *emb = cw_model_tensor(model, "decoder.token_embedding.weight");
+    CHECK(emb && emb->dtype == CW_DTYPE_F16);
+    cw_backend_params bp = cw_backend_default_params();
+    bp.n_threads = 1;
+    cw_backend *be = NULL;
+    CHECK(cw_backend_create(&bp, &be) == CW_OK);
+    static const struct { cw_compute_dtype d; cw_dtype lin, conv; } cases[] = {
+        { CW_COMPUTE_FP32, CW_DTYPE_F16, CW_DTYPE_F16 }, { CW_COMPUTE_FP16, CW_DTYPE_F16, CW_DTYPE_F16 },
+        { CW_COMPUTE_BF16, CW_DTYPE_BF16, CW_DTYPE_F16 }, { CW_COMPUTE_INT8, CW_DTYPE_I8, CW_DTYPE_F16 },
+    };
+    for (size_t c = 0; c < LEN(cases); c++) {
+        cw_nn_weights *w = NULL;
+        CHECK(cw_nn_weights_create_dtype(be, model, cases[c].d, &w) == CW_OK);
+        if (!w) continue;
+        CHECK_EQ_INT(w->tok_emb.dtype, cases[c].lin);
+        CHECK_EQ_INT(w->enc[0].mlp0.w.dtype, cases[c].lin);
+        CHECK_EQ_INT(w->dec[0].cross.k.dtype, cases[c].lin);
+        CHECK_EQ_INT(w->conv1.w.dtype, cases[c].conv);
+        CHECK(w->tok_emb.rows == emb->shape[0] && w->tok_emb.cols == emb->shape[1]);
+        if (cases[c].lin == CW_DTYPE_I8) { /* row 3 of the embedding: quantized from the fp16 values */
+            size_t d = w->tok_emb.cols;
+            int8_t *q = malloc(d);
+            float sc, *x = malloc(d * sizeof *x);
+            for (size_t i = 0; i < d; i++) x[i] = cw_f16_to_f32(((const uint16_t *)emb->data)[3 * d + i]);
+            CHECK(be->ops->download(be, q, w->tok_emb.data, 3 * d, d) == CW_OK);
+            CHECK(be->ops->download(be, &sc, w->tok_emb.scale, 3 * sizeof(float), sizeof sc) == CW_OK);
+            for (size_t i = 0; i < d; i++) CHECK(fabsf(x[i] - q[i] / sc) <= 0.5f / sc * 1.0001f);
+            free(q), free(x);
+        }
+        cw_nn_weights_free(w);
+    }
+    CHECK(emb->dtype == CW_DTYPE_F16); /* the model is untouched */
+    cw_backend_free(be);
+
+    /* the public knob: names, a bad value, the description */
+    CHECK_EQ_INT(cw_compute_dtype_from_name("int8"), CW_COMPUTE_INT8);
+    CHECK_EQ_INT(cw_compute_dtype_from_name("int4"), -1);
+    CHECK(cw_compute_dtype_name((cw_compute_dtype)9) == NULL);
+    cw_context_params cp = cw_context_default_params();
+    CHECK_EQ_INT(cp.dtype, CW_COMPUTE_FP32);
+    cw_context *ctx = NULL;
+    cp.n_threads = 1;
+    cp.dtype = (cw_compute_dtype)9;
+    CHECK_FAILS(cw_context_create(model, &cp, &ctx), CW_ERR_INVALID_ARG, "dtype");
+    cp.dtype = CW_COMPUTE_INT8;
+    CHECK(cw_context_create(model, &cp, &ctx) == CW_OK);
+    char desc[256];
+    size_t n = cw_context_describe(ctx, desc, sizeof desc);
+    CHECK(n == strlen(desc) && strstr(desc, "dtype int8") && strstr(desc, "int8 GEMM: "));
+    CHECK(cw_context_describe(ctx, desc, 8) == n && strlen(desc) == 7);
+    printf("  %s\n", (cw_context_describe(ctx, desc, sizeof desc), desc));
+    cw_context_free(ctx);
+    cw_model_free(model);
+}
+
 int main(void)
 {
     RUN(test_quantize_row);
     RUN(test_prep_kernels);
     RUN(test_gemm_kernels);
     RUN(test_backend_threads);
+    RUN(test_weights_dtype);
     return test_summary();
 }
