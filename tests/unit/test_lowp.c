@@ -100,6 +100,15 @@ static size_t variants(variant *v)
     if (avx512 && f.avx512_bf16)
         v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats };
     else printf("  skipped: avx512-bf16 kernel (no AVX512-BF16)\n");
+#ifdef CW_HAVE_AMX
+    /* tested wherever the CPU has AMX, whether or not CW_AMX=1 enables it */
+    if (avx512 && f.amx_tile && f.amx_int8 && f.avx512_vnni)
+        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL };
+    else printf("  skipped: amx-int8 kernel (no AMX-INT8 granted)\n");
+    if (avx512 && f.amx_tile && f.amx_bf16 && f.avx512_bf16)
+        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats };
+    else printf("  skipped: amx-bf16 kernel (no AMX-BF16 granted)\n");
+#endif
 #else
     printf("  skipped: every SIMD lowp kernel (not x86)\n");
 #endif
@@ -108,7 +117,7 @@ static size_t variants(variant *v)
 
 static void test_prep_kernels(void)
 {
-    variant v[8];
+    variant v[10];
     size_t nv = variants(v);
     uint64_t s = 7;
     for (size_t vi = 1; vi < nv; vi++) {
@@ -136,7 +145,7 @@ static void test_prep_kernels(void)
 /* Every kernel on every shape, whole and in slices, against the reference. */
 static void test_gemm_kernels(void)
 {
-    variant v[8];
+    variant v[10];
     size_t nv = variants(v);
     uint64_t s = 11;
     for (size_t mi = 0; mi < LEN(MS); mi++)

@@ -126,5 +126,9 @@ size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);
 #endif
+#ifdef CW_HAVE_AMX
+/* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */
+void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+#endif
 
 #endif

@@ -4,6 +4,9 @@
  * kernels side by side, which is how the tests compare them. */
 #include "backend/cpu/cpu.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "backend/cpu/cpu_features.h"
 #include "util/error.h"
 
@@ -102,5 +105,20 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         k->gemm_bf16_scratch_floats = cw_avx512_gemm_bf16_scratch_floats;
         k->gemm_bf16_name = "avx512-bf16";
     }
+#ifdef CW_HAVE_AMX
+    /* AMX (amx_gemm.c) was written without a machine to run it on: off unless
+     * CW_AMX=1, until test_lowp has passed on a Sapphire Rapids-class CPU. */
+    const char *amx = getenv("CW_AMX");
+    if (amx && strcmp(amx, "1") == 0 && avx512 && f.amx_tile) {
+        if (f.amx_int8 && f.avx512_vnni) {
+            k->gemm_i8 = cw_amx_gemm_i8;
+            k->gemm_i8_name = "amx-int8 (m > 8), avx512-vnni";
+        }
+        if (f.amx_bf16 && f.avx512_bf16) {
+            k->gemm_bf16 = cw_amx_gemm_bf16;
+            k->gemm_bf16_name = "amx-bf16 (m > 8), avx512-bf16";
+        }
+    }
+#endif
 #endif
 }

@@ -70,5 +70,11 @@ void cw_avx2_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_
  * (AVX512-BF16) product is declared in cpu.h, next to cw_gemm. */
 void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
 #endif
+#if defined(__x86_64__)
+/* AMX-INT8 (amx_gemm.c) for m > 8, the AVX-512 kernel below that; the
+ * AMX-BF16 product is declared in cpu.h. */
+#define CW_HAVE_AMX 1
+void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+#endif
 
 #endif
