@@ -25,19 +25,19 @@
 #define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define CW_INLINE static inline __attribute__((always_inline))
 
-enum { MR = 4, NR = 4, NBLK = 64 };
+enum { MR = 4, NR = 4, NBLK = 64, MR_GEMV = 8 };
 
 /* ---- int8 ----------------------------------------------------------------------- */
 
 CW_TARGET_VNNI CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const int R, const int C)
 {
     const __m512i ones = _mm512_set1_epi8(1), flip = _mm512_set1_epi8((char)0x80);
-    __m512i acc[MR][NR], sum[NR];
+    __m512i acc[MR_GEMV][NR], sum[NR];
     for (int c = 0; c < C; c++) {
         sum[c] = _mm512_setzero_si512();
         for (int r = 0; r < R; r++) acc[r][c] = _mm512_setzero_si512();
     }
-    const int8_t *w[NR], *a[MR];
+    const int8_t *w[NR], *a[MR_GEMV];
     for (int c = 0; c < C; c++) w[c] = g->w + (j + (size_t)c) * g->ldw;
     for (int r = 0; r < R; r++) a[r] = g->a + (i + (size_t)r) * g->lda;
     for (size_t p = 0; p < g->k; p += 64) {
@@ -74,13 +74,19 @@ CW_TARGET_VNNI static void tile_i8_any(const cw_i8_gemm *g, size_t i, size_t j, 
     case 3: tile_i8(g, i, j, R, 3); break;             \
     default: tile_i8(g, i, j, R, 4); break;            \
     }
-    switch (mr) {
+#define CW_T2(R) (nr == 1 ? tile_i8(g, i, j, R, 1) : tile_i8(g, i, j, R, 2))
+    switch (mr) { /* 5..8 rows (the decoder's beams): at most 2 W rows, 16 accumulators */
     case 1: CW_T(1); break;
     case 2: CW_T(2); break;
     case 3: CW_T(3); break;
-    default: CW_T(4); break;
+    case 4: CW_T(4); break;
+    case 5: CW_T2(5); break;
+    case 6: CW_T2(6); break;
+    case 7: CW_T2(7); break;
+    default: CW_T2(8); break;
     }
 #undef CW_T
+#undef CW_T2
 }
 
 /* ---- int8, packed (m > GEMV_MAX_M) ------------------------------------------------------
@@ -216,11 +222,14 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
 {
     if (m0 >= m1 || n0 >= n1) return;
     if (g->m > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
-    size_t nrg = gemv_cols(g->n * g->k);
+    /* m <= 8 here: all rows in one group, so W is read once; more than 4
+     * rows take at most 2 W rows per tile */
+    size_t nrg = gemv_cols(g->n * g->k), mrg = m1 - m0 > MR ? MR_GEMV : MR;
+    if (mrg > MR && nrg > 2) nrg = 2;
     for (size_t jb = n0; jb < n1; jb += NBLK) {
         size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
-        for (size_t i = m0; i < m1; i += MR) {
-            size_t mr = m1 - i < MR ? m1 - i : MR;
+        for (size_t i = m0; i < m1; i += mrg) {
+            size_t mr = m1 - i < mrg ? m1 - i : mrg;
             for (size_t j = jb; j < je; j += nrg) tile_i8_any(g, i, j, mr, je - j < nrg ? je - j : nrg);
         }
     }
@@ -228,15 +237,27 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
 
 /* ---- bf16 ----------------------------------------------------------------------- */
 
-CW_TARGET_BF16 CW_INLINE void tile_bf16(const cw_gemm *g, size_t i, size_t j, const int R, const int C)
+/* ab: NULL, or A rows [i0, ...) already narrowed to bf16, row stride lda16 (a
+ * multiple of 32, zero past k); then each A vector is one load instead of
+ * two loads and a conversion per tile. */
+typedef struct {
+    const uint16_t *ab;
+    size_t i0, lda16;
+} bf16_rows;
+
+CW_TARGET_BF16 CW_INLINE void tile_bf16(const cw_gemm *g, const bf16_rows *ar, size_t i, size_t j, const int R,
+                                         const int C)
 {
-    __m512 acc[MR][NR];
+    __m512 acc[MR_GEMV][NR];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
-    const uint16_t *w[NR];
-    const float *a[MR];
+    const uint16_t *w[NR], *ab[MR_GEMV];
+    const float *a[MR_GEMV];
     for (int c = 0; c < C; c++) w[c] = (const uint16_t *)g->b + (j + (size_t)c) * g->ldb;
-    for (int r = 0; r < R; r++) a[r] = g->a + (i + (size_t)r) * g->lda;
+    for (int r = 0; r < R; r++) {
+        a[r] = g->a + (i + (size_t)r) * g->lda;
+        ab[r] = ar->ab ? ar->ab + (i - ar->i0 + (size_t)r) * ar->lda16 : NULL;
+    }
     for (size_t p = 0; p < g->k; p += 32) {
         size_t left = g->k - p;
         __mmask32 mk = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
@@ -245,8 +266,9 @@ CW_TARGET_BF16 CW_INLINE void tile_bf16(const cw_gemm *g, size_t i, size_t j, co
         for (int c = 0; c < C; c++) wv[c] = (__m512bh)_mm512_maskz_loadu_epi16(mk, w[c] + p);
         for (int r = 0; r < R; r++) {
             /* element 2t of the bf16 vector pairs with element 2t of W: low half first */
-            __m512bh av = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a[r] + p + 16),
-                                              _mm512_maskz_loadu_ps(lo, a[r] + p));
+            __m512bh av = ab[r] ? (__m512bh)_mm512_loadu_si512(ab[r] + p)
+                                : _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a[r] + p + 16),
+                                                      _mm512_maskz_loadu_ps(lo, a[r] + p));
             for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], av, wv[c]);
         }
     }
@@ -258,22 +280,29 @@ CW_TARGET_BF16 CW_INLINE void tile_bf16(const cw_gemm *g, size_t i, size_t j, co
         }
 }
 
-CW_TARGET_BF16 static void tile_bf16_any(const cw_gemm *g, size_t i, size_t j, size_t mr, size_t nr)
+CW_TARGET_BF16 static void tile_bf16_any(const cw_gemm *g, const bf16_rows *ar, size_t i, size_t j, size_t mr,
+                                         size_t nr)
 {
 #define CW_T(R)                                        \
     switch (nr) {                                      \
-    case 1: tile_bf16(g, i, j, R, 1); break;           \
-    case 2: tile_bf16(g, i, j, R, 2); break;           \
-    case 3: tile_bf16(g, i, j, R, 3); break;           \
-    default: tile_bf16(g, i, j, R, 4); break;          \
+    case 1: tile_bf16(g, ar, i, j, R, 1); break;           \
+    case 2: tile_bf16(g, ar, i, j, R, 2); break;           \
+    case 3: tile_bf16(g, ar, i, j, R, 3); break;           \
+    default: tile_bf16(g, ar, i, j, R, 4); break;          \
     }
-    switch (mr) {
+#define CW_T2(R) (nr == 1 ? tile_bf16(g, ar, i, j, R, 1) : tile_bf16(g, ar, i, j, R, 2))
+    switch (mr) { /* 5..8 rows (the decoder's beams): at most 2 W rows, 16 accumulators */
     case 1: CW_T(1); break;
     case 2: CW_T(2); break;
     case 3: CW_T(3); break;
-    default: CW_T(4); break;
+    case 4: CW_T(4); break;
+    case 5: CW_T2(5); break;
+    case 6: CW_T2(6); break;
+    case 7: CW_T2(7); break;
+    default: CW_T2(8); break;
     }
 #undef CW_T
+#undef CW_T2
 }
 
 /* ---- bf16, packed (m > GEMV_MAX_M) -----------------------------------------------------
@@ -385,14 +414,26 @@ CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, 
     (void)scratch;
     if (m0 >= m1 || n0 >= n1) return;
     if (g->m > GEMV_MAX_M && gemm_bf16_packed(g, m0, m1, n0, n1)) return;
-    size_t nrg = gemv_cols(g->n * g->k * 2);
+    /* the slice's rows narrowed once (exact: they hold bf16 values) */
+    bf16_rows ar = { NULL, m0, (g->k + 31) / 32 * 32 };
+    uint16_t *ab = m1 - m0 <= MR_GEMV ? calloc((m1 - m0) * ar.lda16, sizeof *ab) : NULL;
+    for (size_t r = 0; ab && r < m1 - m0; r++)
+        for (size_t kk = 0; kk < g->k; kk++) {
+            uint32_t u;
+            memcpy(&u, g->a + (m0 + r) * g->lda + kk, sizeof u);
+            ab[r * ar.lda16 + kk] = (uint16_t)(u >> 16);
+        }
+    ar.ab = ab;
+    size_t nrg = gemv_cols(g->n * g->k * 2), mrg = m1 - m0 > MR ? MR_GEMV : MR;
+    if (mrg > MR && nrg > 2) nrg = 2;
     for (size_t jb = n0; jb < n1; jb += NBLK) {
         size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
-        for (size_t i = m0; i < m1; i += MR) {
-            size_t mr = m1 - i < MR ? m1 - i : MR;
-            for (size_t j = jb; j < je; j += nrg) tile_bf16_any(g, i, j, mr, je - j < nrg ? je - j : nrg);
+        for (size_t i = m0; i < m1; i += mrg) {
+            size_t mr = m1 - i < mrg ? m1 - i : mrg;
+            for (size_t j = jb; j < je; j += nrg) tile_bf16_any(g, &ar, i, j, mr, je - j < nrg ? je - j : nrg);
         }
     }
+    free(ab);
 }
 
 #endif /* CW_HAVE_X86 */
