@@ -1,18 +1,24 @@
-/* AVX-512 kernels of lowp mode (lowp.h), in the same "dot" form as
- * avx2_lowp.c: W [n, k] read in place, MR rows of A against NR rows of W, one
- * 16-lane accumulator per output reduced once at the end.
+/* AVX-512 kernels of lowp mode (lowp.h), in two shapes:
  *
- *  - int8, vpdpbusd (AVX512-VNNI): multiplies unsigned by signed bytes, so A
- *    goes in offset by 128 (a ^ 0x80 = a + 128 as u8) and the offset is taken
- *    back out with the column sums of W: a . w = (a + 128) . w - 128 sum(w);
- *    the sums come from one more vpdpbusd of W with a vector of ones. Every
- *    sum is an exact int32, so the results are the reference's bits.
+ *  - m <= 8 rows (decoder steps): the "dot" form of avx2_lowp.c, W [n, k]
+ *    read in place and once, all rows of A against 1..4 rows of W, one
+ *    16-lane accumulator per output reduced at the end;
+ *  - m > 8 (encoder): W packed per call into 32-column panels in the
+ *    instruction's own layout and 8 x 32 register tiles (see below), which
+ *    needs no reductions.
+ *
+ *  - int8, vpdpbusd (AVX512-VNNI): multiplies unsigned by signed bytes, so
+ *    one operand goes in offset by 128 (x ^ 0x80 = x + 128 as u8) and the
+ *    offset is taken back out with the sums of the other operand: in the dot
+ *    form A is offset and W's sums come from one more vpdpbusd with ones; in
+ *    the packed form W is offset and A's row sums correct. Every sum is an
+ *    exact int32, so the results are the reference's bits.
  *  - bf16, vdpbf16ps (AVX512-BF16): the activations, already rounded to bf16
- *    values, are packed to bf16 exactly (vcvtne2ps2bf16) and each pair of
- *    products is added into float32 lanes.
+ *    values, are narrowed to bf16 exactly and each pair of products is added
+ *    into float32 lanes.
  *
- * W rows' tails (k % 64 bytes) are read with masked loads, so nothing is
- * copied or read past the end. */
+ * W rows' tails (k % 64 bytes) are read with masked loads in the dot form and
+ * zero-padded in the packed one, so nothing is read past the end. */
 #include "backend/cpu/cpu.h"
 
 #ifdef CW_HAVE_X86

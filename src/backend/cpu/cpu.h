@@ -74,7 +74,8 @@ typedef struct {
 cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k);
 
 /* Fills k's lowp slots for isa (after cw_cpu_select_kernels); CW_ISA_AUTO:
- * the best lowp kernels this CPU has, CW_ISA_AVX2: the AVX2 ones. */
+ * the best lowp kernels this CPU has (AMX only with CW_AMX=1 in the
+ * environment, until tested on such a CPU), CW_ISA_AVX2: the AVX2 ones. */
 void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k);
 
 /* Reference kernels (ref.c): plain loops, double accumulation. */
