@@ -22,6 +22,7 @@ typedef struct {
     const char *output_dir;
     int verbose;
     int print_timings; /* one "cwhisper: timings: ..." line per phase on stderr */
+    int dtype;         /* cw_compute_dtype */
     cw_transcribe_params tp;
 } options;
 
@@ -32,6 +33,8 @@ static void usage(FILE *f)
         "  FILE: any audio or video file FFmpeg reads; '-' reads s16le 16 kHz mono PCM from stdin\n\n"
         "  --model NAME|DIR         tiny.en (default), base, or a model directory\n"
         "  --threads N              threads (default: all CPUs)\n"
+        "  --dtype fp32|fp16|bf16|int8  weight/compute type (default fp32: exact;\n"
+        "                           bf16/int8 also round/quantize activations: faster, not exact)\n"
         "  --language auto|CODE     spoken language (default: detect; English for .en models)\n"
         "  --task transcribe|translate\n"
         "  --temperature T          first temperature, in [0, 1] (default 0)\n"
@@ -53,7 +56,7 @@ static void usage(FILE *f)
         "  --stride-length S        chunked: overlap seconds on each side (default chunk / 6)\n"
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
-        "  --verbose                print segments as they are found\n"
+        "  --verbose                print the kernels in use, and segments as they are found\n"
         "  --print-timings          print the model load and each file's wall time on stderr\n");
 }
 
@@ -103,6 +106,12 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     else if (strcmp(a, "--output-dir") == 0) o->output_dir = v;
     else if (strcmp(a, "--language") == 0) o->tp.language = v;
     else if (strcmp(a, "--initial-prompt") == 0) o->tp.initial_prompt = v;
+    else if (strcmp(a, "--dtype") == 0) {
+        if ((o->dtype = cw_compute_dtype_from_name(v)) < 0) {
+            fprintf(stderr, "cwhisper: --dtype: '%s' is not fp32, fp16, bf16 or int8\n", v);
+            return -1;
+        }
+    }
     else if (strcmp(a, "--task") == 0) {
         if (strcmp(v, "transcribe") == 0) o->tp.task = CW_TASK_TRANSCRIBE;
         else if (strcmp(v, "translate") == 0) o->tp.task = CW_TASK_TRANSLATE;
@@ -278,10 +287,16 @@ static int run_files(options *o, const char **files, size_t n_files)
     cw_model_params mp = cw_model_default_params();
     cw_context_params cp = cw_context_default_params();
     cp.n_threads = o->n_threads;
+    cp.dtype = (cw_compute_dtype)o->dtype;
     double t0 = now_s();
     cw_status s = cw_model_load(dir, &mp, &model);
     if (!s) s = cw_context_create(model, &cp, &ctx);
     if (!s && o->print_timings) fprintf(stderr, "cwhisper: timings: load %.3f s\n", now_s() - t0);
+    if (!s && o->verbose) {
+        char desc[512];
+        cw_context_describe(ctx, desc, sizeof desc);
+        fprintf(stderr, "cwhisper: kernels: %s\n", desc);
+    }
     free(dir);
     if (s) {
         fprintf(stderr, "cwhisper: %s\n", cw_last_error());

@@ -130,14 +130,40 @@ cw_status cw_result_create(const cw_segment *segments, size_t n, const char *tex
  * model itself is read-only and may be shared. */
 typedef struct cw_context cw_context;
 
+/* The type a context computes its weight matrices in (every Linear layer and
+ * the token embedding, which is also the logits projection). The converted
+ * copies belong to the context; the model stays as loaded. */
+typedef enum {
+    CW_COMPUTE_FP32 = 0, /* matrices as stored (fp16 in the usual files), float32
+                            activations: exact mode, token-identical to openai-whisper */
+    CW_COMPUTE_FP16,     /* fp16 matrices (stored fp16 used as is), float32 activations;
+                            x86 has no fp16 dot product with float32 sums outside
+                            AMX-FP16, so this saves memory, not time */
+    CW_COMPUTE_BF16,     /* matrices converted to bf16 once; activations rounded to
+                            bf16, products summed in float32 */
+    CW_COMPUTE_INT8      /* matrices quantized to int8 per row once (stored int8 used
+                            as is); activations quantized per row, int32 sums */
+} cw_compute_dtype;
+
+/* "fp32", "fp16", "bf16", "int8" (NULL for an invalid value), and back (-1). */
+const char *cw_compute_dtype_name(cw_compute_dtype dtype);
+int cw_compute_dtype_from_name(const char *name);
+
 typedef struct {
     int n_threads; /* <= 0: every online CPU */
+    cw_compute_dtype dtype;
 } cw_context_params;
 
 cw_context_params cw_context_default_params(void);
 cw_status cw_context_create(const cw_model *model, const cw_context_params *params,
                             cw_context **out);
 void cw_context_free(cw_context *ctx);
+
+/* Writes which kernels the context runs, one "path: kernel" item each (e.g.
+ * "cpu/avx2, 4 threads, dtype int8: int8 GEMM avx512-vnni, ..."), as
+ * cw_model_describe does (NUL-terminated, truncated to cap; returns the
+ * length the full text needs). */
+size_t cw_context_describe(const cw_context *ctx, char *buf, size_t cap);
 
 typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
 

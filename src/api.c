@@ -4,6 +4,7 @@
 #include "cwhisper.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,26 @@ struct cw_context {
     cw_net *net;      /* sized for net_seq sequences; rebuilt when a call needs more */
     size_t net_seq;
     size_t net_audio; /* windows per encoder call the net is sized for */
+    cw_compute_dtype dtype;
 };
+
+const char *cw_compute_dtype_name(cw_compute_dtype dtype)
+{
+    switch (dtype) {
+    case CW_COMPUTE_FP32: return "fp32";
+    case CW_COMPUTE_FP16: return "fp16";
+    case CW_COMPUTE_BF16: return "bf16";
+    case CW_COMPUTE_INT8: return "int8";
+    }
+    return NULL;
+}
+
+int cw_compute_dtype_from_name(const char *name)
+{
+    for (int d = CW_COMPUTE_FP32; d <= CW_COMPUTE_INT8; d++)
+        if (name && strcmp(name, cw_compute_dtype_name((cw_compute_dtype)d)) == 0) return d;
+    return -1;
+}
 
 cw_context_params cw_context_default_params(void) { return (cw_context_params){ .n_threads = 0 }; }
 
@@ -34,9 +54,16 @@ cw_status cw_context_create(const cw_model *model, const cw_context_params *para
     cw_context_params p = params ? *params : cw_context_default_params();
     cw_context *c = cw_calloc(1, sizeof *c);
     if (!c) return CW_ERR_NOMEM;
+    if (!cw_compute_dtype_name(p.dtype)) {
+        free(c);
+        return cw_error(CW_ERR_INVALID_ARG, "compute dtype %d is not fp32, fp16, bf16 or int8", (int)p.dtype);
+    }
     c->model = model;
+    c->dtype = p.dtype;
     cw_backend_params bp = cw_backend_default_params();
     bp.n_threads = p.n_threads;
+    /* bf16 / int8 weights also mean bf16 / int8 activations (backend lowp mode) */
+    bp.lowp = p.dtype == CW_COMPUTE_BF16 || p.dtype == CW_COMPUTE_INT8;
     cw_status s = cw_backend_create(&bp, &c->be);
     if (s) {
         free(c);
@@ -44,6 +71,26 @@ cw_status cw_context_create(const cw_model *model, const cw_context_params *para
     }
     *out = c;
     return CW_OK;
+}
+
+size_t cw_context_describe(const cw_context *c, char *buf, size_t cap)
+{
+    const cw_backend *be = c->be;
+    int n = snprintf(buf, cap, "%s, %d threads, dtype %s: fp32 GEMM %s", be->desc,
+                     cw_threadpool_size(be->pool), cw_compute_dtype_name(c->dtype), be->desc);
+    size_t len = n > 0 ? (size_t)n : 0;
+    if (c->dtype == CW_COMPUTE_FP16) {
+        n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
+                     " (fp16 weights widened to fp32; conv and attention fp32)");
+        len += n > 0 ? (size_t)n : 0;
+    } else if (be->lowp_i8_desc || be->lowp_bf16_desc) {
+        const char *k = c->dtype == CW_COMPUTE_INT8 ? be->lowp_i8_desc : be->lowp_bf16_desc;
+        n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
+                     " (conv stem, attention), %s GEMM: %s (Linear layers, logits)", cw_compute_dtype_name(c->dtype),
+                     k ? k : "?");
+        len += n > 0 ? (size_t)n : 0;
+    }
+    return len;
 }
 
 void cw_context_free(cw_context *c)
@@ -136,7 +183,7 @@ static cw_status ensure_net(cw_context *c, size_t n_audio, size_t n_seq)
     }
     cw_net_free(c->net);
     c->net = NULL;
-    cw_status s = cw_net_create(c->be, c->model, n_audio, n_seq, &c->net);
+    cw_status s = cw_net_create_dtype(c->be, c->model, c->dtype, n_audio, n_seq, &c->net);
     c->net_seq = s ? 0 : n_seq;
     c->net_audio = s ? 0 : n_audio;
     return s;

@@ -183,6 +183,11 @@ typedef struct {
     cw_backend_kind kind;
     int n_threads; /* <= 0: cw_cpu_count() */
     cw_isa isa;
+    /* Non-zero: "lowp" mode: linear ops with BF16 or I8 weights round their
+     * activations to bf16 / quantize them per row to int8 and multiply in that
+     * type (cpu/lowp.h says exactly how). 0: every product has float32
+     * activations, whatever the weights' dtype (exact mode). */
+    int lowp;
 } cw_backend_params;
 
 cw_backend_params cw_backend_default_params(void);
@@ -193,6 +198,9 @@ struct cw_backend {
     const cw_backend_ops *ops;
     cw_threadpool *pool;
     const char *desc; /* kernels in use, e.g. "cpu/avx2" (for logs) */
+    /* lowp mode: the kernels of linear ops with I8 / BF16 weights, e.g.
+     * "avx512-vnni"; NULL when lowp is off */
+    const char *lowp_i8_desc, *lowp_bf16_desc;
     void *impl;       /* back-end private state (CPU: kernels, scratch) */
 };
 

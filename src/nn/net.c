@@ -53,12 +53,18 @@ static cw_status net_reorder(void *ctx, const size_t *source, size_t n_seq)
 cw_status cw_net_create(cw_backend *be, const cw_model *model, size_t max_audio, size_t max_seq,
                         cw_net **out)
 {
+    return cw_net_create_dtype(be, model, CW_COMPUTE_FP32, max_audio, max_seq, out);
+}
+
+cw_status cw_net_create_dtype(cw_backend *be, const cw_model *model, cw_compute_dtype dtype,
+                              size_t max_audio, size_t max_seq, cw_net **out)
+{
     *out = NULL;
     cw_net *n = cw_calloc(1, sizeof *n);
     if (!n) return CW_ERR_NOMEM;
     n->max_seq = max_seq ? max_seq : 1;
     n->seq_audio = cw_calloc(n->max_seq, sizeof *n->seq_audio);
-    cw_status s = n->seq_audio ? cw_nn_weights_create(be, model, &n->weights) : CW_ERR_NOMEM;
+    cw_status s = n->seq_audio ? cw_nn_weights_create_dtype(be, model, dtype, &n->weights) : CW_ERR_NOMEM;
     if (!s) s = cw_encoder_create(n->weights, max_audio, &n->enc);
     if (!s) s = cw_decoder_create(n->weights, n->max_seq, max_audio, &n->dec);
     if (s) {

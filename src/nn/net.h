@@ -21,6 +21,9 @@ typedef struct {
  * best_of samples, or windows of a batch). */
 cw_status cw_net_create(cw_backend *be, const cw_model *model, size_t max_audio, size_t max_seq,
                         cw_net **out);
+/* The same with the weights in a compute dtype (cw_nn_weights_create_dtype). */
+cw_status cw_net_create_dtype(cw_backend *be, const cw_model *model, cw_compute_dtype dtype,
+                              size_t max_audio, size_t max_seq, cw_net **out);
 void cw_net_free(cw_net *n);
 
 #endif

@@ -46,6 +46,7 @@ typedef struct {
     cw_buf *dec_pos;            /* [n_text_ctx, d] */
     cw_nn_block *dec;           /* [n_text_layer] */
     cw_nn_ln dec_ln;
+    cw_compute_dtype dtype;     /* what the matrices were converted to */
     cw_buf **owned;             /* every buffer made here, for freeing */
     size_t n_owned, cap_owned;
 } cw_nn_weights;
@@ -54,6 +55,15 @@ typedef struct {
  * the CPU (the model must outlive the weights); vectors held in another dtype
  * are converted to float32 once. */
 cw_status cw_nn_weights_create(cw_backend *be, const cw_model *model, cw_nn_weights **out);
+/* The same, with the matrices in a compute dtype (cwhisper.h): FP32 binds them
+ * as stored (as above); FP16 converts the non-fp16 ones to fp16 (conv weights
+ * too); BF16 and INT8 convert every Linear weight and the token embedding to
+ * bf16 / per-row int8 (stored int8 kept as is) and leave the conv weights as
+ * stored (the stem is a small share of the encoder's work). Converted copies
+ * are buffers of these weights, freed with them; vectors stay float32. The
+ * back end needs .lowp for BF16/INT8 weights to compute in that type. */
+cw_status cw_nn_weights_create_dtype(cw_backend *be, const cw_model *model, cw_compute_dtype dtype,
+                                     cw_nn_weights **out);
 void cw_nn_weights_free(cw_nn_weights *w);
 
 /* ---- encoder ---- */

@@ -8,6 +8,7 @@
 
 #include "util/error.h"
 #include "util/half.h"
+#include "util/quant.h"
 
 static cw_status keep(cw_nn_weights *w, cw_buf *b)
 {
@@ -65,6 +66,73 @@ static cw_status bind_f32(cw_nn_weights *w, const cw_model *m, const char *name,
     return s;
 }
 
+/* Row r [cols] of matrix t as float32 (int8: q / scale). */
+static void row_f32(const cw_tensor *t, size_t r, size_t cols, float *y)
+{
+    size_t o = r * cols;
+    for (size_t i = 0; i < cols; i++) {
+        switch (t->dtype) {
+        case CW_DTYPE_F16: y[i] = cw_f16_to_f32(((const uint16_t *)t->data)[o + i]); break;
+        case CW_DTYPE_BF16: y[i] = cw_bf16_to_f32(((const uint16_t *)t->data)[o + i]); break;
+        case CW_DTYPE_I8: y[i] = (float)((const int8_t *)t->data)[o + i] / t->scale[r]; break;
+        default: y[i] = ((const float *)t->data)[o + i]; break;
+        }
+    }
+}
+
+/* out = matrix t converted to dtype `to` (F16, BF16 or I8 with per-row
+ * scales) in new buffers owned by w. */
+static cw_status bind_converted(cw_nn_weights *w, const cw_tensor *t, cw_dtype to, cw_weight *out)
+{
+    cw_backend *be = w->be;
+    size_t rows = out->rows, cols = out->cols, es = cw_dtype_size(to), bytes;
+    if (cw_mul_size(rows * cols, es, &bytes)) return cw_error(CW_ERR_NOMEM, "weight too large");
+    unsigned char *host = cw_malloc(bytes ? bytes : 1);
+    float *row = cw_malloc((cols ? cols : 1) * sizeof *row);
+    float *scale = to == CW_DTYPE_I8 ? cw_malloc((rows ? rows : 1) * sizeof *scale) : NULL;
+    cw_status s = CW_OK;
+    if (!host || !row || (to == CW_DTYPE_I8 && !scale)) s = CW_ERR_NOMEM;
+    for (size_t r = 0; !s && r < rows; r++) {
+        row_f32(t, r, cols, row);
+        if (to == CW_DTYPE_I8) {
+            scale[r] = cw_quantize_row_i8((int8_t *)host + r * cols, row, cols);
+            continue;
+        }
+        uint16_t *h = (uint16_t *)host + r * cols;
+        for (size_t i = 0; i < cols; i++) h[i] = to == CW_DTYPE_F16 ? cw_f32_to_f16(row[i]) : cw_f32_to_bf16(row[i]);
+    }
+    cw_buf *data = NULL, *sbuf = NULL;
+    if (!s) s = be->ops->buf_alloc(be, bytes, &data);
+    if (!s) s = keep(w, data);
+    if (!s) s = be->ops->upload(be, data, 0, host, bytes);
+    if (!s && scale) {
+        s = be->ops->buf_alloc(be, rows * sizeof(float), &sbuf);
+        if (!s) s = keep(w, sbuf);
+        if (!s) s = be->ops->upload(be, sbuf, 0, scale, rows * sizeof(float));
+    }
+    free(host);
+    free(row);
+    free(scale);
+    if (s) return s;
+    out->dtype = to;
+    out->data = data;
+    out->scale = sbuf;
+    out->offset = 0;
+    return CW_OK;
+}
+
+/* The dtype a matrix is computed in under w->dtype (conv: a conv weight). */
+static cw_dtype target_dtype(const cw_nn_weights *w, cw_dtype stored, int conv)
+{
+    switch (w->dtype) {
+    case CW_COMPUTE_FP16: return CW_DTYPE_F16;
+    case CW_COMPUTE_BF16: return conv ? stored : CW_DTYPE_BF16;
+    case CW_COMPUTE_INT8: return conv ? stored : CW_DTYPE_I8;
+    case CW_COMPUTE_FP32:
+    default: return stored;
+    }
+}
+
 static cw_status bind_matrix(cw_nn_weights *w, const cw_model *m, const char *name, size_t rank,
                              cw_weight *out)
 {
@@ -80,6 +148,10 @@ static cw_status bind_matrix(cw_nn_weights *w, const cw_model *m, const char *na
         t->dtype != CW_DTYPE_I8)
         return cw_error(CW_ERR_UNSUPPORTED, "%s: tensor '%s' has dtype %s", m->dir, name,
                         cw_dtype_name(t->dtype));
+    if (t->dtype == CW_DTYPE_I8 && !t->scale)
+        return cw_error(CW_ERR_FORMAT, "%s: int8 tensor '%s' has no scales", m->dir, name);
+    cw_dtype to = target_dtype(w, t->dtype, rank == 3);
+    if (to != t->dtype) return bind_converted(w, t, to, out);
     cw_buf *data, *scale = NULL;
     s = be->ops->buf_wrap(be, t->data, t->n_elem * cw_dtype_size(t->dtype), &data);
     if (!s) s = keep(w, data);
@@ -186,10 +258,18 @@ static cw_status bind_all(cw_nn_weights *w, const cw_model *m)
 
 cw_status cw_nn_weights_create(cw_backend *be, const cw_model *model, cw_nn_weights **out)
 {
+    return cw_nn_weights_create_dtype(be, model, CW_COMPUTE_FP32, out);
+}
+
+cw_status cw_nn_weights_create_dtype(cw_backend *be, const cw_model *model, cw_compute_dtype dtype,
+                                     cw_nn_weights **out)
+{
     *out = NULL;
+    if (!cw_compute_dtype_name(dtype)) return cw_error(CW_ERR_INVALID_ARG, "compute dtype %d is unknown", (int)dtype);
     cw_nn_weights *w = cw_calloc(1, sizeof *w);
     if (!w) return CW_ERR_NOMEM;
     w->be = be;
+    w->dtype = dtype;
     w->dims = model->dims;
     if (w->dims.n_audio_state != w->dims.n_text_state ||
         w->dims.n_audio_state != w->dims.n_audio_head * CW_HEAD_DIM ||

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/lowp.h"
 #include "util/half.h"
 
 struct cw_buf {
@@ -57,11 +58,25 @@ typedef struct {
     void (*attention)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
     size_t (*attn_scratch_floats)(const cw_attn *a);
     size_t attn_block; /* query rows per work item */
+    /* lowp mode (lowp.h), filled by cw_cpu_select_lowp; names for logs */
+    cw_quant_rows_fn quant_rows;
+    cw_bf16_round_fn bf16_round;
+    cw_gemm_i8_fn gemm_i8;
+    const char *gemm_i8_name;
+    /* the BF16 product on rounded activations (a cw_gemm with bt BF16) */
+    void (*gemm_bf16)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+    size_t (*gemm_bf16_scratch_floats)(const cw_gemm *g);
+    const char *gemm_bf16_name;
 } cw_cpu_kernels;
 
 /* Fills k for isa (CW_ISA_AUTO: the best this CPU supports). Returns
  * CW_ERR_UNSUPPORTED if the CPU lacks the requested ISA. */
 cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k);
+
+/* Fills k's lowp slots for isa (after cw_cpu_select_kernels); CW_ISA_AUTO:
+ * the best lowp kernels this CPU has (AMX only with CW_AMX=1 in the
+ * environment, until tested on such a CPU), CW_ISA_AVX2: the AVX2 ones. */
+void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k);
 
 /* Reference kernels (ref.c): plain loops, double accumulation. */
 void cw_ref_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
@@ -108,6 +123,13 @@ void cw_avx2_gelu(float *x, size_t n);
 void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
+/* The lowp BF16 product with vdpbf16ps (avx512_lowp.c; AVX512-BF16). */
+void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);
+#endif
+#ifdef CW_HAVE_AMX
+/* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */
+void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 #endif
 
 #endif

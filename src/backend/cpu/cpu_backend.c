@@ -13,6 +13,7 @@ typedef struct {
     cw_cpu_kernels k;
     float *scratch;       /* 64-byte aligned, reused by every op */
     size_t scratch_floats;
+    int lowp;             /* cw_backend_params.lowp */
 } cw_cpu_state;
 
 static cw_cpu_state *state(cw_backend *be) { return be->impl; }
@@ -195,6 +196,90 @@ static size_t gemm_scratch_need(cw_backend *be, const cw_gemm *g)
     return (size_t)cw_threadpool_size(be->pool) * (round16(state(be)->k.gemm_scratch_floats(g)) + 16);
 }
 
+/* ---- lowp products (lowp.h) ---------------------------------------------------- */
+
+static void rows_range(int ith, int nth, size_t rows, size_t *r0, size_t *r1);
+
+typedef struct {
+    const cw_gemm *g;       /* BF16: A holds rounded activations */
+    const cw_i8_gemm *q;    /* I8 */
+    const cw_cpu_kernels *k;
+    float *scratch;         /* BF16: [nth][per] */
+    size_t per;
+    int split_n;
+    /* the preparation of A, by rows */
+    const float *x;
+    float *xr;              /* BF16: rounded copy of x */
+    int8_t *aq; float *as;  /* I8: quantized rows and scales */
+} lowp_job;
+
+static void lowp_prep_worker(int ith, int nth, void *arg)
+{
+    const lowp_job *j = arg;
+    size_t m = j->q ? j->q->m : j->g->m, k = j->q ? j->q->k : j->g->k, r0, r1;
+    rows_range(ith, nth, m, &r0, &r1);
+    if (r0 >= r1) return;
+    if (j->q) j->k->quant_rows(j->aq + r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
+    else j->k->bf16_round(j->xr + r0 * k, j->x + r0 * k, (r1 - r0) * k);
+}
+
+/* As gemm_worker: 16-column panels or 12-row strips (whole tiles of every
+ * lowp kernel); the kernels give the same bits for any slice anyway. */
+static void lowp_worker(int ith, int nth, void *arg)
+{
+    const lowp_job *j = arg;
+    size_t m = j->q ? j->q->m : j->g->m, n = j->q ? j->q->n : j->g->n;
+    size_t m0 = 0, m1 = m, n0 = 0, n1 = n;
+    if (j->split_n) {
+        size_t np = (n + 15) / 16;
+        n0 = np * (size_t)ith / (size_t)nth * 16, n1 = np * (size_t)(ith + 1) / (size_t)nth * 16;
+        if (n1 > n) n1 = n;
+    } else {
+        size_t nm = (m + 11) / 12;
+        m0 = nm * (size_t)ith / (size_t)nth * 12, m1 = nm * (size_t)(ith + 1) / (size_t)nth * 12;
+        if (m1 > m) m1 = m;
+    }
+    if (m0 >= m1 || n0 >= n1) return;
+    if (j->q) j->k->gemm_i8(j->q, m0, m1, n0, n1);
+    else j->k->gemm_bf16(j->g, m0, m1, n0, n1, j->scratch + (size_t)ith * j->per);
+}
+
+/* g: the float32 product as cpu_linear built it, with I8 or BF16 weights. */
+static cw_status linear_lowp(cw_backend *be, const cw_gemm *g)
+{
+    cw_cpu_state *st = state(be);
+    size_t nth = (size_t)cw_threadpool_size(be->pool);
+    lowp_job j = { .k = &st->k, .x = g->a, .split_n = g->m <= 64 || g->n >= g->m };
+    if (g->bt == CW_DTYPE_I8) {
+        size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
+        size_t qb = mul(g->m, lda);
+        if (qb == SIZE_MAX) return cw_error(CW_ERR_NOMEM, "linear: activations too large");
+        size_t qf = round16(qb / sizeof(float) + 1);
+        float *scr = scratch_get(st, qf + round16(g->m));
+        if (!scr) return CW_ERR_NOMEM;
+        j.aq = (int8_t *)scr;
+        j.as = scr + qf;
+        cw_i8_gemm q = { .m = g->m, .n = g->n, .k = g->k, .a = j.aq, .lda = lda, .ascale = j.as,
+                         .w = g->b, .ldw = g->ldb, .wscale = g->scale, .bias = g->bias,
+                         .c = g->c, .ldc = g->ldc };
+        j.q = &q;
+        cw_threadpool_run(be->pool, lowp_prep_worker, &j);
+        cw_threadpool_run(be->pool, lowp_worker, &j);
+        return CW_OK;
+    }
+    size_t xf = round16(mul(g->m, g->k));
+    j.per = round16(st->k.gemm_bf16_scratch_floats(g)) + 16;
+    float *scr = scratch_get(st, xf + nth * j.per);
+    if (!scr) return CW_ERR_NOMEM;
+    cw_gemm gb = *g;
+    gb.a = j.xr = scr;
+    j.g = &gb;
+    j.scratch = scr + xf;
+    cw_threadpool_run(be->pool, lowp_prep_worker, &j);
+    cw_threadpool_run(be->pool, lowp_worker, &j);
+    return CW_OK;
+}
+
 static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m)
 {
     cw_status s = check_weight(w);
@@ -210,6 +295,7 @@ static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .c = py, .ldc = n };
+    if (state(be)->lowp && (w->dtype == CW_DTYPE_I8 || w->dtype == CW_DTYPE_BF16)) return linear_lowp(be, &g);
     float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
     if (!scr) return CW_ERR_NOMEM;
     run_gemm(be, &g, scr);
@@ -492,6 +578,12 @@ cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **ou
         return s;
     }
     be->desc = st->k.name;
+    st->lowp = params->lowp != 0;
+    if (st->lowp) {
+        cw_cpu_select_lowp(params->isa, &st->k);
+        be->lowp_i8_desc = st->k.gemm_i8_name;
+        be->lowp_bf16_desc = st->k.gemm_bf16_name;
+    }
     int n = params->n_threads > 0 ? params->n_threads : cw_cpu_count();
     if (n > 1 && !(be->pool = cw_threadpool_create(n))) {
         cpu_destroy(be);

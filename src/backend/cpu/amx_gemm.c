@@ -1,0 +1,227 @@
+/* AMX kernels of lowp mode (lowp.h) for m > 8 rows (Sapphire Rapids and
+ * later): TDPBSSD multiplies int8 by int8 into int32 (no offset needed, the
+ * sums are exact: the reference's bits) and TDPBF16PS bf16 pairs into
+ * float32. Each call packs W, 32 columns at a time, into B tiles (16 rows of
+ * k/4 int8 quads or k/2 bf16 pairs, 16 columns of 4 bytes), and walks A in
+ * blocks of 32 rows: four 16 x 16 accumulator tiles (tmm0-3), two A tiles
+ * (tmm4-5) and two B tiles (tmm6-7) per 64 bytes of k. Fewer than 8 rows (the
+ * decoder) go to the AVX-512 dot kernels: AMX needs 16 rows to pay.
+ *
+ * UNTESTED on real AMX hardware when written (the development CPU has none):
+ * dispatch uses these only when cw_cpu_detect reports AMX and CW_AMX=1 is set
+ * in the environment, until test_lowp has passed on such a machine. */
+#ifdef CW_AMX_EMULATE
+#define cw_amx_gemm_i8 cw_emu_amx_gemm_i8
+#define cw_amx_gemm_bf16 cw_emu_amx_gemm_bf16
+#endif
+#include "backend/cpu/cpu.h"
+
+#if defined(CW_HAVE_X86) && defined(__x86_64__)
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef CW_AMX_EMULATE
+#define CW_TARGET_AMX \
+    __attribute__((target("amx-tile,amx-int8,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512bf16")))
+#else
+#define CW_TARGET_AMX
+#endif
+
+/* The tile operations. tests/unit/test_amx_emul.c includes this file with
+ * CW_AMX_EMULATE and plain C versions of them, which checks the packing and
+ * tiling on any CPU; then the entry points get other names. */
+#ifndef CW_AMX_EMULATE
+#define TILE_CONFIG(cfg) _tile_loadconfig(cfg)
+#define TILE_RELEASE() _tile_release()
+#define TILE_ZERO(t) _tile_zero(t)
+#define TILE_LOAD(t, p, stride) _tile_loadd(t, p, stride)
+#define TILE_STORE(t, p, stride) _tile_stored(t, p, stride)
+#define TILE_DPBSSD(c, a, b) _tile_dpbssd(c, a, b)
+#define TILE_DPBF16PS(c, a, b) _tile_dpbf16ps(c, a, b)
+#endif
+
+enum { TR = 16, TB = 64, BR = 32, BC = 32, GEMV_MAX_M = 8 };
+
+/* The 64-byte tile configuration of palette 1. */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+CW_TARGET_AMX static void configure(void)
+{
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.rows[t] = TR;
+        cfg.colsb[t] = TB;
+    }
+    TILE_CONFIG(&cfg);
+}
+
+/* Row blocks of 32 rows of `a` (row stride lda bytes) from row i: a pointer
+ * to them, or to a zero-padded copy in pad [32][lda] when fewer remain. */
+static const void *a_block(const void *a, size_t lda, size_t i, size_t m1, void *pad)
+{
+    const char *p = (const char *)a + i * lda;
+    if (m1 - i >= BR) return p;
+    memset(pad, 0, BR * lda);
+    memcpy(pad, p, (m1 - i) * lda);
+    return pad;
+}
+
+/* ---- int8 ----------------------------------------------------------------------- */
+
+/* bp [2][kb][16][64]: columns [j0, j0+32) of W, k in 64-byte blocks; int8
+ * quad q of block t of column c at [c/16][t][q][(c%16)*4]; zero past k, n. */
+static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
+{
+    memset(bp, 0, 2 * kb * TR * TB);
+    for (size_t c = 0; c < BC && j0 + c < g->n; c++) {
+        const int8_t *w = g->w + (j0 + c) * g->ldw;
+        int8_t *d = bp + (c / 16) * kb * TR * TB + (c % 16) * 4;
+        for (size_t kk = 0; kk < g->k; kk++) {
+            size_t quad = kk / 4, t = quad / TR, q = quad % TR;
+            d[(t * TR + q) * TB + kk % 4] = w[kk];
+        }
+    }
+}
+
+CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    size_t kb = g->lda / TB; /* lda: a multiple of 64, zeros past k */
+    int8_t *bp = malloc(2 * kb * TR * TB), *pad = malloc(BR * g->lda);
+    int32_t *c = malloc(BR * BC * sizeof *c);
+    if (!bp || !pad || !c) {
+        free(bp), free(pad), free(c);
+        return 0;
+    }
+    configure();
+    for (size_t j = n0; j < n1; j += BC) {
+        size_t nc = n1 - j < BC ? n1 - j : BC;
+        pack_b_i8(g, j, kb, bp);
+        for (size_t i = m0; i < m1; i += BR) {
+            const int8_t *a = a_block(g->a, g->lda, i, m1, pad);
+            TILE_ZERO(0);
+            TILE_ZERO(1);
+            TILE_ZERO(2);
+            TILE_ZERO(3);
+            for (size_t t = 0; t < kb; t++) {
+                TILE_LOAD(4, a + t * TB, g->lda);
+                TILE_LOAD(5, a + TR * g->lda + t * TB, g->lda);
+                TILE_LOAD(6, bp + t * TR * TB, TB);
+                TILE_LOAD(7, bp + (kb + t) * TR * TB, TB);
+                TILE_DPBSSD(0, 4, 6);
+                TILE_DPBSSD(1, 4, 7);
+                TILE_DPBSSD(2, 5, 6);
+                TILE_DPBSSD(3, 5, 7);
+            }
+            TILE_STORE(0, c, BC * sizeof *c);
+            TILE_STORE(1, c + 16, BC * sizeof *c);
+            TILE_STORE(2, c + TR * BC, BC * sizeof *c);
+            TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
+            size_t mr = m1 - i < BR ? m1 - i : BR;
+            for (size_t r = 0; r < mr; r++)
+                for (size_t q = 0; q < nc; q++)
+                    g->c[(i + r) * g->ldc + j + q] =
+                        cw_i8_out(c[r * BC + q], g->ascale[i + r], g->wscale[j + q], g->bias, j + q);
+        }
+    }
+    TILE_RELEASE();
+    free(bp), free(pad), free(c);
+    return 1;
+}
+
+void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    if (m0 >= m1 || n0 >= n1) return;
+    if (g->m > GEMV_MAX_M && gemm_i8_amx(g, m0, m1, n0, n1)) return;
+    cw_avx512_gemm_i8(g, m0, m1, n0, n1);
+}
+
+/* ---- bf16 ----------------------------------------------------------------------- */
+
+/* bp [2][kb][16][64]: bf16 pair q of 32-element block t of column c at
+ * [c/16][t][q][(c%16)*4]; zero past k, n. */
+static void pack_b_bf16(const cw_gemm *g, size_t j0, size_t kb, uint16_t *bp)
+{
+    memset(bp, 0, 2 * kb * TR * TB);
+    const uint16_t *wb = g->b;
+    for (size_t c = 0; c < BC && j0 + c < g->n; c++) {
+        const uint16_t *w = wb + (j0 + c) * g->ldb;
+        uint16_t *d = bp + (c / 16) * kb * TR * (TB / 2) + (c % 16) * 2;
+        for (size_t kk = 0; kk < g->k; kk++) {
+            size_t pair = kk / 2, t = pair / TR, q = pair % TR;
+            d[(t * TR + q) * (TB / 2) + kk % 2] = w[kk];
+        }
+    }
+}
+
+CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    size_t kb = (g->k + 31) / 32, ld = kb * TB; /* A rows as bf16, bytes */
+    size_t rows = (m1 - m0 + BR - 1) / BR * BR;
+    uint16_t *bp = malloc(2 * kb * TR * TB), *ab = calloc(rows, ld);
+    float *c = malloc(BR * BC * sizeof *c);
+    if (!bp || !ab || !c) {
+        free(bp), free(ab), free(c);
+        return 0;
+    }
+    for (size_t r = 0; r < m1 - m0; r++) { /* upper halves: exact for values rounded to bf16 */
+        const float *a = g->a + (m0 + r) * g->lda;
+        uint16_t *d = ab + r * (ld / 2);
+        for (size_t kk = 0; kk < g->k; kk++) {
+            uint32_t u;
+            memcpy(&u, a + kk, sizeof u);
+            d[kk] = (uint16_t)(u >> 16);
+        }
+    }
+    configure();
+    for (size_t j = n0; j < n1; j += BC) {
+        size_t nc = n1 - j < BC ? n1 - j : BC;
+        pack_b_bf16(g, j, kb, bp);
+        for (size_t i = m0; i < m1; i += BR) {
+            const char *a = (const char *)ab + (i - m0) * ld;
+            TILE_ZERO(0);
+            TILE_ZERO(1);
+            TILE_ZERO(2);
+            TILE_ZERO(3);
+            for (size_t t = 0; t < kb; t++) {
+                TILE_LOAD(4, a + t * TB, ld);
+                TILE_LOAD(5, a + TR * ld + t * TB, ld);
+                TILE_LOAD(6, (const char *)bp + t * TR * TB, TB);
+                TILE_LOAD(7, (const char *)bp + (kb + t) * TR * TB, TB);
+                TILE_DPBF16PS(0, 4, 6);
+                TILE_DPBF16PS(1, 4, 7);
+                TILE_DPBF16PS(2, 5, 6);
+                TILE_DPBF16PS(3, 5, 7);
+            }
+            TILE_STORE(0, c, BC * sizeof *c);
+            TILE_STORE(1, c + 16, BC * sizeof *c);
+            TILE_STORE(2, c + TR * BC, BC * sizeof *c);
+            TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
+            size_t mr = m1 - i < BR ? m1 - i : BR;
+            for (size_t r = 0; r < mr; r++)
+                for (size_t q = 0; q < nc; q++) {
+                    float s = c[r * BC + q];
+                    g->c[(i + r) * g->ldc + j + q] = g->bias ? g->bias[j + q] + s : s;
+                }
+        }
+    }
+    TILE_RELEASE();
+    free(bp), free(ab), free(c);
+    return 1;
+}
+
+void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch)
+{
+    if (m0 >= m1 || n0 >= n1) return;
+    if (g->m > GEMV_MAX_M && gemm_bf16_amx(g, m0, m1, n0, n1)) return;
+    cw_avx512_gemm_bf16(g, m0, m1, n0, n1, scratch);
+}
+
+#endif

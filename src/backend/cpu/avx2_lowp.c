@@ -1,0 +1,171 @@
+/* AVX2 kernels of lowp mode (lowp.h): activation quantization and bf16
+ * rounding with the reference's exact arithmetic, and the int8 product with
+ * vpmaddubsw, which multiplies unsigned by signed bytes. The sign trick makes
+ * both operands fit: a . w = |w| . sign(a, w) (vpsignb moves w's sign onto a),
+ * and since |a|, |w| <= 127 the int16 pair sums (<= 2 * 127 * 127) never
+ * saturate, so the int32 totals are exact and equal the reference's.
+ *
+ * The product is in "dot" form: W [n, k] is read in place, row by row (no
+ * packing, which for the decoder's m <= 8 rows would cost as much as the
+ * product), against MR rows of A at a time; each output is one int32 sum
+ * reduced once at the end. A is zero past k up to its padded stride, so a W
+ * row's tail (k % 32) is copied into a zeroed 32-byte block and multiplied
+ * like any other. The BF16 product is cw_avx2_gemm on rounded activations. */
+#include "backend/cpu/cpu.h"
+
+#ifdef CW_HAVE_X86
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#include "util/quant.h"
+
+#define CW_TARGET __attribute__((target("avx2,fma,f16c")))
+#define CW_INLINE static inline __attribute__((always_inline))
+
+/* ---- activations ----------------------------------------------------------- */
+
+CW_TARGET static float absmax8(const float *x, size_t n)
+{
+    const __m256 nosign = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    size_t i = 0;
+    /* maxps(a, m) returns m when a is NaN: the reference's a > m ? a : m */
+    for (; i + 8 <= n; i += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + i), nosign), m);
+    float t[8], r = 0.0f;
+    _mm256_storeu_ps(t, m);
+    for (int l = 0; l < 8; l++) r = t[l] > r ? t[l] : r;
+    float tail = cw_absmax(x + i, n - i);
+    return tail > r ? tail : r;
+}
+
+CW_TARGET void cw_avx2_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq)
+{
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * k;
+        int8_t *qr = q + r * ldq;
+        float s = cw_quant_scale(absmax8(xr, k));
+        memset(qr, 0, ldq);
+        if (s == 0.0f) {
+            scale[r] = 1.0f;
+            continue;
+        }
+        scale[r] = s;
+        __m256 vs = _mm256_set1_ps(s);
+        size_t i = 0;
+        for (; i + 32 <= k; i += 32) {
+            __m256i v[4];
+            for (int u = 0; u < 4; u++) { /* cvtps: round to nearest even, as nearbyintf */
+                v[u] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xr + i + 8 * u), vs));
+                v[u] = _mm256_min_epi32(_mm256_max_epi32(v[u], lo), hi);
+            }
+            __m256i p01 = _mm256_packs_epi32(v[0], v[1]), p23 = _mm256_packs_epi32(v[2], v[3]);
+            __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), order);
+            _mm256_storeu_si256((__m256i *)(qr + i), b);
+        }
+        if (i < k) { /* the tail with the reference's own loop and scale */
+            for (; i < k; i++) {
+                float v = nearbyintf(xr[i] * s);
+                if (v != v) v = 0.0f;
+                qr[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+            }
+        }
+    }
+}
+
+CW_TARGET void cw_avx2_bf16_round(float *y, const float *x, size_t n)
+{
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff);
+    const __m256i top = _mm256_set1_epi32((int)0xffff0000u), quiet = _mm256_set1_epi32(0x00400000);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 f = _mm256_loadu_ps(x + i);
+        __m256i b = _mm256_castps_si256(f);
+        __m256i r = _mm256_add_epi32(b, _mm256_add_epi32(bias, _mm256_and_si256(_mm256_srli_epi32(b, 16), one)));
+        __m256i nan = _mm256_castps_si256(_mm256_cmp_ps(f, f, _CMP_UNORD_Q));
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(b, quiet), nan); /* NaN stays a (quiet) NaN */
+        _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_and_si256(r, top)));
+    }
+    cw_ref_bf16_round(y + i, x + i, n - i);
+}
+
+/* ---- the int8 product ------------------------------------------------------- */
+
+enum { MR = 4, NR = 2, KB = 32, NBLK = 64 };
+
+CW_TARGET CW_INLINE int32_t hsum_epi32(__m256i v)
+{
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* C rows [i, i+R) x columns [j, j+C); R <= MR, C <= NR are constants at each
+ * call site, so the accumulators stay in registers. */
+CW_TARGET CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const int R, const int C)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    size_t k32 = g->k & ~(size_t)(KB - 1);
+    __m256i acc[MR][NR];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_si256();
+    const int8_t *w[NR], *a[MR];
+    for (int c = 0; c < C; c++) w[c] = g->w + (j + (size_t)c) * g->ldw;
+    for (int r = 0; r < R; r++) a[r] = g->a + (i + (size_t)r) * g->lda;
+    int8_t tail[NR][KB];
+    for (int c = 0; c < C; c++) {
+        memset(tail[c], 0, KB);
+        memcpy(tail[c], w[c] + k32, g->k - k32);
+    }
+    for (size_t p = 0; p < g->k; p += KB) {
+        __m256i wv[NR], wa[NR];
+        for (int c = 0; c < C; c++) {
+            wv[c] = p < k32 ? _mm256_loadu_si256((const __m256i *)(w[c] + p))
+                            : _mm256_loadu_si256((const __m256i *)tail[c]);
+            wa[c] = _mm256_abs_epi8(wv[c]);
+        }
+        for (int r = 0; r < R; r++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *)(a[r] + p));
+            for (int c = 0; c < C; c++) {
+                __m256i pr = _mm256_maddubs_epi16(wa[c], _mm256_sign_epi8(av, wv[c]));
+                acc[r][c] = _mm256_add_epi32(acc[r][c], _mm256_madd_epi16(pr, ones));
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            size_t ii = i + (size_t)r, jj = j + (size_t)c;
+            g->c[ii * g->ldc + jj] = cw_i8_out(hsum_epi32(acc[r][c]), g->ascale[ii], g->wscale[jj], g->bias, jj);
+        }
+}
+
+CW_TARGET static void tile_any(const cw_i8_gemm *g, size_t i, size_t j, size_t mr, size_t nr)
+{
+#define CW_T(R) (nr == 2 ? tile_i8(g, i, j, R, 2) : tile_i8(g, i, j, R, 1))
+    switch (mr) {
+    case 1: CW_T(1); break;
+    case 2: CW_T(2); break;
+    case 3: CW_T(3); break;
+    default: CW_T(4); break;
+    }
+#undef CW_T
+}
+
+/* Column blocks of NBLK rows of W (<= 64 x 5120 bytes, L2) are reused by every
+ * row group of A before moving on. */
+CW_TARGET void cw_avx2_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    for (size_t jb = n0; jb < n1; jb += NBLK) {
+        size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
+        for (size_t i = m0; i < m1; i += MR) {
+            size_t mr = m1 - i < MR ? m1 - i : MR;
+            for (size_t j = jb; j < je; j += NR) tile_any(g, i, j, mr, je - j < NR ? je - j : NR);
+        }
+    }
+}
+
+#endif /* CW_HAVE_X86 */

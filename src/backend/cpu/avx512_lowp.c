@@ -1,0 +1,445 @@
+/* AVX-512 kernels of lowp mode (lowp.h), in two shapes:
+ *
+ *  - m <= 8 rows (decoder steps): the "dot" form of avx2_lowp.c, W [n, k]
+ *    read in place and once, all rows of A against 1..4 rows of W, one
+ *    16-lane accumulator per output reduced at the end;
+ *  - m > 8 (encoder): W packed per call into 32-column panels in the
+ *    instruction's own layout and 8 x 32 register tiles (see below), which
+ *    needs no reductions.
+ *
+ *  - int8, vpdpbusd (AVX512-VNNI): multiplies unsigned by signed bytes, so
+ *    one operand goes in offset by 128 (x ^ 0x80 = x + 128 as u8) and the
+ *    offset is taken back out with the sums of the other operand: in the dot
+ *    form A is offset and W's sums come from one more vpdpbusd with ones; in
+ *    the packed form W is offset and A's row sums correct. Every sum is an
+ *    exact int32, so the results are the reference's bits.
+ *  - bf16, vdpbf16ps (AVX512-BF16): the activations, already rounded to bf16
+ *    values, are narrowed to bf16 exactly and each pair of products is added
+ *    into float32 lanes.
+ *
+ * W rows' tails (k % 64 bytes) are read with masked loads in the dot form and
+ * zero-padded in the packed one, so nothing is read past the end. */
+#include "backend/cpu/cpu.h"
+
+#ifdef CW_HAVE_X86
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CW_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define CW_INLINE static inline __attribute__((always_inline))
+
+enum { MR = 4, NR = 4, NBLK = 64, MR_GEMV = 8 };
+
+/* ---- int8 ----------------------------------------------------------------------- */
+
+CW_TARGET_VNNI CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const int R, const int C)
+{
+    const __m512i ones = _mm512_set1_epi8(1), flip = _mm512_set1_epi8((char)0x80);
+    __m512i acc[MR_GEMV][NR], sum[NR];
+    for (int c = 0; c < C; c++) {
+        sum[c] = _mm512_setzero_si512();
+        for (int r = 0; r < R; r++) acc[r][c] = _mm512_setzero_si512();
+    }
+    const int8_t *w[NR], *a[MR_GEMV];
+    for (int c = 0; c < C; c++) w[c] = g->w + (j + (size_t)c) * g->ldw;
+    for (int r = 0; r < R; r++) a[r] = g->a + (i + (size_t)r) * g->lda;
+    for (size_t p = 0; p < g->k; p += 64) {
+        size_t left = g->k - p;
+        __mmask64 mk = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+        __m512i wv[NR];
+        for (int c = 0; c < C; c++) {
+            wv[c] = _mm512_maskz_loadu_epi8(mk, w[c] + p);
+            sum[c] = _mm512_dpbusd_epi32(sum[c], ones, wv[c]);
+        }
+        for (int r = 0; r < R; r++) { /* A is zero-padded to lda: whole loads, 0 ^ 0x80 meets w = 0 */
+            __m512i av = _mm512_xor_si512(_mm512_loadu_si512(a[r] + p), flip);
+            for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], av, wv[c]);
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        size_t jj = j + (size_t)c;
+        int32_t s = _mm512_reduce_add_epi32(sum[c]);
+        for (int r = 0; r < R; r++) {
+            size_t ii = i + (size_t)r;
+            /* wrap-around int32 arithmetic: the true total fits, so the result is exact */
+            int32_t t = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[r][c]) - 128u * (uint32_t)s);
+            g->c[ii * g->ldc + jj] = cw_i8_out(t, g->ascale[ii], g->wscale[jj], g->bias, jj);
+        }
+    }
+}
+
+CW_TARGET_VNNI static void tile_i8_any(const cw_i8_gemm *g, size_t i, size_t j, size_t mr, size_t nr)
+{
+#define CW_T(R)                                        \
+    switch (nr) {                                      \
+    case 1: tile_i8(g, i, j, R, 1); break;             \
+    case 2: tile_i8(g, i, j, R, 2); break;             \
+    case 3: tile_i8(g, i, j, R, 3); break;             \
+    default: tile_i8(g, i, j, R, 4); break;            \
+    }
+#define CW_T2(R) (nr == 1 ? tile_i8(g, i, j, R, 1) : tile_i8(g, i, j, R, 2))
+    switch (mr) { /* 5..8 rows (the decoder's beams): at most 2 W rows, 16 accumulators */
+    case 1: CW_T(1); break;
+    case 2: CW_T(2); break;
+    case 3: CW_T(3); break;
+    case 4: CW_T(4); break;
+    case 5: CW_T2(5); break;
+    case 6: CW_T2(6); break;
+    case 7: CW_T2(7); break;
+    default: CW_T2(8); break;
+    }
+#undef CW_T
+#undef CW_T2
+}
+
+/* ---- int8, packed (m > GEMV_MAX_M) ------------------------------------------------------
+ *
+ * For many rows the dot form spends as much on its final reductions as on
+ * products (k = 384 is only 6 steps of 64). Here W is packed per call into
+ * panels of 32 columns in vpdpbusd's own layout, bp [k/4][32][4] bytes, so one
+ * broadcast of 4 A bytes times two panel vectors adds into 32 column sums with
+ * no reduction at all: an 8 x 32 tile of 16 accumulators. The unsigned operand
+ * is W this time: w ^ 0x80 = w + 128, so (w + 128) . a = w . a + 128 sum(a),
+ * and the row sums of A take the offset back out (exact int32 again). */
+
+enum { GEMV_MAX_M = 8, PR = 8, PC = 32 };
+
+/* W rows per dot tile for a W of `bytes`: NR while W stays in cache; one when
+ * it streams from memory (the 51864-row logits projection), which measured
+ * up to 2x faster on Zen 4 (one sequential stream prefetches better). */
+static size_t gemv_cols(size_t bytes)
+{
+    return bytes > ((size_t)4 << 20) ? 1 : NR;
+}
+
+/* bp [kq][32][4] = W rows [j0, j0+32) as u8 (w ^ 0x80), k padded to 4 * kq
+ * with w = 0; rows past n as w = 0 too (their sums are never stored). */
+static void pack_i8(const cw_i8_gemm *g, size_t j0, size_t kq, uint8_t *bp)
+{
+    size_t k4 = g->k / 4;
+    for (size_t c = 0; c < PC; c++) {
+        uint32_t *d = (uint32_t *)(void *)bp + c; /* 4 bytes of column c, stride 32 */
+        if (j0 + c >= g->n) {
+            for (size_t q = 0; q < kq; q++) d[q * PC] = 0x80808080u;
+            continue;
+        }
+        const int8_t *w = g->w + (j0 + c) * g->ldw;
+        for (size_t q = 0; q < k4; q++) {
+            uint32_t v;
+            memcpy(&v, w + 4 * q, sizeof v);
+            d[q * PC] = v ^ 0x80808080u;
+        }
+        if (k4 < kq) { /* k % 4 tail */
+            uint8_t t[4] = { 0x80, 0x80, 0x80, 0x80 };
+            for (size_t kk = 4 * k4; kk < g->k; kk++) t[kk - 4 * k4] = (uint8_t)w[kk] ^ 0x80u;
+            memcpy(d + k4 * PC, t, sizeof t);
+        }
+    }
+}
+
+CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, size_t nc, size_t kq,
+                                        const uint8_t *bp, const int32_t *rsum, const int R)
+{
+    __m512i acc[PR][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    const int8_t *a = g->a + i * g->lda;
+    for (size_t q = 0; q < kq; q++, bp += PC * 4) {
+        __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
+        for (int r = 0; r < R; r++) {
+            int32_t v;
+            memcpy(&v, a + (size_t)r * g->lda + 4 * q, sizeof v);
+            __m512i av = _mm512_set1_epi32(v);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], b0, av);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], b1, av);
+        }
+    }
+    __mmask16 mk[2];
+    mk[0] = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    mk[1] = nc >= 32 ? (__mmask16)0xffff : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
+    __m512 ws[2], bias[2];
+    for (int h = 0; h < 2; h++) {
+        ws[h] = _mm512_maskz_loadu_ps(mk[h], g->wscale + j + 16 * h);
+        bias[h] = g->bias ? _mm512_maskz_loadu_ps(mk[h], g->bias + j + 16 * h) : _mm512_setzero_ps();
+    }
+    for (int r = 0; r < R; r++) {
+        size_t ii = i + (size_t)r;
+        __m512i off = _mm512_set1_epi32((int32_t)(128u * (uint32_t)rsum[r])); /* wraps like the sums */
+        __m512 sa = _mm512_set1_ps(g->ascale[ii]);
+        for (int h = 0; h < 2; h++) {
+            if (!mk[h]) continue;
+            /* cw_i8_out, lane by lane: the same float operations in the same order */
+            __m512 y = _mm512_div_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], off)), _mm512_mul_ps(sa, ws[h]));
+            if (g->bias) y = _mm512_add_ps(y, bias[h]);
+            _mm512_mask_storeu_ps(g->c + ii * g->ldc + j + 16 * h, mk[h], y);
+        }
+    }
+}
+
+/* Row sums of A rows [i, i+R), R <= PR. */
+CW_TARGET_VNNI static void row_sums(const cw_i8_gemm *g, size_t i, size_t R, int32_t *rsum)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (size_t r = 0; r < R; r++) {
+        const int8_t *a = g->a + (i + r) * g->lda;
+        __m512i s = _mm512_setzero_si512();
+        for (size_t p = 0; p < g->k; p += 64) s = _mm512_dpbusd_epi32(s, ones, _mm512_loadu_si512(a + p));
+        rsum[r] = _mm512_reduce_add_epi32(s);
+    }
+}
+
+/* Returns 0 (nothing done) if the panel buffer cannot be allocated. */
+CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    size_t kq = (g->k + 3) / 4, nr = (m1 - m0 + PR - 1) / PR;
+    uint8_t *bp = malloc(kq * PC * 4);
+    int32_t *rs = malloc(nr * PR * sizeof *rs);
+    if (!bp || !rs) {
+        free(bp);
+        free(rs);
+        return 0;
+    }
+    for (size_t i = m0; i < m1; i += PR) row_sums(g, i, m1 - i < PR ? m1 - i : PR, rs + (i - m0));
+    for (size_t j = n0; j < n1; j += PC) {
+        size_t nc = n1 - j < PC ? n1 - j : PC;
+        pack_i8(g, j, kq, bp);
+        for (size_t i = m0; i < m1; i += PR) {
+            const int32_t *r = rs + (i - m0);
+            switch (m1 - i < PR ? m1 - i : PR) {
+            case 1: ptile_i8(g, i, j, nc, kq, bp, r, 1); break;
+            case 2: ptile_i8(g, i, j, nc, kq, bp, r, 2); break;
+            case 3: ptile_i8(g, i, j, nc, kq, bp, r, 3); break;
+            case 4: ptile_i8(g, i, j, nc, kq, bp, r, 4); break;
+            case 5: ptile_i8(g, i, j, nc, kq, bp, r, 5); break;
+            case 6: ptile_i8(g, i, j, nc, kq, bp, r, 6); break;
+            case 7: ptile_i8(g, i, j, nc, kq, bp, r, 7); break;
+            default: ptile_i8(g, i, j, nc, kq, bp, r, 8); break;
+            }
+        }
+    }
+    free(bp);
+    free(rs);
+    return 1;
+}
+
+CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    if (m0 >= m1 || n0 >= n1) return;
+    if (g->m > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
+    /* m <= 8 here: all rows in one group, so W is read once; more than 4
+     * rows take at most 2 W rows per tile */
+    size_t nrg = gemv_cols(g->n * g->k), mrg = m1 - m0 > MR ? MR_GEMV : MR;
+    if (mrg > MR && nrg > 2) nrg = 2;
+    for (size_t jb = n0; jb < n1; jb += NBLK) {
+        size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
+        for (size_t i = m0; i < m1; i += mrg) {
+            size_t mr = m1 - i < mrg ? m1 - i : mrg;
+            for (size_t j = jb; j < je; j += nrg) tile_i8_any(g, i, j, mr, je - j < nrg ? je - j : nrg);
+        }
+    }
+}
+
+/* ---- bf16 ----------------------------------------------------------------------- */
+
+/* ab: NULL, or A rows [i0, ...) already narrowed to bf16, row stride lda16 (a
+ * multiple of 32, zero past k); then each A vector is one load instead of
+ * two loads and a conversion per tile. */
+typedef struct {
+    const uint16_t *ab;
+    size_t i0, lda16;
+} bf16_rows;
+
+CW_TARGET_BF16 CW_INLINE void tile_bf16(const cw_gemm *g, const bf16_rows *ar, size_t i, size_t j, const int R,
+                                         const int C)
+{
+    __m512 acc[MR_GEMV][NR];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    const uint16_t *w[NR], *ab[MR_GEMV];
+    const float *a[MR_GEMV];
+    for (int c = 0; c < C; c++) w[c] = (const uint16_t *)g->b + (j + (size_t)c) * g->ldb;
+    for (int r = 0; r < R; r++) {
+        a[r] = g->a + (i + (size_t)r) * g->lda;
+        ab[r] = ar->ab ? ar->ab + (i - ar->i0 + (size_t)r) * ar->lda16 : NULL;
+    }
+    for (size_t p = 0; p < g->k; p += 32) {
+        size_t left = g->k - p;
+        __mmask32 mk = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
+        __mmask16 lo = (__mmask16)mk, hi = (__mmask16)(mk >> 16);
+        __m512bh wv[NR];
+        for (int c = 0; c < C; c++) wv[c] = (__m512bh)_mm512_maskz_loadu_epi16(mk, w[c] + p);
+        for (int r = 0; r < R; r++) {
+            /* element 2t of the bf16 vector pairs with element 2t of W: low half first */
+            __m512bh av = ab[r] ? (__m512bh)_mm512_loadu_si512(ab[r] + p)
+                                : _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, a[r] + p + 16),
+                                                      _mm512_maskz_loadu_ps(lo, a[r] + p));
+            for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], av, wv[c]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < C; c++) {
+            size_t ii = i + (size_t)r, jj = j + (size_t)c;
+            float s = _mm512_reduce_add_ps(acc[r][c]);
+            g->c[ii * g->ldc + jj] = g->bias ? g->bias[jj] + s : s;
+        }
+}
+
+CW_TARGET_BF16 static void tile_bf16_any(const cw_gemm *g, const bf16_rows *ar, size_t i, size_t j, size_t mr,
+                                         size_t nr)
+{
+#define CW_T(R)                                        \
+    switch (nr) {                                      \
+    case 1: tile_bf16(g, ar, i, j, R, 1); break;           \
+    case 2: tile_bf16(g, ar, i, j, R, 2); break;           \
+    case 3: tile_bf16(g, ar, i, j, R, 3); break;           \
+    default: tile_bf16(g, ar, i, j, R, 4); break;          \
+    }
+#define CW_T2(R) (nr == 1 ? tile_bf16(g, ar, i, j, R, 1) : tile_bf16(g, ar, i, j, R, 2))
+    switch (mr) { /* 5..8 rows (the decoder's beams): at most 2 W rows, 16 accumulators */
+    case 1: CW_T(1); break;
+    case 2: CW_T(2); break;
+    case 3: CW_T(3); break;
+    case 4: CW_T(4); break;
+    case 5: CW_T2(5); break;
+    case 6: CW_T2(6); break;
+    case 7: CW_T2(7); break;
+    default: CW_T2(8); break;
+    }
+#undef CW_T
+#undef CW_T2
+}
+
+/* ---- bf16, packed (m > GEMV_MAX_M) -----------------------------------------------------
+ *
+ * As for int8: W packed per call into panels of 32 columns in vdpbf16ps's
+ * layout, bp [k/2][32][2] bf16, and A's rows (bf16 values held as float32)
+ * narrowed exactly to bf16 pairs [k/2] that are broadcast 4 bytes at a time:
+ * an 8 x 32 tile of 16 accumulators, each output one lane summed in k order. */
+
+/* bp [kp][32][2] = W rows [j0, j0+32) (zero past n and past k). */
+static void pack_bf16(const cw_gemm *g, size_t j0, size_t kp, uint16_t *bp)
+{
+    const uint16_t *wb = g->b;
+    size_t k2 = g->k / 2;
+    for (size_t c = 0; c < PC; c++) {
+        uint32_t *d = (uint32_t *)(void *)bp + c;
+        if (j0 + c >= g->n) {
+            for (size_t q = 0; q < kp; q++) d[q * PC] = 0;
+            continue;
+        }
+        const uint16_t *w = wb + (j0 + c) * g->ldb;
+        for (size_t q = 0; q < k2; q++) {
+            uint32_t v;
+            memcpy(&v, w + 2 * q, sizeof v);
+            d[q * PC] = v;
+        }
+        if (k2 < kp) d[k2 * PC] = w[g->k - 1]; /* odd k: the last element, paired with 0 */
+    }
+}
+
+CW_TARGET_BF16 CW_INLINE void ptile_bf16(const cw_gemm *g, const uint16_t *ab, size_t i, size_t j, size_t nc,
+                                          size_t kp, const uint16_t *bp, const int R)
+{
+    __m512 acc[PR][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (size_t q = 0; q < kp; q++, bp += PC * 2) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp), b1 = (__m512bh)_mm512_loadu_si512(bp + 32);
+        for (int r = 0; r < R; r++) {
+            int32_t v;
+            memcpy(&v, ab + (size_t)r * 2 * kp + 2 * q, sizeof v);
+            __m512bh av = (__m512bh)_mm512_set1_epi32(v);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+        }
+    }
+    __mmask16 mk[2];
+    mk[0] = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    mk[1] = nc >= 32 ? (__mmask16)0xffff : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
+    for (int h = 0; h < 2; h++) {
+        if (!mk[h]) continue;
+        __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk[h], g->bias + j + 16 * h) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++)
+            _mm512_mask_storeu_ps(g->c + (i + (size_t)r) * g->ldc + j + 16 * h, mk[h], _mm512_add_ps(bias, acc[r][h]));
+    }
+}
+
+/* Returns 0 (nothing done) if its buffers cannot be allocated. */
+CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    size_t kp = (g->k + 1) / 2, mr = m1 - m0;
+    uint16_t *bp = malloc(kp * PC * 2 * sizeof *bp), *ab = malloc(mr * kp * 2 * sizeof *ab);
+    if (!bp || !ab) {
+        free(bp);
+        free(ab);
+        return 0;
+    }
+    for (size_t r = 0; r < mr; r++) { /* the upper halves: exact for values already rounded to bf16 */
+        const float *a = g->a + (m0 + r) * g->lda;
+        uint16_t *d = ab + r * 2 * kp;
+        for (size_t kk = 0; kk < g->k; kk++) {
+            uint32_t u;
+            memcpy(&u, a + kk, sizeof u);
+            d[kk] = (uint16_t)(u >> 16);
+        }
+        if (g->k & 1) d[g->k] = 0;
+    }
+    for (size_t j = n0; j < n1; j += PC) {
+        size_t nc = n1 - j < PC ? n1 - j : PC;
+        pack_bf16(g, j, kp, bp);
+        for (size_t i = m0; i < m1; i += PR) {
+            const uint16_t *a = ab + (i - m0) * 2 * kp;
+            switch (m1 - i < PR ? m1 - i : PR) {
+            case 1: ptile_bf16(g, a, i, j, nc, kp, bp, 1); break;
+            case 2: ptile_bf16(g, a, i, j, nc, kp, bp, 2); break;
+            case 3: ptile_bf16(g, a, i, j, nc, kp, bp, 3); break;
+            case 4: ptile_bf16(g, a, i, j, nc, kp, bp, 4); break;
+            case 5: ptile_bf16(g, a, i, j, nc, kp, bp, 5); break;
+            case 6: ptile_bf16(g, a, i, j, nc, kp, bp, 6); break;
+            case 7: ptile_bf16(g, a, i, j, nc, kp, bp, 7); break;
+            default: ptile_bf16(g, a, i, j, nc, kp, bp, 8); break;
+            }
+        }
+    }
+    free(bp);
+    free(ab);
+    return 1;
+}
+
+size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g)
+{
+    (void)g;
+    return 0;
+}
+
+/* g: A [m, k] float32 holding bf16 values, B = W^T with W [n, k] BF16. */
+CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1,
+                                        float *scratch)
+{
+    (void)scratch;
+    if (m0 >= m1 || n0 >= n1) return;
+    if (g->m > GEMV_MAX_M && gemm_bf16_packed(g, m0, m1, n0, n1)) return;
+    /* the slice's rows narrowed once (exact: they hold bf16 values) */
+    bf16_rows ar = { NULL, m0, (g->k + 31) / 32 * 32 };
+    uint16_t *ab = m1 - m0 <= MR_GEMV ? calloc((m1 - m0) * ar.lda16, sizeof *ab) : NULL;
+    for (size_t r = 0; ab && r < m1 - m0; r++)
+        for (size_t kk = 0; kk < g->k; kk++) {
+            uint32_t u;
+            memcpy(&u, g->a + (m0 + r) * g->lda + kk, sizeof u);
+            ab[r * ar.lda16 + kk] = (uint16_t)(u >> 16);
+        }
+    ar.ab = ab;
+    size_t nrg = gemv_cols(g->n * g->k * 2), mrg = m1 - m0 > MR ? MR_GEMV : MR;
+    if (mrg > MR && nrg > 2) nrg = 2;
+    for (size_t jb = n0; jb < n1; jb += NBLK) {
+        size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
+        for (size_t i = m0; i < m1; i += mrg) {
+            size_t mr = m1 - i < mrg ? m1 - i : mrg;
+            for (size_t j = jb; j < je; j += nrg) tile_bf16_any(g, &ar, i, j, mr, je - j < nrg ? je - j : nrg);
+        }
+    }
+    free(ab);
+}
+
+#endif /* CW_HAVE_X86 */

@@ -1,0 +1,80 @@
+/* Low-precision products of the CPU back end ("lowp" mode, cw_backend_params
+ * .lowp): a Linear layer whose weights are BF16 or I8 computes with
+ * activations of the same kind instead of float32:
+ *
+ *   BF16: y = bf16(x) . W^T (+ b): each activation rounded to bfloat16 (nearest
+ *         even), products (exact in float32) accumulated in float32. Kernels may
+ *         sum in any fixed order: results agree to ~1e-2 relative, not bits.
+ *   I8:   each activation row quantized symmetrically (util/quant.h: sa = 127 /
+ *         max|row|, q = round(x * sa)), acc = sum q * w exactly in int32, then
+ *         y = acc / (sa * sw[n]) (+ b[n]) in float32: every kernel gives the
+ *         same bits as the reference.
+ *
+ * The reference kernels (lowp_ref.c) define these results; the SIMD kernels
+ * (avx2_lowp.c, avx512_lowp.c) are tested against them. Without .lowp, BF16
+ * and I8 weights are widened to float32 and multiply float32 activations
+ * (exact mode), as before. */
+#ifndef CW_BACKEND_CPU_LOWP_H
+#define CW_BACKEND_CPU_LOWP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Quantized A rows are padded with zeros to a multiple of this many bytes, so
+ * kernels read whole vectors of A without a tail. */
+#define CW_LOWP_ALIGN 64
+
+/* C [m, n] = dequant(Aq [m, k] . W^T) (+ bias): the I8 product above. */
+typedef struct {
+    size_t m, n, k;
+    const int8_t *a; size_t lda;  /* [m, lda] quantized rows, zero from k to lda */
+    const float *ascale;          /* [m] */
+    const int8_t *w; size_t ldw;  /* [n, k] weights, row stride ldw */
+    const float *wscale;          /* [n]: w = q / scale */
+    const float *bias;            /* [n] or NULL */
+    float *c; size_t ldc;         /* [m, n] */
+} cw_i8_gemm;
+
+/* Kernel types of the lowp slots of cw_cpu_kernels (cpu.h). */
+
+/* q [rows, ldq] and scale [rows]: cw_quantize_row_i8 of each row of x [rows, k]
+ * (ldq >= k, zeros past k). Every variant gives the reference's bits. */
+typedef void (*cw_quant_rows_fn)(int8_t *q, float *scale, const float *x, size_t rows, size_t k,
+                                 size_t ldq);
+/* y [n] = x [n] rounded to bfloat16 (nearest even), as float32; y may be x.
+ * Every variant gives the bits of cw_f32_to_bf16 (NaNs aside). */
+typedef void (*cw_bf16_round_fn)(float *y, const float *x, size_t n);
+/* C [m0:m1, n0:n1] of g; single-threaded, any slice gives the same bits. */
+typedef void (*cw_gemm_i8_fn)(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+
+/* Reference kernels (lowp_ref.c). The BF16 product is cw_ref_gemm on rounded
+ * activations (the exact sum of exact products, rounded once). */
+void cw_ref_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq);
+void cw_ref_bf16_round(float *y, const float *x, size_t n);
+void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+
+/* The float32 result of one int8 dot product: what every kernel stores. */
+static inline float cw_i8_out(int32_t acc, float sa, float sw, const float *bias, size_t j)
+{
+    float y = (float)acc / (sa * sw);
+    return bias ? y + bias[j] : y;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* AVX2 (avx2_lowp.c): maddubs with the sign trick; the BF16 product is
+ * cw_avx2_gemm on rounded activations. */
+void cw_avx2_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq);
+void cw_avx2_bf16_round(float *y, const float *x, size_t n);
+void cw_avx2_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+/* AVX-512 (avx512_lowp.c): vpdpbusd (AVX512-VNNI); the vdpbf16ps
+ * (AVX512-BF16) product is declared in cpu.h, next to cw_gemm. */
+void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+#endif
+#if defined(__x86_64__)
+/* AMX-INT8 (amx_gemm.c) for m > 8, the AVX-512 kernel below that; the
+ * AMX-BF16 product is declared in cpu.h. */
+#define CW_HAVE_AMX 1
+void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+#endif
+
+#endif

@@ -1,0 +1,33 @@
+/* Reference kernels of lowp mode (lowp.h): plain loops that define the
+ * results the SIMD kernels are tested against. */
+#include "backend/cpu/cpu.h"
+
+#include <string.h>
+
+#include "util/quant.h"
+
+void cw_ref_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq)
+{
+    for (size_t r = 0; r < rows; r++) {
+        scale[r] = cw_quantize_row_i8(q + r * ldq, x + r * k, k);
+        memset(q + r * ldq + k, 0, ldq - k);
+    }
+}
+
+void cw_ref_bf16_round(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = cw_bf16_to_f32(cw_f32_to_bf16(x[i]));
+}
+
+void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    for (size_t i = m0; i < m1; i++) {
+        const int8_t *a = g->a + i * g->lda; /* [k] */
+        for (size_t j = n0; j < n1; j++) {
+            const int8_t *w = g->w + j * g->ldw; /* [k] */
+            int32_t acc = 0; /* |acc| <= 127 * 127 * k: exact for k < 133 000 */
+            for (size_t kk = 0; kk < g->k; kk++) acc += (int32_t)a[kk] * (int32_t)w[kk];
+            g->c[i * g->ldc + j] = cw_i8_out(acc, g->ascale[i], g->wscale[j], g->bias, j);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/* Per-row int8 quantization (util/quant.h). */
+#include "util/quant.h"
+
+#include <math.h>
+
+float cw_absmax(const float *x, size_t n)
+{
+    float m = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m; /* NaN never wins: the same as maxps(a, m) */
+    }
+    return m;
+}
+
+float cw_quant_scale(float amax)
+{
+    if (!(amax > 0.0f) || !isfinite(amax)) return 0.0f;
+    float scale = 127.0f / amax;
+    return isfinite(scale) ? scale : 0.0f; /* max below ~1e-37: a zero row */
+}
+
+float cw_quantize_row_i8(int8_t *q, const float *x, size_t n)
+{
+    float scale = cw_quant_scale(cw_absmax(x, n));
+    if (scale == 0.0f) {
+        for (size_t i = 0; i < n; i++) q[i] = 0;
+        return 1.0f;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* |x * scale| <= 127 up to one rounding of the product, so adding and
+         * subtracting 1.5 * 2^23 rounds it to an integer, ties to even in the
+         * default rounding mode, exactly as nearbyintf (which baseline x86-64
+         * can only call, not inline) and cvtps2dq do */
+        float v = (x[i] * scale + 12582912.0f) - 12582912.0f;
+        if (v != v) v = 0.0f; /* NaN: 0 here (SIMD kernels need not agree) */
+        q[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+    }
+    return scale;
+}

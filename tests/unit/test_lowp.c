@@ -1,0 +1,388 @@
+/* lowp mode (backend/cpu/lowp.h): every lowp kernel this CPU runs against the
+ * reference on edge shapes (m = 1..9, k off the 16/32/64 grid and over several
+ * 64-byte blocks, n = 1), through the back end with 1, 2 and 3 threads (which
+ * must agree bit for bit), and the per-row int8 quantization (util/quant.h)
+ * shared by weights and activations. Integer products must equal the
+ * reference exactly; bf16 ones agree to float32 rounding of the sums. Kernels
+ * the CPU cannot run are listed as skipped. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_features.h"
+#include "model/model.h"
+#include "nn/nn.h"
+#include "test.h"
+#include "util/quant.h"
+
+static float frand(uint64_t *s) /* uniform in [-1, 1) */
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+}
+
+static const size_t MS[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 70 };
+static const size_t KS[] = { 1, 7, 31, 33, 64, 100, 130, 200 };
+static const size_t NS[] = { 1, 3, 17, 40 };
+#define LEN(a) (sizeof(a) / sizeof *(a))
+
+/* x [m, k] with a zero row (row 1) and a row of one large value. */
+static float *make_x(size_t m, size_t k, uint64_t *s)
+{
+    float *x = malloc(m * k * sizeof *x);
+    for (size_t i = 0; i < m * k; i++) x[i] = frand(s) * (1.0f + (float)(i % 7));
+    if (m > 2) for (size_t c = 0; c < k; c++) x[1 * k + c] = 0.0f;
+    if (m > 3) x[3 * k + k / 2] = 50.0f;
+    return x;
+}
+
+/* ---- quantization ------------------------------------------------------------- */
+
+static void test_quantize_row(void)
+{
+    uint64_t s = 1;
+    enum { K = 77 };
+    float x[K];
+    int8_t q[K];
+    for (int t = 0; t < 20; t++) {
+        float mag = t == 0 ? 1e-30f : (float)(t * t) * 0.37f;
+        for (int i = 0; i < K; i++) x[i] = frand(&s) * mag;
+        float sc = cw_quantize_row_i8(q, x, K);
+        float amax = cw_absmax(x, K);
+        CHECK_NEAR(sc, 127.0 / amax, 1e-6 * sc);
+        int hit = 0;
+        for (int i = 0; i < K; i++) {
+            CHECK(q[i] >= -127 && q[i] <= 127);
+            CHECK_MSG(fabs(x[i] - q[i] / sc) <= 0.5 / sc * (1 + 1e-5), "round trip %g vs %d/%g", x[i], q[i], sc);
+            hit |= q[i] == 127 || q[i] == -127;
+        }
+        CHECK(hit); /* the largest element uses the whole range */
+    }
+    for (int i = 0; i < K; i++) x[i] = 0.0f;
+    CHECK(cw_quantize_row_i8(q, x, K) == 1.0f);
+    for (int i = 0; i < K; i++) CHECK(q[i] == 0);
+    x[3] = 1e-40f; /* 127 / max overflows: a zero row */
+    CHECK(cw_quantize_row_i8(q, x, K) == 1.0f);
+    CHECK(q[3] == 0);
+    x[3] = 0.5f, x[4] = -0.25f, x[5] = 0.25f / 127.0f * 1.0f; /* ties round to even */
+    float sc = cw_quantize_row_i8(q, x, K);
+    CHECK(sc == 254.0f);
+    CHECK(q[3] == 127 && q[4] == -64 && q[5] == 0); /* 0.25/127*254 = 0.5 -> 0 */
+}
+
+typedef struct {
+    const char *name;
+    cw_quant_rows_fn quant;
+    cw_bf16_round_fn round;
+    cw_gemm_i8_fn i8;
+    void (*bf16)(const cw_gemm *, size_t, size_t, size_t, size_t, float *);
+    size_t (*bf16_scratch)(const cw_gemm *);
+} variant;
+
+/* The kernels this CPU runs; the others are printed as skipped. */
+static size_t variants(variant *v)
+{
+    size_t n = 0;
+    v[n++] = (variant){ "ref", cw_ref_quant_rows, cw_ref_bf16_round, cw_ref_gemm_i8, cw_ref_gemm,
+                        cw_ref_gemm_scratch_floats };
+#ifdef CW_HAVE_X86
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    int avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    if (f.avx2 && f.fma && f.f16c)
+        v[n++] = (variant){ "avx2", cw_avx2_quant_rows, cw_avx2_bf16_round, cw_avx2_gemm_i8, cw_avx2_gemm,
+                            cw_avx2_gemm_scratch_floats };
+    else printf("  skipped: avx2 lowp kernels (no AVX2+FMA+F16C)\n");
+    if (avx512 && f.avx512_vnni)
+        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL };
+    else printf("  skipped: avx512-vnni int8 kernel (no AVX512-VNNI)\n");
+    if (avx512 && f.avx512_bf16)
+        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats };
+    else printf("  skipped: avx512-bf16 kernel (no AVX512-BF16)\n");
+#ifdef CW_HAVE_AMX
+    /* tested wherever the CPU has AMX, whether or not CW_AMX=1 enables it */
+    if (avx512 && f.amx_tile && f.amx_int8 && f.avx512_vnni)
+        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL };
+    else printf("  skipped: amx-int8 kernel (no AMX-INT8 granted)\n");
+    if (avx512 && f.amx_tile && f.amx_bf16 && f.avx512_bf16)
+        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats };
+    else printf("  skipped: amx-bf16 kernel (no AMX-BF16 granted)\n");
+#endif
+#else
+    printf("  skipped: every SIMD lowp kernel (not x86)\n");
+#endif
+    return n;
+}
+
+static void test_prep_kernels(void)
+{
+    variant v[10];
+    size_t nv = variants(v);
+    uint64_t s = 7;
+    for (size_t vi = 1; vi < nv; vi++) {
+        if (!v[vi].quant) continue;
+        for (size_t mi = 0; mi < LEN(MS); mi++)
+            for (size_t ki = 0; ki < LEN(KS); ki++) {
+                size_t m = MS[mi], k = KS[ki], ld = (k + 63) / 64 * 64;
+                float *x = make_x(m, k, &s);
+                int8_t *q0 = malloc(m * ld), *q1 = malloc(m * ld);
+                float *s0 = malloc(m * sizeof *s0), *s1 = malloc(m * sizeof *s1);
+                memset(q1, 0x55, m * ld);
+                cw_ref_quant_rows(q0, s0, x, m, k, ld);
+                v[vi].quant(q1, s1, x, m, k, ld);
+                CHECK_MSG(memcmp(q0, q1, m * ld) == 0 && memcmp(s0, s1, m * sizeof *s0) == 0,
+                          "%s quant_rows m %zu k %zu differs from the reference", v[vi].name, m, k);
+                float *r0 = malloc(m * k * sizeof *r0), *r1 = malloc(m * k * sizeof *r1);
+                cw_ref_bf16_round(r0, x, m * k);
+                v[vi].round(r1, x, m * k);
+                CHECK_MSG(memcmp(r0, r1, m * k * sizeof *r0) == 0, "%s bf16_round k %zu differs", v[vi].name, k);
+                free(x), free(q0), free(q1), free(s0), free(s1), free(r0), free(r1);
+            }
+    }
+}
+
+/* Every kernel on every shape, whole and in slices, against the reference. */
+static void test_gemm_kernels(void)
+{
+    variant v[10];
+    size_t nv = variants(v);
+    uint64_t s = 11;
+    for (size_t mi = 0; mi < LEN(MS); mi++)
+        for (size_t ki = 0; ki < LEN(KS); ki++)
+            for (size_t ni = 0; ni < LEN(NS); ni++) {
+                size_t m = MS[mi], k = KS[ki], n = NS[ni], ld = (k + 63) / 64 * 64;
+                float *x = make_x(m, k, &s), *xr = malloc(m * k * sizeof *xr);
+                float *wf = malloc(n * k * sizeof *wf), *ws = malloc(n * sizeof *ws), *bias = malloc(n * sizeof *bias);
+                int8_t *wq = malloc(n * k), *aq = malloc(m * ld);
+                uint16_t *wb = malloc(n * k * sizeof *wb);
+                float *as = malloc(m * sizeof *as);
+                for (size_t i = 0; i < n * k; i++) wf[i] = frand(&s);
+                if (n > 2) for (size_t c = 0; c < k; c++) wf[2 * k + c] = 0.0f; /* a zero weight row */
+                for (size_t j = 0; j < n; j++) ws[j] = cw_quantize_row_i8(wq + j * k, wf + j * k, k), bias[j] = frand(&s);
+                for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
+                cw_ref_quant_rows(aq, as, x, m, k, ld);
+                cw_ref_bf16_round(xr, x, m * k);
+                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n };
+                cw_gemm bg = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
+                               .bias = (n & 1) ? bias : NULL, .ldc = n };
+                float *c0 = calloc(m * n, sizeof *c0), *b0 = calloc(m * n, sizeof *b0);
+                float *c1 = malloc(m * n * sizeof *c1);
+                qg.c = c0;
+                cw_ref_gemm_i8(&qg, 0, m, 0, n);
+                bg.c = b0;
+                cw_ref_gemm(&bg, 0, m, 0, n, NULL);
+                for (size_t vi = 1; vi < nv; vi++) {
+                    /* whole, then in 4 uneven slices (rows, then columns) */
+                    size_t cuts[3][4] = { { 0, m, 0, n }, { 0, m / 3, 0, n }, { 0, m, 0, n / 2 } };
+                    for (int cut = 0; cut < 3; cut++) {
+                        if (v[vi].i8) {
+                            memset(c1, 0xff, m * n * sizeof *c1);
+                            qg.c = c1;
+                            if (cut == 0) v[vi].i8(&qg, 0, m, 0, n);
+                            else if (cut == 1) { v[vi].i8(&qg, 0, cuts[1][1], 0, n); v[vi].i8(&qg, cuts[1][1], m, 0, n); }
+                            else { v[vi].i8(&qg, 0, m, 0, cuts[2][3]); v[vi].i8(&qg, 0, m, cuts[2][3], n); }
+                            CHECK_MSG(memcmp(c0, c1, m * n * sizeof *c0) == 0,
+                                      "%s int8 m %zu n %zu k %zu cut %d differs from the reference", v[vi].name, m, n, k, cut);
+                        }
+                        if (v[vi].bf16) {
+                            float *scr = malloc((v[vi].bf16_scratch(&bg) + 32) * sizeof *scr);
+                            float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
+                            memset(c1, 0xff, m * n * sizeof *c1);
+                            bg.c = c1;
+                            if (cut == 0) v[vi].bf16(&bg, 0, m, 0, n, al);
+                            else if (cut == 1) { v[vi].bf16(&bg, 0, cuts[1][1], 0, n, al); v[vi].bf16(&bg, cuts[1][1], m, 0, n, al); }
+                            else { v[vi].bf16(&bg, 0, m, 0, cuts[2][3], al); v[vi].bf16(&bg, 0, m, cuts[2][3], n, al); }
+                            for (size_t i = 0; i < m; i++)
+                                for (size_t j = 0; j < n; j++) {
+                                    double mag = fabs(bg.bias ? bias[j] : 0);
+                                    for (size_t p = 0; p < k; p++) mag += fabs((double)xr[i * k + p] * cw_bf16_to_f32(wb[j * k + p]));
+                                    CHECK_MSG(fabs(c1[i * n + j] - b0[i * n + j]) <= 1e-6 * (double)k * mag + 1e-30,
+                                              "%s bf16 m %zu n %zu k %zu [%zu,%zu]: %g vs %g", v[vi].name, m, n, k, i, j,
+                                              c1[i * n + j], b0[i * n + j]);
+                                }
+                            free(scr);
+                        }
+                    }
+                }
+                free(x), free(xr), free(wf), free(ws), free(bias), free(wq), free(aq), free(wb), free(as);
+                free(c0), free(b0), free(c1);
+            }
+}
+
+/* ---- through the back end ----------------------------------------------------------- */
+
+static cw_buf *up(cw_backend *be, const void *x, size_t bytes)
+{
+    cw_buf *b = NULL;
+    CHECK(be->ops->buf_alloc(be, bytes, &b) == CW_OK);
+    CHECK(be->ops->upload(be, b, 0, x, bytes) == CW_OK);
+    return b;
+}
+
+/* y = linear(x, w) on be (lowp as created), downloaded into out [m, n]. */
+static void run_linear(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
+                       const float *scale, size_t n, const float *bias, float *out)
+{
+    cw_buf *bx = up(be, x, m * k * sizeof(float)), *bw = up(be, w, n * k * cw_dtype_size(dt));
+    cw_buf *bs = scale ? up(be, scale, n * sizeof(float)) : NULL, *bb = bias ? up(be, bias, n * sizeof(float)) : NULL;
+    cw_buf *by = NULL;
+    CHECK(be->ops->buf_alloc(be, m * n * sizeof(float), &by) == CW_OK);
+    cw_weight wt = { .dtype = dt, .rows = n, .cols = k, .data = bw, .scale = bs };
+    CHECK(be->ops->linear(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, bias ? cw_ref_at(bb, 0) : cw_ref_none(), m) == CW_OK);
+    CHECK(be->ops->download(be, out, by, 0, m * n * sizeof(float)) == CW_OK);
+    be->ops->buf_free(be, bx), be->ops->buf_free(be, bw), be->ops->buf_free(be, bs);
+    be->ops->buf_free(be, bb), be->ops->buf_free(be, by);
+}
+
+static void test_backend_threads(void)
+{
+    cw_isa isas[] = { CW_ISA_REF, CW_ISA_AVX2, CW_ISA_AUTO };
+    cw_backend *be[3][3] = { { 0 } }, *exact = NULL;
+    cw_backend_params p = cw_backend_default_params();
+    p.lowp = 1;
+    for (int a = 0; a < 3; a++)
+        for (int t = 0; t < 3; t++) {
+            p.isa = isas[a];
+            p.n_threads = t + 1;
+            if (cw_backend_create(&p, &be[a][t]) != CW_OK) be[a][t] = NULL;
+        }
+    CHECK(be[0][0] && be[2][0]);
+    printf("  lowp kernels here: int8 %s, bf16 %s\n", be[2][0]->lowp_i8_desc, be[2][0]->lowp_bf16_desc);
+    p.lowp = 0, p.isa = CW_ISA_AUTO, p.n_threads = 2;
+    CHECK(cw_backend_create(&p, &exact) == CW_OK);
+    CHECK(exact->lowp_i8_desc == NULL);
+    uint64_t s = 5;
+    size_t shapes[][3] = { { 1, 384, 1536 }, { 5, 100, 51 }, { 9, 64, 17 }, { 70, 200, 40 }, { 150, 33, 1 } };
+    for (size_t si = 0; si < LEN(shapes); si++) {
+        size_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
+        float *x = make_x(m, k, &s), *wf = malloc(n * k * sizeof *wf), *ws = malloc(n * sizeof *ws);
+        float *bias = malloc(n * sizeof *bias), *y0 = malloc(m * n * sizeof *y0), *y1 = malloc(m * n * sizeof *y1);
+        float *yf = malloc(m * n * sizeof *yf);
+        int8_t *wq = malloc(n * k);
+        uint16_t *wb = malloc(n * k * sizeof *wb), *wh = malloc(n * k * sizeof *wh);
+        for (size_t i = 0; i < n * k; i++) wf[i] = frand(&s) * 0.1f;
+        for (size_t j = 0; j < n; j++) ws[j] = cw_quantize_row_i8(wq + j * k, wf + j * k, k), bias[j] = frand(&s);
+        for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]), wh[i] = cw_f32_to_f16(wf[i]);
+        run_linear(exact, x, m, k, wf, CW_DTYPE_F32, NULL, n, bias, yf);
+        /* int8: every ISA and thread count gives the reference's bits */
+        run_linear(be[0][0], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y0);
+        for (int a = 0; a < 3; a++)
+            for (int t = 0; t < 3; t++) {
+                if (!be[a][t]) continue;
+                run_linear(be[a][t], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y1);
+                CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0, "int8 %s, %d threads, m %zu k %zu n %zu",
+                          be[a][t]->lowp_i8_desc, t + 1, m, k, n);
+            }
+        /* and stays close to the float32 product: within 2% of sum |x w| */
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                double mag = 0;
+                for (size_t q = 0; q < k; q++) mag += fabs((double)x[i * k + q] * wf[j * k + q]);
+                CHECK_NEAR(y0[i * n + j], yf[i * n + j], 2e-2 * mag + 1e-6);
+            }
+        /* bf16: each ISA's thread counts agree bit for bit, and every ISA with the reference */
+        run_linear(be[0][0], x, m, k, wb, CW_DTYPE_BF16, NULL, n, bias, y0);
+        for (int a = 0; a < 3; a++) {
+            float *yt = malloc(m * n * sizeof *yt);
+            for (int t = 0; t < 3; t++) {
+                if (!be[a][t]) continue;
+                run_linear(be[a][t], x, m, k, wb, CW_DTYPE_BF16, NULL, n, bias, t ? y1 : yt);
+                if (t) CHECK_MSG(memcmp(yt, y1, m * n * sizeof *yt) == 0, "bf16 %s: %d threads differ from 1",
+                                 be[a][t]->lowp_bf16_desc, t + 1);
+            }
+            if (be[a][0])
+                for (size_t i = 0; i < m; i++)
+                    for (size_t j = 0; j < n; j++) {
+                        double mag = fabs(bias[j]); /* rounding errors scale with sum |x w| */
+                        for (size_t q = 0; q < k; q++) mag += fabs((double)x[i * k + q] * wf[j * k + q]);
+                        CHECK_NEAR(yt[i * n + j], y0[i * n + j], 1e-5 * mag);
+                        CHECK_NEAR(yt[i * n + j], yf[i * n + j], 1e-2 * mag);
+                    }
+            free(yt);
+        }
+        /* F16 weights in a lowp back end: exactly the exact mode's product */
+        run_linear(exact, x, m, k, wh, CW_DTYPE_F16, NULL, n, bias, y0);
+        run_linear(be[2][1], x, m, k, wh, CW_DTYPE_F16, NULL, n, bias, y1);
+        CHECK(memcmp(y0, y1, m * n * sizeof *y0) == 0);
+        free(x), free(wf), free(ws), free(bias), free(y0), free(y1), free(yf), free(wq), free(wb), free(wh);
+    }
+    for (int a = 0; a < 3; a++)
+        for (int t = 0; t < 3; t++) cw_backend_free(be[a][t]);
+    cw_backend_free(exact);
+}
+
+/* ---- weights at load and the public knob (tiny.en) ------------------------------------- */
+
+static void test_weights_dtype(void)
+{
+    cw_model *model = NULL;
+    cw_model_params mp = cw_model_default_params();
+    if (cw_model_load(test_path("CW_MODELS_DIR", "tiny.en"), &mp, &model) != CW_OK) {
+        printf("  skipped: no models/tiny.en (%s)\n", cw_last_error());
+        return;
+    }
+    const cw_tensor *emb = cw_model_tensor(model, "decoder.token_embedding.weight");
+    CHECK(emb && emb->dtype == CW_DTYPE_F16);
+    cw_backend_params bp = cw_backend_default_params();
+    bp.n_threads = 1;
+    cw_backend *be = NULL;
+    CHECK(cw_backend_create(&bp, &be) == CW_OK);
+    static const struct { cw_compute_dtype d; cw_dtype lin, conv; } cases[] = {
+        { CW_COMPUTE_FP32, CW_DTYPE_F16, CW_DTYPE_F16 }, { CW_COMPUTE_FP16, CW_DTYPE_F16, CW_DTYPE_F16 },
+        { CW_COMPUTE_BF16, CW_DTYPE_BF16, CW_DTYPE_F16 }, { CW_COMPUTE_INT8, CW_DTYPE_I8, CW_DTYPE_F16 },
+    };
+    for (size_t c = 0; c < LEN(cases); c++) {
+        cw_nn_weights *w = NULL;
+        CHECK(cw_nn_weights_create_dtype(be, model, cases[c].d, &w) == CW_OK);
+        if (!w) continue;
+        CHECK_EQ_INT(w->tok_emb.dtype, cases[c].lin);
+        CHECK_EQ_INT(w->enc[0].mlp0.w.dtype, cases[c].lin);
+        CHECK_EQ_INT(w->dec[0].cross.k.dtype, cases[c].lin);
+        CHECK_EQ_INT(w->conv1.w.dtype, cases[c].conv);
+        CHECK(w->tok_emb.rows == emb->shape[0] && w->tok_emb.cols == emb->shape[1]);
+        if (cases[c].lin == CW_DTYPE_I8) { /* row 3 of the embedding: quantized from the fp16 values */
+            size_t d = w->tok_emb.cols;
+            int8_t *q = malloc(d);
+            float sc, *x = malloc(d * sizeof *x);
+            for (size_t i = 0; i < d; i++) x[i] = cw_f16_to_f32(((const uint16_t *)emb->data)[3 * d + i]);
+            CHECK(be->ops->download(be, q, w->tok_emb.data, 3 * d, d) == CW_OK);
+            CHECK(be->ops->download(be, &sc, w->tok_emb.scale, 3 * sizeof(float), sizeof sc) == CW_OK);
+            for (size_t i = 0; i < d; i++) CHECK(fabsf(x[i] - q[i] / sc) <= 0.5f / sc * 1.0001f);
+            free(q), free(x);
+        }
+        cw_nn_weights_free(w);
+    }
+    CHECK(emb->dtype == CW_DTYPE_F16); /* the model is untouched */
+    cw_backend_free(be);
+
+    /* the public knob: names, a bad value, the description */
+    CHECK_EQ_INT(cw_compute_dtype_from_name("int8"), CW_COMPUTE_INT8);
+    CHECK_EQ_INT(cw_compute_dtype_from_name("int4"), -1);
+    CHECK(cw_compute_dtype_name((cw_compute_dtype)9) == NULL);
+    cw_context_params cp = cw_context_default_params();
+    CHECK_EQ_INT(cp.dtype, CW_COMPUTE_FP32);
+    cw_context *ctx = NULL;
+    cp.n_threads = 1;
+    cp.dtype = (cw_compute_dtype)9;
+    CHECK_FAILS(cw_context_create(model, &cp, &ctx), CW_ERR_INVALID_ARG, "dtype");
+    cp.dtype = CW_COMPUTE_INT8;
+    CHECK(cw_context_create(model, &cp, &ctx) == CW_OK);
+    char desc[256];
+    size_t n = cw_context_describe(ctx, desc, sizeof desc);
+    CHECK(n == strlen(desc) && strstr(desc, "dtype int8") && strstr(desc, "int8 GEMM: "));
+    CHECK(cw_context_describe(ctx, desc, 8) == n && strlen(desc) == 7);
+    printf("  %s\n", (cw_context_describe(ctx, desc, sizeof desc), desc));
+    cw_context_free(ctx);
+    cw_model_free(model);
+}
+
+int main(void)
+{
+    RUN(test_quantize_row);
+    RUN(test_prep_kernels);
+    RUN(test_gemm_kernels);
+    RUN(test_backend_threads);
+    RUN(test_weights_dtype);
+    return test_summary();
+}
