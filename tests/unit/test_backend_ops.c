@@ -1,9 +1,12 @@
-/* Every CPU op of the fast kernels (AVX2 where the CPU has it) against the
- * reference kernels, on small random shapes chosen to hit the edges: M = 1,
- * N = 1, K off the 8/16 grid, more than one k block, tiles split across
- * threads. Each fast result must also be bit-identical for 1, 2 and 3
- * threads. Ops with no SIMD variant are checked against loops written here. */
+/* Every CPU op of every fast kernel set this CPU runs (AVX2, AVX-512)
+ * against the reference kernels, on small random shapes chosen to hit the
+ * edges: M = 1, N = 1, K off the 8/16 grid, more than one k block, tiles
+ * split across threads. Each fast result must also be bit-identical for 1,
+ * 2 and 3 threads. Ops with no SIMD variant are checked against loops
+ * written here. The log names the kernel sets skipped for lack of
+ * instructions, so a run on another CPU says what it tested. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backend/backend.h"
@@ -30,6 +33,9 @@ typedef struct {
     cw_backend *ref, *fast[3]; /* fast with 1, 2, 3 threads */
 } backends;
 
+/* The fast kernel set under test (main runs every test once per set). */
+static cw_isa fast_isa = CW_ISA_AUTO;
+
 static backends make_backends(void)
 {
     backends b = { 0 };
@@ -37,7 +43,7 @@ static backends make_backends(void)
     p.n_threads = 1;
     p.isa = CW_ISA_REF;
     CHECK(cw_backend_create(&p, &b.ref) == CW_OK);
-    p.isa = CW_ISA_AUTO;
+    p.isa = fast_isa;
     for (int t = 0; t < 3; t++) {
         p.n_threads = t + 1;
         CHECK(cw_backend_create(&p, &b.fast[t]) == CW_OK);
@@ -47,18 +53,39 @@ static backends make_backends(void)
 
 static void free_backends(backends *b);
 
-/* The fast back end must really be the SIMD one where the CPU has it, or the
- * comparisons below would compare the reference with itself. */
+/* AUTO must pick the best kernels the CPU has, or the comparisons below
+ * would compare the reference with itself; an ISA the CPU lacks must be
+ * refused, naming it. */
 static void test_dispatch(void)
 {
     backends b = make_backends();
     CHECK_EQ_STR(b.ref->desc, "cpu/ref");
     cw_cpu_features f;
     cw_cpu_detect(&f);
-    if (f.avx2 && f.fma && f.f16c) CHECK_EQ_STR(b.fast[0]->desc, "cpu/avx2");
+    int avx2 = f.avx2 && f.fma && f.f16c, avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     cw_backend_params p = cw_backend_default_params();
-    p.kind = CW_BACKEND_CUDA;
+    p.n_threads = 1;
     cw_backend *be = NULL;
+    CHECK(cw_backend_create(&p, &be) == CW_OK);
+    CHECK_EQ_STR(be->desc, avx512 ? "cpu/avx512" : avx2 ? "cpu/avx2" : "cpu/ref");
+    cw_backend_free(be);
+    be = NULL;
+    static const struct { cw_isa isa; const char *desc, *needle; } isas[] = {
+        { CW_ISA_AVX2, "cpu/avx2", "AVX2" }, { CW_ISA_AVX512, "cpu/avx512", "AVX-512" } };
+    for (size_t i = 0; i < 2; i++) {
+        p.isa = isas[i].isa;
+        if (i == 0 ? avx2 : avx512) {
+            CHECK(cw_backend_create(&p, &be) == CW_OK);
+            if (be) CHECK_EQ_STR(be->desc, isas[i].desc);
+            cw_backend_free(be);
+            be = NULL;
+        } else {
+            CHECK_FAILS(cw_backend_create(&p, &be), CW_ERR_UNSUPPORTED, isas[i].needle);
+            CHECK(be == NULL);
+        }
+    }
+    p = cw_backend_default_params();
+    p.kind = CW_BACKEND_CUDA;
     CHECK_FAILS(cw_backend_create(&p, &be), CW_ERR_UNSUPPORTED, "CUDA");
     CHECK(be == NULL);
     free_backends(&b);
@@ -191,6 +218,7 @@ static void test_linear_all_dtypes(void)
         { 1, 1, 1 }, { 1, 17, 33 }, { 5, 51, 64 }, { 8, 40, 19 }, /* the small-m path */
         { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, { 14, 40, 777 }, /* edges; 3 k blocks */
         { 150, 48, 136 }, { 97, 130, 40 }, { 70, 200, 40 },        /* threaded, M and N split */
+        { 30, 2100, 24 },                      /* N past one packed block of B (NC) */
     };
     static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };
     for (size_t d = 0; d < 4; d++)
@@ -546,14 +574,31 @@ int main(void)
 {
     RUN(test_dispatch);
     RUN(test_half_conversions);
-    RUN(test_linear_all_dtypes);
-    RUN(test_linear_bad_args);
-    RUN(test_attention);
-    RUN(test_layernorm);
-    RUN(test_softmax);
-    RUN(test_gelu);
-    RUN(test_conv1d);
-    RUN(test_embedding);
-    RUN(test_copies_and_adds);
+    static const struct { cw_isa isa; const char *name; } isas[] = {
+        { CW_ISA_AVX2, "avx2" }, { CW_ISA_AVX512, "avx512" } };
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
+        cw_backend_params p = cw_backend_default_params();
+        p.n_threads = 1;
+        p.isa = isas[i].isa;
+        cw_backend *be = NULL;
+        if (cw_backend_create(&p, &be) != CW_OK) {
+            printf("SKIPPED: the %s kernels (this CPU lacks the instructions: %s)\n", isas[i].name, cw_last_error());
+            fflush(stdout);
+            continue;
+        }
+        cw_backend_free(be);
+        printf("-- the %s kernels against the reference\n", isas[i].name);
+        fflush(stdout);
+        fast_isa = isas[i].isa;
+        RUN(test_linear_all_dtypes);
+        RUN(test_linear_bad_args);
+        RUN(test_attention);
+        RUN(test_layernorm);
+        RUN(test_softmax);
+        RUN(test_gelu);
+        RUN(test_conv1d);
+        RUN(test_embedding);
+        RUN(test_copies_and_adds);
+    }
     return test_summary();
 }
