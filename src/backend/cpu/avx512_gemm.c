@@ -36,10 +36,22 @@
 #define CW_AVX512_NV 2
 #endif
 #ifndef CW_AVX512_KC
-#define CW_AVX512_KC 256
+#define CW_AVX512_KC 384
 #endif
 #ifndef CW_AVX512_NC
 #define CW_AVX512_NC 2048
+#endif
+/* GEMV: W rows in flight (4 while 4 x m accumulators + 4 W vectors fit in
+ * the 32 registers); software prefetch CW_GEMV_PF groups of rows ahead, into
+ * L2 (into L1, _MM_HINT_T0, it measured no better than none). */
+#ifndef CW_GEMV_RW
+#define CW_GEMV_RW(MRC) ((MRC) <= 6 ? 4 : 2)
+#endif
+#ifndef CW_GEMV_PF
+#define CW_GEMV_PF 8
+#endif
+#ifndef CW_GEMV_HINT
+#define CW_GEMV_HINT _MM_HINT_T1
 #endif
 
 /* MR x NR register tile (NR = 16 NV); a KC x NC block of packed B (2 MiB,
@@ -296,7 +308,14 @@ CW_TARGET CW_INLINE void gemv_t(const cw_gemm *g, size_t m0, size_t j0, const in
     for (size_t p = 0; p < g->k; p += 16) {
         __mmask16 km = mask16(g->k - p);
         __m512 wv[4];
-        CW_UNROLL for (int q = 0; q < RW; q++) wv[q] = load16(w + (size_t)q * g->ldb * es, DT, p, km, _mm512_setzero_ps(), 0);
+        CW_UNROLL for (int q = 0; q < RW; q++) {
+            const char *wq = w + (size_t)q * g->ldb * es;
+            /* The hardware prefetchers lose track of RW interleaved streams
+             * (less than half the bandwidth on the 51865-row logits): fetch
+             * the same place in the rows CW_GEMV_PF groups ahead ourselves. */
+            _mm_prefetch(wq + (size_t)(CW_GEMV_PF * RW) * g->ldb * es + p * es, CW_GEMV_HINT);
+            wv[q] = load16(wq, DT, p, km, _mm512_setzero_ps(), 0);
+        }
         CW_UNROLL for (int r = 0; r < MRC; r++) {
             __m512 a = _mm512_maskz_loadu_ps(km, g->a + (m0 + r) * g->lda + p);
             CW_UNROLL for (int q = 0; q < RW; q++) acc[q][r] = _mm512_fmadd_ps(a, wv[q], acc[q][r]);
@@ -312,11 +331,9 @@ CW_TARGET CW_INLINE void gemv_t(const cw_gemm *g, size_t m0, size_t j0, const in
     }
 }
 
-/* RW rows in flight: 4 while 4 x m accumulators + 4 W vectors fit in the
- * 32 registers (m <= 6), else 2. */
 #define CW_GEMV_ROWS(MRC, DT)                                                                  \
     do {                                                                                       \
-        enum { RW = (MRC) <= 6 ? 4 : 2 };                                                      \
+        enum { RW = CW_GEMV_RW(MRC) };                                                    \
         size_t j = n0;                                                                         \
         for (; j + RW <= n1; j += RW) gemv_t(g, m0, j, MRC, RW, DT);                            \
         for (; j < n1; j++) gemv_t(g, m0, j, MRC, 1, DT);                                      \
