@@ -7,7 +7,10 @@
 
 #ifdef CW_HAVE_X86
 
-enum { CW_ATTN_BLOCK = 112 };
+#ifndef CW_AVX512_ATTN_BLOCK
+#define CW_AVX512_ATTN_BLOCK 112
+#endif
+enum { CW_ATTN_BLOCK = CW_AVX512_ATTN_BLOCK };
 
 const size_t cw_avx512_attn_block = CW_ATTN_BLOCK;
 
