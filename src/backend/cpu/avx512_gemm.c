@@ -1,4 +1,4 @@
-/* The AVX-512 (F/BW/VL/DQ, plus F16C for the scalar tails) matrix product
+/* The AVX-512 (F/BW/VL/DQ) matrix product
  * C = A . B (+ bias), the same two shapes as avx2_gemm.c with 512-bit
  * registers:
  *
@@ -8,18 +8,21 @@
  *    broadcast: 31 of the 32 zmm registers) walks over them. Both packings
  *    are 16 x 16 register transposes of rows loaded (and converted from
  *    f16/bf16/int8) 16 elements at a time, so they cost a few instructions
- *    per 16 elements instead of one scalar strided store per element, the
- *    quarter of GEMM time the AVX2 packing took. A float32 [k, n] B (P.V in
+ *    per 16 elements instead of a scalar strided store per element (the
+ *    AVX2 packing: a quarter of GEMM time in a profile of base). A float32 [k, n] B (P.V in
  *    attention) is read in place, not packed, wherever a panel is whole.
  *  - GEMV-like (m <= CW_GEMV_MAX_M, the decoder's 1..5 tokens): W is read
  *    once, 16 elements of up to 4 rows at a time (vcvtph2ps zmm for f16),
  *    each dotted with all m rows of A, so 4 loads of W are in flight.
  *
- * Tile chosen by measurement on Zen 4 (bench/results/2026-12-04-gemm-cpu):
- * 14 x 32 beat 6 x 64 and 8 x 48 there. The k blocks (KC) depend on K only,
- * never on the thread slice, and every C element goes through the same
- * micro-kernel (partial tiles through a local tile), so the arithmetic does
- * not depend on the thread count. */
+ * Tile and KC by measurement on Zen 4 (bench/results/2026-12-04-gemm-cpu),
+ * where AVX-512 is double-pumped (zmm FMA peak = ymm peak): 14 x 32 with
+ * KC 384 was at least as fast as 6 x 64, 8 x 48 and KC 128/256, within the
+ * noise of a shared machine; its gain over AVX2 there is the cheap packing,
+ * the GEMV and the edges, not the FMA rate. The k blocks (KC) depend on K
+ * only, never on the thread slice, and every C element goes through the
+ * same micro-kernel (partial tiles through a local tile), so the arithmetic
+ * does not depend on the thread count. */
 #include "backend/cpu/cpu.h"
 
 #ifdef CW_HAVE_X86
@@ -54,11 +57,11 @@
 #define CW_GEMV_HINT _MM_HINT_T1
 #endif
 
-/* MR x NR register tile (NR = 16 NV); a KC x NC block of packed B (2 MiB,
- * L3) is reused by all rows of the thread's slice; MC rows of A (112 x 256
- * floats = 112 KiB) stay in L2 while each 32 KiB B panel [KC][NR] sits in
- * L1 for the MC/MR tiles below it. NC covers the n slice of every Whisper
- * linear layer, so A is packed once per k block. */
+/* MR x NR register tile (NR = 16 NV); a KC x NC block of packed B (3 MiB,
+ * L3) is reused by all rows of the thread's slice; MC rows of A (112 x 384
+ * floats = 168 KiB) stay in L2 with the 48 KiB B panel [KC][NR] the MC/MR
+ * tiles below it share. NC covers the n slice of every Whisper linear
+ * layer, so A is packed once per k block. */
 enum {
     MR = CW_AVX512_MR, NV = CW_AVX512_NV, NR = 16 * CW_AVX512_NV,
     KC = CW_AVX512_KC, NC = CW_AVX512_NC, MC = 8 * CW_AVX512_MR,

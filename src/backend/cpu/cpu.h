@@ -111,8 +111,9 @@ void cw_avx2_gelu(float *x, size_t n);
 void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
-/* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c); the row-wise
- * and elementwise ops stay AVX2 (measured no faster at 512 bits). */
+/* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
+ * attention on them and to_f32; the AVX2 layernorm, softmax and GELU serve
+ * the avx512 table too (about 5% of the encoder profile: not rewritten). */
 extern const size_t cw_avx512_gemm_mr, cw_avx512_gemm_nr;
 void cw_avx512_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_scratch_floats(const cw_gemm *g);
