@@ -227,6 +227,30 @@ static void test_linear_all_dtypes(void)
     free_backends(&b);
 }
 
+/* The kernels' float32 [k, n] B (P.V in attention: V read in place where a
+ * panel is whole, packed where not), called through the kernel table. */
+static void test_gemm_b_kn(void)
+{
+    cw_cpu_kernels fk, rk;
+    CHECK(cw_cpu_select_kernels(fast_isa, &fk) == CW_OK);
+    CHECK(cw_cpu_select_kernels(CW_ISA_REF, &rk) == CW_OK);
+    uint64_t s = 11;
+    static const size_t cfg[][4] = { { 20, 40, 70, 48 }, { 30, 64, 500, 70 }, { 9, 33, 17, 33 } }; /* m, n, k, ldb */
+    for (size_t ci = 0; ci < 3; ci++) {
+        size_t m = cfg[ci][0], n = cfg[ci][1], k = cfg[ci][2], ldb = cfg[ci][3];
+        float *a = rand_vec(m * k, -1, 1, &s), *b = rand_vec(k * ldb, -1, 1, &s);
+        float *c = calloc(m * n, 4), *r = calloc(m * n, 4);
+        cw_gemm g = { .m = m, .n = n, .k = k, .a = a, .lda = k, .b = b, .ldb = ldb, .bt = CW_DTYPE_F32,
+                      .b_kn = 1, .c = r, .ldc = n };
+        rk.gemm(&g, 0, m, 0, n, NULL);
+        float *scr = malloc((fk.gemm_scratch_floats(&g) + 16) * sizeof *scr);
+        g.c = c;
+        fk.gemm(&g, 0, m, 0, n, scr);
+        close_all(c, r, m * n, 1e-5, 1e-5, "gemm b_kn");
+        free(scr); free(a); free(b); free(c); free(r);
+    }
+}
+
 static void test_linear_bad_args(void)
 {
     backends b = make_backends();
@@ -592,6 +616,7 @@ int main(void)
         fast_isa = isas[i].isa;
         RUN(test_linear_all_dtypes);
         RUN(test_linear_bad_args);
+        RUN(test_gemm_b_kn);
         RUN(test_attention);
         RUN(test_layernorm);
         RUN(test_softmax);
