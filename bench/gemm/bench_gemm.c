@@ -1,10 +1,21 @@
 /* Times Y[M,N] = X[M,K] . W[N,K]^T on Whisper's shapes for the reference
- * kernel, the AVX2 kernel (through the back end's linear op, thread pool
- * included) and OpenBLAS's cblas_sgemm (cblas_sgemv for M = 1), on 1 and 2 threads; prints a
+ * kernel, the AVX2 and AVX-512 kernels (through the back end's linear op,
+ * thread pool included; f32 and f16 weights) and, when built with
+ * OpenBLAS (make OPENBLAS=1, or automatically where cblas.h is found),
+ * cblas_sgemm (cblas_sgemv for M = 1), on 1 and 2 threads; prints a
  * markdown table of GFLOP/s (best of R runs after one warm-up) and the
- * largest difference between our result and OpenBLAS's. */
+ * largest difference between the AVX-512 result and OpenBLAS's (or the
+ * AVX2 one's). First it measures the fp32 FMA peak the instruction sets
+ * allow: a register-only loop of independent FMAs, ymm and zmm, 1 and 2
+ * threads, the ceiling the GEMM columns are to be read against.
+ *
+ *   ./bench_gemm [reps [cpu]]     ("cpu": process CPU time, 1 thread) */
+#ifdef CW_BENCH_OPENBLAS
 #include <cblas.h>
+#endif
+#include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +23,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/cpu_features.h"
 
 typedef struct {
     const char *what;
@@ -77,6 +89,7 @@ static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
     return best;
 }
 
+#ifdef CW_BENCH_OPENBLAS
 static double time_blas(int nth, const float *w, const float *x, float *y, size_t m, size_t k, size_t n, int reps)
 {
     openblas_set_num_threads(nth);
@@ -92,6 +105,53 @@ static double time_blas(int nth, const float *w, const float *x, float *y, size_
         if (r >= 0) best = t < best ? t : best;
     }
     return best;
+}
+#endif
+
+/* ---- the FMA peak ---------------------------------------------------------- */
+
+enum { PEAK_CHAINS = 12 }; /* independent FMA chains: > latency x FMA ports on any x86 */
+static const long peak_iters = 20000000;
+
+/* a = a * x + y on 12 registers; returns the flops done (sum kept live). */
+__attribute__((target("avx2,fma"))) static void *peak_ymm(void *out)
+{
+    __m256 a[PEAK_CHAINS], x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-6f);
+    for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long it = 0; it < peak_iters; it++)
+        for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
+    __m256 s = a[0];
+    for (int i = 1; i < PEAK_CHAINS; i++) s = _mm256_add_ps(s, a[i]);
+    *(float *)out = _mm256_cvtss_f32(s);
+    return NULL;
+}
+
+__attribute__((target("avx512f"))) static void *peak_zmm(void *out)
+{
+    __m512 a[PEAK_CHAINS], x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-6f);
+    for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < peak_iters; it++)
+        for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
+    __m512 s = a[0];
+    for (int i = 1; i < PEAK_CHAINS; i++) s = _mm512_add_ps(s, a[i]);
+    *(float *)out = _mm512_reduce_add_ps(s);
+    return NULL;
+}
+
+/* GFLOP/s of nth threads running fn at once (bench_clock; best of 3). */
+static double peak_gflops(void *(*fn)(void *), int lanes, int nth)
+{
+    double best = INFINITY;
+    for (int rep = 0; rep < 3; rep++) {
+        pthread_t th[2];
+        float sink[2];
+        double t0 = now(); /* "cpu" runs 1 thread: its CPU time */
+        for (int i = 0; i < nth; i++) pthread_create(&th[i], NULL, fn, &sink[i]);
+        for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    return 2.0 * lanes * PEAK_CHAINS * (double)peak_iters * nth / best * 1e-9;
 }
 
 static double max_rel_diff(const float *a, const float *b, size_t n)
@@ -110,15 +170,32 @@ int main(int argc, char **argv)
         bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         max_thr = 1;
     }
+    cw_cpu_features f;
+    char flags[256];
+    cw_cpu_detect(&f);
+    int avx2 = f.avx2 && f.fma && f.f16c, avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    printf("CPU: %s\nflags: %s\n\n", f.brand, cw_cpu_features_string(&f, flags, sizeof flags));
+    printf("fp32 FMA peak (register-only loop, GFLOP/s):\n\n| threads | ymm (AVX2) | zmm (AVX-512) |\n|---|---|---|\n");
+    for (int nth = 1; nth <= max_thr; nth++)
+        printf("| %d | %.1f | %s%.1f |\n", nth, avx2 ? peak_gflops(peak_ymm, 8, nth) : NAN, "",
+               avx512 ? peak_gflops(peak_zmm, 16, nth) : NAN);
+    printf("\n");
+    fflush(stdout);
+
     size_t ref_m = 60; /* the reference loop is ~100x slower: timed on the first ref_m rows only */
     static const shape shapes[] = {
         { "tiny qkv/out", 1500, 384, 384 },   { "tiny mlp up", 1500, 384, 1536 },
         { "tiny mlp down", 1500, 1536, 384 }, { "base qkv/out", 1500, 512, 512 },
         { "base mlp up", 1500, 512, 2048 },   { "base mlp down", 1500, 2048, 512 },
+        { "tiny dec qkv", 1, 384, 384 },      { "tiny dec mlp up", 1, 384, 1536 },
+        { "tiny dec mlp down", 1, 1536, 384 }, { "base dec qkv", 1, 512, 512 },
+        { "base dec mlp up", 1, 512, 2048 },  { "base dec mlp down", 1, 2048, 512 },
+        { "base dec qkv m=5", 5, 512, 512 },  { "base dec mlp up m=5", 5, 512, 2048 },
+        { "base dec mlp down m=5", 5, 2048, 512 },
         { "logits m=1", 1, 512, 51865 },      { "logits m=5", 5, 512, 51865 },
     };
-    printf("| shape | M | K | N | thr | ref | avx2 f32 | avx2 f16 W | OpenBLAS | max rel diff |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| shape | M | K | N | thr | ref | avx2 f32 | avx2 f16 W | avx512 f32 | avx512 f16 W | OpenBLAS | max rel diff |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t m = shapes[s].m, k = shapes[s].k, n = shapes[s].n;
         float *x = malloc(m * k * 4), *w = malloc(n * k * 4), *y = malloc(m * n * 4), *yb = malloc(m * n * 4);
@@ -132,11 +209,18 @@ int main(int argc, char **argv)
             size_t rm = m < ref_m ? m : ref_m;
             double t_ref = time_ours(CW_ISA_REF, nth, CW_DTYPE_F32, w, x, y, rm, k, n, 1);
             double g_ref = 2.0 * (double)rm * (double)n * (double)k / t_ref * 1e-9;
+            /* variants interleaved per shape, so a noisy neighbour hits them alike */
             double t_f16 = time_ours(CW_ISA_AVX2, nth, CW_DTYPE_F16, wh, x, y, m, k, n, reps);
-            double t_avx = time_ours(CW_ISA_AVX2, nth, CW_DTYPE_F32, w, x, y, m, k, n, reps);
-            double t_blas = time_blas(nth, w, x, yb, m, k, n, reps);
-            printf("| %s | %zu | %zu | %zu | %d | %.2f | %.1f | %.1f | %.1f | %.1e |\n", shapes[s].what, m, k, n, nth,
-                   g_ref, flop / t_avx * 1e-9, flop / t_f16 * 1e-9, flop / t_blas * 1e-9, max_rel_diff(y, yb, m * n));
+            double t_avx = time_ours(CW_ISA_AVX2, nth, CW_DTYPE_F32, w, x, yb, m, k, n, reps);
+            double t_f16z = time_ours(CW_ISA_AVX512, nth, CW_DTYPE_F16, wh, x, y, m, k, n, reps);
+            double t_avxz = time_ours(CW_ISA_AVX512, nth, CW_DTYPE_F32, w, x, y, m, k, n, reps);
+            double t_blas = NAN;
+#ifdef CW_BENCH_OPENBLAS
+            t_blas = time_blas(nth, w, x, yb, m, k, n, reps);
+#endif
+            printf("| %s | %zu | %zu | %zu | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1e |\n", shapes[s].what,
+                   m, k, n, nth, g_ref, flop / t_avx * 1e-9, flop / t_f16 * 1e-9, flop / t_avxz * 1e-9,
+                   flop / t_f16z * 1e-9, flop / t_blas * 1e-9, max_rel_diff(y, yb, m * n));
             fflush(stdout);
         }
         free(x); free(w); free(y); free(yb); free(wh);

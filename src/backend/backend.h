@@ -174,9 +174,9 @@ typedef enum {
 typedef enum {
     CW_ISA_AUTO = 0,
     CW_ISA_REF,   /* the plain C reference kernels */
-    CW_ISA_AVX2   /* AVX2 + FMA + F16C (x86-64) */
-    /* TODO(avx512): CW_ISA_AVX512 / AMX for Sapphire Rapids once we have a
-     * machine to test them on (see cpu/dispatch.c). */
+    CW_ISA_AVX2,  /* AVX2 + FMA + F16C (x86-64) */
+    CW_ISA_AVX512 /* AVX-512 F/BW/VL/DQ with AVX2 + FMA + F16C (Skylake-X, Zen 4) */
+    /* TODO: AMX for Sapphire Rapids once we have a machine to test it on. */
 } cw_isa;
 
 typedef struct {

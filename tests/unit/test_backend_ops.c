@@ -1,9 +1,12 @@
-/* Every CPU op of the fast kernels (AVX2 where the CPU has it) against the
- * reference kernels, on small random shapes chosen to hit the edges: M = 1,
- * N = 1, K off the 8/16 grid, more than one k block, tiles split across
- * threads. Each fast result must also be bit-identical for 1, 2 and 3
- * threads. Ops with no SIMD variant are checked against loops written here. */
+/* Every CPU op of every fast kernel set this CPU runs (AVX2, AVX-512)
+ * against the reference kernels, on small random shapes chosen to hit the
+ * edges: M = 1, N = 1, K off the 8/16 grid, more than one k block, tiles
+ * split across threads. Each fast result must also be bit-identical for 1,
+ * 2 and 3 threads. Ops with no SIMD variant are checked against loops
+ * written here. The log names the kernel sets skipped for lack of
+ * instructions, so a run on another CPU says what it tested. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backend/backend.h"
@@ -30,6 +33,9 @@ typedef struct {
     cw_backend *ref, *fast[3]; /* fast with 1, 2, 3 threads */
 } backends;
 
+/* The fast kernel set under test (main runs every test once per set). */
+static cw_isa fast_isa = CW_ISA_AUTO;
+
 static backends make_backends(void)
 {
     backends b = { 0 };
@@ -37,7 +43,7 @@ static backends make_backends(void)
     p.n_threads = 1;
     p.isa = CW_ISA_REF;
     CHECK(cw_backend_create(&p, &b.ref) == CW_OK);
-    p.isa = CW_ISA_AUTO;
+    p.isa = fast_isa;
     for (int t = 0; t < 3; t++) {
         p.n_threads = t + 1;
         CHECK(cw_backend_create(&p, &b.fast[t]) == CW_OK);
@@ -47,18 +53,39 @@ static backends make_backends(void)
 
 static void free_backends(backends *b);
 
-/* The fast back end must really be the SIMD one where the CPU has it, or the
- * comparisons below would compare the reference with itself. */
+/* AUTO must pick the best kernels the CPU has, or the comparisons below
+ * would compare the reference with itself; an ISA the CPU lacks must be
+ * refused, naming it. */
 static void test_dispatch(void)
 {
     backends b = make_backends();
     CHECK_EQ_STR(b.ref->desc, "cpu/ref");
     cw_cpu_features f;
     cw_cpu_detect(&f);
-    if (f.avx2 && f.fma && f.f16c) CHECK_EQ_STR(b.fast[0]->desc, "cpu/avx2");
+    int avx2 = f.avx2 && f.fma && f.f16c, avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     cw_backend_params p = cw_backend_default_params();
-    p.kind = CW_BACKEND_CUDA;
+    p.n_threads = 1;
     cw_backend *be = NULL;
+    CHECK(cw_backend_create(&p, &be) == CW_OK);
+    CHECK_EQ_STR(be->desc, avx512 ? "cpu/avx512" : avx2 ? "cpu/avx2" : "cpu/ref");
+    cw_backend_free(be);
+    be = NULL;
+    static const struct { cw_isa isa; const char *desc, *needle; } isas[] = {
+        { CW_ISA_AVX2, "cpu/avx2", "AVX2" }, { CW_ISA_AVX512, "cpu/avx512", "AVX-512" } };
+    for (size_t i = 0; i < 2; i++) {
+        p.isa = isas[i].isa;
+        if (i == 0 ? avx2 : avx512) {
+            CHECK(cw_backend_create(&p, &be) == CW_OK);
+            if (be) CHECK_EQ_STR(be->desc, isas[i].desc);
+            cw_backend_free(be);
+            be = NULL;
+        } else {
+            CHECK_FAILS(cw_backend_create(&p, &be), CW_ERR_UNSUPPORTED, isas[i].needle);
+            CHECK(be == NULL);
+        }
+    }
+    p = cw_backend_default_params();
+    p.kind = CW_BACKEND_CUDA;
     CHECK_FAILS(cw_backend_create(&p, &be), CW_ERR_UNSUPPORTED, "CUDA");
     CHECK(be == NULL);
     free_backends(&b);
@@ -191,12 +218,37 @@ static void test_linear_all_dtypes(void)
         { 1, 1, 1 }, { 1, 17, 33 }, { 5, 51, 64 }, { 8, 40, 19 }, /* the small-m path */
         { 9, 1, 7 }, { 7, 5, 3 }, { 13, 37, 70 }, { 20, 33, 300 }, { 14, 40, 777 }, /* edges; 3 k blocks */
         { 150, 48, 136 }, { 97, 130, 40 }, { 70, 200, 40 },        /* threaded, M and N split */
+        { 30, 2100, 24 },                      /* N past one packed block of B (NC) */
     };
     static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };
     for (size_t d = 0; d < 4; d++)
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
             check_linear(&b, dts[d], shapes[i], (int)(i & 1), &s);
     free_backends(&b);
+}
+
+/* The kernels' float32 [k, n] B (P.V in attention: V read in place where a
+ * panel is whole, packed where not), called through the kernel table. */
+static void test_gemm_b_kn(void)
+{
+    cw_cpu_kernels fk, rk;
+    CHECK(cw_cpu_select_kernels(fast_isa, &fk) == CW_OK);
+    CHECK(cw_cpu_select_kernels(CW_ISA_REF, &rk) == CW_OK);
+    uint64_t s = 11;
+    static const size_t cfg[][4] = { { 20, 40, 70, 48 }, { 30, 64, 500, 70 }, { 9, 33, 17, 33 } }; /* m, n, k, ldb */
+    for (size_t ci = 0; ci < 3; ci++) {
+        size_t m = cfg[ci][0], n = cfg[ci][1], k = cfg[ci][2], ldb = cfg[ci][3];
+        float *a = rand_vec(m * k, -1, 1, &s), *b = rand_vec(k * ldb, -1, 1, &s);
+        float *c = calloc(m * n, 4), *r = calloc(m * n, 4);
+        cw_gemm g = { .m = m, .n = n, .k = k, .a = a, .lda = k, .b = b, .ldb = ldb, .bt = CW_DTYPE_F32,
+                      .b_kn = 1, .c = r, .ldc = n };
+        rk.gemm(&g, 0, m, 0, n, NULL);
+        float *scr = malloc((fk.gemm_scratch_floats(&g) + 16) * sizeof *scr);
+        g.c = c;
+        fk.gemm(&g, 0, m, 0, n, scr);
+        close_all(c, r, m * n, 1e-5, 1e-5, "gemm b_kn");
+        free(scr); free(a); free(b); free(c); free(r);
+    }
 }
 
 static void test_linear_bad_args(void)
@@ -546,14 +598,32 @@ int main(void)
 {
     RUN(test_dispatch);
     RUN(test_half_conversions);
-    RUN(test_linear_all_dtypes);
-    RUN(test_linear_bad_args);
-    RUN(test_attention);
-    RUN(test_layernorm);
-    RUN(test_softmax);
-    RUN(test_gelu);
-    RUN(test_conv1d);
-    RUN(test_embedding);
-    RUN(test_copies_and_adds);
+    static const struct { cw_isa isa; const char *name; } isas[] = {
+        { CW_ISA_AVX2, "avx2" }, { CW_ISA_AVX512, "avx512" } };
+    for (size_t i = 0; i < sizeof isas / sizeof *isas; i++) {
+        cw_backend_params p = cw_backend_default_params();
+        p.n_threads = 1;
+        p.isa = isas[i].isa;
+        cw_backend *be = NULL;
+        if (cw_backend_create(&p, &be) != CW_OK) {
+            printf("SKIPPED: the %s kernels (this CPU lacks the instructions: %s)\n", isas[i].name, cw_last_error());
+            fflush(stdout);
+            continue;
+        }
+        cw_backend_free(be);
+        printf("-- the %s kernels against the reference\n", isas[i].name);
+        fflush(stdout);
+        fast_isa = isas[i].isa;
+        RUN(test_linear_all_dtypes);
+        RUN(test_linear_bad_args);
+        RUN(test_gemm_b_kn);
+        RUN(test_attention);
+        RUN(test_layernorm);
+        RUN(test_softmax);
+        RUN(test_gelu);
+        RUN(test_conv1d);
+        RUN(test_embedding);
+        RUN(test_copies_and_adds);
+    }
     return test_summary();
 }

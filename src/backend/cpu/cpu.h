@@ -44,6 +44,9 @@ typedef struct {
     /* C [m0:m1, n0:n1] of g. scratch: cw_gemm_scratch_floats() floats. */
     void (*gemm)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
     size_t (*gemm_scratch_floats)(const cw_gemm *g);
+    /* the gemm's register tile: thread slices are whole mr-row strips or
+     * nr-column panels (0: 6 and 16) */
+    size_t gemm_mr, gemm_nr;
     /* rows of y [rows, cols] */
     void (*layernorm)(float *y, const float *x, const float *gamma, const float *beta,
                       size_t rows, size_t cols, float eps);
@@ -123,6 +126,16 @@ void cw_avx2_gelu(float *x, size_t n);
 void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
+/* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
+ * attention on them and to_f32; the AVX2 layernorm, softmax and GELU serve
+ * the avx512 table too (about 5% of the encoder profile: not rewritten). */
+extern const size_t cw_avx512_gemm_mr, cw_avx512_gemm_nr;
+void cw_avx512_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+size_t cw_avx512_gemm_scratch_floats(const cw_gemm *g);
+void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
+void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_avx512_attn_scratch_floats(const cw_attn *a);
+extern const size_t cw_avx512_attn_block;
 /* The lowp BF16 product with vdpbf16ps (avx512_lowp.c; AVX512-BF16). */
 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);

@@ -158,21 +158,22 @@ typedef struct {
     int split_n;
 } gemm_job;
 
-/* Slices are whole 16-column panels or 6-row strips, so each thread runs the
- * micro-kernel on full tiles wherever one thread would. */
+/* Slices are whole column panels or row strips of the kernel's tile, so each
+ * thread runs the micro-kernel on full tiles wherever one thread would. */
 static void gemm_worker(int ith, int nth, void *arg)
 {
     const gemm_job *j = arg;
     const cw_gemm *g = j->g;
     float *s = j->scratch + (size_t)ith * j->per;
+    size_t mr = j->k->gemm_mr ? j->k->gemm_mr : 6, nr = j->k->gemm_nr ? j->k->gemm_nr : 16;
     if (j->split_n) {
-        size_t np = (g->n + 15) / 16;
-        size_t n0 = np * (size_t)ith / (size_t)nth * 16, n1 = np * (size_t)(ith + 1) / (size_t)nth * 16;
+        size_t np = (g->n + nr - 1) / nr;
+        size_t n0 = np * (size_t)ith / (size_t)nth * nr, n1 = np * (size_t)(ith + 1) / (size_t)nth * nr;
         if (n1 > g->n) n1 = g->n;
         if (n0 < n1) j->k->gemm(g, 0, g->m, n0, n1, s);
     } else {
-        size_t nm = (g->m + 5) / 6;
-        size_t m0 = nm * (size_t)ith / (size_t)nth * 6, m1 = nm * (size_t)(ith + 1) / (size_t)nth * 6;
+        size_t nm = (g->m + mr - 1) / mr;
+        size_t m0 = nm * (size_t)ith / (size_t)nth * mr, m1 = nm * (size_t)(ith + 1) / (size_t)nth * mr;
         if (m1 > g->m) m1 = g->m;
         if (m0 < m1) j->k->gemm(g, m0, m1, 0, g->n, s);
     }

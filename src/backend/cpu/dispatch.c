@@ -27,11 +27,11 @@ static void use_ref(cw_cpu_kernels *k)
 }
 
 #ifdef CW_HAVE_X86
-static int cpu_has_avx2(void)
+static int has_avx2(const cw_cpu_features *f) { return f->avx2 && f->fma && f->f16c; }
+
+static int has_avx512(const cw_cpu_features *f)
 {
-    cw_cpu_features f;
-    cw_cpu_detect(&f);
-    return f.avx2 && f.fma && f.f16c;
+    return has_avx2(f) && f->avx512f && f->avx512bw && f->avx512vl && f->avx512dq;
 }
 
 static void use_avx2(cw_cpu_kernels *k)
@@ -49,24 +49,56 @@ static void use_avx2(cw_cpu_kernels *k)
         .attn_block = 64,
     };
 }
+
+/* The AVX-512 products (and attention, to_f32 built on them); layernorm,
+ * softmax and GELU stay AVX2: about 5% of the encoder's profile, so not
+ * worth a second version until a measurement says otherwise. */
+static void use_avx512(cw_cpu_kernels *k)
+{
+    use_avx2(k);
+    k->name = "cpu/avx512";
+    k->gemm = cw_avx512_gemm;
+    k->gemm_scratch_floats = cw_avx512_gemm_scratch_floats;
+    k->gemm_mr = cw_avx512_gemm_mr;
+    k->gemm_nr = cw_avx512_gemm_nr;
+    k->to_f32 = cw_avx512_to_f32;
+    k->attention = cw_avx512_attention;
+    k->attn_scratch_floats = cw_avx512_attn_scratch_floats;
+    k->attn_block = cw_avx512_attn_block;
+}
 #endif
+
+static const char *isa_name(cw_isa isa)
+{
+    switch (isa) {
+    case CW_ISA_AVX2: return "AVX2+FMA+F16C";
+    case CW_ISA_AVX512: return "AVX-512 F/BW/VL/DQ + AVX2+FMA+F16C";
+    default: return "?";
+    }
+}
 
 cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k)
 {
     use_ref(k);
     if (isa == CW_ISA_REF) return CW_OK;
+    if (isa != CW_ISA_AUTO && isa != CW_ISA_AVX2 && isa != CW_ISA_AVX512)
+        return cw_error(CW_ERR_INVALID_ARG, "unknown instruction set %d", (int)isa);
 #ifdef CW_HAVE_X86
-    /* TODO(avx512): Sapphire Rapids targets want AVX-512 (16-wide FMA, a
-     * 14 x 32 tile) and AMX-BF16 for the f16/bf16 weights; add them here,
-     * after avx512f/avx512bw/amx-tile checks, once CI has such a machine to
-     * test them on. Until then those machines run the AVX2 kernels. */
-    if (cpu_has_avx2()) {
+    /* TODO: AMX-BF16 for the f16/bf16 weights on Sapphire Rapids (amx_tile
+     * in cw_cpu_features), once a machine can test it. */
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    if ((isa == CW_ISA_AUTO || isa == CW_ISA_AVX512) && has_avx512(&f)) {
+        use_avx512(k);
+        return CW_OK;
+    }
+    if ((isa == CW_ISA_AUTO || isa == CW_ISA_AVX2) && has_avx2(&f)) {
         use_avx2(k);
         return CW_OK;
     }
 #endif
     if (isa == CW_ISA_AUTO) return CW_OK; /* no SIMD kernels: reference */
-    return cw_error(CW_ERR_UNSUPPORTED, "this CPU lacks the requested instruction set (AVX2+FMA+F16C)");
+    return cw_error(CW_ERR_UNSUPPORTED, "this CPU lacks the requested instruction set (%s)", isa_name(isa));
 }
 
 /* ---- lowp mode (lowp.h) ---------------------------------------------------------- */
