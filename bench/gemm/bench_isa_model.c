@@ -31,4 +31,6 @@ int main(int argc,char**argv){
     t0=now(); for(int s=0;s<20;s++){int32_t tk[5]={440+s,441+s,442+s,443,444}; cw_decoder_forward(dec[i],tk,5,1,logits,-1,NULL);} t=(now()-t0)/20; if(t<bd[i])bd[i]=t;
   }
   printf("%s thr%d: encoder avx2 %.1f ms avx512 %.1f ms | decoder step (5 beams) avx2 %.2f ms avx512 %.2f ms  (CPU time, best of %d)\n",path,nth,be_[0]*1e3,be_[1]*1e3,bd[0]*1e3,bd[1]*1e3,reps);
+  for(int i=0;i<2;i++){cw_decoder_free(dec[i]);cw_encoder_free(enc[i]);cw_nn_weights_free(w[i]);cw_backend_free(be[i]);}
+  cw_model_free(model); free(mel); free(logits);
   return 0;}
