@@ -84,6 +84,9 @@ def _per_model(model):
         variant(cell("cwhisper-chunked", model, "fp32", 1)),
         variant(cell("cwhisper", model, "bf16", 1)),
         variant(cell("cwhisper", model, "int8", 1)),
+        # cwhisper's fastest configurations: chunked, batched, low precision
+        cell("cwhisper-chunked", model, "int8", 8),
+        variant(cell("cwhisper-chunked", model, "bf16", 8)),
         variant(cell("faster-whisper", model, "fp32", 1)),  # oneDNN fp32 on AMD: one of the slowest cells
         # MKL int8 on AMD: no run of the 30.5-min recording finished within 9 min
         # (2026-11-28; oneDNN int8 takes 94 s), so it comes last
