@@ -44,8 +44,10 @@ typedef struct {
     size_t first_len[FAKE_MAX_RUNS];
     float run_audio[FAKE_MAX_RUNS][4];        /* audio of row 0 of each run */
     size_t n_reorder, max_len;
+    size_t rows_forwarded;                    /* sum of n_seq over forward calls */
     int errors;                               /* contract violations seen */
     int32_t tmp[FAKE_MAX_SEQ][FAKE_CAP];      /* reorder scratch */
+    size_t audio[FAKE_MAX_SEQ];               /* the window each sequence listens to */
 } fake_decoder;
 
 static inline cw_status fake_set_audio(void *ctx, const float *states, size_t n_audio)
@@ -67,6 +69,7 @@ static inline cw_status fake_reset(void *ctx, size_t n_seq, size_t n_group)
     f->n_seq = n_seq;
     f->n_group = n_group;
     memset(f->len, 0, sizeof f->len);
+    for (size_t s = 0; s < n_seq; s++) f->audio[s] = s / n_group;
     if (f->runs < FAKE_MAX_RUNS) {
         f->run_nseq[f->runs] = n_seq;
         memcpy(f->run_audio[f->runs], f->states[0], sizeof f->run_audio[0]);
@@ -80,6 +83,7 @@ static inline cw_status fake_forward(void *ctx, const int32_t *tokens, size_t n_
 {
     fake_decoder *f = ctx;
     if (n_seq != f->n_seq || k == 0) { f->errors++; return CW_ERR_INVALID_ARG; }
+    f->rows_forwarded += n_seq;
     size_t run = f->runs - 1;
     if (f->len[0] == 0 && run < FAKE_MAX_RUNS) {
         memcpy(f->first_pass[run], tokens, k * sizeof *tokens);
@@ -90,7 +94,7 @@ static inline cw_status fake_forward(void *ctx, const int32_t *tokens, size_t n_
         memcpy(f->hist[s] + f->len[s], tokens + s * k, k * sizeof *tokens);
         f->len[s] += k;
         if (f->len[s] > f->max_len) f->max_len = f->len[s];
-        const float *audio = f->states[s / f->n_group];
+        const float *audio = f->states[f->audio[s]];
         f->fn(f->user, run, audio, f->hist[s], f->len[s], logits + s * f->n_vocab);
         if (extra_pos != CW_NO_POS) {
             if (extra_pos >= k) { f->errors++; return CW_ERR_INVALID_ARG; }
@@ -104,17 +108,20 @@ static inline cw_status fake_reorder(void *ctx, const size_t *source, size_t n_s
 {
     fake_decoder *f = ctx;
     int32_t (*tmp)[FAKE_CAP] = f->tmp;
-    size_t tl[FAKE_MAX_SEQ];
-    if (n_seq != f->n_seq) { f->errors++; return CW_ERR_INVALID_ARG; }
+    size_t tl[FAKE_MAX_SEQ], ta[FAKE_MAX_SEQ];
+    if (n_seq == 0 || n_seq > f->n_seq) { f->errors++; return CW_ERR_INVALID_ARG; }
     for (size_t i = 0; i < n_seq; i++) {
-        if (source[i] >= n_seq) { f->errors++; return CW_ERR_INVALID_ARG; }
+        if (source[i] >= f->n_seq) { f->errors++; return CW_ERR_INVALID_ARG; }
         memcpy(tmp[i], f->hist[source[i]], sizeof tmp[i]);
         tl[i] = f->len[source[i]];
+        ta[i] = f->audio[source[i]];
     }
     for (size_t i = 0; i < n_seq; i++) {
         memcpy(f->hist[i], tmp[i], sizeof tmp[i]);
         f->len[i] = tl[i];
+        f->audio[i] = ta[i];
     }
+    f->n_seq = n_seq;
     f->n_reorder++;
     return CW_OK;
 }

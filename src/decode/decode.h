@@ -52,9 +52,12 @@ typedef struct {
  *   The search calls it first with the whole initial token list (k = its
  *   length), then with k = 1. Positions never exceed n_text_ctx (448).
  *
- * reorder(source, n_seq): beam search; afterwards sequence i continues the
- *   cache of old sequence source[i] (source [n_seq], entries may repeat).
- *   Not called when source is the identity (PyTorchInference.rearrange_kv_cache).
+ * reorder(source, n_seq): afterwards sequence i continues the cache (and
+ *   the audio) of old sequence source[i] (source [n_seq], entries may
+ *   repeat). Beam search keeps n_seq (PyTorchInference.rearrange_kv_cache;
+ *   not called for the identity); greedy decoding at T = 0 shrinks n_seq to
+ *   drop finished rows (source then increasing), and later forwards pass
+ *   the new n_seq.
  *
  * Every call returns CW_OK or an error (with cw_error's message), which the
  * search passes up unchanged. Language detection (cw_detect_language) uses the

@@ -66,10 +66,12 @@ typedef struct {
 void cw_log_softmax(const float *x, size_t n, float *out);
 
 /* GreedyDecoder.update: T == 0 argmax (first maximum), else Categorical(logits/T).
- * logits [n_seq, n_vocab] (filtered). Appends one token per row; *completed
- * when every row ends in eot. */
-cw_status cw_greedy_update(cw_seqs *s, const float *logits, size_t n_vocab, double temperature,
-                           int32_t eot, cw_rng *rng, int *completed);
+ * logits [n_rows, n_vocab] (filtered): row j belongs to sequence rows[j]
+ * (rows NULL: n_rows == n_seq, row j is sequence j). Appends one token per
+ * sequence, eot to those not in rows (they have finished and left the
+ * batch); *completed when every sequence ends in eot. */
+cw_status cw_greedy_update(cw_seqs *s, const float *logits, const size_t *rows, size_t n_rows, size_t n_vocab,
+                           double temperature, int32_t eot, cw_rng *rng, int *completed);
 
 typedef struct {
     size_t beam_size, max_candidates;

@@ -85,14 +85,17 @@ static int32_t sample_categorical(const float *x, size_t n, double temperature, 
     return (int32_t)last; /* rounding at the top end */
 }
 
-cw_status cw_greedy_update(cw_seqs *s, const float *logits, size_t n_vocab, double temperature,
-                           int32_t eot, cw_rng *rng, int *completed)
+cw_status cw_greedy_update(cw_seqs *s, const float *logits, const size_t *rows, size_t n_rows, size_t n_vocab,
+                           double temperature, int32_t eot, cw_rng *rng, int *completed)
 {
     if (temperature > 0 && !rng) return cw_error(CW_ERR_INVALID_ARG, "decode: sampling needs a PRNG");
     if (s->len + 1 > s->cap) return cw_error(CW_ERR_INTERNAL, "decode: token buffer full");
+    if (rows)
+        for (size_t r = 0; r < s->n_seq; r++) s->tokens[r * s->cap + s->len] = eot;
     int all_eot = 1;
-    for (size_t r = 0; r < s->n_seq; r++) {
-        const float *x = logits + r * n_vocab;
+    for (size_t j = 0; j < n_rows; j++) {
+        size_t r = rows ? rows[j] : j;
+        const float *x = logits + j * n_vocab;
         int32_t *row = s->tokens + r * s->cap;
         int32_t tok = temperature == 0 ? argmax_first(x, n_vocab)
                                        : sample_categorical(x, n_vocab, temperature, rng);

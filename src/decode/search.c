@@ -129,6 +129,8 @@ typedef struct {
     int use_beam;
     float *logits, *extra;                    /* [n_seq, n_vocab] each */
     int32_t *input_ids;                       /* [n_seq, len] forward input */
+    size_t *live, n_live;                     /* [n_seq]: the rows still in the net, in its order */
+    size_t *source;                           /* [n_seq] reorder scratch */
     double *no_speech;                        /* [n_audio] */
 } search_state;
 
@@ -138,9 +140,9 @@ static cw_status step_forward(search_state *st, size_t step)
     const cw_decoder_net *net = st->env->net;
     cw_seqs *s = &st->seqs;
     size_t k = step == 0 ? s->len : 1;
-    for (size_t r = 0; r < s->n_seq; r++)
-        memcpy(st->input_ids + r * k, s->tokens + r * s->cap + (s->len - k), k * sizeof(int32_t));
-    cw_status rc = net->forward(net->ctx, st->input_ids, s->n_seq, k, st->logits,
+    for (size_t j = 0; j < st->n_live; j++)
+        memcpy(st->input_ids + j * k, s->tokens + st->live[j] * s->cap + (s->len - k), k * sizeof(int32_t));
+    cw_status rc = net->forward(net->ctx, st->input_ids, st->n_live, k, st->logits,
                                 step == 0 ? st->sot_index : CW_NO_POS, st->extra);
     if (rc != CW_OK || step != 0) return rc;
     for (size_t a = 0; a < s->n_audio; a++)
@@ -149,24 +151,51 @@ static cw_status step_forward(search_state *st, size_t step)
     return CW_OK;
 }
 
+/* Greedy at T = 0: rows that ended in eot leave the net's batch (their
+ * later tokens are eot whatever the logits, as the reference's), so a batch
+ * of windows costs what its unfinished rows cost. The others' results do not
+ * change: every row's arithmetic is its own. At T > 0 every row stays, so
+ * that the draws of the generator do not depend on when rows finish. */
+static cw_status drop_finished(search_state *st)
+{
+    const cw_seqs *s = &st->seqs;
+    int32_t eot = st->env->sp->eot;
+    size_t n = 0;
+    for (size_t j = 0; j < st->n_live; j++)
+        if (s->tokens[st->live[j] * s->cap + s->len - 1] != eot) {
+            st->source[n] = j;
+            st->live[n++] = st->live[j];
+        }
+    if (n == st->n_live || n == 0) {
+        st->n_live = n ? n : st->n_live;
+        return CW_OK;
+    }
+    st->n_live = n;
+    return st->env->net->reorder(st->env->net->ctx, st->source, n);
+}
+
 /* DecodingTask._main_loop. */
 static cw_status main_loop(search_state *st)
 {
     const cw_decode_env *env = st->env;
     cw_seqs *s = &st->seqs;
+    int compact = !st->use_beam && st->o->temperature == 0 && s->n_seq > 1;
+    st->n_live = s->n_seq;
+    for (size_t r = 0; r < s->n_seq; r++) st->live[r] = r;
     cw_status rc = env->net->reset(env->net->ctx, s->n_seq, st->n_group);
     for (size_t i = 0; rc == CW_OK && i < st->sample_len; i++) {
         rc = step_forward(st, i);
         if (rc != CW_OK) break;
-        for (size_t r = 0; r < s->n_seq; r++)
-            cw_filters_apply(&st->filters, st->logits + r * st->n_vocab, s->tokens + r * s->cap, s->len);
+        for (size_t j = 0; j < st->n_live; j++)
+            cw_filters_apply(&st->filters, st->logits + j * st->n_vocab, s->tokens + st->live[j] * s->cap, s->len);
         int completed = 0;
         if (st->use_beam)
             rc = cw_beam_update(&st->beam, s, st->logits, st->n_vocab, env->sp->eot, env->net, &completed);
         else
-            rc = cw_greedy_update(s, st->logits, st->n_vocab, st->o->temperature, env->sp->eot,
-                                  env->rng, &completed);
+            rc = cw_greedy_update(s, st->logits, compact ? st->live : NULL, st->n_live, st->n_vocab,
+                                  st->o->temperature, env->sp->eot, env->rng, &completed);
         if (rc != CW_OK || completed || s->len > st->o->n_text_ctx) break;
+        if (compact) rc = drop_finished(st);
     }
     return rc;
 }
@@ -267,7 +296,10 @@ static cw_status alloc_buffers(search_state *st, size_t n_init)
     st->extra = cw_malloc(cells * sizeof(float));
     st->input_ids = cw_malloc(n_seq * n_init * sizeof(int32_t));
     st->no_speech = cw_malloc(st->seqs.n_audio * sizeof(double));
-    return (st->logits && st->extra && st->input_ids && st->no_speech) ? CW_OK : CW_ERR_NOMEM;
+    st->live = cw_malloc(n_seq * sizeof *st->live);
+    st->source = cw_malloc(n_seq * sizeof *st->source);
+    return (st->logits && st->extra && st->input_ids && st->no_speech && st->live && st->source) ? CW_OK
+                                                                                               : CW_ERR_NOMEM;
 }
 
 static void free_state(search_state *st)
@@ -276,6 +308,7 @@ static void free_state(search_state *st)
     cw_filters_free(&st->filters);
     if (st->use_beam) cw_beam_free(&st->beam, st->seqs.n_audio);
     free(st->logits); free(st->extra); free(st->input_ids); free(st->no_speech);
+    free(st->live); free(st->source);
 }
 
 /* Languages per audio: the option, or detect_language when it is -1

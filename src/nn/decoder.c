@@ -281,20 +281,31 @@ cw_status cw_decoder_reorder(cw_decoder *dc, const size_t *source, size_t n_seq)
 {
     cw_backend *be = dc->w->be;
     const cw_backend_ops *op = be->ops;
-    if (n_seq != dc->n_seq)
-        return cw_error(CW_ERR_INVALID_ARG, "decoder: reorder of %zu sequences, %zu live", n_seq, dc->n_seq);
+    if (n_seq == 0 || n_seq > dc->n_seq)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: reorder into %zu sequences, %zu live", n_seq, dc->n_seq);
     size_t d = dc->d, cstride = dc->n_ctx * d, len = dc->len;
-    for (size_t i = 0; i < n_seq; i++)
-        if (source[i] >= n_seq)
-            return cw_error(CW_ERR_INVALID_ARG, "decoder: reorder source %zu of %zu", source[i], n_seq);
+    int increasing = 1; /* dropping finished sequences: source[i] >= i, in order */
+    for (size_t i = 0; i < n_seq; i++) {
+        if (source[i] >= dc->n_seq)
+            return cw_error(CW_ERR_INVALID_ARG, "decoder: reorder source %zu of %zu", source[i], dc->n_seq);
+        if (i > 0 && source[i] <= source[i - 1]) increasing = 0;
+    }
     for (size_t i = 0; i < n_seq; i++) dc->audio_tmp[i] = dc->seq_audio[source[i]];
     memcpy(dc->seq_audio, dc->audio_tmp, n_seq * sizeof *dc->seq_audio);
+    dc->n_seq = n_seq;
     if (len == 0) return CW_OK;
-    /* Gather through the MLP scratch ([max_seq * n_ctx, 4d] holds
-     * [n_seq, len, d] twice over), then copy back. */
     for (size_t l = 0; l < dc->n_layer; l++) {
         cw_buf *caches[2] = {dc->k_self[l], dc->v_self[l]};
         for (int c = 0; c < 2; c++) {
+            if (increasing) { /* in place: each source lies at or after its destination */
+                for (size_t i = 0; i < n_seq; i++)
+                    if (source[i] != i)
+                        TRY(op->copy2d(be, cw_ref_at(caches[c], i * cstride), d,
+                                       cw_ref_at(caches[c], source[i] * cstride), d, len, d));
+                continue;
+            }
+            /* Gather through the MLP scratch ([max_seq * n_ctx, 4d] holds
+             * [n_seq, len, d] twice over), then copy back. */
             for (size_t i = 0; i < n_seq; i++)
                 TRY(op->copy2d(be, cw_ref_at(dc->f, i * len * d), d,
                                cw_ref_at(caches[c], source[i] * cstride), d, len, d));

@@ -108,7 +108,9 @@ cw_status cw_decoder_forward(cw_decoder *dec, const int32_t *tokens, size_t n_se
                              float *logits, long extra_pos, float *extra_logits);
 
 /* Beam search: new sequence i continues old sequence source[i] (i < n_seq):
- * copies the self-attention caches accordingly. */
+ * copies the self-attention caches accordingly. n_seq may be smaller than
+ * the live count: sequences no source names are dropped (finished rows of
+ * a greedy batch). */
 cw_status cw_decoder_reorder(cw_decoder *dec, const size_t *source, size_t n_seq);
 
 /* Tokens held in the caches (the same for every sequence). */

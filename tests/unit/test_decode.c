@@ -363,6 +363,61 @@ static void test_batch_of_two(void)
     }
 }
 
+/* Audio with state v emits v letters (a, b, c, ...) and then eot. */
+static void count_logits(void *user, size_t run, const float *audio, const int32_t *hist, size_t len, float *out)
+{
+    (void)run;
+    const cw_special_tokens *sp = user;
+    fake_fill(out, (size_t)sp->n_vocab, -5.0f);
+    size_t c = 0;
+    for (size_t i = 0; i < len; i++) {
+        int b = fake_byte_of_id(hist[i]);
+        c += b >= 'a' && b <= 'z';
+    }
+    if (c < (size_t)audio[0]) out[fake_id_of_byte((unsigned char)('a' + c))] = 3.0f - 0.25f * (float)c;
+    else out[sp->eot] = 3.0f;
+}
+
+/* Greedy batches drop rows that reached eot from the net's batch: each
+ * window's tokens and log-probability equal its one-window run's, and the
+ * net computes only the rows still running (as many as the one-window runs
+ * together). */
+static void test_batch_drops_finished_rows(void)
+{
+    float lens[4] = {3, 1, 5, 2};
+    cw_decode_result one[4], all[4];
+    size_t rows_alone = 0;
+    cw_decode_options o = cw_decode_default_options();
+    o.without_timestamps = 1;
+    for (size_t a = 0; a < 4; a++) {
+        fixture *fx = fixture_new(0, count_logits, NULL);
+        fx->dec->user = &fx->sp;
+        float audio[4] = {lens[a], 0, 0, 0};
+        fx->net.set_audio(fx->net.ctx, audio, 1);
+        CHECK(cw_decode_run(&fx->env, &o, 1, &one[a]) == CW_OK);
+        rows_alone += fx->dec->rows_forwarded;
+        fixture_free(fx);
+    }
+    fixture *fx = fixture_new(0, count_logits, NULL);
+    fx->dec->user = &fx->sp;
+    float audio[16] = {0};
+    for (size_t a = 0; a < 4; a++) audio[4 * a] = lens[a];
+    fx->net.set_audio(fx->net.ctx, audio, 4);
+    CHECK(cw_decode_run(&fx->env, &o, 4, all) == CW_OK);
+    CHECK_EQ_INT(fx->dec->rows_forwarded, rows_alone);
+    CHECK(fx->dec->n_reorder >= 3); /* the 1-, 2- and 3-letter rows left in turn */
+    static const char *want[4] = {"abc", "a", "abcde", "ab"};
+    for (size_t a = 0; a < 4; a++) {
+        CHECK_EQ_STR(all[a].text, want[a]);
+        CHECK_EQ_STR(all[a].text, one[a].text);
+        CHECK_EQ_INT(all[a].n_tokens, one[a].n_tokens);
+        CHECK(all[a].sum_logprob == one[a].sum_logprob);
+        cw_decode_result_free(&one[a]);
+        cw_decode_result_free(&all[a]);
+    }
+    fixture_free(fx);
+}
+
 /* ---- ranking, sampling ------------------------------------------------------ */
 
 static void test_rank(void)
@@ -584,6 +639,7 @@ int main(void)
     RUN(test_verify_options);
     RUN(test_beam_search_by_hand);
     RUN(test_batch_of_two);
+    RUN(test_batch_drops_finished_rows);
     RUN(test_rank);
     RUN(test_sampling);
     RUN(test_fallback);
