@@ -3,21 +3,7 @@
 # jfk right, fp16 is token-identical to fp32 for the fp16 model files, --verbose
 # names the kernels, and a bad value is one line on stderr with exit 2.
 set -u
-cli=${CW_CLI:?run through ctest}
-models=${CW_MODELS_DIR:?}
-speech=${CW_SHARED_DIR:?}/speech
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
-
-if [ ! -f "$models/tiny.en/model.bin" ]; then
-  if [ -n "${CI:-}" ]; then echo "FAIL: models/tiny.en is missing"; exit 1; fi
-  echo "skipped: no model"; echo "0 passed, 0 failed"; exit 0
-fi
-m=(--model "$models/tiny.en" --threads 2)
-jfk=$speech/english-fixtures/audio/jfk.flac
+. "$(dirname "$0")/lib/transcribe_prologue.sh"
 want="and so my fellow americans ask not what your country can do for you ask what you can do for your country"
 norm() { tr 'A-Z\n' 'a-z ' | tr -d '.,!?' | tr -s ' ' | sed 's/^ //; s/ $//'; }
 
@@ -34,12 +20,7 @@ for d in bf16 int8; do
 done
 if cmp -s "$tmp/fp32.txt" "$tmp/fp16.txt"; then ok; else bad "fp16 differs from fp32"; fi
 
-"$cli" transcribe "${m[@]}" --dtype int4 "$jfk" >"$tmp/out" 2>"$tmp/err"
-rc=$?
-if [ "$rc" -ne 2 ]; then bad "--dtype int4: exit $rc, expected 2"
-elif [ "$(wc -l <"$tmp/err")" -ne 1 ] || ! grep -q -- "--dtype: 'int4'" "$tmp/err"; then bad "--dtype int4: '$(cat "$tmp/err")'"
-elif [ -s "$tmp/out" ]; then bad "--dtype int4 wrote to stdout"
-else ok; fi
+refused 2 "--dtype int4" "--dtype: 'int4'" "${m[@]}" --dtype int4 "$jfk"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -3,47 +3,20 @@
 # call, and the bad inputs of the transcription issue: each a single clear
 # line on stderr, a non-zero exit, and no output written.
 set -u
-cli=${CW_CLI:?run through ctest}
-models=${CW_MODELS_DIR:?}
-speech=${CW_SHARED_DIR:?}/speech
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); }
-bad() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+. "$(dirname "$0")/lib/transcribe_prologue.sh"
 
-if [ ! -f "$models/tiny.en/model.bin" ]; then
-  if [ -n "${CI:-}" ]; then echo "FAIL: models/tiny.en is missing"; exit 1; fi
-  echo "skipped: no model"; echo "0 passed, 0 failed"; exit 0
-fi
-m=(--model "$models/tiny.en" --threads 2)
-jfk=$speech/english-fixtures/audio/jfk.flac
-
-# expect_error NAME PATTERN ARGS...: exit != 0, one stderr line matching PATTERN, nothing on stdout.
-expect_error() {
-  local name=$1 pattern=$2
-  shift 2
-  "$cli" transcribe "$@" >"$tmp/out" 2>"$tmp/err"
-  local rc=$?
-  if [ "$rc" -eq 0 ]; then bad "$name: exit 0"
-  elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then bad "$name: stderr is not one line: $(cat "$tmp/err")"
-  elif ! grep -qi -- "$pattern" "$tmp/err"; then bad "$name: '$(cat "$tmp/err")' lacks '$pattern'"
-  elif [ -s "$tmp/out" ]; then bad "$name: wrote to stdout"
-  else ok; fi
-}
-
-expect_error "unknown language" "unknown language 'xx'" "${m[@]}" --language xx "$jfk"
-expect_error "translate with .en" "English-only model cannot translate" "${m[@]}" --task translate "$jfk"
-expect_error "other language with .en" "English-only" "${m[@]}" --language de "$jfk"
-expect_error "beam size 0" "--beam-size" "${m[@]}" --beam-size 0 "$jfk"
-expect_error "temperature 1.5" "--temperature 1.5 is outside" "${m[@]}" --temperature 1.5 "$jfk"
-expect_error "temperature -0.1" "outside" "${m[@]}" --temperature -0.1 "$jfk"
-expect_error "output dir is a file" "output directory" "${m[@]}" --output-dir "$jfk" "$jfk"
-expect_error "output dir missing" "output directory" "${m[@]}" --output-dir "$tmp/missing/dir" "$jfk"
-expect_error "missing audio" "nope.wav" "${m[@]}" "$tmp/nope.wav"
+refused nonzero "unknown language" "unknown language 'xx'" "${m[@]}" --language xx "$jfk"
+refused nonzero "translate with .en" "English-only model cannot translate" "${m[@]}" --task translate "$jfk"
+refused nonzero "other language with .en" "English-only" "${m[@]}" --language de "$jfk"
+refused nonzero "beam size 0" "--beam-size" "${m[@]}" --beam-size 0 "$jfk"
+refused nonzero "temperature 1.5" "--temperature 1.5 is outside" "${m[@]}" --temperature 1.5 "$jfk"
+refused nonzero "temperature -0.1" "outside" "${m[@]}" --temperature -0.1 "$jfk"
+refused nonzero "output dir is a file" "output directory" "${m[@]}" --output-dir "$jfk" "$jfk"
+refused nonzero "output dir missing" "output directory" "${m[@]}" --output-dir "$tmp/missing/dir" "$jfk"
+refused nonzero "missing audio" "nope.wav" "${m[@]}" "$tmp/nope.wav"
 printf 'not audio at all, just text' >"$tmp/fake.mp3"
-expect_error "random bytes" "fake.mp3" "${m[@]}" "$tmp/fake.mp3"
-expect_error "bad format" "--output-format" "${m[@]}" --output-format doc "$jfk"
+refused nonzero "random bytes" "fake.mp3" "${m[@]}" "$tmp/fake.mp3"
+refused nonzero "bad format" "--output-format" "${m[@]}" --output-format doc "$jfk"
 
 # stdout: the text of jfk.
 if "$cli" transcribe "${m[@]}" "$jfk" >"$tmp/jfk.txt" 2>"$tmp/err" &&
