@@ -85,9 +85,15 @@ size_t cw_context_describe(const cw_context *c, char *buf, size_t cap)
         len += n > 0 ? (size_t)n : 0;
     } else if (be->lowp_i8_desc || be->lowp_bf16_desc) {
         const char *k = c->dtype == CW_COMPUTE_INT8 ? be->lowp_i8_desc : be->lowp_bf16_desc;
-        n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
-                     " (conv stem, attention), %s GEMM: %s (Linear layers, logits)", cw_compute_dtype_name(c->dtype),
-                     k ? k : "?");
+        if (be->lowp_attn_desc)
+            n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
+                         " (conv stem, attention of < 8 query rows), %s GEMM: %s (Linear layers, logits),"
+                         " attention bf16: %s",
+                         cw_compute_dtype_name(c->dtype), k ? k : "?", be->lowp_attn_desc);
+        else
+            n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
+                         " (conv stem, attention), %s GEMM: %s (Linear layers, logits)",
+                         cw_compute_dtype_name(c->dtype), k ? k : "?");
         len += n > 0 ? (size_t)n : 0;
     }
     return len;

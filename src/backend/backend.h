@@ -201,6 +201,8 @@ struct cw_backend {
     /* lowp mode: the kernels of linear ops with I8 / BF16 weights, e.g.
      * "avx512-vnni"; NULL when lowp is off */
     const char *lowp_i8_desc, *lowp_bf16_desc;
+    /* lowp mode: the bf16 attention kernel, or NULL (attention float32) */
+    const char *lowp_attn_desc;
     void *impl;       /* back-end private state (CPU: kernels, scratch) */
 };
 

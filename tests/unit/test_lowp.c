@@ -377,6 +377,112 @@ static void test_weights_dtype(void)
     cw_model_free(model);
 }
 
+/* ---- attention in bf16 ----------------------------------------------------------- */
+
+typedef struct {
+    size_t B, H, nq, nkv;
+    int causal;
+    size_t q_pos;
+    int shared_kv; /* K/V batch stride 0 (cross-attention of beams) */
+} lattn_case;
+
+/* O through be's attention op (Q, O rows padded by 64 floats, batch strides
+ * padded too), as [B, nq, ld] floats. */
+static float *run_lattn(cw_backend *be, const cw_attn *a0, const float *q, const float *k, const float *v,
+                        size_t nq_f, size_t kv_f)
+{
+    cw_buf *bq = up(be, q, nq_f * 4), *bk = up(be, k, kv_f * 4), *bv = up(be, v, kv_f * 4), *bo = NULL;
+    float *o = calloc(nq_f, 4);
+    bo = up(be, o, nq_f * 4);
+    cw_attn a = *a0;
+    a.o = cw_ref_at(bo, 0), a.q = cw_ref_at(bq, 0), a.k = cw_ref_at(bk, 0), a.v = cw_ref_at(bv, 0);
+    CHECK(be->ops->attention(be, &a) == CW_OK);
+    CHECK(be->ops->download(be, o, bo, 0, nq_f * 4) == CW_OK);
+    be->ops->buf_free(be, bq), be->ops->buf_free(be, bk), be->ops->buf_free(be, bv), be->ops->buf_free(be, bo);
+    return o;
+}
+
+/* The AVX512-BF16 attention kernel against the lowp reference (blocks of
+ * >= 8 query rows) or the float32 one (smaller blocks, which stay float32),
+ * and through the back end (lowp) with 1, 2 and 3 threads: the same bits. */
+static void test_attention_lowp(void)
+{
+#ifdef CW_HAVE_X86
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_bf16)) {
+        printf("  skipped: avx512-bf16 attention kernel (no AVX512-BF16)\n");
+        return;
+    }
+    cw_backend *be[3] = { 0 };
+    cw_backend_params bp = cw_backend_default_params();
+    bp.lowp = 1, bp.isa = CW_ISA_AUTO;
+    for (int t = 0; t < 3; t++) {
+        bp.n_threads = t + 1;
+        CHECK(cw_backend_create(&bp, &be[t]) == CW_OK);
+    }
+    printf("  lowp attention here: %s\n", be[0]->lowp_attn_desc ? be[0]->lowp_attn_desc : "float32");
+    const lattn_case cases[] = {
+        { 1, 1, 1, 1, 0, 0, 0 },       { 1, 3, 1, 448, 1, 447, 0 },  { 2, 2, 7, 33, 1, 26, 0 },
+        { 1, 2, 8, 8, 1, 0, 0 },       { 2, 1, 113, 1500, 0, 0, 0 }, { 1, 2, 130, 1501, 0, 0, 0 },
+        { 1, 2, 130, 130, 1, 0, 0 },   { 3, 2, 9, 1501, 0, 0, 1 },   { 1, 1, 120, 200, 1, 80, 0 },
+        { 2, 2, 12, 2, 1, 0, 0 },
+    };
+    uint64_t s = 21;
+    for (size_t ci = 0; ci < LEN(cases); ci++) {
+        const lattn_case *c = &cases[ci];
+        size_t hd = c->H * 64, ld = hd + 64, qbs = c->nq * ld + 64, kvbs = c->nkv * hd + 64;
+        size_t nq_f = c->B * qbs, kv_f = (c->shared_kv ? 1 : c->B) * kvbs;
+        float *q = malloc(nq_f * 4), *k = malloc(kv_f * 4), *v = malloc(kv_f * 4);
+        for (size_t i = 0; i < nq_f; i++) q[i] = frand(&s) * 3.0f;
+        for (size_t i = 0; i < kv_f; i++) k[i] = frand(&s), v[i] = frand(&s);
+        cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv, .o_ld = ld, .o_bstride = qbs,
+                      .q_ld = ld, .q_bstride = qbs, .k_ld = hd, .k_bstride = c->shared_kv ? 0 : kvbs, .v_ld = hd,
+                      .v_bstride = c->shared_kv ? 0 : kvbs, .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
+        float *o = calloc(nq_f, 4), *r = calloc(nq_f, 4);
+        float *scr = malloc((cw_avx512_attn_bf16_scratch_floats(&a) + 32) * 4);
+        float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
+        float *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
+        cw_attn_ptrs p = { &a, o, q, k, v }, pr = { &a, r, q, k, v };
+        size_t blk = cw_avx512_attn_block;
+        for (size_t bh = 0; bh < c->B * c->H; bh++)
+            for (size_t i0 = 0; i0 < c->nq; i0 += blk) {
+                size_t i1 = i0 + blk < c->nq ? i0 + blk : c->nq;
+                cw_avx512_attention_bf16(&p, bh, i0, i1, al);
+                if (i1 - i0 >= 8) cw_ref_attention_lowp(&pr, bh, i0, i1, rs);
+                else cw_ref_attention(&pr, bh, i0, i1, rs);
+            }
+        int bad = 0;
+        for (size_t b = 0; b < c->B; b++)
+            for (size_t hh = 0; hh < c->H; hh++) {
+                /* |O - ref| <= 4e-3 max|V column|: a bf16 ulp of each probability */
+                const float *vb = v + (c->shared_kv ? 0 : b * kvbs) + hh * 64;
+                for (size_t i = 0; i < c->nq; i++)
+                    for (size_t d = 0; d < 64; d++) {
+                        double vm = 0;
+                        for (size_t j = 0; j < c->nkv; j++) vm = fmax(vm, fabs(vb[j * hd + d]));
+                        size_t at = b * qbs + i * ld + hh * 64 + d;
+                        if (!(fabs(o[at] - r[at]) <= 4e-3 * vm) && bad++ < 5)
+                            CHECK_MSG(0, "case %zu b %zu h %zu i %zu d %zu: %g vs %g", ci, b, hh, i, d, o[at], r[at]);
+                    }
+            }
+        CHECK_MSG(bad == 0, "case %zu: %d outputs off the reference", ci, bad);
+        for (size_t i = 0; i < nq_f; i++) /* padding untouched */
+            if ((i % qbs) >= c->nq * ld || (i % qbs) % ld >= hd) CHECK(o[i] == 0.0f);
+        for (int t = 0; t < 3; t++) {
+            float *ot = run_lattn(be[t], &a, q, k, v, nq_f, kv_f);
+            if (be[t]->lowp_attn_desc)
+                CHECK_MSG(memcmp(ot, o, nq_f * 4) == 0, "case %zu: %d threads differ from the kernel", ci, t + 1);
+            free(ot);
+        }
+        free(q), free(k), free(v), free(o), free(r), free(scr), free(rs);
+    }
+    for (int t = 0; t < 3; t++) cw_backend_free(be[t]);
+#else
+    printf("  skipped: avx512-bf16 attention kernel (not x86)\n");
+#endif
+}
+
 int main(void)
 {
     RUN(test_quantize_row);
@@ -384,5 +490,6 @@ int main(void)
     RUN(test_gemm_kernels);
     RUN(test_backend_threads);
     RUN(test_weights_dtype);
+    RUN(test_attention_lowp);
     return test_summary();
 }

@@ -442,4 +442,86 @@ CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, 
     free(ab);
 }
 
+/* ---- attention in bf16 (lowp.h) --------------------------------------------------
+ *
+ * cw_avx512_attention's algorithm with both products in bf16: this head's K
+ * rounded to bf16 rows [ncols, 64] and V to bf16 V^T [64, ncols] in the item's
+ * scratch (per item: items of one head may run on different threads), the
+ * block's Q and then P rounded in place to bf16 values, and both products by
+ * cw_avx512_gemm_bf16 (B as bf16 [n, k] rows). Blocks of fewer than
+ * CW_ATTN_LOWP_MIN_ROWS rows (decoder steps) stay float32: converting K and V
+ * reads them as often as the float32 product itself does, so bf16 cannot pay. */
+enum { CW_ATTN_LOWP_MIN_ROWS = 8 };
+
+/* bf16 bits (round to nearest even) of 16 floats, in the low halves of 32-bit lanes */
+CW_TARGET_BF16 CW_INLINE __m512i rne_bits(__m512 x)
+{
+    __m512i u = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    return _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+}
+
+/* d [n] = bf16 of x [n] */
+CW_TARGET_BF16 static void to_bf16(uint16_t *d, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(d + i, m, _mm512_cvtepi32_epi16(rne_bits(_mm512_maskz_loadu_ps(m, x + i))));
+    }
+}
+
+/* y [n] = x [n] rounded to bf16 values (float32); y may be x */
+CW_TARGET_BF16 static void round_bf16(float *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512i r = _mm512_slli_epi32(rne_bits(_mm512_maskz_loadu_ps(m, x + i)), 16);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_castsi512_ps(r));
+    }
+}
+
+/* The float32 kernel's scratch, then Q [block, 64] rounded, K bf16 [nkv, 64]
+ * and V^T bf16 [64, nkv] (nkv * 64 floats for both). */
+size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a)
+{
+    return cw_avx512_attn_scratch_floats(a) + cw_avx512_attn_block * CW_HEAD_DIM + a->nkv * CW_HEAD_DIM + 32;
+}
+
+CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    const cw_attn *a = p->a;
+    size_t b = bh / a->n_head, h = bh % a->n_head, nb = i1 - i0;
+    size_t ncols = a->nkv;
+    if (a->causal && a->q_pos + i1 < ncols) ncols = a->q_pos + i1;
+    if (nb < CW_ATTN_LOWP_MIN_ROWS || ncols == 0) {
+        cw_avx512_attention(p, bh, i0, i1, scratch);
+        return;
+    }
+    size_t blk = cw_avx512_attn_block;
+    float *s = scratch;                                        /* [nb, ncols] */
+    float *qb = scratch + cw_avx512_attn_scratch_floats(a) + 16; /* [nb, 64] */
+    uint16_t *kb = (uint16_t *)(void *)(qb + blk * CW_HEAD_DIM); /* [ncols, 64] */
+    uint16_t *vt = kb + a->nkv * CW_HEAD_DIM;                  /* [64, ncols] */
+    const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
+    const float *k = p->k + b * a->k_bstride + h * CW_HEAD_DIM;
+    const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
+    float *o = p->o + b * a->o_bstride + i0 * a->o_ld + h * CW_HEAD_DIM;
+    for (size_t i = 0; i < nb; i++) round_bf16(qb + i * CW_HEAD_DIM, q + i * a->q_ld, CW_HEAD_DIM);
+    for (size_t j = 0; j < ncols; j++) to_bf16(kb + j * CW_HEAD_DIM, k + j * a->k_ld, CW_HEAD_DIM);
+    for (size_t j = 0; j < ncols; j++) {
+        uint16_t row[CW_HEAD_DIM];
+        to_bf16(row, v + j * a->v_ld, CW_HEAD_DIM);
+        for (size_t d = 0; d < CW_HEAD_DIM; d++) vt[d * ncols + j] = row[d];
+    }
+    cw_gemm qk = { .m = nb, .n = ncols, .k = CW_HEAD_DIM, .a = qb, .lda = CW_HEAD_DIM, .b = kb,
+                   .ldb = CW_HEAD_DIM, .bt = CW_DTYPE_BF16, .c = s, .ldc = ncols };
+    cw_avx512_gemm_bf16(&qk, 0, nb, 0, ncols, NULL);
+    cw_mask mask = { a->causal, a->q_pos, 0 };
+    cw_avx2_softmax(s, s, i0, i1, ncols, a->scale, &mask);
+    round_bf16(s, s, nb * ncols);
+    cw_gemm sv = { .m = nb, .n = CW_HEAD_DIM, .k = ncols, .a = s, .lda = ncols, .b = vt,
+                   .ldb = ncols, .bt = CW_DTYPE_BF16, .c = o, .ldc = a->o_ld };
+    cw_avx512_gemm_bf16(&sv, 0, nb, 0, CW_HEAD_DIM, NULL);
+}
+
 #endif /* CW_HAVE_X86 */

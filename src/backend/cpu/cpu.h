@@ -70,6 +70,11 @@ typedef struct {
     void (*gemm_bf16)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
     size_t (*gemm_bf16_scratch_floats)(const cw_gemm *g);
     const char *gemm_bf16_name;
+    /* attention in bf16 (lowp.h), or NULL: attention stays float32. Its work
+     * items are attn_block query rows, as attention's. */
+    void (*attention_lowp)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+    size_t (*attn_lowp_scratch_floats)(const cw_attn *a);
+    const char *attention_lowp_name;
 } cw_cpu_kernels;
 
 /* Fills k for isa (CW_ISA_AUTO: the best this CPU supports). Returns
@@ -92,6 +97,8 @@ void cw_ref_gelu(float *x, size_t n);
 void cw_ref_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_ref_attn_scratch_floats(const cw_attn *a);
+/* Attention in bf16 (lowp.h, lowp_ref.c); scratch: cw_ref_attn_scratch_floats. */
+void cw_ref_attention_lowp(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 
 /* Scalar conversions shared by the kernels. */
 
@@ -139,6 +146,10 @@ extern const size_t cw_avx512_attn_block;
 /* The lowp BF16 product with vdpbf16ps (avx512_lowp.c; AVX512-BF16). */
 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);
+/* Attention in bf16 (lowp.h) on that product; blocks under 8 query rows fall
+ * back to cw_avx512_attention. Same attn_block as cw_avx512_attention. */
+void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a);
 #endif
 #ifdef CW_HAVE_AMX
 /* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */

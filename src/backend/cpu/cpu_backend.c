@@ -356,6 +356,7 @@ static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
 typedef struct {
     const cw_attn_ptrs *p;
     const cw_cpu_kernels *k;
+    void (*fn)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
     float *scratch;
     size_t per, n_blocks, n_items;
 } attn_job;
@@ -369,7 +370,7 @@ static void attn_worker(int ith, int nth, void *arg)
     for (size_t it = (size_t)ith; it < j->n_items; it += (size_t)nth) {
         size_t bh = it / j->n_blocks, i0 = it % j->n_blocks * blk;
         size_t i1 = i0 + blk < nq ? i0 + blk : nq;
-        j->k->attention(j->p, bh, i0, i1, j->scratch + (size_t)ith * j->per);
+        j->fn(j->p, bh, i0, i1, j->scratch + (size_t)ith * j->per);
     }
 }
 
@@ -393,7 +394,10 @@ static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
     if (B == 0 || H == 0 || a->nq == 0) return CW_OK;
     cw_cpu_state *st = state(be);
     cw_attn_ptrs p = { a, o, q, k, v };
-    attn_job j = { &p, &st->k, NULL, round16(st->k.attn_scratch_floats(a)) + 16, 0, 0 };
+    /* lowp: attention in bf16 where a kernel exists (lowp.h) */
+    int lowp = st->lowp && st->k.attention_lowp;
+    size_t per = lowp ? st->k.attn_lowp_scratch_floats(a) : st->k.attn_scratch_floats(a);
+    attn_job j = { &p, &st->k, lowp ? st->k.attention_lowp : st->k.attention, NULL, round16(per) + 16, 0, 0 };
     j.n_blocks = (a->nq + st->k.attn_block - 1) / st->k.attn_block;
     j.n_items = B * H * j.n_blocks;
     if (!(j.scratch = scratch_get(st, j.per * (size_t)cw_threadpool_size(be->pool)))) return CW_ERR_NOMEM;
@@ -584,6 +588,7 @@ cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **ou
         cw_cpu_select_lowp(params->isa, &st->k);
         be->lowp_i8_desc = st->k.gemm_i8_name;
         be->lowp_bf16_desc = st->k.gemm_bf16_name;
+        be->lowp_attn_desc = st->k.attention_lowp_name;
     }
     int n = params->n_threads > 0 ? params->n_threads : cw_cpu_count();
     if (n > 1 && !(be->pool = cw_threadpool_create(n))) {

@@ -114,6 +114,9 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->gemm_bf16 = cw_ref_gemm;
     k->gemm_bf16_scratch_floats = cw_ref_gemm_scratch_floats;
     k->gemm_bf16_name = "ref";
+    k->attention_lowp = NULL; /* attention stays float32 without a bf16 kernel */
+    k->attn_lowp_scratch_floats = NULL;
+    k->attention_lowp_name = NULL;
     if (isa == CW_ISA_REF) return;
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
@@ -136,6 +139,11 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         k->gemm_bf16 = cw_avx512_gemm_bf16;
         k->gemm_bf16_scratch_floats = cw_avx512_gemm_bf16_scratch_floats;
         k->gemm_bf16_name = "avx512-bf16";
+        if (k->attention == cw_avx512_attention) { /* same work items (attn_block) */
+            k->attention_lowp = cw_avx512_attention_bf16;
+            k->attn_lowp_scratch_floats = cw_avx512_attn_bf16_scratch_floats;
+            k->attention_lowp_name = "avx512-bf16";
+        }
     }
 #ifdef CW_HAVE_AMX
     /* AMX (amx_gemm.c) was written without a machine to run it on: off unless

@@ -9,6 +9,11 @@
  *         max|row|, q = round(x * sa)), acc = sum q * w exactly in int32, then
  *         y = acc / (sa * sw[n]) (+ b[n]) in float32: every kernel gives the
  *         same bits as the reference.
+ *   Attention (with a kernel for it, else float32): S = scale * bf16(Q) .
+ *         bf16(K)^T accumulated in float32, softmax in float32, then
+ *         O = bf16(P) . bf16(V) accumulated in float32, P the probabilities;
+ *         results agree to ~1e-2 relative, as the BF16 product's. Kernels may
+ *         keep small query blocks (decoder steps) in float32.
  *
  * The reference kernels (lowp_ref.c) define these results; the SIMD kernels
  * (avx2_lowp.c, avx512_lowp.c) are tested against them. Without .lowp, BF16
