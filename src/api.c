@@ -87,7 +87,7 @@ size_t cw_context_describe(const cw_context *c, char *buf, size_t cap)
         const char *k = c->dtype == CW_COMPUTE_INT8 ? be->lowp_i8_desc : be->lowp_bf16_desc;
         if (be->lowp_attn_desc)
             n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
-                         " (conv stem, attention of < 8 query rows), %s GEMM: %s (Linear layers, logits),"
+                         " (conv stem, attention of few query rows), %s GEMM: %s (Linear layers, logits),"
                          " attention bf16: %s",
                          cw_compute_dtype_name(c->dtype), k ? k : "?", be->lowp_attn_desc);
         else

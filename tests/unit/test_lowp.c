@@ -403,7 +403,8 @@ static float *run_lattn(cw_backend *be, const cw_attn *a0, const float *q, const
 }
 
 /* The AVX512-BF16 attention kernel against the lowp reference (blocks of
- * >= 8 query rows) or the float32 one (smaller blocks, which stay float32),
+ * cw_avx512_attn_lowp_min_rows query rows or more) or the float32 one (smaller
+ * blocks, which stay float32),
  * and through the back end (lowp) with 1, 2 and 3 threads: the same bits. */
 static void test_attention_lowp(void)
 {
@@ -426,7 +427,8 @@ static void test_attention_lowp(void)
         { 1, 1, 1, 1, 0, 0, 0 },       { 1, 3, 1, 448, 1, 447, 0 },  { 2, 2, 7, 33, 1, 26, 0 },
         { 1, 2, 8, 8, 1, 0, 0 },       { 2, 1, 113, 1500, 0, 0, 0 }, { 1, 2, 130, 1501, 0, 0, 0 },
         { 1, 2, 130, 130, 1, 0, 0 },   { 3, 2, 9, 1501, 0, 0, 1 },   { 1, 1, 120, 200, 1, 80, 0 },
-        { 2, 2, 12, 2, 1, 0, 0 },
+        { 2, 2, 12, 2, 1, 0, 0 },       { 1, 1, 79, 90, 1, 11, 0 },   { 1, 2, 80, 81, 0, 0, 0 },
+        { 2, 1, 96, 3, 1, 0, 0 },
     };
     uint64_t s = 21;
     for (size_t ci = 0; ci < LEN(cases); ci++) {
@@ -443,26 +445,28 @@ static void test_attention_lowp(void)
         float *scr = malloc((cw_avx512_attn_bf16_scratch_floats(&a) + 32) * 4);
         float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
         float *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
-        cw_attn_ptrs p = { &a, o, q, k, v }, pr = { &a, r, q, k, v };
+        cw_attn_ptrs p = { &a, o, q, k, v, 0 }, pr = { &a, r, q, k, v, 0 }; /* 0: nothing kept between items */
         size_t blk = cw_avx512_attn_block;
         for (size_t bh = 0; bh < c->B * c->H; bh++)
             for (size_t i0 = 0; i0 < c->nq; i0 += blk) {
                 size_t i1 = i0 + blk < c->nq ? i0 + blk : c->nq;
                 cw_avx512_attention_bf16(&p, bh, i0, i1, al);
-                if (i1 - i0 >= 8) cw_ref_attention_lowp(&pr, bh, i0, i1, rs);
+                if (i1 - i0 >= cw_avx512_attn_lowp_min_rows) cw_ref_attention_lowp(&pr, bh, i0, i1, rs);
                 else cw_ref_attention(&pr, bh, i0, i1, rs);
             }
         int bad = 0;
         for (size_t b = 0; b < c->B; b++)
             for (size_t hh = 0; hh < c->H; hh++) {
-                /* |O - ref| <= 4e-3 max|V column|: a bf16 ulp of each probability */
+                /* |O - ref| <= 1e-3 max|V column|: the orders of the float32 sums,
+                 * or probabilities rounded to their other bf16 neighbour (2e-4
+                 * passes here; the float32 attention misses by more) */
                 const float *vb = v + (c->shared_kv ? 0 : b * kvbs) + hh * 64;
                 for (size_t i = 0; i < c->nq; i++)
                     for (size_t d = 0; d < 64; d++) {
                         double vm = 0;
                         for (size_t j = 0; j < c->nkv; j++) vm = fmax(vm, fabs(vb[j * hd + d]));
                         size_t at = b * qbs + i * ld + hh * 64 + d;
-                        if (!(fabs(o[at] - r[at]) <= 4e-3 * vm) && bad++ < 5)
+                        if (!(fabs(o[at] - r[at]) <= 1e-3 * vm) && bad++ < 5)
                             CHECK_MSG(0, "case %zu b %zu h %zu i %zu d %zu: %g vs %g", ci, b, hh, i, d, o[at], r[at]);
                     }
             }

@@ -446,12 +446,17 @@ CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, 
  *
  * cw_avx512_attention's algorithm with both products in bf16: this head's K
  * rounded to bf16 rows [ncols, 64] and V to bf16 V^T [64, ncols] in the item's
- * scratch (per item: items of one head may run on different threads), the
+ * scratch (kept there for the thread's next item of the same head and call,
+ * p->call_id, converting only rows not yet converted), the
  * block's Q and then P rounded in place to bf16 values, and both products by
  * cw_avx512_gemm_bf16 (B as bf16 [n, k] rows). Blocks of fewer than
- * CW_ATTN_LOWP_MIN_ROWS rows (decoder steps) stay float32: converting K and V
- * reads them as often as the float32 product itself does, so bf16 cannot pay. */
-enum { CW_ATTN_LOWP_MIN_ROWS = 8 };
+ * cw_avx512_attn_lowp_min_rows query rows (decoder steps, prompts, the
+ * encoder's last block per head) stay float32: cw_avx512_gemm_bf16 packs B
+ * again on every call, and below that many rows (measured, H = 8,
+ * nkv = 1500, one thread: fp32 faster at 8..64 rows, 2x at 8; bf16 faster
+ * from 80; nq = 1 the same) the packing costs more than bf16 saves. */
+enum { CW_ATTN_LOWP_MIN_ROWS = 80 };
+const size_t cw_avx512_attn_lowp_min_rows = CW_ATTN_LOWP_MIN_ROWS;
 
 /* bf16 bits (round to nearest even) of 16 floats, in the low halves of 32-bit lanes */
 CW_TARGET_BF16 CW_INLINE __m512i rne_bits(__m512 x)
@@ -480,11 +485,12 @@ CW_TARGET_BF16 static void round_bf16(float *y, const float *x, size_t n)
     }
 }
 
-/* The float32 kernel's scratch, then Q [block, 64] rounded, K bf16 [nkv, 64]
- * and V^T bf16 [64, nkv] (nkv * 64 floats for both). */
+/* The float32 kernel's scratch, then Q [block, 64] rounded, K bf16 [nkv, 64],
+ * V^T bf16 [64, nkv] (nkv * 64 floats for both) and what they hold:
+ * { call_id, bh, rows }. */
 size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a)
 {
-    return cw_avx512_attn_scratch_floats(a) + cw_avx512_attn_block * CW_HEAD_DIM + a->nkv * CW_HEAD_DIM + 32;
+    return cw_avx512_attn_scratch_floats(a) + cw_avx512_attn_block * CW_HEAD_DIM + a->nkv * CW_HEAD_DIM + 64;
 }
 
 CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
@@ -501,18 +507,21 @@ CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, s
     float *s = scratch;                                        /* [nb, ncols] */
     float *qb = scratch + cw_avx512_attn_scratch_floats(a) + 16; /* [nb, 64] */
     uint16_t *kb = (uint16_t *)(void *)(qb + blk * CW_HEAD_DIM); /* [ncols, 64] */
-    uint16_t *vt = kb + a->nkv * CW_HEAD_DIM;                  /* [64, ncols] */
+    uint16_t *vt = kb + a->nkv * CW_HEAD_DIM;                  /* [64, nkv] */
+    size_t *held = (size_t *)(((uintptr_t)(vt + a->nkv * CW_HEAD_DIM) + 7) & ~(uintptr_t)7); /* { call_id, bh, rows } */
     const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
     const float *k = p->k + b * a->k_bstride + h * CW_HEAD_DIM;
     const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
     float *o = p->o + b * a->o_bstride + i0 * a->o_ld + h * CW_HEAD_DIM;
     for (size_t i = 0; i < nb; i++) round_bf16(qb + i * CW_HEAD_DIM, q + i * a->q_ld, CW_HEAD_DIM);
-    for (size_t j = 0; j < ncols; j++) to_bf16(kb + j * CW_HEAD_DIM, k + j * a->k_ld, CW_HEAD_DIM);
-    for (size_t j = 0; j < ncols; j++) {
+    size_t j0 = p->call_id && held[0] == p->call_id && held[1] == bh ? held[2] : 0;
+    for (size_t j = j0; j < ncols; j++) to_bf16(kb + j * CW_HEAD_DIM, k + j * a->k_ld, CW_HEAD_DIM);
+    for (size_t j = j0; j < ncols; j++) {
         uint16_t row[CW_HEAD_DIM];
         to_bf16(row, v + j * a->v_ld, CW_HEAD_DIM);
-        for (size_t d = 0; d < CW_HEAD_DIM; d++) vt[d * ncols + j] = row[d];
+        for (size_t d = 0; d < CW_HEAD_DIM; d++) vt[d * a->nkv + j] = row[d];
     }
+    if (ncols > j0) held[0] = p->call_id, held[1] = bh, held[2] = ncols;
     cw_gemm qk = { .m = nb, .n = ncols, .k = CW_HEAD_DIM, .a = qb, .lda = CW_HEAD_DIM, .b = kb,
                    .ldb = CW_HEAD_DIM, .bt = CW_DTYPE_BF16, .c = s, .ldc = ncols };
     cw_avx512_gemm_bf16(&qk, 0, nb, 0, ncols, NULL);
@@ -520,7 +529,7 @@ CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, s
     cw_avx2_softmax(s, s, i0, i1, ncols, a->scale, &mask);
     round_bf16(s, s, nb * ncols);
     cw_gemm sv = { .m = nb, .n = CW_HEAD_DIM, .k = ncols, .a = s, .lda = ncols, .b = vt,
-                   .ldb = ncols, .bt = CW_DTYPE_BF16, .c = o, .ldc = a->o_ld };
+                   .ldb = a->nkv, .bt = CW_DTYPE_BF16, .c = o, .ldc = a->o_ld };
     cw_avx512_gemm_bf16(&sv, 0, nb, 0, CW_HEAD_DIM, NULL);
 }
 

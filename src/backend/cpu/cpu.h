@@ -37,6 +37,9 @@ typedef struct {
 typedef struct {
     const cw_attn *a;
     float *o; const float *q, *k, *v; /* resolved base pointers */
+    /* unique per op call, or 0: lets a kernel keep per-head work (the bf16
+     * K and V) in its thread's scratch from one item to the next */
+    size_t call_id;
 } cw_attn_ptrs;
 
 typedef struct {
@@ -146,8 +149,10 @@ extern const size_t cw_avx512_attn_block;
 /* The lowp BF16 product with vdpbf16ps (avx512_lowp.c; AVX512-BF16). */
 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);
-/* Attention in bf16 (lowp.h) on that product; blocks under 8 query rows fall
- * back to cw_avx512_attention. Same attn_block as cw_avx512_attention. */
+/* Attention in bf16 (lowp.h) on that product; blocks under
+ * cw_avx512_attn_lowp_min_rows query rows fall back to cw_avx512_attention.
+ * Same attn_block as cw_avx512_attention. */
+extern const size_t cw_avx512_attn_lowp_min_rows;
 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a);
 #endif

@@ -14,6 +14,7 @@ typedef struct {
     float *scratch;       /* 64-byte aligned, reused by every op */
     size_t scratch_floats;
     int lowp;             /* cw_backend_params.lowp */
+    size_t attn_calls;    /* attention ops so far: cw_attn_ptrs.call_id */
 } cw_cpu_state;
 
 static cw_cpu_state *state(cw_backend *be) { return be->impl; }
@@ -393,7 +394,7 @@ static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
     if (!o || !q || !k || !v) return CW_ERR_INVALID_ARG;
     if (B == 0 || H == 0 || a->nq == 0) return CW_OK;
     cw_cpu_state *st = state(be);
-    cw_attn_ptrs p = { a, o, q, k, v };
+    cw_attn_ptrs p = { a, o, q, k, v, ++st->attn_calls };
     /* lowp: attention in bf16 where a kernel exists (lowp.h) */
     int lowp = st->lowp && st->k.attention_lowp;
     size_t per = lowp ? st->k.attn_lowp_scratch_floats(a) : st->k.attn_scratch_floats(a);

@@ -13,7 +13,7 @@
  *         bf16(K)^T accumulated in float32, softmax in float32, then
  *         O = bf16(P) . bf16(V) accumulated in float32, P the probabilities;
  *         results agree to ~1e-2 relative, as the BF16 product's. Kernels may
- *         keep small query blocks (decoder steps) in float32.
+ *         keep small query blocks (decoder steps, prompts) in float32.
  *
  * The reference kernels (lowp_ref.c) define these results; the SIMD kernels
  * (avx2_lowp.c, avx512_lowp.c) are tested against them. Without .lowp, BF16
