@@ -365,11 +365,27 @@ CW_TARGET_BF16 CW_INLINE void ptile_bf16(const cw_gemm *g, const uint16_t *ab, s
     }
 }
 
-/* Returns 0 (nothing done) if its buffers cannot be allocated. */
-CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+/* Floats of scratch the bf16 product needs for g with m rows and depth k:
+ * the packed path's B panel [kp, PC] and narrowed A [m, kp] (bf16 pairs),
+ * or the dot path's narrowed rows [m, lda16] (bf16), plus alignment. */
+static size_t bf16_scratch(size_t m, size_t k)
+{
+    size_t kp = (k + 1) / 2;
+    if (m > GEMV_MAX_M) return kp * PC + m * kp + 32;
+    return m * ((k + 31) / 32 * 32) / 2 + 32;
+}
+
+/* buf: bf16_scratch() floats, 64-byte aligned, or NULL (then the panels are
+ * allocated here). Returns 0 (nothing done) if they cannot be. */
+CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1,
+                                           uint16_t *buf)
 {
     size_t kp = (g->k + 1) / 2, mr = m1 - m0;
-    uint16_t *bp = malloc(kp * PC * 2 * sizeof *bp), *ab = malloc(mr * kp * 2 * sizeof *ab);
+    uint16_t *bp = buf, *ab = buf ? buf + kp * PC * 2 : NULL;
+    if (!buf) {
+        bp = malloc(kp * PC * 2 * sizeof *bp);
+        ab = malloc(mr * kp * 2 * sizeof *ab);
+    }
     if (!bp || !ab) {
         free(bp);
         free(ab);
@@ -402,27 +418,37 @@ CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m
             }
         }
     }
-    free(bp);
-    free(ab);
+    if (!buf) {
+        free(bp);
+        free(ab);
+    }
     return 1;
 }
 
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g)
 {
-    (void)g;
-    return 0;
+    return bf16_scratch(g->m, g->k);
 }
 
 /* g: A [m, k] float32 holding bf16 values, B = W^T with W [n, k] BF16. */
 CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1,
                                         float *scratch)
 {
-    (void)scratch;
     if (m0 >= m1 || n0 >= n1) return;
-    if (g->m > GEMV_MAX_M && gemm_bf16_packed(g, m0, m1, n0, n1)) return;
+    /* scratch: cw_avx512_gemm_bf16_scratch_floats(g) floats, or NULL */
+    uint16_t *buf = scratch ? (uint16_t *)(void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63) : NULL;
+    if (g->m > GEMV_MAX_M && gemm_bf16_packed(g, m0, m1, n0, n1, buf)) return;
     /* the slice's rows narrowed once (exact: they hold bf16 values) */
     bf16_rows ar = { NULL, m0, (g->k + 31) / 32 * 32 };
-    uint16_t *ab = m1 - m0 <= MR_GEMV ? calloc((m1 - m0) * ar.lda16, sizeof *ab) : NULL;
+    uint16_t *ab = NULL;
+    int own = 0;
+    if (m1 - m0 <= MR_GEMV && buf && g->m <= GEMV_MAX_M) {
+        ab = buf;
+        memset(ab, 0, (m1 - m0) * ar.lda16 * sizeof *ab);
+    } else if (m1 - m0 <= MR_GEMV) {
+        ab = calloc((m1 - m0) * ar.lda16, sizeof *ab);
+        own = 1;
+    }
     for (size_t r = 0; ab && r < m1 - m0; r++)
         for (size_t kk = 0; kk < g->k; kk++) {
             uint32_t u;
@@ -439,7 +465,7 @@ CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, 
             for (size_t j = jb; j < je; j += nrg) tile_bf16_any(g, &ar, i, j, mr, je - j < nrg ? je - j : nrg);
         }
     }
-    free(ab);
+    if (own) free(ab);
 }
 
 /* ---- attention in bf16 (lowp.h) --------------------------------------------------
@@ -490,7 +516,9 @@ CW_TARGET_BF16 static void round_bf16(float *y, const float *x, size_t n)
  * { call_id, bh, rows }. */
 size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a)
 {
-    return cw_avx512_attn_scratch_floats(a) + cw_avx512_attn_block * CW_HEAD_DIM + a->nkv * CW_HEAD_DIM + 64;
+    size_t blk = cw_avx512_attn_block, g1 = bf16_scratch(blk, CW_HEAD_DIM), g2 = bf16_scratch(blk, a->nkv);
+    return cw_avx512_attn_scratch_floats(a) + blk * CW_HEAD_DIM + a->nkv * CW_HEAD_DIM + 64 +
+           (g1 > g2 ? g1 : g2) + 16; /* then the products' scratch */
 }
 
 CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
@@ -509,6 +537,7 @@ CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, s
     uint16_t *kb = (uint16_t *)(void *)(qb + blk * CW_HEAD_DIM); /* [ncols, 64] */
     uint16_t *vt = kb + a->nkv * CW_HEAD_DIM;                  /* [64, nkv] */
     size_t *held = (size_t *)(((uintptr_t)(vt + a->nkv * CW_HEAD_DIM) + 7) & ~(uintptr_t)7); /* { call_id, bh, rows } */
+    float *gs = (float *)(void *)(held + 4); /* the bf16 products' scratch */
     const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
     const float *k = p->k + b * a->k_bstride + h * CW_HEAD_DIM;
     const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
@@ -524,13 +553,13 @@ CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, s
     if (ncols > j0) held[0] = p->call_id, held[1] = bh, held[2] = ncols;
     cw_gemm qk = { .m = nb, .n = ncols, .k = CW_HEAD_DIM, .a = qb, .lda = CW_HEAD_DIM, .b = kb,
                    .ldb = CW_HEAD_DIM, .bt = CW_DTYPE_BF16, .c = s, .ldc = ncols };
-    cw_avx512_gemm_bf16(&qk, 0, nb, 0, ncols, NULL);
+    cw_avx512_gemm_bf16(&qk, 0, nb, 0, ncols, gs);
     cw_mask mask = { a->causal, a->q_pos, 0 };
     cw_avx2_softmax(s, s, i0, i1, ncols, a->scale, &mask);
     round_bf16(s, s, nb * ncols);
     cw_gemm sv = { .m = nb, .n = CW_HEAD_DIM, .k = ncols, .a = s, .lda = ncols, .b = vt,
                    .ldb = a->nkv, .bt = CW_DTYPE_BF16, .c = o, .ldc = a->o_ld };
-    cw_avx512_gemm_bf16(&sv, 0, nb, 0, CW_HEAD_DIM, NULL);
+    cw_avx512_gemm_bf16(&sv, 0, nb, 0, CW_HEAD_DIM, gs);
 }
 
 #endif /* CW_HAVE_X86 */
