@@ -116,6 +116,9 @@ typedef struct {
     size_t n, cap;
 } cw_token_run;
 
+/* Appends x [n] to a, growing it (amortised doubling). */
+cw_status cw_token_run_push(cw_token_run *a, const int32_t *x, size_t n);
+
 /* A resolved segment: merged text tokens from start to end seconds; end is
  * NAN when the stream ended without a closing timestamp, start NAN when no
  * opening one came. chunk: index of the chunk where it started. */

@@ -21,7 +21,7 @@
 #include "longform/longform.h"
 #include "util/error.h"
 
-static cw_status push(cw_token_run *a, const int32_t *x, size_t n)
+cw_status cw_token_run_push(cw_token_run *a, const int32_t *x, size_t n)
 {
     if (a->n + n > a->cap) {
         size_t cap = a->cap ? a->cap : 64;
@@ -73,11 +73,11 @@ static cw_status resolve_runs(const cw_chunk_merger *m, cw_token_run *out)
     for (size_t r = 1; r < m->n_runs; r++) {
         size_t lm, rm;
         cw_lcs_cut(left, nl, m->runs[r].v, m->runs[r].n, &lm, &rm);
-        if (push(out, left, lm)) return CW_ERR_NOMEM;
+        if (cw_token_run_push(out, left, lm)) return CW_ERR_NOMEM;
         left = m->runs[r].v + rm;
         nl = m->runs[r].n - rm;
     }
-    return push(out, left, nl);
+    return cw_token_run_push(out, left, nl);
 }
 
 static void clear_runs(cw_chunk_merger *m)
@@ -158,7 +158,7 @@ cw_status cw_chunk_merger_add(cw_chunk_merger *m, const int32_t *tokens, size_t 
     for (size_t i = 0; rc == CW_OK && i < n; i++) {
         int32_t t = tokens[i];
         if (t < m->eot) {
-            rc = push(&m->current, &t, 1);
+            rc = cw_token_run_push(&m->current, &t, 1);
             continue;
         }
         if (t < tb) continue; /* other special tokens */

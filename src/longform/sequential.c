@@ -35,27 +35,6 @@ void cw_longform_result_free(cw_longform_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* A growable int32 list (all_tokens). */
-typedef struct {
-    int32_t *v;
-    size_t n, cap;
-} ivec;
-
-static cw_status ivec_push(ivec *a, const int32_t *x, size_t n)
-{
-    if (a->n + n > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->n + n) cap *= 2;
-        int32_t *v = cw_realloc(a->v, cap * sizeof *v);
-        if (!v) return CW_ERR_NOMEM;
-        a->v = v;
-        a->cap = cap;
-    }
-    if (n) memcpy(a->v + a->n, x, n * sizeof *x);
-    a->n += n;
-    return CW_OK;
-}
-
 /* The loop's state between windows. */
 typedef struct {
     const cw_encoder_net *enc;
@@ -63,7 +42,7 @@ typedef struct {
     cw_decode_env env;
     cw_mel_source *mel;
     size_t n_frames, content_frames;
-    ivec all_tokens;
+    cw_token_run all_tokens;
     size_t n_initial_prompt, prompt_reset_since;
     size_t seg_cap;
     cw_longform_result *out;
@@ -132,7 +111,7 @@ static cw_status load_initial_prompt(lf_state *s)
     size_t n = 0;
     const cw_text_codec *c = s->env.codec;
     cw_status rc = c->encode(c->ctx, text, strlen(text), &ids, &n);
-    if (rc == CW_OK) rc = ivec_push(&s->all_tokens, ids, n);
+    if (rc == CW_OK) rc = cw_token_run_push(&s->all_tokens, ids, n);
     if (rc == CW_OK) s->n_initial_prompt = n;
     free(ids);
     free(text);
@@ -205,7 +184,7 @@ static cw_status add_segment(lf_state *s, long seek, const cw_split_piece *pc,
     *seg = (cw_segment){(int)out->n_segments, seek, pc->start, pc->end_time, text, toks, n,
                         r->avg_logprob, r->compression_ratio, r->no_speech_prob, r->temperature};
     out->n_segments++;
-    return ivec_push(&s->all_tokens, toks, n);
+    return cw_token_run_push(&s->all_tokens, toks, n);
 }
 
 /* One window at seek: decode, skip or split; advances *seek. */

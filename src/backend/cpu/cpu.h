@@ -99,6 +99,10 @@ void cw_ref_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols,
 void cw_ref_gelu(float *x, size_t n);
 void cw_ref_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+/* cw_ref_attention with every product input passed through rnd (a rounding
+ * to a narrower type, for the lowp reference). */
+void cw_ref_attention_rounded(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch,
+                              double (*rnd)(float));
 size_t cw_ref_attn_scratch_floats(const cw_attn *a);
 /* Attention in bf16 (lowp.h, lowp_ref.c); scratch: cw_ref_attn_scratch_floats. */
 void cw_ref_attention_lowp(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);

@@ -32,31 +32,11 @@ void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
     }
 }
 
-static float bf16r(float x) { return cw_bf16_to_f32(cw_f32_to_bf16(x)); }
+static double bf16r(float x) { return cw_bf16_to_f32(cw_f32_to_bf16(x)); }
 
 /* cw_ref_attention with Q, K, P and V rounded to bf16: each dot product the
  * exact sum of exact products (double), rounded once to float32. */
 void cw_ref_attention_lowp(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
 {
-    const cw_attn *a = p->a;
-    size_t b = bh / a->n_head, h = bh % a->n_head;
-    const float *k = p->k + b * a->k_bstride + h * CW_HEAD_DIM;
-    const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
-    cw_mask mask = { a->causal, a->q_pos, 0 };
-    for (size_t i = i0; i < i1; i++) {
-        const float *q = p->q + b * a->q_bstride + i * a->q_ld + h * CW_HEAD_DIM;
-        float *o = p->o + b * a->o_bstride + i * a->o_ld + h * CW_HEAD_DIM;
-        for (size_t j = 0; j < a->nkv; j++) {
-            double s = 0;
-            for (size_t d = 0; d < CW_HEAD_DIM; d++) s += (double)bf16r(q[d]) * bf16r(k[j * a->k_ld + d]);
-            scratch[j] = (float)s;
-        }
-        cw_ref_softmax(scratch, scratch, i, i + 1, a->nkv, a->scale, &mask);
-        for (size_t j = 0; j < a->nkv; j++) scratch[j] = bf16r(scratch[j]);
-        for (size_t d = 0; d < CW_HEAD_DIM; d++) {
-            double s = 0;
-            for (size_t j = 0; j < a->nkv; j++) s += (double)scratch[j] * bf16r(v[j * a->v_ld + d]);
-            o[d] = (float)s;
-        }
-    }
+    cw_ref_attention_rounded(p, bh, i0, i1, scratch, bf16r);
 }

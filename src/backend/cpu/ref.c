@@ -102,8 +102,13 @@ size_t cw_ref_attn_scratch_floats(const cw_attn *a)
     return a->nkv; /* one row of scores */
 }
 
-/* O rows [i0, i1) of head bh, one query at a time: scores, softmax, weighted sum. */
-void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+static double as_is(float x) { return x; }
+
+/* O rows [i0, i1) of head bh, one query at a time: scores, softmax, weighted
+ * sum, with each input of a product (Q, K, then P, V) passed through rnd
+ * first: as_is for the fp32 op, bf16 rounding for the lowp one. */
+void cw_ref_attention_rounded(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch,
+                              double (*rnd)(float))
 {
     const cw_attn *a = p->a;
     size_t b = bh / a->n_head, h = bh % a->n_head;
@@ -115,14 +120,19 @@ void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, fl
         float *o = p->o + b * a->o_bstride + i * a->o_ld + h * CW_HEAD_DIM;
         for (size_t j = 0; j < a->nkv; j++) {
             double s = 0;
-            for (size_t d = 0; d < CW_HEAD_DIM; d++) s += (double)q[d] * k[j * a->k_ld + d];
+            for (size_t d = 0; d < CW_HEAD_DIM; d++) s += rnd(q[d]) * rnd(k[j * a->k_ld + d]);
             scratch[j] = (float)s;
         }
         cw_ref_softmax(scratch, scratch, i, i + 1, a->nkv, a->scale, &mask);
         for (size_t d = 0; d < CW_HEAD_DIM; d++) {
             double s = 0;
-            for (size_t j = 0; j < a->nkv; j++) s += (double)scratch[j] * v[j * a->v_ld + d];
+            for (size_t j = 0; j < a->nkv; j++) s += rnd(scratch[j]) * rnd(v[j * a->v_ld + d]);
             o[d] = (float)s;
         }
     }
+}
+
+void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    cw_ref_attention_rounded(p, bh, i0, i1, scratch, as_is);
 }
