@@ -101,6 +101,12 @@ typedef struct {
     float scale;   /* usually 1/sqrt(64) */
     int causal;    /* non-zero: query i sees keys j <= q_pos + i */
     size_t q_pos;  /* causal: kv position of query 0 (the cache length before it) */
+    /* F32 (0, the default) or BF16: K and V hold bf16 values (made by the
+     * narrow op); their ld and bstride then count bf16 elements, while the
+     * refs' offsets count float32 slots as everywhere (element 2 * off). The
+     * decoder keeps its cross-attention K/V so in the low-precision modes:
+     * a decoder step reads them whole for every token. */
+    cw_dtype kv_dtype;
 } cw_attn;
 
 #define CW_HEAD_DIM 64
@@ -161,6 +167,9 @@ typedef struct cw_backend_ops {
                         size_t rows, size_t cols);
     /* y [cols, rows] = x [rows, cols]^T (conv stem [d, T] -> [T, d]). */
     cw_status (*transpose)(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols);
+    /* y [n] of dtype (BF16) = x [n] float32 rounded to nearest even; y's
+     * offset counts float32 slots (element 2 * off). */
+    cw_status (*narrow)(cw_backend *be, cw_ref y, cw_dtype dtype, cw_ref x, size_t n);
 
     void (*destroy)(cw_backend *be);
 } cw_backend_ops;

@@ -20,6 +20,10 @@ struct cw_decoder {
     size_t n_audio;
     cw_buf **k_self, **v_self;   /* [n_layer] of [max_seq, n_ctx, d] */
     cw_buf **k_cross, **v_cross; /* [n_layer] of [max_audio, n_audio_ctx, d] */
+    /* cross K/V held in bf16 (the low-precision modes): a decoder step reads
+     * all of them for every token, and in float32 they are as many bytes as
+     * the int8 weights (base: 37 MB a step, 74 MB per 8 chunks' worth) */
+    int kv16;
     cw_buf *x, *h, *q, *k, *v, *a; /* [max_seq * n_ctx, d] */
     cw_buf *f;                     /* [max_seq * n_ctx, 4d]; also reorder scratch */
     cw_buf *last;                  /* [max_seq, d] gathered rows */
@@ -42,6 +46,7 @@ static cw_status alloc_caches(cw_decoder *dc)
     dc->v_cross = cw_calloc(dc->n_layer, sizeof *dc->v_cross);
     if (!dc->k_self || !dc->v_self || !dc->k_cross || !dc->v_cross) return CW_ERR_NOMEM;
     size_t self = dc->max_seq * dc->n_ctx * dc->d, cross = dc->max_audio * dc->n_audio_ctx * dc->d;
+    if (dc->kv16) cross = (cross + 1) / 2; /* float32 slots of bf16 elements */
     for (size_t l = 0; l < dc->n_layer; l++) {
         TRY(alloc(be, self, &dc->k_self[l]));
         TRY(alloc(be, self, &dc->v_self[l]));
@@ -80,6 +85,7 @@ cw_status cw_decoder_create(const cw_nn_weights *w, size_t max_seq, size_t max_a
     dc->n_audio_ctx = (size_t)w->dims.n_audio_ctx;
     dc->n_vocab = (size_t)w->dims.n_vocab;
     dc->n_layer = (size_t)w->dims.n_text_layer;
+    dc->kv16 = w->dtype == CW_COMPUTE_BF16 || w->dtype == CW_COMPUTE_INT8;
     dc->seq_audio = cw_calloc(dc->max_seq, sizeof *dc->seq_audio);
     dc->audio_tmp = cw_calloc(dc->max_seq, sizeof *dc->audio_tmp);
     cw_status s = dc->seq_audio && dc->audio_tmp ? alloc_caches(dc) : CW_ERR_NOMEM;
@@ -115,6 +121,24 @@ void cw_decoder_free(cw_decoder *dc)
 
 size_t cw_decoder_length(const cw_decoder *dc) { return dc->len; }
 
+/* Layer l's cross K/V of n_audio windows in bf16: each window's products
+ * through f (float32 [n_audio_ctx, d], which f's 4 n_ctx rows hold), then
+ * narrowed into the caches. */
+static cw_status cross_kv16(cw_decoder *dc, size_t l, cw_buf *enc_out, size_t n_audio)
+{
+    cw_backend *be = dc->w->be;
+    const cw_nn_attn *c = &dc->w->dec[l].cross;
+    size_t n = dc->n_audio_ctx * dc->d;
+    for (size_t a = 0; a < n_audio; a++) {
+        TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, a * n), &c->k, cw_ref_none(), dc->n_audio_ctx));
+        TRY(be->ops->narrow(be, cw_ref_at(dc->k_cross[l], a * n / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+        TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, a * n), &c->v, cw_ref_at(c->bv, 0),
+                            dc->n_audio_ctx));
+        TRY(be->ops->narrow(be, cw_ref_at(dc->v_cross[l], a * n / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+    }
+    return CW_OK;
+}
+
 cw_status cw_decoder_set_audio(cw_decoder *dc, cw_buf *enc_out, size_t n_audio)
 {
     if (n_audio == 0 || n_audio > dc->max_audio)
@@ -123,6 +147,10 @@ cw_status cw_decoder_set_audio(cw_decoder *dc, cw_buf *enc_out, size_t n_audio)
     size_t rows = n_audio * dc->n_audio_ctx;
     for (size_t l = 0; l < dc->n_layer; l++) {
         const cw_nn_attn *c = &dc->w->dec[l].cross;
+        if (dc->kv16) {
+            TRY(cross_kv16(dc, l, enc_out, n_audio));
+            continue;
+        }
         TRY(be->ops->linear(be, cw_ref_at(dc->k_cross[l], 0), cw_ref_at(enc_out, 0), &c->k,
                             cw_ref_none(), rows));
         TRY(be->ops->linear(be, cw_ref_at(dc->v_cross[l], 0), cw_ref_at(enc_out, 0), &c->v,
@@ -191,6 +219,7 @@ static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
         size_t s1 = s0 + 1, audio = dc->seq_audio[s0];
         while (s1 < dc->n_seq && dc->seq_audio[s1] == audio) s1++;
         size_t kv = audio * dc->n_audio_ctx * d;
+        if (dc->kv16) kv /= 2; /* float32 slots; n_audio_ctx * d is even */
         cw_attn a = {
             .n_batch = s1 - s0, .n_head = (size_t)dc->w->dims.n_text_head, .nq = n_new,
             .nkv = dc->n_audio_ctx,
@@ -199,6 +228,7 @@ static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
             .k = cw_ref_at(dc->k_cross[l], kv), .k_ld = d, .k_bstride = 0,
             .v = cw_ref_at(dc->v_cross[l], kv), .v_ld = d, .v_bstride = 0,
             .scale = 0.125f, .causal = 0, .q_pos = 0,
+            .kv_dtype = dc->kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32,
         };
         TRY(op->attention(be, &a));
         s0 = s1;

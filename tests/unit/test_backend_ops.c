@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "backend/backend.h"
+#include "util/half.h"
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_features.h"
 #include "test.h"
@@ -283,11 +284,22 @@ typedef struct {
     int shared_kv;     /* K/V batch stride 0: every sequence reads sequence 0's */
 } attn_case;
 
-static float *run_attention(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v)
+/* kv16: K and V narrowed to bf16 on the back end (the narrow op), attention
+ * reading them as such (kv_dtype BF16) */
+static float *run_attention_kv(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v,
+                               int kv16)
 {
     size_t hd = c->H * 64, ld = hd + c->pad;
     size_t nq_f = c->B * c->nq * ld, kv_f = c->B * c->ctx * hd;
     cw_buf *bq = up(be, q, nq_f * 4), *bk = up(be, k, kv_f * 4), *bv = up(be, v, kv_f * 4), *bo = NULL;
+    if (kv16) {
+        cw_buf *k16 = NULL, *v16 = NULL;
+        CHECK(be->ops->buf_alloc(be, kv_f * 2, &k16) == CW_OK && be->ops->buf_alloc(be, kv_f * 2, &v16) == CW_OK);
+        CHECK(be->ops->narrow(be, cw_ref_at(k16, 0), CW_DTYPE_BF16, cw_ref_at(bk, 0), kv_f) == CW_OK);
+        CHECK(be->ops->narrow(be, cw_ref_at(v16, 0), CW_DTYPE_BF16, cw_ref_at(bv, 0), kv_f) == CW_OK);
+        be->ops->buf_free(be, bk); be->ops->buf_free(be, bv);
+        bk = k16, bv = v16;
+    }
     CHECK(be->ops->buf_alloc(be, nq_f * 4, &bo) == CW_OK);
     float *zero = calloc(nq_f, 4);
     CHECK(be->ops->upload(be, bo, 0, zero, nq_f * 4) == CW_OK);
@@ -296,12 +308,43 @@ static float *run_attention(cw_backend *be, const attn_case *c, const float *q, 
                   .q = cw_ref_at(bq, 0), .q_ld = ld, .q_bstride = c->nq * ld,
                   .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = c->shared_kv ? 0 : c->ctx * hd,
                   .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = c->shared_kv ? 0 : c->ctx * hd,
-                  .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
+                  .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos,
+                  .kv_dtype = kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32 };
     CHECK(be->ops->attention(be, &a) == CW_OK);
     float *o = down(be, bo, nq_f);
     free(zero);
     be->ops->buf_free(be, bq); be->ops->buf_free(be, bk); be->ops->buf_free(be, bv); be->ops->buf_free(be, bo);
     return o;
+}
+
+static float *run_attention(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v)
+{
+    return run_attention_kv(be, c, q, k, v, 0);
+}
+
+/* Every back end with bf16 K/V against the float32 reference on K/V rounded
+ * to bf16 values: the same attention, so the float32 tolerances hold. */
+static void check_attention_kv16(const backends *b, const attn_case *c, size_t ci, const float *q, const float *k,
+                                 const float *v)
+{
+    size_t hd = c->H * 64, nq_f = c->B * c->nq * (hd + c->pad), kv_f = c->B * c->ctx * hd;
+    float *kr = malloc(kv_f * 4), *vr = malloc(kv_f * 4);
+    for (size_t i = 0; i < kv_f; i++) kr[i] = cw_bf16_to_f32(cw_f32_to_bf16(k[i])), vr[i] = cw_bf16_to_f32(cw_f32_to_bf16(v[i]));
+    float *r = run_attention(b->ref, c, q, kr, vr), *o1 = NULL;
+    for (int t = -1; t < 3; t++) {
+        float *o = run_attention_kv(t < 0 ? b->ref : b->fast[t], c, q, k, v, 1);
+        char what[64];
+        snprintf(what, sizeof what, "attention bf16 K/V case %zu threads %d", ci, t + 1);
+        close_all(o, r, nq_f, 2e-6, 1e-5, what);
+        if (t <= 0) {
+            free(o1);
+            o1 = o;
+        } else {
+            CHECK_MSG(memcmp(o, o1, nq_f * 4) == 0, "attention bf16 K/V case %zu: %d threads differ", ci, t + 1);
+            free(o);
+        }
+    }
+    free(o1); free(r); free(kr); free(vr);
 }
 
 static void test_attention(void)
@@ -315,6 +358,8 @@ static void test_attention(void)
         { 3, 1, 1, 130, 200, 0, 0, 0, 0 },    /* one-token step over a cross-attention cache */
         { 1, 2, 130, 150, 150, 1, 20, 0, 0 }, /* causal over several query blocks */
         { 4, 2, 1, 40, 40, 0, 0, 0, 1 },   /* beams sharing one cross-attention K/V */
+        { 1, 3, 1, 1500, 1500, 0, 0, 0, 0 },  /* a step over a full-size cross-attention cache */
+        { 2, 2, 4, 23, 40, 1, 19, 5, 0 },     /* 4 new tokens after 19 cached (few-row route) */
     };
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         const attn_case *c = &cases[ci];
@@ -325,7 +370,7 @@ static void test_attention(void)
         {
             size_t i = c->nq - 1, ld = hd + c->pad, keep = c->causal ? c->q_pos + i + 1 : c->nkv;
             if (keep > c->nkv) keep = c->nkv;
-            double mx = -1e300, sum = 0, out0 = 0, sc[256];
+            double mx = -1e300, sum = 0, out0 = 0, sc[2048];
             for (size_t j = 0; j < keep; j++) {
                 double d = 0;
                 for (size_t e = 0; e < 64; e++) d += (double)q[i * ld + e] * k[j * hd + e];
@@ -347,6 +392,7 @@ static void test_attention(void)
                 free(o);
             }
         }
+        check_attention_kv16(&b, c, ci, q, k, v);
         free(o1); free(r); free(q); free(k); free(v);
     }
     free_backends(&b);

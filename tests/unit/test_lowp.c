@@ -445,7 +445,7 @@ static void test_attention_lowp(void)
         float *scr = malloc((cw_avx512_attn_bf16_scratch_floats(&a) + 32) * 4);
         float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
         float *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
-        cw_attn_ptrs p = { &a, o, q, k, v, 0 }, pr = { &a, r, q, k, v, 0 }; /* 0: nothing kept between items */
+        cw_attn_ptrs p = { &a, o, q, k, v, NULL, NULL, 0 }, pr = { &a, r, q, k, v, NULL, NULL, 0 }; /* 0: nothing kept between items */
         size_t blk = cw_avx512_attn_block;
         for (size_t bh = 0; bh < c->B * c->H; bh++)
             for (size_t i0 = 0; i0 < c->nq; i0 += blk) {

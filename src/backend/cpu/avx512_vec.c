@@ -7,6 +7,11 @@
 
 #ifdef CW_HAVE_X86
 
+#include <immintrin.h>
+
+#define CW_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define CW_INLINE static inline __attribute__((always_inline))
+
 #ifndef CW_AVX512_ATTN_BLOCK
 #define CW_AVX512_ATTN_BLOCK 112
 #endif
@@ -20,6 +25,122 @@ size_t cw_avx512_attn_scratch_floats(const cw_attn *a)
     return (size_t)CW_ATTN_BLOCK * a->nkv + 16 + cw_avx512_gemm_scratch_floats(&g);
 }
 
+/* ---- a few query rows (decoder steps) ----------------------------------------
+ *
+ * A decoder step has one query row per sequence against up to 1500 keys. The
+ * GEMM route spends that on a 14-row tile of which one row is used and on
+ * per-call packing; here K and V are read in place, once per query row, and
+ * the products are plain dot products: Q.K^T 16 keys at a time (one 16-lane
+ * partial sum per key, reduced 16 at once by a transpose-add tree), P.V as
+ * a row of 64 accumulated over the keys. Query blocks up to CW_ATTN_FEW rows
+ * take this route; the arithmetic per row does not depend on the block. */
+enum { CW_ATTN_FEW = 4 };
+const size_t cw_avx512_attn_few = CW_ATTN_FEW;
+
+/* v[i] holds the 16 partial sums of key (4 (i % 4) + i / 4) of a block of
+ * 16; returns the 16 totals in key order. Four levels of pairwise 128-bit
+ * and 32-bit shuffles: the loading order above puts every total in place. */
+CW_TARGET CW_INLINE __m512 sum16x16(__m512 v[16])
+{
+    __m512 w[8], u[4], t[2];
+    for (int p = 0; p < 8; p++)
+        w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int q = 0; q < 4; q++)
+        u[q] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int r = 0; r < 2; r++)
+        t[r] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* 16 values of a K or V row: float32, or bf16 (BF16 != 0) widened exactly */
+CW_TARGET CW_INLINE __m512 load_kv(const void *x, size_t i, const int BF16)
+{
+    if (!BF16) return _mm512_loadu_ps((const float *)x + i);
+    __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)x + i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+CW_TARGET CW_INLINE __m512 dot64(__m512 q0, __m512 q1, __m512 q2, __m512 q3, const void *k, size_t at,
+                                 const int BF16)
+{
+    __m512 a = _mm512_mul_ps(q0, load_kv(k, at, BF16));
+    a = _mm512_fmadd_ps(q1, load_kv(k, at + 16, BF16), a);
+    a = _mm512_fmadd_ps(q2, load_kv(k, at + 32, BF16), a);
+    return _mm512_fmadd_ps(q3, load_kv(k, at + 48, BF16), a);
+}
+
+/* s [n] = q [64] . k rows [n] (stride ld elements) */
+CW_TARGET CW_INLINE void dot_rows(float *s, const float *q, const void *k, size_t ld, size_t n, const int BF16)
+{
+    __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
+           q3 = _mm512_loadu_ps(q + 48);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 v[16];
+        for (int i = 0; i < 16; i++) v[i] = dot64(q0, q1, q2, q3, k, (j + (size_t)(4 * (i % 4) + i / 4)) * ld, BF16);
+        _mm512_storeu_ps(s + j, sum16x16(v));
+    }
+    for (; j < n; j++) s[j] = _mm512_reduce_add_ps(dot64(q0, q1, q2, q3, k, j * ld, BF16));
+}
+
+/* o [64] = p [n] . v rows [n] (stride ld elements); two sets of accumulators
+ * (even and odd keys) so that the FMAs' latency is covered. */
+CW_TARGET CW_INLINE void weigh_rows(float *o, const float *p, const void *v, size_t ld, size_t n, const int BF16)
+{
+    __m512 a[8];
+    for (int c = 0; c < 8; c++) a[c] = _mm512_setzero_ps();
+    size_t j = 0;
+    for (; j + 2 <= n; j += 2) {
+        __m512 p0 = _mm512_set1_ps(p[j]), p1 = _mm512_set1_ps(p[j + 1]);
+        for (int c = 0; c < 4; c++) {
+            a[c] = _mm512_fmadd_ps(p0, load_kv(v, j * ld + 16 * (size_t)c, BF16), a[c]);
+            a[4 + c] = _mm512_fmadd_ps(p1, load_kv(v, (j + 1) * ld + 16 * (size_t)c, BF16), a[4 + c]);
+        }
+    }
+    if (j < n) {
+        __m512 p0 = _mm512_set1_ps(p[j]);
+        for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_kv(v, j * ld + 16 * (size_t)c, BF16), a[c]);
+    }
+    for (int c = 0; c < 4; c++) _mm512_storeu_ps(o + 16 * c, _mm512_add_ps(a[c], a[4 + c]));
+}
+
+/* k, v: float32, or bf16 (BF16 != 0) */
+CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const void *k, const void *v, float *o,
+                                          size_t i0, size_t i1, size_t ncols, float *s, const int BF16)
+{
+    cw_mask mask = { a->causal, a->q_pos, 0 };
+    for (size_t i = i0; i < i1; i++) {
+        const float *qi = q + (i - i0) * a->q_ld;
+        float *oi = o + (i - i0) * a->o_ld;
+        size_t keep = cw_mask_keep(&mask, i, ncols);
+        if (keep == 0) {
+            for (size_t d = 0; d < CW_HEAD_DIM; d++) oi[d] = 0.0f;
+            continue;
+        }
+        dot_rows(s, qi, k, a->k_ld, keep, BF16);
+        cw_avx2_softmax(s, s, 0, 1, keep, a->scale, NULL);
+        weigh_rows(oi, s, v, a->v_ld, keep, BF16);
+    }
+}
+
+CW_TARGET static void attention_few(const cw_attn_ptrs *p, size_t b, size_t h, size_t i0, size_t i1, size_t ncols,
+                                    float *s)
+{
+    const cw_attn *a = p->a;
+    const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
+    float *o = p->o + b * a->o_bstride + i0 * a->o_ld + h * CW_HEAD_DIM;
+    if (p->k16)
+        attention_few_t(a, q, p->k16 + b * a->k_bstride + h * CW_HEAD_DIM, p->v16 + b * a->v_bstride + h * CW_HEAD_DIM,
+                        o, i0, i1, ncols, s, 1);
+    else
+        attention_few_t(a, q, p->k + b * a->k_bstride + h * CW_HEAD_DIM, p->v + b * a->v_bstride + h * CW_HEAD_DIM,
+                        o, i0, i1, ncols, s, 0);
+}
+
 /* Query rows [i0, i1) (at most CW_ATTN_BLOCK) of head bh, as cw_avx2_attention. */
 void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
 {
@@ -28,6 +149,10 @@ void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1,
     size_t ncols = a->nkv;
     if (a->causal && a->q_pos + i1 < ncols) ncols = a->q_pos + i1;
     float *s = scratch, *gs = scratch + (size_t)CW_ATTN_BLOCK * a->nkv + 16;
+    if (nb <= CW_ATTN_FEW) { /* before the float32 pointers: K/V may be bf16 here */
+        attention_few(p, b, h, i0, i1, ncols, s);
+        return;
+    }
     const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
     const float *k = p->k + b * a->k_bstride + h * CW_HEAD_DIM;
     const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;

@@ -37,6 +37,9 @@ typedef struct {
 typedef struct {
     const cw_attn *a;
     float *o; const float *q, *k, *v; /* resolved base pointers */
+    /* kv_dtype BF16: k and v are NULL and these hold K and V (element
+     * strides as the cw_attn says); only a kernel with attn_kv16 gets them */
+    const uint16_t *k16, *v16;
     /* unique per op call, or 0: lets a kernel keep per-head work (the bf16
      * K and V) in its thread's scratch from one item to the next */
     size_t call_id;
@@ -64,6 +67,10 @@ typedef struct {
     void (*attention)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
     size_t (*attn_scratch_floats)(const cw_attn *a);
     size_t attn_block; /* query rows per work item */
+    /* blocks of at most this many query rows the attention kernel takes with
+     * bf16 K/V (cw_attn_ptrs.k16) itself; others get K/V widened to float32
+     * first (0: always widened) */
+    size_t attn_kv16_rows;
     /* lowp mode (lowp.h), filled by cw_cpu_select_lowp; names for logs */
     cw_quant_rows_fn quant_rows;
     cw_bf16_round_fn bf16_round;
@@ -150,6 +157,9 @@ void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t 
 void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_scratch_floats(const cw_attn *a);
 extern const size_t cw_avx512_attn_block;
+/* blocks of up to this many query rows: dot products read K/V in place,
+ * float32 or bf16 (attn_kv16_rows) */
+extern const size_t cw_avx512_attn_few;
 /* The lowp BF16 product with vdpbf16ps (avx512_lowp.c; AVX512-BF16). */
 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);

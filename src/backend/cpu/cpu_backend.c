@@ -362,6 +362,31 @@ typedef struct {
     size_t per, n_blocks, n_items;
 } attn_job;
 
+/* With bf16 K/V, an item the kernel cannot take as such: head bh's keys and
+ * values widened to float32 in scratch (the first 2 * nkv * 64 floats), and
+ * the item run as one of a single-head, single-sequence float32 op. */
+static void attn_item_widened(const attn_job *j, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    const cw_attn *a = j->p->a;
+    size_t b = bh / a->n_head, h = bh % a->n_head, nkv = a->nkv;
+    float *k = scratch, *v = scratch + nkv * CW_HEAD_DIM;
+    const uint16_t *k16 = j->p->k16 + b * a->k_bstride + h * CW_HEAD_DIM;
+    const uint16_t *v16 = j->p->v16 + b * a->v_bstride + h * CW_HEAD_DIM;
+    for (size_t t = 0; t < nkv; t++) {
+        j->k->to_f32(k + t * CW_HEAD_DIM, k16 + t * a->k_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
+        j->k->to_f32(v + t * CW_HEAD_DIM, v16 + t * a->v_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
+    }
+    cw_attn one = *a;
+    one.n_batch = 1;
+    one.n_head = 1;
+    one.k_ld = one.v_ld = CW_HEAD_DIM;
+    one.k_bstride = one.v_bstride = 0;
+    one.kv_dtype = CW_DTYPE_F32;
+    cw_attn_ptrs p = { &one, j->p->o + b * a->o_bstride + h * CW_HEAD_DIM,
+                       j->p->q + b * a->q_bstride + h * CW_HEAD_DIM, k, v, NULL, NULL, 0 };
+    j->fn(&p, 0, i0, i1, scratch + 2 * nkv * CW_HEAD_DIM);
+}
+
 /* Items (head, block of query rows) are dealt round-robin: fixed blocks, so
  * the arithmetic does not depend on the thread count. */
 static void attn_worker(int ith, int nth, void *arg)
@@ -371,7 +396,9 @@ static void attn_worker(int ith, int nth, void *arg)
     for (size_t it = (size_t)ith; it < j->n_items; it += (size_t)nth) {
         size_t bh = it / j->n_blocks, i0 = it % j->n_blocks * blk;
         size_t i1 = i0 + blk < nq ? i0 + blk : nq;
-        j->fn(j->p, bh, i0, i1, j->scratch + (size_t)ith * j->per);
+        float *scratch = j->scratch + (size_t)ith * j->per;
+        if (j->p->k16 && i1 - i0 > j->k->attn_kv16_rows) attn_item_widened(j, bh, i0, i1, scratch);
+        else j->fn(j->p, bh, i0, i1, scratch);
     }
 }
 
@@ -387,17 +414,24 @@ static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
     size_t B = a->n_batch, H = a->n_head, hd = H * CW_HEAD_DIM;
     if (a->q_ld < hd || a->k_ld < hd || a->v_ld < hd || a->o_ld < hd)
         return cw_error(CW_ERR_INVALID_ARG, "attention: a row stride is below H*64 = %zu", hd);
+    if (a->kv_dtype != CW_DTYPE_F32 && a->kv_dtype != CW_DTYPE_BF16)
+        return cw_error(CW_ERR_INVALID_ARG, "attention: K/V dtype %d is neither F32 nor BF16", (int)a->kv_dtype);
+    int kv16 = a->kv_dtype == CW_DTYPE_BF16;
     float *o = ref_ptr(a->o, attn_span(B, a->nq, a->o_ld, a->o_bstride, H), "attention o");
     const float *q = ref_ptr(a->q, attn_span(B, a->nq, a->q_ld, a->q_bstride, H), "attention q");
-    const float *k = ref_ptr(a->k, attn_span(B, a->nkv, a->k_ld, a->k_bstride, H), "attention k");
-    const float *v = ref_ptr(a->v, attn_span(B, a->nkv, a->v_ld, a->v_bstride, H), "attention v");
+    /* bf16 K/V: elements 2 * off onwards, half a float32 slot each */
+    size_t k_n = attn_span(B, a->nkv, a->k_ld, a->k_bstride, H), v_n = attn_span(B, a->nkv, a->v_ld, a->v_bstride, H);
+    const float *k = ref_ptr(a->k, kv16 ? (k_n + 1) / 2 : k_n, "attention k");
+    const float *v = ref_ptr(a->v, kv16 ? (v_n + 1) / 2 : v_n, "attention v");
     if (!o || !q || !k || !v) return CW_ERR_INVALID_ARG;
     if (B == 0 || H == 0 || a->nq == 0) return CW_OK;
     cw_cpu_state *st = state(be);
-    cw_attn_ptrs p = { a, o, q, k, v, ++st->attn_calls };
+    cw_attn_ptrs p = { a, o, q, kv16 ? NULL : k, kv16 ? NULL : v, kv16 ? (const uint16_t *)(const void *)k : NULL,
+                       kv16 ? (const uint16_t *)(const void *)v : NULL, ++st->attn_calls };
     /* lowp: attention in bf16 where a kernel exists (lowp.h) */
     int lowp = st->lowp && st->k.attention_lowp;
     size_t per = lowp ? st->k.attn_lowp_scratch_floats(a) : st->k.attn_scratch_floats(a);
+    if (kv16) per += 2 * a->nkv * CW_HEAD_DIM; /* attn_item_widened */
     attn_job j = { &p, &st->k, lowp ? st->k.attention_lowp : st->k.attention, NULL, round16(per) + 16, 0, 0 };
     j.n_blocks = (a->nq + st->k.attn_block - 1) / st->k.attn_block;
     j.n_items = B * H * j.n_blocks;
@@ -545,6 +579,17 @@ static cw_status cpu_transpose(cw_backend *be, cw_ref y, cw_ref x, size_t rows, 
     return CW_OK;
 }
 
+static cw_status cpu_narrow(cw_backend *be, cw_ref y, cw_dtype dtype, cw_ref x, size_t n)
+{
+    (void)be;
+    if (dtype != CW_DTYPE_BF16) return cw_error(CW_ERR_INVALID_ARG, "narrow: dtype %d is not BF16", (int)dtype);
+    uint16_t *py = (uint16_t *)(void *)ref_ptr(y, (n + 1) / 2, "narrow y");
+    const float *px = ref_ptr(x, n, "narrow x");
+    if (!py || !px) return CW_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++) py[i] = cw_f32_to_bf16(px[i]);
+    return CW_OK;
+}
+
 /* ---- the handle ----------------------------------------------------------------- */
 
 static void cpu_destroy(cw_backend *be)
@@ -564,6 +609,7 @@ static const cw_backend_ops cpu_ops = {
     .layernorm = cpu_layernorm, .softmax = cpu_softmax,
     .gelu = cpu_gelu, .add = cpu_add, .add_bcast = cpu_add_bcast,
     .embedding = cpu_embedding, .copy2d = cpu_copy2d, .transpose = cpu_transpose,
+    .narrow = cpu_narrow,
     .destroy = cpu_destroy,
 };
 

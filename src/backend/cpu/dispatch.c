@@ -65,6 +65,7 @@ static void use_avx512(cw_cpu_kernels *k)
     k->attention = cw_avx512_attention;
     k->attn_scratch_floats = cw_avx512_attn_scratch_floats;
     k->attn_block = cw_avx512_attn_block;
+    k->attn_kv16_rows = cw_avx512_attn_few;
 }
 #endif
 
