@@ -37,9 +37,9 @@ size_t cw_avx512_attn_scratch_floats(const cw_attn *a)
 enum { CW_ATTN_FEW = 4 };
 const size_t cw_avx512_attn_few = CW_ATTN_FEW;
 
-/* v[i] holds the 16 partial sums of key (4 (i % 4) + i / 4) of a block of
- * 16; returns the 16 totals in key order. Four levels of pairwise 128-bit
- * and 32-bit shuffles: the loading order above puts every total in place. */
+/* v[i] holds the 16 partial sums of key i of a block of 16; returns their
+ * totals, key 4 e + c in lane 4 c + e. Four levels of pairwise 128-bit and
+ * 32-bit shuffles. */
 CW_TARGET CW_INLINE __m512 sum16x16(__m512 v[16])
 {
     __m512 w[8], u[4], t[2];
@@ -78,11 +78,14 @@ CW_TARGET CW_INLINE void dot_rows(float *s, const float *q, const void *k, size_
 {
     __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
            q3 = _mm512_loadu_ps(q + 48);
+    /* keys in their order (the prefetchers follow a constant stride) and the
+     * tree's lanes put back in order at the end */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     size_t j = 0;
     for (; j + 16 <= n; j += 16) {
         __m512 v[16];
-        for (int i = 0; i < 16; i++) v[i] = dot64(q0, q1, q2, q3, k, (j + (size_t)(4 * (i % 4) + i / 4)) * ld, BF16);
-        _mm512_storeu_ps(s + j, sum16x16(v));
+        for (int i = 0; i < 16; i++) v[i] = dot64(q0, q1, q2, q3, k, (j + (size_t)i) * ld, BF16);
+        _mm512_storeu_ps(s + j, _mm512_permutexvar_ps(order, sum16x16(v)));
     }
     for (; j < n; j++) s[j] = _mm512_reduce_add_ps(dot64(q0, q1, q2, q3, k, j * ld, BF16));
 }

@@ -147,6 +147,9 @@ void cw_avx2_gelu(float *x, size_t n);
 void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
+/* blocks of up to this many query rows: dot products reading K/V in place,
+ * float32 or bf16 (attn_kv16_rows) */
+extern const size_t cw_avx2_attn_few;
 /* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
  * attention on them and to_f32; the AVX2 layernorm, softmax and GELU serve
  * the avx512 table too (about 5% of the encoder profile: not rewritten). */

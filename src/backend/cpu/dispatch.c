@@ -47,6 +47,7 @@ static void use_avx2(cw_cpu_kernels *k)
         .attention = cw_avx2_attention,
         .attn_scratch_floats = cw_avx2_attn_scratch_floats,
         .attn_block = 64,
+        .attn_kv16_rows = cw_avx2_attn_few,
     };
 }
 
