@@ -183,13 +183,18 @@ static size_t sequences_needed(const cw_transcribe_params *p)
 static cw_status ensure_net(cw_context *c, size_t n_audio, size_t n_seq)
 {
     if (c->net && c->net_seq >= n_seq && c->net_audio >= n_audio) return CW_OK;
-    if (c->net) {
+    cw_status s;
+    if (c->net) { /* keep the weights, grow the rest */
         if (c->net_seq > n_seq) n_seq = c->net_seq;
         if (c->net_audio > n_audio) n_audio = c->net_audio;
+        s = cw_net_resize(c->net, n_audio, n_seq);
+        if (s) {
+            cw_net_free(c->net);
+            c->net = NULL;
+        }
+    } else {
+        s = cw_net_create_dtype(c->be, c->model, c->dtype, n_audio, n_seq, &c->net);
     }
-    cw_net_free(c->net);
-    c->net = NULL;
-    cw_status s = cw_net_create_dtype(c->be, c->model, c->dtype, n_audio, n_seq, &c->net);
     c->net_seq = s ? 0 : n_seq;
     c->net_audio = s ? 0 : n_audio;
     return s;

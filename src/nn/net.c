@@ -80,6 +80,22 @@ cw_status cw_net_create_dtype(cw_backend *be, const cw_model *model, cw_compute_
     return CW_OK;
 }
 
+cw_status cw_net_resize(cw_net *n, size_t max_audio, size_t max_seq)
+{
+    max_seq = max_seq ? max_seq : 1;
+    size_t *seq_audio = cw_calloc(max_seq, sizeof *seq_audio);
+    if (!seq_audio) return CW_ERR_NOMEM;
+    cw_decoder_free(n->dec);
+    cw_encoder_free(n->enc);
+    n->dec = NULL;
+    n->enc = NULL;
+    free(n->seq_audio);
+    n->seq_audio = seq_audio;
+    n->max_seq = max_seq;
+    cw_status s = cw_encoder_create(n->weights, max_audio, &n->enc);
+    return s ? s : cw_decoder_create(n->weights, max_seq, max_audio, &n->dec);
+}
+
 void cw_net_free(cw_net *n)
 {
     if (!n) return;

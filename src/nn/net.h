@@ -24,6 +24,10 @@ cw_status cw_net_create(cw_backend *be, const cw_model *model, size_t max_audio,
 /* The same with the weights in a compute dtype (cw_nn_weights_create_dtype). */
 cw_status cw_net_create_dtype(cw_backend *be, const cw_model *model, cw_compute_dtype dtype,
                               size_t max_audio, size_t max_seq, cw_net **out);
+/* Re-sizes n's encoder and decoder for a larger batch, keeping its weights
+ * (their conversion to the compute dtype is the costly part). On failure n
+ * has no encoder or decoder and must be freed. */
+cw_status cw_net_resize(cw_net *n, size_t max_audio, size_t max_seq);
 void cw_net_free(cw_net *n);
 
 #endif

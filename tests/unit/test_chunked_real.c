@@ -95,12 +95,16 @@ static void test_chunked_tiny_en(void)
     CHECK_EQ_INT(cw_model_load(test_path("CW_MODELS_DIR", "tiny.en"), NULL, &model), CW_OK);
     CHECK_EQ_INT(cw_context_create(model, &cp, &ctx), CW_OK);
     cw_transcribe_params p = cw_transcribe_default_params();
-    cw_result *seq = NULL, *b1 = NULL, *b4 = NULL;
+    cw_result *seq = NULL, *b1 = NULL, *b4 = NULL, *seq2 = NULL;
     CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &p, &seq), CW_OK);
     p.long_form = CW_LONG_FORM_CHUNKED;
     CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &p, &b1), CW_OK);
     p.batch_size = 4; /* grows the context's net */
     CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &p, &b4), CW_OK);
+    /* the grown net (same weights, new encoder and decoder) as before */
+    cw_transcribe_params ps = cw_transcribe_default_params();
+    CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &ps, &seq2), CW_OK);
+    if (seq && seq2) CHECK_MSG(same_segments(seq, seq2), "sequential after the net grew differs from before");
     if (seq && b1 && b4) {
         double ws = wer(ref, cw_result_text(seq)), w1 = wer(ref, cw_result_text(b1)),
                w4 = wer(ref, cw_result_text(b4)), w14 = wer(cw_result_text(b1), cw_result_text(b4));
@@ -117,6 +121,7 @@ static void test_chunked_tiny_en(void)
     cw_result_free(seq);
     cw_result_free(b1);
     cw_result_free(b4);
+    cw_result_free(seq2);
     cw_context_free(ctx);
     cw_model_free(model);
     free(pcm);
