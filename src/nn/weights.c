@@ -121,13 +121,13 @@ static cw_status bind_converted(cw_nn_weights *w, const cw_tensor *t, cw_dtype t
     return CW_OK;
 }
 
-/* The dtype a matrix is computed in under w->dtype (conv: a conv weight). */
-static cw_dtype target_dtype(const cw_nn_weights *w, cw_dtype stored, int conv)
+/* The dtype a matrix (conv weights too) is computed in under w->dtype. */
+static cw_dtype target_dtype(const cw_nn_weights *w, cw_dtype stored)
 {
     switch (w->dtype) {
     case CW_COMPUTE_FP16: return CW_DTYPE_F16;
-    case CW_COMPUTE_BF16: return conv ? stored : CW_DTYPE_BF16;
-    case CW_COMPUTE_INT8: return conv ? stored : CW_DTYPE_I8;
+    case CW_COMPUTE_BF16: return CW_DTYPE_BF16;
+    case CW_COMPUTE_INT8: return CW_DTYPE_I8;
     case CW_COMPUTE_FP32:
     default: return stored;
     }
@@ -150,7 +150,7 @@ static cw_status bind_matrix(cw_nn_weights *w, const cw_model *m, const char *na
                         cw_dtype_name(t->dtype));
     if (t->dtype == CW_DTYPE_I8 && !t->scale)
         return cw_error(CW_ERR_FORMAT, "%s: int8 tensor '%s' has no scales", m->dir, name);
-    cw_dtype to = target_dtype(w, t->dtype, rank == 3);
+    cw_dtype to = target_dtype(w, t->dtype);
     if (to != t->dtype) return bind_converted(w, t, to, out);
     cw_buf *data, *scale = NULL;
     s = be->ops->buf_wrap(be, t->data, t->n_elem * cw_dtype_size(t->dtype), &data);

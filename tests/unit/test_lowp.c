@@ -312,6 +312,71 @@ static void test_backend_threads(void)
     cw_backend_free(exact);
 }
 
+/* The conv stem with int8 / bf16 weights in lowp mode: the product of its
+ * im2col columns as a lowp linear op, so every ISA and thread count gives
+ * the reference linear op's bits on the same columns. */
+static void test_conv_lowp(void)
+{
+    enum { CI = 5, TI = 41, CO = 7, K = CI * 3 };
+    uint64_t s = 11;
+    float x[CI * TI], wf[CO * K], ws[CO], bias[CO];
+    int8_t wq[CO * K];
+    uint16_t wb[CO * K];
+    for (size_t i = 0; i < CI * TI; i++) x[i] = frand(&s);
+    for (size_t i = 0; i < CO * K; i++) wf[i] = 0.2f * frand(&s), wb[i] = cw_f32_to_bf16(wf[i]);
+    for (size_t o = 0; o < CO; o++) ws[o] = cw_quantize_row_i8(wq + o * K, wf + o * K, K), bias[o] = frand(&s);
+    cw_backend_params p = cw_backend_default_params();
+    p.lowp = 1;
+    p.isa = CW_ISA_REF;
+    cw_backend *ref = NULL;
+    CHECK(cw_backend_create(&p, &ref) == CW_OK);
+    for (size_t stride = 1; stride <= 2; stride++) {
+        size_t to = (TI - 1) / stride + 1;
+        float *col = calloc(to * K, sizeof *col), *z = malloc(to * CO * sizeof *z), *y = malloc(to * CO * sizeof *y);
+        for (size_t t = 0; t < to; t++) /* col [t, c*3 + kk] = x [c, t*stride + kk - 1], zero padded */
+            for (size_t c = 0; c < CI; c++)
+                for (size_t kk = 0; kk < 3; kk++) {
+                    long ti = (long)(t * stride + kk) - 1;
+                    if (ti >= 0 && ti < TI) col[t * K + c * 3 + kk] = x[c * TI + (size_t)ti];
+                }
+        for (int dt = 0; dt < 2; dt++) {
+            const void *w = dt ? (const void *)wb : (const void *)wq;
+            cw_dtype d = dt ? CW_DTYPE_BF16 : CW_DTYPE_I8;
+            run_linear(ref, col, to, K, w, d, dt ? NULL : ws, CO, bias, z);
+            for (int isa = 0; isa < 3; isa++)
+                for (int t = 1; t <= 2; t++) {
+                    cw_backend *be = NULL;
+                    p.isa = isa == 0 ? CW_ISA_REF : isa == 1 ? CW_ISA_AVX2 : CW_ISA_AUTO;
+                    p.n_threads = t;
+                    if (cw_backend_create(&p, &be) != CW_OK) continue;
+                    cw_buf *bx = up(be, x, sizeof x), *bw = up(be, w, CO * K * cw_dtype_size(d));
+                    cw_buf *bs = dt ? NULL : up(be, ws, sizeof ws), *bb = up(be, bias, sizeof bias), *by = NULL;
+                    CHECK(be->ops->buf_alloc(be, to * CO * sizeof(float), &by) == CW_OK);
+                    cw_weight wt = { .dtype = d, .rows = CO, .cols = K, .data = bw, .scale = bs };
+                    CHECK(be->ops->conv1d(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, cw_ref_at(bb, 0), CI, TI,
+                                          stride) == CW_OK);
+                    CHECK(be->ops->download(be, y, by, 0, to * CO * sizeof(float)) == CW_OK);
+                    /* y [CO, to] is z [to, CO] transposed; int8 gives the reference's bits, bf16 sums in
+                     * another order per ISA, so it agrees within rounding of sum |x w| */
+                    int same = 1;
+                    for (size_t o = 0; o < CO; o++)
+                        for (size_t q = 0; q < to; q++) {
+                            float a = y[o * to + q], b = z[q * CO + o];
+                            double mag = fabs(bias[o]);
+                            for (size_t kk = 0; kk < K; kk++) mag += fabs((double)col[q * K + kk] * wf[o * K + kk]);
+                            same &= dt ? fabs((double)a - b) <= 1e-5 * mag : memcmp(&a, &b, sizeof a) == 0;
+                        }
+                    CHECK_MSG(same, "conv1d %s stride %zu, %s, %d threads", dt ? "bf16" : "int8", stride, be->desc, t);
+                    be->ops->buf_free(be, bx), be->ops->buf_free(be, bw), be->ops->buf_free(be, bs);
+                    be->ops->buf_free(be, bb), be->ops->buf_free(be, by);
+                    cw_backend_free(be);
+                }
+        }
+        free(col), free(z), free(y);
+    }
+    cw_backend_free(ref);
+}
+
 /* ---- weights at load and the public knob (tiny.en) ------------------------------------- */
 
 static void test_weights_dtype(void)
@@ -330,7 +395,7 @@ static void test_weights_dtype(void)
     CHECK(cw_backend_create(&bp, &be) == CW_OK);
     static const struct { cw_compute_dtype d; cw_dtype lin, conv; } cases[] = {
         { CW_COMPUTE_FP32, CW_DTYPE_F16, CW_DTYPE_F16 }, { CW_COMPUTE_FP16, CW_DTYPE_F16, CW_DTYPE_F16 },
-        { CW_COMPUTE_BF16, CW_DTYPE_BF16, CW_DTYPE_F16 }, { CW_COMPUTE_INT8, CW_DTYPE_I8, CW_DTYPE_F16 },
+        { CW_COMPUTE_BF16, CW_DTYPE_BF16, CW_DTYPE_BF16 }, { CW_COMPUTE_INT8, CW_DTYPE_I8, CW_DTYPE_I8 },
     };
     for (size_t c = 0; c < LEN(cases); c++) {
         cw_nn_weights *w = NULL;
@@ -493,6 +558,7 @@ int main(void)
     RUN(test_prep_kernels);
     RUN(test_gemm_kernels);
     RUN(test_backend_threads);
+    RUN(test_conv_lowp);
     RUN(test_weights_dtype);
     RUN(test_attention_lowp);
     return test_summary();

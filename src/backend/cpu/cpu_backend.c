@@ -246,39 +246,55 @@ static void lowp_worker(int ith, int nth, void *arg)
     else j->k->gemm_bf16(j->g, m0, m1, n0, n1, j->scratch + (size_t)ith * j->per);
 }
 
-/* g: the float32 product as cpu_linear built it, with I8 or BF16 weights. */
-static cw_status linear_lowp(cw_backend *be, const cw_gemm *g)
+/* Floats of scratch linear_lowp_run needs for g. */
+static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t nth)
 {
-    cw_cpu_state *st = state(be);
-    size_t nth = (size_t)cw_threadpool_size(be->pool);
-    lowp_job j = { .k = &st->k, .x = g->a, .split_n = g->m <= 64 || g->n >= g->m };
     if (g->bt == CW_DTYPE_I8) {
         size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
         size_t qb = mul(g->m, lda);
-        if (qb == SIZE_MAX) return cw_error(CW_ERR_NOMEM, "linear: activations too large");
-        size_t qf = round16(qb / sizeof(float) + 1);
-        float *scr = scratch_get(st, qf + round16(g->m));
-        if (!scr) return CW_ERR_NOMEM;
+        if (qb == SIZE_MAX) return SIZE_MAX;
+        return round16(qb / sizeof(float) + 1) + round16(g->m);
+    }
+    size_t per = round16(st->k.gemm_bf16_scratch_floats(g)) + 16;
+    return round16(mul(g->m, g->k)) + nth * per;
+}
+
+/* g: the float32 product as cpu_linear built it, with I8 or BF16 weights;
+ * scr: lowp_scratch_need() floats. */
+static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
+{
+    cw_cpu_state *st = state(be);
+    lowp_job j = { .k = &st->k, .x = g->a, .split_n = g->m <= 64 || g->n >= g->m };
+    if (g->bt == CW_DTYPE_I8) {
+        size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
         j.aq = (int8_t *)scr;
-        j.as = scr + qf;
+        j.as = scr + round16(mul(g->m, lda) / sizeof(float) + 1);
         cw_i8_gemm q = { .m = g->m, .n = g->n, .k = g->k, .a = j.aq, .lda = lda, .ascale = j.as,
                          .w = g->b, .ldw = g->ldb, .wscale = g->scale, .bias = g->bias,
                          .c = g->c, .ldc = g->ldc };
         j.q = &q;
         cw_threadpool_run(be->pool, lowp_prep_worker, &j);
         cw_threadpool_run(be->pool, lowp_worker, &j);
-        return CW_OK;
+        return;
     }
     size_t xf = round16(mul(g->m, g->k));
     j.per = round16(st->k.gemm_bf16_scratch_floats(g)) + 16;
-    float *scr = scratch_get(st, xf + nth * j.per);
-    if (!scr) return CW_ERR_NOMEM;
     cw_gemm gb = *g;
     gb.a = j.xr = scr;
     j.g = &gb;
     j.scratch = scr + xf;
     cw_threadpool_run(be->pool, lowp_prep_worker, &j);
     cw_threadpool_run(be->pool, lowp_worker, &j);
+}
+
+static cw_status linear_lowp(cw_backend *be, const cw_gemm *g)
+{
+    cw_cpu_state *st = state(be);
+    size_t need = lowp_scratch_need(st, g, (size_t)cw_threadpool_size(be->pool));
+    if (need == SIZE_MAX) return cw_error(CW_ERR_NOMEM, "linear: activations too large");
+    float *scr = scratch_get(st, need);
+    if (!scr) return CW_ERR_NOMEM;
+    linear_lowp_run(be, g, scr);
     return CW_OK;
 }
 
@@ -344,12 +360,18 @@ static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .ldc = c_out };
     size_t n_cols = round16(t_out * kk), n_z = round16(t_out * c_out);
-    float *scr = scratch_get(state(be), n_cols + n_z + gemm_scratch_need(be, &g));
+    cw_cpu_state *st = state(be);
+    /* lowp: the stem's product in int8 / bf16 as the Linear layers' */
+    int lowp = st->lowp && (w->dtype == CW_DTYPE_I8 || w->dtype == CW_DTYPE_BF16);
+    size_t need = lowp ? lowp_scratch_need(st, &g, (size_t)cw_threadpool_size(be->pool)) : gemm_scratch_need(be, &g);
+    if (need == SIZE_MAX) return cw_error(CW_ERR_NOMEM, "conv1d: too large");
+    float *scr = scratch_get(st, n_cols + n_z + need);
     if (!scr) return CW_ERR_NOMEM;
     im2col3(scr, px, c_in, t_in, t_out, stride);
     g.a = scr;
     g.c = scr + n_cols; /* Z [t_out, c_out] */
-    run_gemm(be, &g, scr + n_cols + n_z);
+    if (lowp) linear_lowp_run(be, &g, scr + n_cols + n_z);
+    else run_gemm(be, &g, scr + n_cols + n_z);
     transpose_plain(py, g.c, t_out, c_out);
     return CW_OK;
 }
