@@ -41,6 +41,7 @@ IMPLS = {
                                    {"CT2_USE_MKL": "1"}),
     "whisper.cpp": ("whisper_cpp.py", "pywhispercpp, sequential", {}),
     "transformers": ("hf_pipeline.py", "HF pipeline, chunked, batched", {}),
+    "openvino-genai": ("openvino_genai.py", "OpenVINO GenAI WhisperPipeline, sequential", {}),
 }
 
 MODELS = ["tiny.en", "base", "small"]
@@ -72,6 +73,7 @@ def _per_model(model):
         cell("faster-whisper-batched", model, "int8", 8),
         cell("whisper.cpp", model, "fp16", 1),
         cell("transformers", model, "fp32", 8),
+        cell("openvino-genai", model, "int8", 1),  # int8 weights, bf16 compute where the CPU has it
         # dtypes, batch sizes, the other CTranslate2 GEMM back end
         variant(cell("jax-flax", model, "bf16", 8)),
         variant(cell("jax-flax", model, "fp32", 1)),
@@ -79,6 +81,8 @@ def _per_model(model):
         variant(cell("transformers", model, "fp32", 1)),
         variant(cell("transformers", model, "bf16", 8)),
         variant(cell("faster-whisper", model, "bf16", 1)),
+        variant(cell("openvino-genai", model, "bf16", 1)),
+        variant(cell("openvino-genai", model, "fp32", 1)),
         variant(cell("jax-flax", model, "fp16", 8)),
         # cwhisper's other modes: chunked unbatched, low-precision weights (sequential)
         variant(cell("cwhisper-chunked", model, "fp32", 1)),
@@ -115,4 +119,5 @@ def quick():
             cell("cwhisper-chunked", m, "fp32", 8),
             cell("faster-whisper-mkl", m, "fp32", 1), cell("faster-whisper", m, "int8", 1),
             cell("faster-whisper-batched", m, "int8", 8), cell("whisper.cpp", m, "fp16", 1),
-            cell("transformers", m, "fp32", 8), cell("faster-whisper", m, "bf16", 1)]
+            cell("transformers", m, "fp32", 8), cell("openvino-genai", m, "int8", 1),
+            cell("faster-whisper", m, "bf16", 1)]
