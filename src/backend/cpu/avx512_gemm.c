@@ -70,9 +70,12 @@ enum {
 
 /* The tile, for cpu_backend.c to split work into whole tiles. */
 const size_t cw_avx512_gemm_mr = MR, cw_avx512_gemm_nr = NR;
+/* For avx512_vec.c's fused attention, which repeats this product's float
+ * operations: up to this many rows a [n, k] B goes through the GEMV. */
+const size_t cw_avx512_gemv_max_m = CW_GEMV_MAX_M;
 
 /* K is cut into equal blocks of at most KC (multiples of 16); depends on K only. */
-static size_t k_block(size_t k)
+size_t cw_avx512_k_block(size_t k)
 {
     size_t nb = (k + KC - 1) / KC;
     size_t kb = (k + nb - 1) / nb;
@@ -265,7 +268,7 @@ size_t cw_avx512_gemm_scratch_floats(const cw_gemm *g)
 CW_TARGET static void gemm_packed(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch)
 {
     float *bp = scratch, *ap = bp + (size_t)KC * NC, *bias = ap + (size_t)MC * KC;
-    size_t kb = k_block(g->k);
+    size_t kb = cw_avx512_k_block(g->k);
     for (size_t jc = n0; jc < n1; jc += NC) {
         size_t nc = n1 - jc < NC ? n1 - jc : NC;
         for (size_t p0 = 0; p0 < g->k; p0 += kb) {

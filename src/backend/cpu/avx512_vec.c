@@ -19,10 +19,14 @@ enum { CW_ATTN_BLOCK = CW_AVX512_ATTN_BLOCK };
 
 const size_t cw_avx512_attn_block = CW_ATTN_BLOCK;
 
+/* Scores [CW_ATTN_BLOCK, nkv], the GEMM's scratch, then the fused route's
+ * K panels and what they hold (fused_k). */
+static size_t kpan_floats(size_t nkv) { return (nkv + 31) / 32 * 32 * CW_HEAD_DIM; }
+
 size_t cw_avx512_attn_scratch_floats(const cw_attn *a)
 {
     cw_gemm g = { 0 };
-    return (size_t)CW_ATTN_BLOCK * a->nkv + 16 + cw_avx512_gemm_scratch_floats(&g);
+    return (size_t)CW_ATTN_BLOCK * a->nkv + 16 + cw_avx512_gemm_scratch_floats(&g) + kpan_floats(a->nkv) + 32;
 }
 
 /* ---- a few query rows (decoder steps) ----------------------------------------
@@ -144,6 +148,141 @@ CW_TARGET static void attention_few(const cw_attn_ptrs *p, size_t b, size_t h, s
                         o, i0, i1, ncols, s, 0);
 }
 
+/* ---- blocks of more than 8 query rows, fused ------------------------------
+ *
+ * The GEMM route (S = Q.K^T by cw_avx512_gemm, softmax, O = S.V) packs K
+ * again for every block of 112 rows and walks S [112, nkv] (660 KiB) three
+ * times. Here K is transposed once per (call, head) and thread into panels
+ * [key / 32][64][32] (kept for the thread's next block of the same head, as
+ * the bf16 kernel keeps its own), and 8 query rows at a time go through
+ * scores, softmax and P.V while their S [8, ncols] is in L1/L2. The float
+ * operations are the GEMM's own, in its order: each score one FMA chain
+ * over the 64 dimensions from zero, added to zero; each output the sum of
+ * cw_avx512_k_block(ncols) blocks, each an FMA chain over its keys from zero
+ * added to the previous blocks' sum; the softmax the same function. So the
+ * results are bit for bit those of the GEMM route, and blocks of up to 8 rows
+ * (whose Q.K^T the GEMM computes as a GEMV) stay on it. */
+enum { FG = 8 };
+
+/* K panels: kpan [npan][64][32] = K[32 p + c][d] at [p][d][c], zero past the
+ * keys converted; held { call_id, bh, keys } after them. */
+static void fused_k(const cw_attn_ptrs *p, size_t bh, const float *k, size_t ncols, float *kpan)
+{
+    const cw_attn *a = p->a;
+    size_t *held = (size_t *)(void *)(kpan + kpan_floats(a->nkv));
+    size_t rows = p->call_id && held[0] == p->call_id && held[1] == bh ? held[2] : 0;
+    if (ncols <= rows) return;
+    for (size_t j = rows; j < ncols; j++) {
+        float *d = kpan + j / 32 * 32 * CW_HEAD_DIM + j % 32;
+        const float *kr = k + j * a->k_ld;
+        for (size_t q = 0; q < CW_HEAD_DIM; q++) d[q * 32] = kr[q];
+    }
+    for (size_t j = ncols; j % 32; j++) {
+        float *d = kpan + j / 32 * 32 * CW_HEAD_DIM + j % 32;
+        for (size_t q = 0; q < CW_HEAD_DIM; q++) d[q * 32] = 0.0f;
+    }
+    held[0] = p->call_id, held[1] = bh, held[2] = ncols;
+}
+
+/* s [R, ncols] columns [c0, c0 + 32) = Q [R] . K^T (panel kp) */
+CW_TARGET CW_INLINE void fqk_tile(const float *q, size_t q_ld, const float *kp, float *s, size_t ncols, size_t c0,
+                                  const int R)
+{
+    __m512 acc[FG][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (size_t d = 0; d < CW_HEAD_DIM; d++, kp += 32) {
+        __m512 b0 = _mm512_loadu_ps(kp), b1 = _mm512_loadu_ps(kp + 16);
+        for (int r = 0; r < R; r++) {
+            __m512 x = _mm512_set1_ps(q[(size_t)r * q_ld + d]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    size_t left = ncols - c0;
+    __mmask16 m0 = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __mmask16 m1 = left >= 32 ? (__mmask16)0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+    for (int r = 0; r < R; r++) {
+        _mm512_mask_storeu_ps(s + (size_t)r * ncols + c0, m0, _mm512_add_ps(_mm512_setzero_ps(), acc[r][0]));
+        _mm512_mask_storeu_ps(s + (size_t)r * ncols + c0 + 16, m1, _mm512_add_ps(_mm512_setzero_ps(), acc[r][1]));
+    }
+}
+
+/* o [R, 32 dims] = s [R, ncols] . V [ncols, 32 dims], in k blocks of kb */
+CW_TARGET CW_INLINE void fpv_tile(const float *s, size_t ncols, const float *v, size_t v_ld, float *o, size_t o_ld,
+                                  size_t kb, const int R)
+{
+    for (size_t p0 = 0; p0 < ncols; p0 += kb) {
+        size_t p1 = ncols - p0 < kb ? ncols : p0 + kb;
+        __m512 acc[FG][2];
+        for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (size_t t = p0; t < p1; t++) {
+            __m512 b0 = _mm512_loadu_ps(v + t * v_ld), b1 = _mm512_loadu_ps(v + t * v_ld + 16);
+            for (int r = 0; r < R; r++) {
+                __m512 x = _mm512_set1_ps(s[(size_t)r * ncols + t]);
+                acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+                acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            float *orow = o + (size_t)r * o_ld;
+            __m512 c0 = p0 ? _mm512_loadu_ps(orow) : _mm512_setzero_ps();
+            __m512 c1 = p0 ? _mm512_loadu_ps(orow + 16) : _mm512_setzero_ps();
+            _mm512_storeu_ps(orow, _mm512_add_ps(c0, acc[r][0]));
+            _mm512_storeu_ps(orow + 16, _mm512_add_ps(c1, acc[r][1]));
+        }
+    }
+}
+
+#define CW_FCASES(CALL) \
+    switch (R) {        \
+    case 1: CALL(1); break; \
+    case 2: CALL(2); break; \
+    case 3: CALL(3); break; \
+    case 4: CALL(4); break; \
+    case 5: CALL(5); break; \
+    case 6: CALL(6); break; \
+    case 7: CALL(7); break; \
+    default: CALL(8); break; \
+    }
+
+CW_TARGET static void fqk_any(const float *q, size_t q_ld, const float *kp, float *s, size_t ncols, size_t c0,
+                              size_t R)
+{
+#define CW_QK(RR) fqk_tile(q, q_ld, kp, s, ncols, c0, RR)
+    CW_FCASES(CW_QK)
+#undef CW_QK
+}
+
+CW_TARGET static void fpv_any(const float *s, size_t ncols, const float *v, size_t v_ld, float *o, size_t o_ld,
+                              size_t kb, size_t R)
+{
+#define CW_PV(RR) fpv_tile(s, ncols, v, v_ld, o, o_ld, kb, RR)
+    CW_FCASES(CW_PV)
+#undef CW_PV
+}
+#undef CW_FCASES
+
+/* Rows [i0, i1) (more than cw_avx512_gemv_max_m) of head bh against ncols > 0
+ * keys; s: scores [FG, ncols]; kpan: kpan_floats(nkv) + 32 floats. */
+static void attention_fused(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, size_t ncols, float *s,
+                            float *kpan)
+{
+    const cw_attn *a = p->a;
+    size_t b = bh / a->n_head, h = bh % a->n_head, kb = cw_avx512_k_block(ncols);
+    const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
+    fused_k(p, bh, p->k + b * a->k_bstride + h * CW_HEAD_DIM, ncols, kpan);
+    cw_mask mask = { a->causal, a->q_pos, 0 };
+    for (size_t g0 = i0; g0 < i1; g0 += FG) {
+        size_t R = i1 - g0 < FG ? i1 - g0 : FG;
+        const float *q = p->q + b * a->q_bstride + g0 * a->q_ld + h * CW_HEAD_DIM;
+        float *o = p->o + b * a->o_bstride + g0 * a->o_ld + h * CW_HEAD_DIM;
+        size_t keep_max = cw_mask_keep(&mask, g0 + R - 1, ncols); /* the group's last row sees the most keys */
+        for (size_t c0 = 0; c0 < keep_max; c0 += 32) fqk_any(q, a->q_ld, kpan + c0 * CW_HEAD_DIM, s, ncols, c0, R);
+        cw_avx2_softmax(s, s, g0, g0 + R, ncols, a->scale, &mask);
+        for (size_t hh = 0; hh < 2; hh++) fpv_any(s, ncols, v + 32 * hh, a->v_ld, o + 32 * hh, a->o_ld, kb, R);
+    }
+}
+
 /* Query rows [i0, i1) (at most CW_ATTN_BLOCK) of head bh, as cw_avx2_attention. */
 void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
 {
@@ -163,6 +302,11 @@ void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1,
     if (ncols == 0) { /* every key masked: O = 0, as softmax gives all zeros */
         for (size_t i = 0; i < nb; i++)
             for (size_t d = 0; d < CW_HEAD_DIM; d++) o[i * a->o_ld + d] = 0.0f;
+        return;
+    }
+    if (nb > cw_avx512_gemv_max_m) {
+        cw_gemm none = { 0 };
+        attention_fused(p, bh, i0, i1, ncols, s, gs + cw_avx512_gemm_scratch_floats(&none));
         return;
     }
     cw_gemm qk = { .m = nb, .n = ncols, .k = CW_HEAD_DIM, .a = q, .lda = a->q_ld, .b = k,

@@ -153,7 +153,8 @@ extern const size_t cw_avx2_attn_few;
 /* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
  * attention on them and to_f32; the AVX2 layernorm, softmax and GELU serve
  * the avx512 table too (about 5% of the encoder profile: not rewritten). */
-extern const size_t cw_avx512_gemm_mr, cw_avx512_gemm_nr;
+extern const size_t cw_avx512_gemm_mr, cw_avx512_gemm_nr, cw_avx512_gemv_max_m;
+size_t cw_avx512_k_block(size_t k); /* the GEMM's k block for depth k */
 void cw_avx512_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 size_t cw_avx512_gemm_scratch_floats(const cw_gemm *g);
 void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
