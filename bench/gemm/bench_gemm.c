@@ -24,6 +24,8 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_features.h"
+#include "util/half.h"
+#include "util/quant.h"
 
 typedef struct {
     const char *what;
@@ -58,21 +60,25 @@ typedef struct {
 
 static void run_ours(ours *o) { o->be->ops->linear(o->be, cw_ref_at(o->y, 0), cw_ref_at(o->x, 0), &o->w, cw_ref_none(), o->m); }
 
-/* best seconds of reps runs of our linear op (one warm-up first) */
-static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const float *x, float *y,
-                        size_t m, size_t k, size_t n, int reps)
+/* best seconds of reps runs of our linear op (one warm-up first); lowp: the
+ * back end's lowp mode (int8 / bf16 weights through the lowp kernels), I8
+ * weights with per-row scales wscale */
+static double time_lowp(cw_isa isa, int nth, cw_dtype dt, const void *w, const float *wscale, const float *x,
+                        float *y, size_t m, size_t k, size_t n, int reps, int lowp)
 {
     cw_backend_params p = cw_backend_default_params();
     p.isa = isa;
     p.n_threads = nth;
+    p.lowp = lowp;
     ours o = { 0 };
     if (cw_backend_create(&p, &o.be) != CW_OK) return NAN;
     /* wrap: the CPU back end aliases host memory, as it will for mmapped weights */
-    cw_buf *wb;
+    cw_buf *wb, *sb = NULL;
     o.be->ops->buf_wrap(o.be, w, n * k * cw_dtype_size(dt), &wb);
+    if (wscale) o.be->ops->buf_wrap(o.be, wscale, n * 4, &sb);
     o.be->ops->buf_wrap(o.be, x, m * k * 4, &o.x);
     o.be->ops->buf_wrap(o.be, y, m * n * 4, &o.y);
-    o.w = (cw_weight){ .dtype = dt, .rows = n, .cols = k, .data = wb };
+    o.w = (cw_weight){ .dtype = dt, .rows = n, .cols = k, .data = wb, .scale = sb };
     o.m = m;
     run_ours(&o);
     double best = INFINITY;
@@ -83,10 +89,17 @@ static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
         best = t < best ? t : best;
     }
     o.be->ops->buf_free(o.be, wb);
+    if (sb) o.be->ops->buf_free(o.be, sb);
     o.be->ops->buf_free(o.be, o.x);
     o.be->ops->buf_free(o.be, o.y);
     cw_backend_free(o.be);
     return best;
+}
+
+static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const float *x, float *y,
+                        size_t m, size_t k, size_t n, int reps)
+{
+    return time_lowp(isa, nth, dt, w, NULL, x, y, m, k, n, reps, 0);
 }
 
 #ifdef CW_BENCH_OPENBLAS
@@ -138,6 +151,43 @@ __attribute__((target("avx512f"))) static void *peak_zmm(void *out)
     return NULL;
 }
 
+/* acc += u8 . s8 (vpdpbusd, 64 multiply-adds) on 12 registers, named: with
+ * an array GCC kept the accumulators in memory around the asm (half rate) */
+__attribute__((target("avx512f,avx512vnni"))) static void *peak_vnni(void *out)
+{
+    __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2);
+    __m512i a0 = _mm512_set1_epi32(0), a1 = _mm512_set1_epi32(1), a2 = _mm512_set1_epi32(2);
+    __m512i a3 = _mm512_set1_epi32(3), a4 = _mm512_set1_epi32(4), a5 = _mm512_set1_epi32(5);
+    __m512i a6 = _mm512_set1_epi32(6), a7 = _mm512_set1_epi32(7), a8 = _mm512_set1_epi32(8);
+    __m512i a9 = _mm512_set1_epi32(9), a10 = _mm512_set1_epi32(10), a11 = _mm512_set1_epi32(11);
+    for (long it = 0; it < peak_iters; it++) {
+        /* volatile: GCC's intrinsic copies the accumulator (avx512_lowp.c) */
+#define CW_DP(a) __asm__ volatile("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(x), "v"(y));
+        CW_DP(a0) CW_DP(a1) CW_DP(a2) CW_DP(a3) CW_DP(a4) CW_DP(a5)
+        CW_DP(a6) CW_DP(a7) CW_DP(a8) CW_DP(a9) CW_DP(a10) CW_DP(a11)
+#undef CW_DP
+    }
+    __m512i s = _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+                                 _mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)));
+    s = _mm512_add_epi32(s, _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11)));
+    *(float *)out = (float)_mm512_reduce_add_epi32(s);
+    return NULL;
+}
+
+/* acc += bf16 pairs (vdpbf16ps, 32 multiply-adds) on 12 registers */
+__attribute__((target("avx512f,avx512bf16"))) static void *peak_bf16(void *out)
+{
+    __m512 a[PEAK_CHAINS];
+    __m512bh x = (__m512bh)_mm512_set1_epi16(0x3f80), y = (__m512bh)_mm512_set1_epi16(0x3a83);
+    for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long it = 0; it < peak_iters; it++)
+        for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+    __m512 s = a[0];
+    for (int i = 1; i < PEAK_CHAINS; i++) s = _mm512_add_ps(s, a[i]);
+    *(float *)out = _mm512_reduce_add_ps(s);
+    return NULL;
+}
+
 /* GFLOP/s of nth threads running fn at once (bench_clock; best of 3). */
 static double peak_gflops(void *(*fn)(void *), int lanes, int nth)
 {
@@ -180,6 +230,14 @@ int main(int argc, char **argv)
         printf("| %d | %.1f | %s%.1f |\n", nth, avx2 ? peak_gflops(peak_ymm, 8, nth) : NAN, "",
                avx512 ? peak_gflops(peak_zmm, 16, nth) : NAN);
     printf("\n");
+    if (avx512 && f.avx512_vnni && f.avx512_bf16) {
+        /* lanes: multiply-adds per instruction / 2 (peak_gflops counts an FMA per lane as 2 flops) */
+        printf("lowp peak (register-only loop, G ops/s, a multiply-add = 2):\n\n"
+               "| threads | int8 vpdpbusd zmm | bf16 vdpbf16ps zmm |\n|---|---|---|\n");
+        for (int nth = 1; nth <= max_thr; nth++)
+            printf("| %d | %.1f | %.1f |\n", nth, peak_gflops(peak_vnni, 64, nth), peak_gflops(peak_bf16, 32, nth));
+        printf("\n");
+    }
     fflush(stdout);
 
     size_t ref_m = 60; /* the reference loop is ~100x slower: timed on the first ref_m rows only */
@@ -194,16 +252,21 @@ int main(int argc, char **argv)
         { "base dec mlp down m=5", 5, 2048, 512 },
         { "logits m=1", 1, 512, 51865 },      { "logits m=5", 5, 512, 51865 },
     };
-    printf("| shape | M | K | N | thr | ref | avx2 f32 | avx2 f16 W | avx512 f32 | avx512 f16 W | OpenBLAS | max rel diff |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| shape | M | K | N | thr | ref | avx2 f32 | avx2 f16 W | avx512 f32 | avx512 f16 W | OpenBLAS | max rel diff "
+           "| lowp int8 (best ISA) | lowp bf16 (best ISA) |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t m = shapes[s].m, k = shapes[s].k, n = shapes[s].n;
         float *x = malloc(m * k * 4), *w = malloc(n * k * 4), *y = malloc(m * n * 4), *yb = malloc(m * n * 4);
-        uint16_t *wh = malloc(n * k * 2);
-        if (!x || !w || !y || !yb || !wh) return 1;
+        float *ylp = malloc(m * n * 4); /* the lowp runs' (not compared: other arithmetic) */
+        uint16_t *wh = malloc(n * k * 2), *wbf = malloc(n * k * 2);
+        int8_t *wq = malloc(n * k);
+        float *ws = malloc(n * 4);
+        if (!x || !w || !y || !yb || !ylp || !wh || !wbf || !wq || !ws) return 1;
         fill(x, m * k, 1);
         fill(w, n * k, 2);
-        for (size_t i = 0; i < n * k; i++) wh[i] = cw_f32_to_f16(w[i]);
+        for (size_t i = 0; i < n * k; i++) wh[i] = cw_f32_to_f16(w[i]), wbf[i] = cw_f32_to_bf16(w[i]);
+        for (size_t j = 0; j < n; j++) ws[j] = cw_quantize_row_i8(wq + j * k, w + j * k, k);
         for (int nth = 1; nth <= max_thr; nth++) {
             double flop = 2.0 * (double)m * (double)n * (double)k;
             size_t rm = m < ref_m ? m : ref_m;
@@ -218,12 +281,15 @@ int main(int argc, char **argv)
 #ifdef CW_BENCH_OPENBLAS
             t_blas = time_blas(nth, w, x, yb, m, k, n, reps);
 #endif
-            printf("| %s | %zu | %zu | %zu | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1e |\n", shapes[s].what,
-                   m, k, n, nth, g_ref, flop / t_avx * 1e-9, flop / t_f16 * 1e-9, flop / t_avxz * 1e-9,
-                   flop / t_f16z * 1e-9, flop / t_blas * 1e-9, max_rel_diff(y, yb, m * n));
+            double t_i8 = time_lowp(CW_ISA_AUTO, nth, CW_DTYPE_I8, wq, ws, x, ylp, m, k, n, reps, 1);
+            double t_bf = time_lowp(CW_ISA_AUTO, nth, CW_DTYPE_BF16, wbf, NULL, x, ylp, m, k, n, reps, 1);
+            printf("| %s | %zu | %zu | %zu | %d | %.2f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1e | %.1f | %.1f |\n",
+                   shapes[s].what, m, k, n, nth, g_ref, flop / t_avx * 1e-9, flop / t_f16 * 1e-9,
+                   flop / t_avxz * 1e-9, flop / t_f16z * 1e-9, flop / t_blas * 1e-9, max_rel_diff(y, yb, m * n),
+                   flop / t_i8 * 1e-9, flop / t_bf * 1e-9);
             fflush(stdout);
         }
-        free(x); free(w); free(y); free(yb); free(wh);
+        free(x); free(w); free(y); free(yb); free(wh); free(wbf); free(wq); free(ws); free(ylp);
     }
     return 0;
 }
