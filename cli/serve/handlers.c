@@ -8,10 +8,10 @@
  *     has no word timestamps yet, and a client asking for them should know)
  *   GET /v1/models, /v1/models/{id}, /health
  *
- * Uploaded audio goes to a temporary file, through cw_audio_load (FFmpeg,
- * as the command line reads files), and is removed right after decoding;
- * decoding happens before a context is taken, so a bad upload never holds
- * one. Every failure is OpenAI's error object with a 4xx/5xx status. */
+ * Uploaded audio goes to a temporary file (named with the upload's
+ * extension) and through cw_transcribe_file, as the command line reads
+ * files, once a context is free; the file is removed whatever happens.
+ * Every failure is OpenAI's error object with a 4xx/5xx status. */
 #include "multipart.h"
 #include "server.h"
 
@@ -208,15 +208,16 @@ static void rename_in(const char *msg, const char *tmp, const char *name, char *
     snprintf(out, cap, "%.*s%s%s", (int)(at - msg), msg, name, at + strlen(tmp));
 }
 
-/* Decodes the upload to 16 kHz mono samples; 0, or -1 with the reply set. */
-static int decode_upload(const mp_part *file, float **pcm, size_t *n, serve_reply *r)
+/* Writes the upload to a temporary file named like it (its extension helps
+ * FFmpeg); 0 with path set, or -1 with the reply set. */
+static int save_upload(const mp_part *file, char *path, size_t cap, serve_reply *r)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
-    char ext[16], path[4096];
+    char ext[16];
     safe_ext(file->filename, ext, sizeof ext);
-    int w = snprintf(path, sizeof path, "%s/cwhisper-serve-XXXXXX%s", dir, ext);
-    int fd = w > 0 && (size_t)w < sizeof path ? mkstemps(path, (int)strlen(ext)) : -1;
+    int w = snprintf(path, cap, "%s/cwhisper-serve-XXXXXX%s", dir, ext);
+    int fd = w > 0 && (size_t)w < cap ? mkstemps(path, (int)strlen(ext)) : -1;
     if (fd < 0) {
         reply_error(r, 500, "server_error", NULL, NULL, "cannot create a temporary file in %s: %s", dir,
                     strerror(errno));
@@ -231,32 +232,29 @@ static int decode_upload(const mp_part *file, float **pcm, size_t *n, serve_repl
     }
     int werr = errno;
     if (close(fd) != 0 && done == file->len) done = 0, werr = errno;
-    cw_status s = done == file->len ? cw_audio_load(path, pcm, n) : CW_ERR_IO;
-    unlink(path); /* always, before anything else can fail */
     if (done != file->len) {
+        unlink(path);
         reply_error(r, 500, "server_error", NULL, NULL, "cannot write the upload to %s: %s", dir,
-                    strerror(werr));
-        return -1;
-    }
-    if (s == CW_ERR_NOMEM) {
-        reply_error(r, 503, "server_error", NULL, NULL, "out of memory decoding '%s'", file->filename);
-        return -1;
-    }
-    if (s) {
-        char why[700];
-        rename_in(cw_last_error(), path, file->filename[0] ? file->filename : "upload", why, sizeof why);
-        reply_error(r, 400, "invalid_request_error", "file", "invalid_file",
-                    "the uploaded file '%s' is not audio cwhisper can decode (%s)", file->filename, why);
-        return -1;
-    }
-    if (*n == 0) {
-        free(*pcm);
-        *pcm = NULL;
-        reply_error(r, 400, "invalid_request_error", "file", "invalid_file",
-                    "the uploaded file '%s' holds no audio samples", file->filename);
+                    strerror(werr ? werr : EIO));
         return -1;
     }
     return 0;
+}
+
+/* The reply for a failed cw_transcribe_file on the upload at path. */
+static void transcribe_error(cw_status s, const char *msg, const char *path, const mp_part *file, serve_reply *r)
+{
+    char why[700];
+    rename_in(msg, path, file->filename[0] ? file->filename : "upload", why, sizeof why);
+    if (s == CW_ERR_AUDIO || s == CW_ERR_UNSUPPORTED || s == CW_ERR_FORMAT)
+        reply_error(r, 400, "invalid_request_error", "file", "invalid_file",
+                    "the uploaded file '%s' is not audio cwhisper can decode (%s)", file->filename, why);
+    else if (s == CW_ERR_INVALID_ARG)
+        reply_error(r, 400, "invalid_request_error", NULL, "invalid_value", "%s", why);
+    else if (s == CW_ERR_NOMEM)
+        reply_error(r, 503, "server_error", NULL, NULL, "out of memory: %s", why);
+    else
+        reply_error(r, 500, "server_error", NULL, NULL, "transcription failed: %s", why);
 }
 
 /* ---- bodies ---- */
@@ -374,9 +372,8 @@ void handle_audio(const serve_state *st, cw_task task, const char *content_type,
         return;
     }
     form f = { 0 };
-    float *pcm = NULL;
-    size_t n_pcm = 0;
-    if (read_form(st, parts, n, &f, r) || decode_upload(f.file, &pcm, &n_pcm, r)) {
+    char path[4096];
+    if (read_form(st, parts, n, &f, r) || save_upload(f.file, path, sizeof path, r)) {
         form_free(&f);
         free(parts);
         return;
@@ -387,26 +384,26 @@ void handle_audio(const serve_state *st, cw_task task, const char *content_type,
     if (f.prompt && *f.prompt) tp.initial_prompt = f.prompt;
     tp.temperature = f.temp; /* 0: OpenAI's "automatic" = the fallback ladder from 0 */
 
+    /* Decoded only once a context is free: cw_transcribe_file streams the
+     * audio and its log-mel, so a queue of long uploads holds files on
+     * disk, not their samples in memory. A bad upload fails in the first
+     * milliseconds of that call. */
     cw_context *ctx = pool_acquire(st->pool);
     if (!ctx) {
         reply_error(r, 503, "server_error", NULL, "shutting_down", "the server is shutting down");
     } else {
         cw_result *res = NULL;
-        cw_status s = cw_transcribe_pcm(ctx, pcm, n_pcm, &tp, &res);
+        cw_status s = cw_transcribe_file(ctx, path, &tp, &res);
         char msg[512];
         snprintf(msg, sizeof msg, "%s", cw_last_error()); /* before another call on this thread */
         pool_release(st->pool, ctx);
-        if (s == CW_ERR_INVALID_ARG)
-            reply_error(r, 400, "invalid_request_error", NULL, "invalid_value", "%s", msg);
-        else if (s == CW_ERR_NOMEM)
-            reply_error(r, 503, "server_error", NULL, NULL, "out of memory: %s", msg);
-        else if (s)
-            reply_error(r, 500, "server_error", NULL, NULL, "transcription failed: %s", msg);
+        if (s)
+            transcribe_error(s, msg, path, f.file, r);
         else
             render(res, task, f.fmt, r);
         cw_result_free(res);
     }
-    free(pcm);
+    unlink(path);
     form_free(&f);
     free(parts);
 }
