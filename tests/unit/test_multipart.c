@@ -1,8 +1,11 @@
 /* The server's multipart/form-data parser (cli/serve/multipart.c): the
  * boundary from Content-Type, parts as curl and Python clients send them,
  * binary data holding CR, LF and boundary look-alikes, and each malformed
- * body refused with a message naming the problem. */
+ * body refused with a message naming the problem. Also the server's JSON
+ * writers (cli/serve/sbuf.c): error messages quote client-sent names, so
+ * any bytes must come out as valid JSON. */
 #include "multipart.h"
+#include "sbuf.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -204,6 +207,45 @@ static void test_every_truncation(void)
     CHECK_EQ_INT(ok, 3);
 }
 
+static void test_json_writers(void)
+{
+    sbuf b = { 0 };
+    sb_json_str(&b, "a\"b\\c\n\t\x01 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+    CHECK_EQ_STR(b.data, "\"a\\\"b\\\\c\\n\\t\\u0001 \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    sb_free(&b);
+    /* Invalid UTF-8 (a lone continuation byte, a truncated sequence, an
+     * overlong form, a surrogate) becomes U+FFFD, one per bad byte. */
+    sb_json_str(&b, "x\x80y\xe2\x82z\xc0\xafw\xed\xa0\x80");
+    CHECK_EQ_STR(b.data, "\"x\\ufffdy\\ufffd\\ufffdz\\ufffd\\ufffdw\\ufffd\\ufffd\\ufffd\"");
+    sb_free(&b);
+    sb_json_str(&b, NULL);
+    CHECK_EQ_STR(b.data, "null");
+    sb_free(&b);
+    /* Numbers read back exactly; integral ones keep a ".0" (OpenAI's 11.0). */
+    sb_json_num(&b, 11.0);
+    sb_puts(&b, " ");
+    sb_json_num(&b, 0.1);
+    sb_puts(&b, " ");
+    sb_json_num(&b, -0.3775111304389106);
+    sb_puts(&b, " ");
+    sb_json_num(&b, 1e300);
+    sb_puts(&b, " ");
+    sb_json_num(&b, NAN);
+    CHECK_EQ_STR(b.data, "11.0 0.1 -0.3775111304389106 1e+300 null");
+    sb_free(&b);
+    /* Growth past the first block, and printf past its small buffer. */
+    for (int i = 0; i < 1000; i++) sb_printf(&b, "%04d", i);
+    CHECK_EQ_INT(b.len, 4000);
+    CHECK(!b.failed && memcmp(b.data + 3996, "0999", 4) == 0);
+    char big[600];
+    memset(big, 'q', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sb_printf(&b, "[%s]", big);
+    CHECK_EQ_INT(b.len, 4000 + 601);
+    CHECK(b.data[b.len - 1] == ']' && b.data[b.len] == '\0');
+    sb_free(&b);
+}
+
 int main(void)
 {
     RUN(test_boundary);
@@ -212,5 +254,6 @@ int main(void)
     RUN(test_long_filename_truncated);
     RUN(test_malformed);
     RUN(test_every_truncation);
+    RUN(test_json_writers);
     return test_summary();
 }
