@@ -6,6 +6,7 @@
 int cmd_info(int argc, char **argv);
 int cmd_transcribe(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Turns a model argument into a directory: an existing directory is used as
  * is; a known name (tiny.en, base, ...) maps to <models dir>/NAME, fetched with

@@ -14,6 +14,7 @@ static void usage(FILE *f)
                "  transcribe [options] FILE...  transcribe audio (see cwhisper transcribe --help)\n"
                "  info MODEL     describe a model (kind, dimensions, dtypes, tokens, memory)\n"
                "  eval           word error rate of transcripts (--refs FILE --hyps FILE)\n"
+               "  serve [options]  HTTP server speaking OpenAI's audio API (see cwhisper serve --help)\n"
                "  version        print the version\n",
             cw_version());
 }
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "info") == 0) return cmd_info(argc - 1, argv + 1);
     if (strcmp(cmd, "transcribe") == 0) return cmd_transcribe(argc - 1, argv + 1);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cwhisper %s\n", cw_version());
         return 0;

@@ -115,6 +115,11 @@ const char *cw_result_language(const cw_result *result); /* "en", ... */
 double cw_result_duration(const cw_result *result);      /* seconds of audio */
 void cw_result_free(cw_result *result);
 
+/* The full lower-case English name of a language ("en" -> "english", as
+ * openai-whisper's LANGUAGES; names and aliases are accepted too, ASCII
+ * case-insensitively); NULL if cwhisper does not know the language. */
+const char *cw_language_full_name(const char *code_or_name);
+
 /* Builds a result from segments (copied); for callers and tests that
  * assemble transcripts themselves. text may be NULL: then the segments'
  * texts are joined. A NULL segment text or language counts as "".

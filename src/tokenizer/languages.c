@@ -89,3 +89,8 @@ int cw_language_count_table(void)
 {
     return (int)N_LANGUAGES;
 }
+
+const char *cw_language_full_name(const char *code_or_name)
+{
+    return cw_language_name(cw_language_index(code_or_name));
+}
