@@ -337,10 +337,15 @@ static void render(const cw_result *res, cw_task task, response_format fmt, serv
         r->content_type = "application/json";
         verbose_json(res, task, &r->body);
         break;
-    case FMT_TEXT:
+    case FMT_TEXT: { /* as OpenAI's API: the whole transcript, one string, then a newline */
         r->content_type = "text/plain; charset=utf-8";
-        rc = writer_body(res, CW_OUTPUT_TXT, &r->body);
+        const char *t = cw_result_text(res);
+        while (*t == ' ' || *t == '\n') t++;
+        size_t n = strlen(t);
+        while (n && (t[n - 1] == ' ' || t[n - 1] == '\n')) n--;
+        sb_printf(&r->body, "%.*s\n", (int)n, t);
         break;
+    }
     case FMT_SRT:
         r->content_type = "text/plain; charset=utf-8";
         rc = writer_body(res, CW_OUTPUT_SRT, &r->body);

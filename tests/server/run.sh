@@ -59,7 +59,8 @@ for f in json text srt vtt verbose_json; do
   post "r.$f" "${auth[@]}" -F "file=@$jfk" -F model=whisper-1 -F "response_format=$f" "$url/v1/audio/transcriptions"
   [ "$(cat "$tmp/r.$f.code")" = 200 ] && ok || bad "curl $f: status $(cat "$tmp/r.$f.code"): $(head -c 300 "$tmp/r.$f")"
 done
-cmp -s "$tmp/r.text" "$tmp/jfk.txt" && ok || bad "curl text differs from the CLI's txt"
+python3 -c "import json,sys; t=open(sys.argv[1]).read(); assert t == json.load(open(sys.argv[2]))['text'].strip() + '\n', t" \
+  "$tmp/r.text" "$tmp/jfk.json" && ok || bad "curl text is not the CLI's whole text on one line"
 cmp -s "$tmp/r.srt" "$tmp/jfk.srt" && ok || bad "curl srt differs from the CLI's srt"
 cmp -s "$tmp/r.vtt" "$tmp/jfk.vtt" && ok || bad "curl vtt differs from the CLI's vtt"
 python3 - "$tmp" <<'EOF' && ok || bad "curl json / verbose_json against the CLI's json"
@@ -160,7 +161,8 @@ r = create(response_format="verbose_json", timestamp_granularities=["segment"])
 assert r.language == "english" and r.duration == 11.0 and r.text == cli["text"].strip(), r
 assert [s.text for s in r.segments] == [s["text"] for s in cli["segments"]]
 assert [s.tokens for s in r.segments] == [s["tokens"] for s in cli["segments"]]
-for fmt, ext in (("text", "txt"), ("srt", "srt"), ("vtt", "vtt")):
+assert create(response_format="text") == cli["text"].strip() + "\n"
+for fmt, ext in (("srt", "srt"), ("vtt", "vtt")):
     r = create(response_format=fmt)
     assert isinstance(r, str) and r == open(f"{d}/jfk.{ext}").read(), (fmt, r)
 assert [m.id for m in c.models.list()] == ["whisper-1", "tiny.en"]
