@@ -8,6 +8,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+
+#ifndef CW_SOURCE_DIR
+#define CW_SOURCE_DIR "."
+#endif
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +29,7 @@ typedef struct {
     int print_timings; /* one "cwhisper: timings: ..." line per phase on stderr */
     int dtype;         /* cw_compute_dtype */
     cw_transcribe_params tp;
+    char vad_model[4096]; /* default VAD model path (models folder) */
 } options;
 
 static void usage(FILE *f)
@@ -54,6 +60,17 @@ static void usage(FILE *f)
         "  --batch-size N           chunked: chunks decoded together, 1..64 (default 1)\n"
         "  --chunk-length S         chunked: seconds per chunk, (0, 30] (default 30)\n"
         "  --stride-length S        chunked: overlap seconds on each side (default chunk / 6)\n"
+        "  --long-form vad-batched  Silero VAD speech merged into <= 30 s chunks decoded in batches\n"
+        "                           (faster-whisper's BatchedInferencePipeline); text-only segments unless\n"
+        "  --vad-batched-timestamps decodes timestamp tokens too\n"
+        "  --vad                    sequential/chunked: skip what Silero VAD finds silent, times mapped back\n"
+        "  --vad-threshold P        speech probability threshold (default 0.5)\n"
+        "  --vad-min-speech-ms MS   drop shorter speech (default 0)\n"
+        "  --vad-min-silence-ms MS  silence that ends speech (default 2000; vad-batched 160)\n"
+        "  --vad-speech-pad-ms MS   padding around speech (default 400)\n"
+        "  --vad-max-speech-s S     split longer speech (default none; vad-batched 30)\n"
+        "  --vad-model PATH         silero_vad_v6.safetensors (default models/silero-vad)\n"
+        "  --without-timestamps     decode text only (one segment per window)\n"
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
         "  --verbose                print the kernels in use, and segments as they are found\n"
@@ -93,6 +110,9 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     if (strcmp(a, "--verbose") == 0) { o->verbose = 1; return 0; }
     if (strcmp(a, "--print-timings") == 0) { o->print_timings = 1; return 0; }
     if (strcmp(a, "--no-fallback") == 0) { o->tp.no_fallback = 1; return 0; }
+    if (strcmp(a, "--vad") == 0) { o->tp.vad = 1; return 0; }
+    if (strcmp(a, "--vad-batched-timestamps") == 0) { o->tp.vad_batched_timestamps = 1; return 0; }
+    if (strcmp(a, "--without-timestamps") == 0) { o->tp.without_timestamps = 1; return 0; }
     if (strcmp(a, "--no-condition-on-previous-text") == 0) { o->tp.condition_on_previous_text = 0; return 0; }
     if (*i + 1 >= argc) {
         fprintf(stderr, "cwhisper: %s needs a value (or is unknown; see --help)\n", a);
@@ -128,7 +148,8 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     } else if (strcmp(a, "--long-form") == 0) {
         if (strcmp(v, "sequential") == 0) o->tp.long_form = CW_LONG_FORM_SEQUENTIAL;
         else if (strcmp(v, "chunked") == 0) o->tp.long_form = CW_LONG_FORM_CHUNKED;
-        else { fprintf(stderr, "cwhisper: --long-form: '%s' is not sequential or chunked\n", v); return -1; }
+        else if (strcmp(v, "vad-batched") == 0) o->tp.long_form = CW_LONG_FORM_VAD_BATCHED;
+        else { fprintf(stderr, "cwhisper: --long-form: '%s' is not sequential, chunked or vad-batched\n", v); return -1; }
     } else if (strcmp(a, "--batch-size") == 0) {
         if (parse_int(a, v, 1, 64, &n)) return -1;
         o->tp.batch_size = (int)n;
@@ -140,6 +161,28 @@ static int parse_option(int argc, char **argv, int *i, options *o)
         if (parse_double(a, v, &x)) return -1;
         if (!(x > 0 && x < 15)) { fprintf(stderr, "cwhisper: --stride-length %s is outside (0, 15)\n", v); return -1; }
         o->tp.stride_length = x;
+    } else if (strncmp(a, "--vad-", 6) == 0 && strcmp(a, "--vad-model") != 0) {
+        static const struct { const char *name; double lo, hi; size_t off; } vo[] = {
+            {"--vad-threshold", 0, 1, offsetof(cw_vad_params, threshold)},
+            {"--vad-min-speech-ms", 0, 1e9, offsetof(cw_vad_params, min_speech_duration_ms)},
+            {"--vad-min-silence-ms", 0, 1e9, offsetof(cw_vad_params, min_silence_duration_ms)},
+            {"--vad-speech-pad-ms", 0, 1e9, offsetof(cw_vad_params, speech_pad_ms)},
+            {"--vad-max-speech-s", 0, 1e9, offsetof(cw_vad_params, max_speech_duration_s)},
+        };
+        size_t k = 0;
+        while (k < sizeof vo / sizeof *vo && strcmp(a, vo[k].name) != 0) k++;
+        if (k == sizeof vo / sizeof *vo) {
+            fprintf(stderr, "cwhisper: unknown option %s (see cwhisper transcribe --help)\n", a);
+            return -1;
+        }
+        if (parse_double(a, v, &x)) return -1;
+        if (!(x > vo[k].lo && x < vo[k].hi) && !(x == 0 && k > 0 && k < 4)) {
+            fprintf(stderr, "cwhisper: %s %s is out of range\n", a, v);
+            return -1;
+        }
+        *(double *)((char *)&o->tp.vad_params + vo[k].off) = x;
+    } else if (strcmp(a, "--vad-model") == 0) {
+        o->tp.vad_params.model = v;
     } else if (strcmp(a, "--seed") == 0) {
         if (parse_int(a, v, 0, LONG_MAX, &n)) return -1;
         o->tp.seed = (unsigned long long)n;
@@ -332,14 +375,18 @@ int cmd_transcribe(int argc, char **argv)
     double chunk = o.tp.chunk_length > 0 ? o.tp.chunk_length : 30.0;
     if (n_files == 0) {
         usage(stderr);
-    } else if (o.tp.long_form != CW_LONG_FORM_CHUNKED &&
-               (o.tp.batch_size > 1 || o.tp.chunk_length > 0 || o.tp.stride_length > 0)) {
-        fprintf(stderr, "cwhisper: --batch-size, --chunk-length and --stride-length need --long-form chunked\n");
+    } else if (o.tp.long_form != CW_LONG_FORM_CHUNKED && (o.tp.chunk_length > 0 || o.tp.stride_length > 0)) {
+        fprintf(stderr, "cwhisper: --chunk-length and --stride-length need --long-form chunked\n");
+    } else if (o.tp.long_form == CW_LONG_FORM_SEQUENTIAL && o.tp.batch_size > 1) {
+        fprintf(stderr, "cwhisper: --batch-size needs --long-form chunked or vad-batched\n");
+    } else if (o.tp.vad && o.tp.long_form == CW_LONG_FORM_VAD_BATCHED) {
+        fprintf(stderr, "cwhisper: --vad is for the sequential and chunked modes (vad-batched always uses the VAD)\n");
     } else if (o.tp.stride_length > 0 && 2 * o.tp.stride_length >= chunk) {
         fprintf(stderr, "cwhisper: --stride-length %g must be under half the chunk length (%g s)\n",
                 o.tp.stride_length, chunk);
-    } else if (o.tp.long_form == CW_LONG_FORM_CHUNKED && (o.tp.beam_size > 0 || o.tp.best_of > 0)) {
-        fprintf(stderr, "cwhisper: --long-form chunked decodes greedily: no --beam-size or --best-of\n");
+    } else if (o.tp.long_form != CW_LONG_FORM_SEQUENTIAL && (o.tp.beam_size > 0 || o.tp.best_of > 0)) {
+        fprintf(stderr, "cwhisper: --long-form %s decodes greedily: no --beam-size or --best-of\n",
+                o.tp.long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
     } else if (strcmp(o.output_format, "all") != 0 && cw_output_format_from_name(o.output_format) < 0) {
         fprintf(stderr, "cwhisper: --output-format: '%s' is not txt, srt, vtt, json, tsv or all\n", o.output_format);
     } else if (strcmp(o.output_format, "all") == 0 && !o.output_dir) {
@@ -347,6 +394,11 @@ int cmd_transcribe(int argc, char **argv)
     } else if (o.output_dir && check_output_dir(o.output_dir)) {
         rc = 1;
     } else {
+        if (!o.tp.vad_params.model) { /* the models folder of the program, as for Whisper models */
+            const char *env = getenv("CWHISPER_MODELS");
+            snprintf(o.vad_model, sizeof o.vad_model, "%s/silero-vad", env && *env ? env : CW_SOURCE_DIR "/models");
+            o.tp.vad_params.model = o.vad_model;
+        }
         rc = run_files(&o, files, n_files);
     }
     free(files);

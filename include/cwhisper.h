@@ -180,7 +180,27 @@ typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
  * overlaps; faster with batches, not the reference's output. In CHUNKED mode
  * the temperature, fallback thresholds, initial_prompt, without_timestamps
  * and conditioning fields do not apply; beam_size and best_of must be 0. */
-typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED } cw_long_form;
+typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED, CW_LONG_FORM_VAD_BATCHED } cw_long_form;
+/* VAD_BATCHED: faster-whisper's BatchedInferencePipeline: Silero VAD speech
+ * regions merged into chunks of at most 30 s of speech, each chunk decoded
+ * (batch_size at a time, greedy, T = 0, no conditioning) and its segments
+ * mapped back to the file's timeline; text only unless vad_batched_timestamps
+ * (then segments split at timestamp pairs). Needs the Silero VAD model
+ * (vad_params.model; scripts/fetch-model silero-vad). */
+
+/* Silero VAD (v6, faster-whisper's VadOptions). Defaults: faster-whisper's. */
+typedef struct {
+    double threshold;               /* speech above this probability (0.5) */
+    double neg_threshold;           /* < 0: max(threshold - 0.15, 0.01) */
+    double min_speech_duration_ms;  /* shorter speech is dropped (0) */
+    double max_speech_duration_s;   /* <= 0: unlimited; longer speech is split (VAD_BATCHED: always 30) */
+    double min_silence_duration_ms; /* silence that ends speech; < 0: 2000, or 160 in VAD_BATCHED */
+    double speech_pad_ms;           /* padding on each side of speech (400) */
+    const char *model;              /* silero_vad_v6.safetensors or its folder; NULL:
+                                       $CWHISPER_MODELS/silero-vad, else models/silero-vad */
+} cw_vad_params;
+
+cw_vad_params cw_vad_default_params(void);
 
 /* The defaults are openai-whisper's transcribe() (the Python API): greedy at
  * temperature 0, fallback 0.0, 0.2, ..., 1.0 with the 2.4 compression-ratio,
@@ -212,6 +232,10 @@ typedef struct {
     int batch_size;                /* CHUNKED: chunks per encoder call and decoding, 1..64 (default 1) */
     double chunk_length;           /* CHUNKED: seconds per chunk, (0, 30]; 0: 30 */
     double stride_length;          /* CHUNKED: overlap seconds on each side, 2 * stride < chunk; 0: chunk / 6 */
+    int vad;                       /* SEQUENTIAL / CHUNKED: transcribe only the speech Silero VAD finds
+                                      (regions concatenated, times mapped back), as faster-whisper's vad_filter */
+    cw_vad_params vad_params;
+    int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
 } cw_transcribe_params;
 
 cw_transcribe_params cw_transcribe_default_params(void);

@@ -17,6 +17,8 @@
 #include "nn/net.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/file.h"
+#include "vad/vad.h"
 
 struct cw_context {
     const cw_model *model;
@@ -25,6 +27,8 @@ struct cw_context {
     size_t net_seq;
     size_t net_audio; /* windows per encoder call the net is sized for */
     cw_compute_dtype dtype;
+    cw_silero *vad;   /* loaded on first use, kept for later calls with the same path */
+    char *vad_path;
 };
 
 const char *cw_compute_dtype_name(cw_compute_dtype dtype)
@@ -103,6 +107,8 @@ void cw_context_free(cw_context *c)
 {
     if (!c) return;
     cw_net_free(c->net);
+    cw_silero_free(c->vad);
+    free(c->vad_path);
     cw_backend_free(c->be);
     free(c);
 }
@@ -118,7 +124,15 @@ cw_transcribe_params cw_transcribe_default_params(void)
         .suppress_blank = 1, .without_timestamps = 0, .max_initial_timestamp = 1.0,
         .progress = NULL, .progress_user = NULL,
         .long_form = CW_LONG_FORM_SEQUENTIAL, .batch_size = 1, .chunk_length = 0.0, .stride_length = 0.0,
+        .vad = 0, .vad_params = cw_vad_default_params(), .vad_batched_timestamps = 0,
     };
+}
+
+cw_vad_params cw_vad_default_params(void)
+{
+    return (cw_vad_params){.threshold = 0.5, .neg_threshold = -1.0, .min_speech_duration_ms = 0,
+                           .max_speech_duration_s = 0, .min_silence_duration_ms = -1, .speech_pad_ms = 400,
+                           .model = NULL};
 }
 
 /* Rejects what openai-whisper rejects, with the reason, before any work. */
@@ -138,12 +152,19 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
         return cw_error(CW_ERR_INVALID_ARG, "patience needs a beam size and must not be negative");
     if (p->length_penalty > 1.0)
         return cw_error(CW_ERR_INVALID_ARG, "length penalty %g is outside [0, 1]", p->length_penalty);
-    if (p->long_form != CW_LONG_FORM_SEQUENTIAL && p->long_form != CW_LONG_FORM_CHUNKED)
+    if (p->long_form != CW_LONG_FORM_SEQUENTIAL && p->long_form != CW_LONG_FORM_CHUNKED &&
+        p->long_form != CW_LONG_FORM_VAD_BATCHED)
         return cw_error(CW_ERR_INVALID_ARG, "long-form mode %d is unknown", (int)p->long_form);
+    const cw_vad_params *v = &p->vad_params;
+    if ((p->vad || p->long_form == CW_LONG_FORM_VAD_BATCHED) &&
+        (!(v->threshold > 0 && v->threshold < 1) || !(v->neg_threshold < 1) || !(v->min_speech_duration_ms >= 0) ||
+         !(v->speech_pad_ms >= 0) || isnan(v->max_speech_duration_s) || isnan(v->min_silence_duration_ms)))
+        return cw_error(CW_ERR_INVALID_ARG, "VAD parameters out of range (threshold in (0, 1), durations >= 0)");
     if (p->batch_size < 0 || p->batch_size > 64) /* 0 (a zeroed struct) counts as 1 */
         return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p->batch_size);
-    if (p->batch_size > 1 && p->long_form != CW_LONG_FORM_CHUNKED)
-        return cw_error(CW_ERR_INVALID_ARG, "batch size %d needs the chunked long-form mode", p->batch_size);
+    if (p->batch_size > 1 && p->long_form == CW_LONG_FORM_SEQUENTIAL)
+        return cw_error(CW_ERR_INVALID_ARG, "batch size %d needs the chunked or vad-batched long-form mode",
+                        p->batch_size);
     double chunk = p->chunk_length > 0 ? p->chunk_length : 30.0;
     if (!(p->chunk_length >= 0 && chunk <= 30.0))
         return cw_error(CW_ERR_INVALID_ARG, "chunk length %g s is outside (0, 30]", p->chunk_length);
@@ -151,8 +172,9 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
     if (!(p->stride_length >= 0 && 2 * stride < chunk))
         return cw_error(CW_ERR_INVALID_ARG, "stride length %g s must be under half the chunk (%g s)",
                         p->stride_length, chunk);
-    if (p->long_form == CW_LONG_FORM_CHUNKED && (p->beam_size > 0 || p->best_of > 0))
-        return cw_error(CW_ERR_INVALID_ARG, "the chunked long-form mode decodes greedily (no beam size, best-of)");
+    if (p->long_form != CW_LONG_FORM_SEQUENTIAL && (p->beam_size > 0 || p->best_of > 0))
+        return cw_error(CW_ERR_INVALID_ARG, "the %s long-form mode decodes greedily (no beam size, best-of)",
+                        p->long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
     if (p->task == CW_TASK_TRANSLATE && !multilingual)
         return cw_error(CW_ERR_INVALID_ARG, "%s: an English-only model cannot translate", m->dir);
     if (!p->language || strcmp(p->language, "auto") == 0) return CW_OK;
@@ -172,7 +194,7 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
 
 static size_t sequences_needed(const cw_transcribe_params *p)
 {
-    size_t n = p->long_form == CW_LONG_FORM_CHUNKED && p->batch_size > 1 ? (size_t)p->batch_size : 1;
+    size_t n = p->long_form != CW_LONG_FORM_SEQUENTIAL && p->batch_size > 1 ? (size_t)p->batch_size : 1;
     if ((size_t)p->beam_size > n) n = (size_t)p->beam_size;
     if ((size_t)p->best_of > n) n = (size_t)p->best_of;
     return n;
@@ -297,8 +319,100 @@ static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, in
 static cw_status prepare(cw_context *c, const cw_transcribe_params *p, int32_t *lang_token)
 {
     cw_status s = check_params(c->model, p, lang_token);
-    size_t n_audio = p->long_form == CW_LONG_FORM_CHUNKED && p->batch_size > 1 ? (size_t)p->batch_size : 1;
+    size_t n_audio = p->long_form != CW_LONG_FORM_SEQUENTIAL && p->batch_size > 1 ? (size_t)p->batch_size : 1;
     return s ? s : ensure_net(c, n_audio, sequences_needed(p));
+}
+
+/* ---- VAD (src/vad/, longform/vad_batched.c) ---- */
+
+/* The context's Silero network for the path p names, loaded on first use. */
+static cw_status get_vad(cw_context *c, const cw_vad_params *v, cw_silero **out)
+{
+    char *path = NULL;
+    const char *env = getenv("CWHISPER_MODELS");
+    if (v->model) path = cw_strdup(v->model);
+    else path = cw_path_join(env && *env ? env : "models", "silero-vad");
+    if (!path) return CW_ERR_NOMEM;
+    if (c->vad && strcmp(c->vad_path, path) == 0) {
+        free(path);
+        *out = c->vad;
+        return CW_OK;
+    }
+    cw_silero *m = NULL;
+    cw_status s = cw_silero_load(path, &m);
+    if (s) {
+        free(path);
+        return s;
+    }
+    cw_silero_free(c->vad);
+    free(c->vad_path);
+    c->vad = *out = m;
+    c->vad_path = path;
+    return CW_OK;
+}
+
+/* faster-whisper's defaults per mode (VadOptions() for vad_filter, min
+ * silence 160 ms in the batched pipeline). */
+static cw_vad_options vad_options(const cw_transcribe_params *p)
+{
+    const cw_vad_params *v = &p->vad_params;
+    int batched = p->long_form == CW_LONG_FORM_VAD_BATCHED;
+    cw_vad_options o = cw_vad_default_options();
+    o.threshold = v->threshold;
+    o.neg_threshold = v->neg_threshold;
+    o.min_speech_duration_ms = v->min_speech_duration_ms;
+    o.max_speech_duration_s = v->max_speech_duration_s > 0 ? v->max_speech_duration_s : INFINITY;
+    o.min_silence_duration_ms = v->min_silence_duration_ms >= 0 ? v->min_silence_duration_ms : batched ? 160 : 2000;
+    o.speech_pad_ms = v->speech_pad_ms;
+    return o;
+}
+
+static cw_status transcribe_vad(cw_context *c, const cw_transcribe_params *p, int32_t lang_token,
+                                const float *samples, size_t n, cw_result **out)
+{
+    cw_silero *vad = NULL;
+    cw_status s = get_vad(c, &p->vad_params, &vad);
+    if (s) return s;
+    cw_vad_options vo = vad_options(p);
+    cw_threadpool *pool = c->be->pool;
+    const cw_model *m = c->model;
+    if (p->long_form == CW_LONG_FORM_VAD_BATCHED) {
+        cw_longform_params lp;
+        progress_relay relay;
+        fill_longform(&lp, m, p, lang_token, &relay);
+        cw_vad_batched_params bp = {lp.decode, p->vad_batched_timestamps,
+                                    p->batch_size > 1 ? (size_t)p->batch_size : 1, vo, lp.progress, lp.progress_user};
+        cw_text_codec codec = cw_text_codec_tokenizer(m->tok);
+        cw_longform_result lr;
+        s = cw_transcribe_vad_batched(&c->net->encoder, &c->net->decoder, cw_tokenizer_specials(m->tok), &codec,
+                                      pool, vad, samples, n, &bp, &lr);
+        if (!s) s = to_result(m, &lr, out);
+        cw_longform_result_free(&lr); /* zeroed by the call when it failed */
+        return s;
+    }
+    /* vad_filter: the speech concatenated, transcribed, times mapped back */
+    float *speech = NULL;
+    size_t n_speech = 0;
+    cw_vad_timemap map;
+    s = cw_vad_filter(vad, pool, samples, n, &vo, &speech, &n_speech, &map);
+    cw_mel_source *mel = NULL;
+    if (!s) s = cw_mel_source_from_pcm(pool, speech, n_speech, m->dims.n_mels, CW_MEL_MEMORY_FRAMES, &mel);
+    free(speech);
+    cw_result *r = NULL;
+    if (!s) s = transcribe_mel(c, p, lang_token, mel, &r);
+    cw_mel_source_free(mel);
+    if (!s) {
+        size_t ns = cw_result_n_segments(r);
+        cw_segment *segs = cw_malloc((ns ? ns : 1) * sizeof *segs);
+        if (!segs) s = CW_ERR_NOMEM;
+        for (size_t i = 0; !s && i < ns; i++) segs[i] = *cw_result_segment(r, i);
+        if (!s) cw_vad_restore_segments(segs, ns, &map);
+        if (!s) s = cw_result_create(segs, ns, cw_result_text(r), cw_result_language(r), (double)n / 16000.0, out);
+        free(segs);
+    }
+    cw_result_free(r);
+    cw_vad_timemap_free(&map);
+    return s;
 }
 
 cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_samples,
@@ -309,6 +423,8 @@ cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_sample
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
     if (s) return s;
+    if (p.vad || p.long_form == CW_LONG_FORM_VAD_BATCHED)
+        return transcribe_vad(c, &p, lang_token, samples, n_samples, out);
     cw_mel_source *mel = NULL;
     s = cw_mel_source_from_pcm(c->be->pool, samples, n_samples, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES,
                                &mel);
@@ -328,6 +444,14 @@ cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcrib
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
     if (s) return s;
+    if (p.vad || p.long_form == CW_LONG_FORM_VAD_BATCHED) { /* the VAD needs the whole signal */
+        float *pcm = NULL;
+        size_t n = 0;
+        s = cw_audio_load(path, &pcm, &n);
+        if (!s) s = transcribe_vad(c, &p, lang_token, pcm, n, out);
+        free(pcm);
+        return s;
+    }
     cw_mel_source *mel = NULL;
     s = cw_mel_source_from_audio(c->be->pool, path, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES, &mel);
     if (!s) s = transcribe_mel(c, &p, lang_token, mel, out);

@@ -83,13 +83,6 @@ typedef struct {
     cw_longform_result *out;
 } ch_state;
 
-static cw_status encode(ch_state *s, const float *windows, size_t n)
-{
-    const float *states = NULL;
-    cw_status rc = s->enc->encode(s->enc->ctx, windows, n, &states);
-    return rc ? rc : s->dec->set_audio(s->dec->ctx, states, n);
-}
-
 /* A merged piece -> a segment (dropped when its text is blank). */
 static cw_status add_segment(ch_state *s, const cw_merge_piece *pc, const cw_decode_result *r)
 {
@@ -109,21 +102,14 @@ static cw_status add_segment(ch_state *s, const cw_merge_piece *pc, const cw_dec
     int blank = cw_strip_inplace(probe)[0] == '\0';
     free(probe);
     if (blank) { free(text); return CW_OK; }
-    if (out->n_segments == s->seg_cap) {
-        size_t cap = s->seg_cap ? 2 * s->seg_cap : 16;
-        cw_segment *v = cw_realloc(out->segments, cap * sizeof *v);
-        if (!v) { free(text); return CW_ERR_NOMEM; }
-        out->segments = v;
-        s->seg_cap = cap;
-    }
     int32_t *toks = cw_malloc((pc->n_tokens ? pc->n_tokens : 1) * sizeof *toks);
     if (!toks) { free(text); return CW_ERR_NOMEM; }
     memcpy(toks, pc->tokens, pc->n_tokens * sizeof *toks);
-    out->segments[out->n_segments] = (cw_segment){(int)out->n_segments, (long)s->chunks[pc->chunk].frame, start, end,
-                                                  text, toks, pc->n_tokens, r->avg_logprob, r->compression_ratio,
-                                                  r->no_speech_prob, r->temperature};
-    out->n_segments++;
-    return CW_OK;
+    cw_segment seg = {0, (long)s->chunks[pc->chunk].frame, start, end, text, toks, pc->n_tokens, r->avg_logprob,
+                      r->compression_ratio, r->no_speech_prob, r->temperature};
+    rc = cw_longform_append(out, &s->seg_cap, &seg);
+    if (rc) free(text), free(toks);
+    return rc;
 }
 
 static cw_status drain(ch_state *s, cw_chunk_merger *m, const cw_decode_result *r)
@@ -140,8 +126,8 @@ static cw_status pick_language(ch_state *s, float *window, int32_t *language)
 {
     if (!s->sp->multilingual || *language >= 0) return CW_OK;
     cw_status rc = mel_window(s->src, 0, N_FRAMES, window);
-    if (rc == CW_OK) rc = encode(s, window, 1);
-    return rc ? rc : cw_detect_language(s->dec, s->sp, 1, language, NULL);
+    cw_batch_env e = {s->enc, s->dec, s->sp, s->codec};
+    return rc ? rc : cw_batch_detect_language(&e, window, language);
 }
 
 /* Encodes and decodes chunks [c0, c0 + nb) and feeds them to the merger. */
@@ -152,9 +138,8 @@ static cw_status run_batch(ch_state *s, const cw_decode_options *o, size_t chunk
     cw_status rc = CW_OK;
     for (size_t j = 0; rc == CW_OK && j < nb; j++)
         rc = mel_window(s->src, s->chunks[c0 + j].frame, chunk_frames, windows + j * win);
-    if (rc == CW_OK) rc = encode(s, windows, nb);
-    cw_decode_env env = {s->dec, s->sp, s->codec, NULL};
-    if (rc == CW_OK) rc = cw_decode_run(&env, o, nb, res);
+    cw_batch_env e = {s->enc, s->dec, s->sp, s->codec};
+    if (rc == CW_OK) rc = cw_batch_decode(&e, o, windows, nb, res);
     if (rc) return rc;
     for (size_t j = 0; rc == CW_OK && j < nb; j++) {
         rc = cw_chunk_merger_add(m, res[j].tokens, res[j].n_tokens, &s->chunks[c0 + j].span);
@@ -164,22 +149,6 @@ static cw_status run_batch(ch_state *s, const cw_decode_options *o, size_t chunk
     last->tokens = NULL, last->text = NULL; /* keep only the numbers */
     for (size_t j = 0; j < nb; j++) cw_decode_result_free(&res[j]);
     return rc;
-}
-
-static cw_status join_text(cw_longform_result *out)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < out->n_segments; i++) len += strlen(out->segments[i].text);
-    out->text = cw_malloc(len);
-    if (!out->text) return CW_ERR_NOMEM;
-    char *p = out->text;
-    for (size_t i = 0; i < out->n_segments; i++) {
-        size_t n = strlen(out->segments[i].text);
-        memcpy(p, out->segments[i].text, n);
-        p += n;
-    }
-    *p = '\0';
-    return CW_OK;
 }
 
 cw_status cw_transcribe_chunked_source(const cw_encoder_net *enc, const cw_decoder_net *dec,
@@ -230,7 +199,7 @@ cw_status cw_transcribe_chunked_source(const cw_encoder_net *enc, const cw_decod
     }
     if (rc == CW_OK) rc = cw_chunk_merger_finish(&m);
     if (rc == CW_OK) rc = drain(&s, &m, &last);
-    if (rc == CW_OK) rc = join_text(out);
+    if (rc == CW_OK) rc = cw_longform_join_text(out);
     cw_chunk_merger_free(&m);
     free(res);
     free(windows);

@@ -14,6 +14,8 @@
 #include "cwhisper.h"
 #include "audio/mel_source.h"
 #include "decode/decode.h"
+#include "util/threadpool.h"
+#include "vad/vad.h"
 
 typedef struct {
     cw_decode_options decode;       /* language_token -1: detect once (multilingual) */
@@ -103,6 +105,28 @@ cw_status cw_transcribe_chunked_source(const cw_encoder_net *enc, const cw_decod
                                        cw_mel_source *mel, const cw_chunked_params *p,
                                        cw_longform_result *out);
 
+/* ------------------------------------------------------------------------ */
+/* Batches of windows (batch.c), shared by chunked.c and vad_batched.c        */
+
+typedef struct {
+    const cw_encoder_net *enc;
+    const cw_decoder_net *dec;
+    const cw_special_tokens *sp;
+    const cw_text_codec *codec;
+} cw_batch_env;
+
+/* windows [nb, n_mels, 3000] through the encoder, then one decoding of the
+ * nb windows together: res [nb] (free each with cw_decode_result_free). */
+cw_status cw_batch_decode(const cw_batch_env *e, const cw_decode_options *o, const float *windows, size_t nb,
+                          cw_decode_result *res);
+/* Multilingual model and *language < 0: detects it on window [n_mels, 3000]. */
+cw_status cw_batch_detect_language(const cw_batch_env *e, const float *window, int32_t *language);
+/* Appends seg (its text and tokens now owned by out; id set), growing
+ * out->segments; *cap: its capacity. */
+cw_status cw_longform_append(cw_longform_result *out, size_t *cap, const cw_segment *seg);
+/* out->text = the segments' texts joined. */
+cw_status cw_longform_join_text(cw_longform_result *out);
+
 /* Where a chunk lies, in seconds (the pipeline's stride triple, plus its start). */
 typedef struct {
     double start;        /* on the file's timeline */
@@ -155,5 +179,40 @@ void cw_chunk_merger_free(cw_chunk_merger *m);
 /* One step of _find_longest_common_sequence: keep left[:*left_mid] + right[*right_mid:]. */
 void cw_lcs_cut(const int32_t *left, size_t nl, const int32_t *right, size_t nr, size_t *left_mid,
                 size_t *right_mid);
+
+/* ------------------------------------------------------------------------ */
+/* VAD-batched long form (vad_batched.c)                                      */
+
+typedef struct {
+    cw_decode_options decode;  /* language_token -1: detect once (multilingual);
+                                  greedy, T = 0, no prompt, as the chunked mode */
+    int with_timestamps;       /* 0: text only (<|notimestamps|>), faster-whisper's default */
+    size_t batch_size;         /* chunks per encoder call and decoding, >= 1 */
+    cw_vad_options vad;        /* max_speech_duration_s is forced to 30 */
+    void (*progress)(void *user, double done_s, double total_s);
+    void *progress_user;
+} cw_vad_batched_params;
+
+/* faster-whisper's BatchedInferencePipeline over samples [n] (16 kHz mono):
+ * Silero speech regions (get_speech_timestamps), merged in order into chunks
+ * of at most 30 s of speech (collect_chunks), each chunk's samples
+ * concatenated and turned into its own log-mel (clamped over the chunk,
+ * zero past its end), decoded batch_size at a time, split at timestamp pairs
+ * when decoded with timestamps, and mapped back to the file's timeline
+ * (SpeechTimestampsMap). seek is the chunk's start on the speech-only
+ * timeline, in frames, as faster-whisper's. */
+cw_status cw_transcribe_vad_batched(const cw_encoder_net *enc, const cw_decoder_net *dec,
+                                    const cw_special_tokens *sp, const cw_text_codec *codec, cw_threadpool *pool,
+                                    const cw_silero *vad, const float *samples, size_t n,
+                                    const cw_vad_batched_params *p, cw_longform_result *out);
+
+/* WhisperModel.transcribe(vad_filter=True)'s filtering: *speech [*n_speech]
+ * (malloc'ed; NULL when no speech) is the speech regions of samples [n]
+ * concatenated; map restores times on it to the file's timeline. */
+cw_status cw_vad_filter(const cw_silero *vad, cw_threadpool *pool, const float *samples, size_t n,
+                        const cw_vad_options *o, float **speech, size_t *n_speech, cw_vad_timemap *map);
+
+/* restore_speech_timestamps on segments [n] (start, end; no words). */
+void cw_vad_restore_segments(cw_segment *segments, size_t n, const cw_vad_timemap *map);
 
 #endif
