@@ -34,6 +34,8 @@ IMPLS = {
     "cwhisper": ("cwhisper.py", "this project, sequential", {}),
     "cwhisper-chunked": ("cwhisper.py", "this project, whisper-jax chunking, batched",
                          {"CWHISPER_LONG_FORM": "chunked"}),
+    "cwhisper-vad-batched": ("cwhisper.py", "this project, Silero VAD chunks (faster-whisper batched), batched",
+                             {"CWHISPER_LONG_FORM": "vad-batched"}),
     "faster-whisper": ("faster_whisper.py", "CTranslate2, sequential", {}),
     "faster-whisper-mkl": ("faster_whisper.py", "CTranslate2 with CT2_USE_MKL=1, sequential", {"CT2_USE_MKL": "1"}),
     "faster-whisper-batched": ("faster_whisper.py", "CTranslate2 BatchedInferencePipeline", {}),
@@ -90,6 +92,7 @@ def _per_model(model):
         variant(cell("cwhisper", model, "int8", 1)),
         # cwhisper's fastest configurations: chunked, batched, low precision
         cell("cwhisper-chunked", model, "int8", 8),
+        cell("cwhisper-vad-batched", model, "int8", 8),  # the like-for-like of faster-whisper-batched
         variant(cell("cwhisper-chunked", model, "bf16", 8)),
         variant(cell("faster-whisper", model, "fp32", 1)),  # oneDNN fp32 on AMD: one of the slowest cells
         # MKL int8 on AMD: no run of the 30.5-min recording finished within 9 min
@@ -118,6 +121,7 @@ def quick():
     return [cell("openai-whisper", m, "fp32", 1), cell("cwhisper", m, "fp32", 1), cell("jax-flax", m, "fp32", 8),
             cell("cwhisper-chunked", m, "fp32", 8),
             cell("faster-whisper-mkl", m, "fp32", 1), cell("faster-whisper", m, "int8", 1),
-            cell("faster-whisper-batched", m, "int8", 8), cell("whisper.cpp", m, "fp16", 1),
+            cell("faster-whisper-batched", m, "int8", 8), cell("cwhisper-vad-batched", m, "int8", 8),
+            cell("whisper.cpp", m, "fp16", 1),
             cell("transformers", m, "fp32", 8), cell("openvino-genai", m, "int8", 1),
             cell("faster-whisper", m, "bf16", 1)]

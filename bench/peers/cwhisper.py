@@ -57,16 +57,18 @@ def load(args, cfg):
         raise common.Unavailable(f"{BINARY} not built (make build)")
     if args.device != "cpu":
         raise common.Unavailable("cwhisper has no CUDA back end yet")
-    if LONG_FORM not in ("sequential", "chunked"):
-        raise common.Unavailable(f"CWHISPER_LONG_FORM={LONG_FORM!r} is not sequential or chunked")
-    chunked = LONG_FORM == "chunked"
+    if LONG_FORM not in ("sequential", "chunked", "vad-batched"):
+        raise common.Unavailable(f"CWHISPER_LONG_FORM={LONG_FORM!r} is not sequential, chunked or vad-batched")
+    chunked = LONG_FORM in ("chunked", "vad-batched")  # both batched, greedy, without fallback
     if args.batch_size != 1 and not chunked:
         raise common.Unavailable("the sequential long form decodes one window at a time: batch sizes above 1 "
                                  "are the chunked mode (cwhisper-chunked)")
     if not 1 <= args.batch_size <= 64:
         raise common.Unavailable(f"batch size {args.batch_size} is outside cwhisper's 1..64")
     if chunked and args.beam_size > 1:
-        raise common.Unavailable("cwhisper's chunked long form decodes greedily (no beam search)")
+        raise common.Unavailable(f"cwhisper's {LONG_FORM} long form decodes greedily (no beam search)")
+    if LONG_FORM == "vad-batched" and not os.path.exists(os.path.join(common.ROOT, "models", "silero-vad")):
+        raise common.Unavailable("models/silero-vad missing (scripts/fetch-model silero-vad)")
     # One cwhisper process runs every repeat (run_all), so the Python loop's
     # timings cannot stop it early; the harness's variant budget is not applied.
     if args.repeat_budget:
@@ -82,15 +84,20 @@ def load(args, cfg):
     if args.beam_size > 1:
         cmd += ["--beam-size", str(args.beam_size)]
     if chunked:
-        cmd += ["--long-form", "chunked", "--batch-size", str(args.batch_size)]
+        cmd += ["--long-form", LONG_FORM, "--batch-size", str(args.batch_size)]
     elif args.preset == "greedy":
         cmd += ["--no-fallback", "--no-condition-on-previous-text"]
     r.cmd = cmd
     r.results = None
     cfg.update({"command": ["cwhisper"] + cmd,
                 "long_form": ("chunked (src/longform/chunked.c): 30 s chunks, 5 s strides, batched, merged as "
-                              "_decode_asr" if chunked else "openai sequential (src/longform)"),
-                "fallback": args.preset == "reference" and not chunked, "timestamps": True, "compute": args.dtype,
+                              "_decode_asr" if LONG_FORM == "chunked" else
+                              "vad-batched (src/longform/vad_batched.c): Silero VAD chunks <= 30 s, batched, no "
+                              "timestamp tokens (faster-whisper's BatchedInferencePipeline)"
+                              if chunked else "openai sequential (src/longform)"),
+                "vad": LONG_FORM == "vad-batched",
+                "fallback": args.preset == "reference" and not chunked,
+                "timestamps": LONG_FORM != "vad-batched", "compute": args.dtype,
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     if chunked and args.preset == "reference":
         cfg["note"] = "the chunked mode has no fallback nor conditioning: reference preset = greedy"

@@ -12,7 +12,9 @@
  *     (without_timestamps=True) or with timestamp tokens;
  *   - _split_segments_by_timestamps with time_offset = the chunk's offset on
  *     the speech-only timeline, then restore_speech_timestamps.
- * Deviations, by design: the decoder is cwhisper's greedy search (the
+ * Deviations, by design: with timestamp tokens, the text after a chunk's
+ * last timestamp pair is kept as a last segment (faster-whisper drops it);
+ * the decoder is cwhisper's greedy search (the
  * pipeline defaults to beam 5: pass beam_size there to compare like with
  * like); the log-mel is cwhisper's (openai-whisper's padding of the last
  * frame) rather than faster-whisper's NumPy one; segments with blank text are
@@ -165,6 +167,16 @@ static cw_status split_chunk(vb_state *s, const vb_chunk *c, const cw_decode_res
     for (size_t i = 0; rc == CW_OK && i < np; i++)
         rc = add_piece(s, r, t + pieces[i].begin, pieces[i].end - pieces[i].begin, pieces[i].start,
                        pieces[i].end_time, seek);
+    /* The tokens after the last timestamp pair: the sequential loop decodes
+     * them again from the new seek, the batched pipeline drops them (text
+     * lost at each chunk's end); here they are a last segment, from their
+     * opening timestamp to the chunk's end. */
+    size_t tail = np ? pieces[np - 1].end : 0;
+    if (rc == CW_OK && tail < n) {
+        double start = t[tail] >= tb ? c->offset + (double)(t[tail] - tb) * TIME_PRECISION : c->offset;
+        double end = c->offset + duration;
+        rc = add_piece(s, r, t + tail, n - tail, start, end > start ? end : start, seek);
+    }
     free(pieces);
     return rc;
 }
