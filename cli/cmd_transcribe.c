@@ -378,7 +378,7 @@ int cmd_transcribe(int argc, char **argv)
     } else if (o.tp.long_form != CW_LONG_FORM_CHUNKED && (o.tp.chunk_length > 0 || o.tp.stride_length > 0)) {
         fprintf(stderr, "cwhisper: --chunk-length and --stride-length need --long-form chunked\n");
     } else if (o.tp.long_form == CW_LONG_FORM_SEQUENTIAL && o.tp.batch_size > 1) {
-        fprintf(stderr, "cwhisper: --batch-size needs --long-form chunked or vad-batched\n");
+        fprintf(stderr, "cwhisper: --batch-size: batches need --long-form chunked or vad-batched\n");
     } else if (o.tp.vad && o.tp.long_form == CW_LONG_FORM_VAD_BATCHED) {
         fprintf(stderr, "cwhisper: --vad is for the sequential and chunked modes (vad-batched always uses the VAD)\n");
     } else if (o.tp.stride_length > 0 && 2 * o.tp.stride_length >= chunk) {
