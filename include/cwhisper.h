@@ -229,7 +229,7 @@ typedef struct {
     void (*progress)(double done_s, double total_s, void *user);
     void *progress_user;
     cw_long_form long_form;        /* SEQUENTIAL (default) or CHUNKED */
-    int batch_size;                /* CHUNKED: chunks per encoder call and decoding, 1..64 (default 1) */
+    int batch_size;                /* CHUNKED, VAD_BATCHED: chunks per encoder call and decoding, 1..64 (default 1) */
     double chunk_length;           /* CHUNKED: seconds per chunk, (0, 30]; 0: 30 */
     double stride_length;          /* CHUNKED: overlap seconds on each side, 2 * stride < chunk; 0: chunk / 6 */
     int vad;                       /* SEQUENTIAL / CHUNKED: transcribe only the speech Silero VAD finds
