@@ -185,7 +185,8 @@ typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED, CW_LONG_FORM_V
  * regions merged into chunks of at most 30 s of speech, each chunk decoded
  * (batch_size at a time, greedy, T = 0, no conditioning) and its segments
  * mapped back to the file's timeline; text only unless vad_batched_timestamps
- * (then segments split at timestamp pairs). Needs the Silero VAD model
+ * (then segments split at timestamp pairs, and a chunk whose last timestamp
+ * comes over a second before its end decoded again from there). Needs the Silero VAD model
  * (vad_params.model; scripts/fetch-model silero-vad). */
 
 /* Silero VAD (v6, faster-whisper's VadOptions). Defaults: faster-whisper's. */

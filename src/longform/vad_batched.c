@@ -12,9 +12,13 @@
  *     (without_timestamps=True) or with timestamp tokens;
  *   - _split_segments_by_timestamps with time_offset = the chunk's offset on
  *     the speech-only timeline, then restore_speech_timestamps.
- * Deviations, by design: with timestamp tokens, the text after a chunk's
- * last timestamp pair is kept as a last segment (faster-whisper drops it);
- * the decoder is cwhisper's greedy search (the
+ * Deviations, by design: with timestamp tokens, a chunk whose last
+ * timestamp lies over a second before its end is decoded again from that
+ * timestamp in a later batch (the sequential loop's seek; the pipeline
+ * decodes each chunk once and loses the rest: on the 22.7-min recording,
+ * tiny.en, 377 deleted words of 3217), and text after a last timestamp pair
+ * near the end is kept as a last segment (the pipeline drops it);
+ * segments are put back in time order at the end; the decoder is cwhisper's greedy search (the
  * pipeline defaults to beam 5: pass beam_size there to compare like with
  * like); the log-mel is cwhisper's (openai-whisper's padding of the last
  * frame) rather than faster-whisper's NumPy one; segments with blank text are
@@ -86,12 +90,14 @@ typedef struct {
     const cw_speech_span *spans;
     const vb_chunk *chunks;
     size_t n_mels, seg_cap;
+    int continue_chunks;
     const cw_vad_timemap *map;
     cw_longform_result *out;
 } vb_state;
 
-/* dst [n_mels, 3000]: the log-mel of chunk c's concatenated speech. */
-static cw_status chunk_window(vb_state *s, const vb_chunk *c, float *dst)
+/* dst [n_mels, 3000]: the log-mel of chunk c's concatenated speech from
+ * sample `skip` on. */
+static cw_status chunk_window(vb_state *s, const vb_chunk *c, size_t skip, float *dst)
 {
     float *audio = cw_malloc((c->n_samples ? c->n_samples : 1) * sizeof *audio), *mel = NULL;
     if (!audio) return CW_ERR_NOMEM;
@@ -103,7 +109,7 @@ static cw_status chunk_window(vb_state *s, const vb_chunk *c, float *dst)
     size_t nf = 0;
     /* feature_extractor(chunk) pads 160 zero samples and drops the last
      * frame: n / 160 + 1 frames, as cw_log_mel with padding 160 gives */
-    cw_status rc = cw_log_mel_pool(s->pool, audio, c->n_samples, 160, (int)s->n_mels, &mel, &nf);
+    cw_status rc = cw_log_mel_pool(s->pool, audio + skip, c->n_samples - skip, 160, (int)s->n_mels, &mel, &nf);
     free(audio);
     if (rc) return rc;
     size_t keep = nf < N_FRAMES ? nf : N_FRAMES;
@@ -139,14 +145,28 @@ static cw_status add_piece(vb_state *s, const cw_decode_result *r, const int32_t
     return rc;
 }
 
-/* _split_segments_by_timestamps on one chunk's tokens. */
-static cw_status split_chunk(vb_state *s, const vb_chunk *c, const cw_decode_result *r)
+/* _split_segments_by_timestamps on one chunk's tokens, decoded from sample
+ * skip of the chunk. *next: where to decode the chunk again (0: done). */
+static cw_status split_chunk(vb_state *s, const vb_chunk *c, size_t skip, const cw_decode_result *r,
+                             size_t *next)
 {
     int32_t tb = s->env.sp->timestamp_begin;
     const int32_t *t = r->tokens;
     size_t n = r->n_tokens;
-    double duration = (double)c->n_samples / SR;
-    long seek = (long)(c->offset * 100.0);
+    double duration = (double)(c->n_samples - skip) / SR, offset = c->offset + (double)skip / SR;
+    long seek = (long)(offset * 100.0);
+    *next = 0;
+    /* The continuation (a deviation from the pipeline, which decodes each
+     * chunk once): with timestamps, a chunk whose last timestamp lies over
+     * a second before its end is decoded again from there, in a later
+     * batch, as the sequential loop's seek would. */
+    double last = -1;
+    for (size_t i = n; i-- > 0;)
+        if (t[i] >= tb) {
+            last = (double)(t[i] - tb) * TIME_PRECISION;
+            break;
+        }
+    int cont = s->continue_chunks && last >= 1.0 && last < duration - 1.0;
     int pair = 0;
     for (size_t i = 1; i < n && !pair; i++) pair = t[i - 1] >= tb && t[i] >= tb;
     if (!pair) { /* one segment: to the last timestamp, else the chunk's end */
@@ -156,13 +176,14 @@ static cw_status split_chunk(vb_state *s, const vb_chunk *c, const cw_decode_res
                 if (t[i] != tb) d = (double)(t[i] - tb) * TIME_PRECISION;
                 break;
             }
-        return add_piece(s, r, t, n, c->offset, c->offset + d, seek);
+        if (cont && t[n - 1] >= tb) *next = skip + (size_t)(last * 100.0 + 0.5) * 160; /* closed at `last` */
+        return add_piece(s, r, t, n, offset, offset + d, seek);
     }
     cw_split_piece *pieces = cw_malloc((n + 1) * sizeof *pieces);
     if (!pieces) return CW_ERR_NOMEM;
     long adv = 0;
     size_t segment_size = (size_t)ceil(duration) * 100;
-    size_t np = cw_split_window(t, n, tb, c->offset, segment_size, pieces, &adv);
+    size_t np = cw_split_window(t, n, tb, offset, segment_size, pieces, &adv);
     cw_status rc = CW_OK;
     for (size_t i = 0; rc == CW_OK && i < np; i++)
         rc = add_piece(s, r, t + pieces[i].begin, pieces[i].end - pieces[i].begin, pieces[i].start,
@@ -172,9 +193,14 @@ static cw_status split_chunk(vb_state *s, const vb_chunk *c, const cw_decode_res
      * lost at each chunk's end); here they are a last segment, from their
      * opening timestamp to the chunk's end. */
     size_t tail = np ? pieces[np - 1].end : 0;
-    if (rc == CW_OK && tail < n) {
-        double start = t[tail] >= tb ? c->offset + (double)(t[tail] - tb) * TIME_PRECISION : c->offset;
-        double end = c->offset + duration;
+    if (cont) { /* from the last closed timestamp, or the single last one */
+        double from = tail < n ? (double)adv * 0.01 : last;
+        *next = skip + (size_t)(from * 100.0 + 0.5) * 160;
+        if (*next <= skip) *next = 0;
+    }
+    if (rc == CW_OK && tail < n && !*next) {
+        double start = t[tail] >= tb ? offset + (double)(t[tail] - tb) * TIME_PRECISION : offset;
+        double end = offset + duration;
         rc = add_piece(s, r, t + tail, n - tail, start, end > start ? end : start, seek);
     }
     free(pieces);
@@ -229,28 +255,54 @@ cw_status cw_transcribe_vad_batched(const cw_encoder_net *enc, const cw_decoder_
     float *windows = rc ? NULL : cw_malloc(B * win * sizeof *windows);
     cw_decode_result *res = rc ? NULL : cw_calloc(B, sizeof *res);
     if (rc == CW_OK && (!windows || !res)) rc = CW_ERR_NOMEM;
-    vb_state s = {{enc, dec, sp, codec}, pool, samples, spans, chunks, enc->n_mels, 0, &map, out};
+    vb_state s = {{enc, dec, sp, codec}, pool, samples, spans, chunks, enc->n_mels, 0, p->with_timestamps, &map, out};
     cw_decode_options o = p->decode;
     o.temperature = 0.0, o.beam_size = 0, o.best_of = 0, o.patience = 0.0;
     o.prompt = NULL, o.n_prompt = 0, o.without_timestamps = !p->with_timestamps;
     out->language_token = sp->multilingual ? o.language_token : -1;
     if (rc == CW_OK && n_chunks && out->language_token < 0 && sp->multilingual) {
-        rc = chunk_window(&s, &chunks[0], windows);
+        rc = chunk_window(&s, &chunks[0], 0, windows);
         if (rc == CW_OK) rc = cw_batch_detect_language(&s.env, windows, &out->language_token);
     }
     o.language_token = out->language_token;
     double speech_total = n_chunks ? chunks[n_chunks - 1].offset + (double)chunks[n_chunks - 1].n_samples / SR : 0;
-    for (size_t c0 = 0; rc == CW_OK && c0 < n_chunks; c0 += B) {
-        size_t nb = n_chunks - c0 < B ? n_chunks - c0 : B;
-        for (size_t j = 0; rc == CW_OK && j < nb; j++) rc = chunk_window(&s, &chunks[c0 + j], windows + j * win);
+    /* work items: (chunk, first sample); continuations are appended */
+    size_t cap_q = 2 * n_chunks + 1, n_q = n_chunks;
+    size_t (*q)[2] = rc ? NULL : cw_malloc(cap_q * sizeof *q);
+    if (rc == CW_OK && !q) rc = CW_ERR_NOMEM;
+    for (size_t i = 0; rc == CW_OK && i < n_chunks; i++) q[i][0] = i, q[i][1] = 0;
+    for (size_t q0 = 0; rc == CW_OK && q0 < n_q; q0 += B) {
+        size_t nb = n_q - q0 < B ? n_q - q0 : B;
+        for (size_t j = 0; rc == CW_OK && j < nb; j++)
+            rc = chunk_window(&s, &chunks[q[q0 + j][0]], q[q0 + j][1], windows + j * win);
         if (rc == CW_OK) rc = cw_batch_decode(&s.env, &o, windows, nb, res);
-        for (size_t j = 0; rc == CW_OK && j < nb; j++) rc = split_chunk(&s, &chunks[c0 + j], &res[j]);
+        for (size_t j = 0; rc == CW_OK && j < nb; j++) {
+            size_t next = 0;
+            rc = split_chunk(&s, &chunks[q[q0 + j][0]], q[q0 + j][1], &res[j], &next);
+            if (rc == CW_OK && next) {
+                if (n_q == cap_q) {
+                    size_t (*v)[2] = cw_realloc(q, 2 * cap_q * sizeof *q);
+                    if (!v) { rc = CW_ERR_NOMEM; break; }
+                    q = v, cap_q *= 2;
+                }
+                q[n_q][0] = q[q0 + j][0], q[n_q][1] = next, n_q++;
+            }
+        }
         for (size_t j = 0; j < nb; j++) cw_decode_result_free(&res[j]);
         if (rc == CW_OK && p->progress) {
-            const vb_chunk *last = &chunks[c0 + nb - 1];
+            const vb_chunk *last = &chunks[q[q0 + nb - 1][0]];
             p->progress(p->progress_user, last->offset + (double)last->n_samples / SR, speech_total);
         }
     }
+    free(q);
+    /* continuations come after the other chunks: back to time order (stable) */
+    for (size_t i = 1; rc == CW_OK && i < out->n_segments; i++) {
+        cw_segment x = out->segments[i];
+        size_t k = i;
+        while (k > 0 && out->segments[k - 1].seek > x.seek) out->segments[k] = out->segments[k - 1], k--;
+        out->segments[k] = x;
+    }
+    for (size_t i = 0; i < out->n_segments; i++) out->segments[i].id = (int)i;
     if (rc == CW_OK) rc = cw_longform_join_text(out);
     cw_vad_timemap_free(&map);
     free(res);

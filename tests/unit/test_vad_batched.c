@@ -3,7 +3,8 @@
  * them, about 55 s (two chunks). Checks: the text-only vad-batched transcript (batch 1 and
  * 4) is within a few WER points of the reference text (2.8% here) and the two batch
  * sizes agree; text-only segments carry no timestamp tokens and there is one
- * per 30 s chunk; with timestamp tokens, and with --vad in the sequential
+ * per 30 s chunk; with timestamp tokens (chunks continued from their last
+ * timestamp) the WER is as low; with timestamp tokens, and with --vad in the sequential
  * mode, every segment's start and end lie inside a speech region Silero finds
  * (so the times were mapped back across the removed silences) and are
  * monotone; a missing VAD model is a one-line error naming the path.
@@ -143,11 +144,10 @@ static void test_vad_batched_tiny_en(void)
                100 * d14, 100 * wt, 100 * ws, cw_result_n_segments(b1), cw_result_n_segments(ts),
                cw_result_n_segments(seq));
         CHECK(w1 < 0.08 && w4 < 0.08 && ws < 0.08);
-        /* with timestamp tokens the model ends a full 30 s chunk early (a
-         * last timestamp, then eot: the chunk's last words are never decoded,
-         * as in faster-whisper's pipeline; the sequential loop decodes them
-         * from the next seek): 10.2% here, hence text-only by default */
-        CHECK(wt < 0.2);
+        /* with timestamp tokens the model often ends a full chunk early (a
+         * last timestamp, then eot); the chunk is decoded again from there
+         * (without that, as faster-whisper's pipeline: 10.2% here) */
+        CHECK(wt < 0.05);
         CHECK(d14 < 0.02);
         /* text only: one segment per chunk of <= 30 s of speech, no timestamp tokens */
         CHECK(cw_result_n_segments(b1) >= 2 && cw_result_n_segments(b1) <= 4);
