@@ -178,16 +178,36 @@ cw_status cw_silero_load(const char *path, cw_silero **out)
     return s;
 }
 
-/* y [n] = bias [n] (or 0) + x [k] . wt [k, n], skipping zero inputs. */
+/* y [n] = bias [n] (or 0) + x [k] . wt [k, n], skipping zero inputs. Most of
+ * the network's time: cloned for AVX-512 and AVX2 (picked at load by the
+ * CPU, ifunc) so the inner loop runs 16 or 8 lanes wide instead of SSE2's 4;
+ * every y[c] still gets the same additions in the same order. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 static void row_product(float *y, const float *x, size_t k, const float *wt, size_t n, const float *bias)
 {
     if (bias) memcpy(y, bias, n * sizeof *y);
     else memset(y, 0, n * sizeof *y);
-    for (size_t j = 0; j < k; j++) {
+    /* columns 64 at a time, their sums held in acc (registers) across the
+     * inputs instead of loaded and stored for each input */
+    size_t c0 = 0;
+    for (; c0 + 64 <= n; c0 += 64) {
+        float acc[64];
+        memcpy(acc, y + c0, sizeof acc);
+        for (size_t j = 0; j < k; j++) {
+            float a = x[j];
+            if (a == 0.0f) continue;
+            const float *w = wt + j * n + c0;
+            for (size_t c = 0; c < 64; c++) acc[c] += a * w[c];
+        }
+        memcpy(y + c0, acc, sizeof acc);
+    }
+    for (size_t j = 0; c0 < n && j < k; j++) {
         float a = x[j];
         if (a == 0.0f) continue;
         const float *w = wt + j * n;
-        for (size_t c = 0; c < n; c++) y[c] += a * w[c];
+        for (size_t c = c0; c < n; c++) y[c] += a * w[c];
     }
 }
 
@@ -279,13 +299,7 @@ cw_status cw_silero_probs(const cw_silero *m, cw_threadpool *pool, const float *
         enc_job job = {m, samples, n, n_win, w0, n_win - w0 < BLOCK ? n_win - w0 : BLOCK, gates};
         cw_threadpool_run(pool, enc_part, &job);
         for (size_t i = 0; i < job.count; i++) {
-            memcpy(g, gates + i * GATES, sizeof g);
-            for (size_t k = 0; k < HID; k++) { /* g += W_hh h */
-                float a = h[k];
-                if (a == 0.0f) continue;
-                const float *w = m->w_hh_t + k * GATES;
-                for (size_t q = 0; q < GATES; q++) g[q] += a * w[q];
-            }
+            row_product(g, h, HID, m->w_hh_t, GATES, gates + i * GATES); /* g = gates + W_hh h */
             float out = m->head_b;
             for (size_t k = 0; k < HID; k++) {
                 float ig = sigmoidf(g[k]), fg = sigmoidf(g[HID + k]);
