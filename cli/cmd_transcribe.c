@@ -28,6 +28,9 @@ typedef struct {
     int verbose;
     int print_timings; /* one "cwhisper: timings: ..." line per phase on stderr */
     int dtype;         /* cw_compute_dtype */
+    const char *device_name; /* --device */
+    cw_device device;
+    int device_index;
     cw_transcribe_params tp;
     char vad_model[4096]; /* default VAD model path (models folder) */
 } options;
@@ -41,6 +44,7 @@ static void usage(FILE *f)
         "  --threads N              threads (default: all CPUs)\n"
         "  --dtype fp32|fp16|bf16|int8  weight/compute type (default fp32: exact;\n"
         "                           bf16/int8 also round/quantize activations: faster, not exact)\n"
+        "  --device cpu|cuda|cuda:N where to compute (default cpu; cuda: an NVIDIA GPU, cc >= 8.0)\n"
         "  --language auto|CODE     spoken language (default: detect; English for .en models)\n"
         "  --task transcribe|translate\n"
         "  --temperature T          first temperature, in [0, 1] (default 0)\n"
@@ -129,6 +133,13 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     else if (strcmp(a, "--dtype") == 0) {
         if ((o->dtype = cw_compute_dtype_from_name(v)) < 0) {
             fprintf(stderr, "cwhisper: --dtype: '%s' is not fp32, fp16, bf16 or int8\n", v);
+            return -1;
+        }
+    }
+    else if (strcmp(a, "--device") == 0) {
+        o->device_name = v;
+        if (cw_device_parse(v, &o->device, &o->device_index)) {
+            fprintf(stderr, "cwhisper: --device: %s\n", cw_last_error());
             return -1;
         }
     }
@@ -331,6 +342,8 @@ static int run_files(options *o, const char **files, size_t n_files)
     cw_context_params cp = cw_context_default_params();
     cp.n_threads = o->n_threads;
     cp.dtype = (cw_compute_dtype)o->dtype;
+    cp.device = o->device;
+    cp.device_index = o->device_index;
     double t0 = now_s();
     cw_status s = cw_model_load(dir, &mp, &model);
     if (!s) s = cw_context_create(model, &cp, &ctx);
@@ -391,6 +404,8 @@ int cmd_transcribe(int argc, char **argv)
         fprintf(stderr, "cwhisper: --output-format: '%s' is not txt, srt, vtt, json, tsv or all\n", o.output_format);
     } else if (strcmp(o.output_format, "all") == 0 && !o.output_dir) {
         fprintf(stderr, "cwhisper: --output-format all needs --output-dir\n");
+    } else if (o.device != CW_DEVICE_CPU && cw_device_check(o.device, o.device_index)) {
+        fprintf(stderr, "cwhisper: --device %s: %s\n", o.device_name, cw_last_error());
     } else if (o.output_dir && check_output_dir(o.output_dir)) {
         rc = 1;
     } else {

@@ -154,10 +154,23 @@ typedef enum {
 const char *cw_compute_dtype_name(cw_compute_dtype dtype);
 int cw_compute_dtype_from_name(const char *name);
 
+/* Where a context computes. CUDA needs a build with CUDA, an NVIDIA driver
+ * and a GPU of compute capability 8.0 or more (A100, H100, ...). */
+typedef enum { CW_DEVICE_CPU = 0, CW_DEVICE_CUDA } cw_device;
+
 typedef struct {
     int n_threads; /* <= 0: every online CPU */
     cw_compute_dtype dtype;
+    cw_device device;  /* default CW_DEVICE_CPU */
+    int device_index;  /* CW_DEVICE_CUDA: which GPU, 0 the first */
 } cw_context_params;
+
+/* "cpu", "cuda" or "cuda:N" -> device and index; CW_ERR_INVALID_ARG if not one. */
+cw_status cw_device_parse(const char *name, cw_device *device, int *index);
+/* CW_OK if a context can compute on (device, index) here; otherwise
+ * CW_ERR_UNSUPPORTED with a one-line reason in cw_last_error(): built without
+ * CUDA, no driver, no such GPU, a GPU too old, or no cuBLAS. */
+cw_status cw_device_check(cw_device device, int index);
 
 cw_context_params cw_context_default_params(void);
 cw_status cw_context_create(const cw_model *model, const cw_context_params *params,

@@ -68,6 +68,14 @@ cw_status cw_context_create(const cw_model *model, const cw_context_params *para
     bp.n_threads = p.n_threads;
     /* bf16 / int8 weights also mean bf16 / int8 activations (backend lowp mode) */
     bp.lowp = p.dtype == CW_COMPUTE_BF16 || p.dtype == CW_COMPUTE_INT8;
+    if (p.device == CW_DEVICE_CUDA) {
+        bp.kind = CW_BACKEND_CUDA;
+        bp.device = p.device_index;
+        bp.lowp |= p.dtype == CW_COMPUTE_FP16; /* fp16 tensor-core products (cuda/README.md) */
+    } else if (p.device != CW_DEVICE_CPU) {
+        free(c);
+        return cw_error(CW_ERR_INVALID_ARG, "device %d is not cpu or cuda", (int)p.device);
+    }
     cw_status s = cw_backend_create(&bp, &c->be);
     if (s) {
         free(c);

@@ -176,7 +176,7 @@ typedef struct cw_backend_ops {
 
 typedef enum {
     CW_BACKEND_CPU = 0,
-    CW_BACKEND_CUDA /* not written yet */
+    CW_BACKEND_CUDA /* src/backend/cuda/, when built with CUDA (CW_HAVE_CUDA) */
 } cw_backend_kind;
 
 /* Which CPU kernels to use; CW_ISA_AUTO picks the best the machine runs. */
@@ -197,9 +197,15 @@ typedef struct {
      * type (cpu/lowp.h says exactly how). 0: every product has float32
      * activations, whatever the weights' dtype (exact mode). */
     int lowp;
+    int device; /* CUDA: the GPU's index (0: the first) */
 } cw_backend_params;
 
 cw_backend_params cw_backend_default_params(void);
+
+/* CW_OK if a back end of this kind can be created here (CUDA: built with it,
+ * a driver, GPU `device` with compute capability >= 8.0, cuBLAS found);
+ * otherwise CW_ERR_UNSUPPORTED with a one-line reason in cw_last_error(). */
+cw_status cw_backend_probe(cw_backend_kind kind, int device);
 
 /* The handle: the op table plus what the ops share. One op runs at a time per
  * handle (the pool and scratch are reused); use one handle per thread. */
