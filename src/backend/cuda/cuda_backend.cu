@@ -262,6 +262,23 @@ static cw_status cuda_download(cw_backend *be, void *dst, const cw_buf *src, siz
     return CW_OK;
 }
 
+/* One planned cuBLAS call; ab: the type of A and B, C float32, fp32 sums. */
+static cw_status run_gemm(cw_cuda_state *st, const cw_cuda_gemm *g, cudaDataType ab, const char *what)
+{
+    const float one = 1.0f, zero = 0.0f;
+    cublasOperation_t ta = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    cublasStatus_t bs;
+    if (g->batch == 1)
+        bs = st->blas.gemm(st->h, ta, tb, (int)g->m, (int)g->n, (int)g->k, &one, g->a, ab, (int)g->lda, g->b, ab,
+                           (int)g->ldb, &zero, g->c, CUDA_R_32F, (int)g->ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    else
+        bs = st->blas.gemm_batched(st->h, ta, tb, (int)g->m, (int)g->n, (int)g->k, &one, g->a, ab, (int)g->lda,
+                                   (long long)g->stride_a, g->b, ab, (int)g->ldb, (long long)g->stride_b, &zero, g->c,
+                                   CUDA_R_32F, (int)g->ldc, (long long)g->stride_c, (int)g->batch, CUBLAS_COMPUTE_32F,
+                                   CUBLAS_GEMM_DEFAULT);
+    return bs == CUBLAS_STATUS_SUCCESS ? CW_OK : blas_fail(bs, what);
+}
+
 /* ---- launches ---------------------------------------------------------------------------------- */
 
 static cw_status gather(cw_cuda_state *st, float *y, const void *table, int dt, const float *scale, const int *ids,
@@ -285,8 +302,6 @@ static cw_status bias_rows(cw_cuda_state *st, float *y, const float *bias, size_
 static cw_status gemm_w(cw_cuda_state *st, const cw_cuda_linear_plan *p, float *y, const float *x,
                         const cw_weight *w, size_t m, char *scr)
 {
-    int N = (int)w->rows, K = (int)w->cols, M = (int)m;
-    const float one = 1.0f, zero = 0.0f;
     const void *a = cw_cuda_weight_ptr(w), *bx = x;
     cudaDataType_t ab = CUDA_R_32F;
     cw_status s;
@@ -306,9 +321,8 @@ static cw_status gemm_w(cw_cuda_state *st, const cw_cuda_linear_plan *p, float *
         bx = x16;
         ab = w->dtype == CW_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
     }
-    cublasStatus_t bs = st->blas.gemm(st->h, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, a, ab, K, bx, ab, K, &zero, y,
-                                      CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    return bs == CUBLAS_STATUS_SUCCESS ? CW_OK : blas_fail(bs, "linear GEMM");
+    cw_cuda_gemm g = cw_cuda_gemm_linear(y, bx, a, m, w->rows, w->cols);
+    return run_gemm(st, &g, ab, "linear GEMM");
 }
 
 /* ---- products ---------------------------------------------------------------------------------- */
@@ -389,37 +403,27 @@ static cw_status cuda_attention(cw_backend *be, const cw_attn *a)
     if (!scr) return CW_ERR_NOMEM;
     float *S = (float *)(void *)scr;
     float *kw = (float *)(void *)(scr + p.s_bytes), *vw = (float *)(void *)(scr + p.s_bytes + p.kv_bytes / 2);
-    int nq = (int)a->nq, nkv = (int)a->nkv, nh = (int)H;
-    long long s_stride = (long long)a->nq * (long long)a->nkv;
-    const float one = 1.0f, zero = 0.0f;
     unsigned blocks;
     if ((s = cw_cuda_row_blocks(H * a->nq, &blocks)) != CW_OK) return s;
     for (size_t b = 0; b < B; b++) {
         const float *qb = p.q + b * a->q_bstride, *kb, *vb;
         float *ob = p.o + b * a->o_bstride;
-        int ldk = (int)a->k_ld, ldv = (int)a->v_ld;
+        size_t ldk = a->k_ld, ldv = a->v_ld;
         if (p.kv16) { /* this sequence's K and V widened to float32 [nkv, H*64] */
             const uint16_t *k16 = (const uint16_t *)p.k + b * a->k_bstride, *v16 = (const uint16_t *)p.v + b * a->v_bstride;
             if ((s = gather(st, kw, k16, CW_K_BF16, NULL, NULL, a->nkv, hd, a->k_ld, a->nkv, 0)) != CW_OK) return s;
             if ((s = gather(st, vw, v16, CW_K_BF16, NULL, NULL, a->nkv, hd, a->v_ld, a->nkv, 0)) != CW_OK) return s;
-            kb = kw, vb = vw, ldk = ldv = (int)hd;
+            kb = kw, vb = vw, ldk = ldv = hd;
         } else {
             kb = (const float *)p.k + b * a->k_bstride, vb = (const float *)p.v + b * a->v_bstride;
         }
-        /* S_h^T (nkv x nq) = K_h^T . Q_h, K_h and Q_h column-major (64 x n) with their row strides */
-        cublasStatus_t bs = st->blas.gemm_batched(st->h, CUBLAS_OP_T, CUBLAS_OP_N, nkv, nq, CW_HEAD_DIM, &one, kb,
-                                                  CUDA_R_32F, ldk, CW_HEAD_DIM, qb, CUDA_R_32F, (int)a->q_ld,
-                                                  CW_HEAD_DIM, &zero, S, CUDA_R_32F, nkv, s_stride, nh,
-                                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        if (bs != CUBLAS_STATUS_SUCCESS) return blas_fail(bs, "attention Q.K^T");
+        cw_cuda_gemm g = cw_cuda_gemm_attn_qk(S, qb, a->q_ld, kb, ldk, H, a->nq, a->nkv);
+        if ((s = run_gemm(st, &g, CUDA_R_32F, "attention Q.K^T")) != CW_OK) return s;
         cw_k_softmax<<<blocks, CW_ROW_THREADS, 0, st->stream>>>(S, S, H * a->nq, a->nkv, a->scale, a->causal,
                                                                a->q_pos, 0, a->nq);
         if ((s = launched("attention softmax")) != CW_OK) return s;
-        /* O_h (64 x nq) = V_h (64 x nkv) . P_h (nkv x nq) */
-        bs = st->blas.gemm_batched(st->h, CUBLAS_OP_N, CUBLAS_OP_N, CW_HEAD_DIM, nq, nkv, &one, vb, CUDA_R_32F, ldv,
-                                   CW_HEAD_DIM, S, CUDA_R_32F, nkv, s_stride, &zero, ob, CUDA_R_32F, (int)a->o_ld,
-                                   CW_HEAD_DIM, nh, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        if (bs != CUBLAS_STATUS_SUCCESS) return blas_fail(bs, "attention P.V");
+        g = cw_cuda_gemm_attn_pv(ob, a->o_ld, S, vb, ldv, H, a->nq, a->nkv);
+        if ((s = run_gemm(st, &g, CUDA_R_32F, "attention P.V")) != CW_OK) return s;
     }
     return CW_OK;
 }

@@ -175,6 +175,32 @@ cw_status cw_cuda_plan_attention(const cw_attn *a, cw_cuda_attn_plan *p)
     return CW_OK;
 }
 
+/* ---- cuBLAS calls ----------------------------------------------------------------- */
+
+cw_cuda_gemm cw_cuda_gemm_linear(float *y, const void *x, const void *w, size_t m, size_t n, size_t k)
+{
+    return (cw_cuda_gemm){ .trans_a = 1, .trans_b = 0, .m = n, .n = m, .k = k, .a = w, .lda = k, .b = x, .ldb = k,
+                           .c = y, .ldc = n, .batch = 1 };
+}
+
+cw_cuda_gemm cw_cuda_gemm_attn_qk(float *s, const float *q, size_t q_ld, const float *k, size_t k_ld, size_t n_head,
+                                  size_t nq, size_t nkv)
+{
+    return (cw_cuda_gemm){ .trans_a = 1, .trans_b = 0, .m = nkv, .n = nq, .k = CW_HEAD_DIM,
+                           .a = k, .lda = k_ld, .stride_a = CW_HEAD_DIM,
+                           .b = q, .ldb = q_ld, .stride_b = CW_HEAD_DIM,
+                           .c = s, .ldc = nkv, .stride_c = nq * nkv, .batch = n_head };
+}
+
+cw_cuda_gemm cw_cuda_gemm_attn_pv(float *o, size_t o_ld, const float *s, const float *v, size_t v_ld, size_t n_head,
+                                  size_t nq, size_t nkv)
+{
+    return (cw_cuda_gemm){ .trans_a = 0, .trans_b = 0, .m = CW_HEAD_DIM, .n = nq, .k = nkv,
+                           .a = v, .lda = v_ld, .stride_a = CW_HEAD_DIM,
+                           .b = s, .ldb = nkv, .stride_b = nq * nkv,
+                           .c = o, .ldc = o_ld, .stride_c = CW_HEAD_DIM, .batch = n_head };
+}
+
 /* ---- geometry ------------------------------------------------------------------- */
 
 unsigned cw_cuda_blocks(size_t n, unsigned threads)

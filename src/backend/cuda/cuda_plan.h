@@ -96,6 +96,35 @@ typedef struct {
 } cw_cuda_attn_plan;
 cw_status cw_cuda_plan_attention(const cw_attn *a, cw_cuda_attn_plan *p);
 
+/* ---- cuBLAS calls ------------------------------------------------------------------ */
+
+/* The arguments of one cublasGemmStridedBatchedEx call (batch 1: cublasGemmEx),
+ * column-major as cuBLAS sees it: for each batch item i,
+ *   C_i (m x n, ldc) = op(A_i) (m x k) . op(B_i) (k x n),  X_i = x + i * stride_x
+ * with op T for trans = 1. Element strides; the pointers are device
+ * addresses (host ones in the tests, which run the call on the CPU). */
+typedef struct {
+    int trans_a, trans_b;
+    size_t m, n, k;
+    const void *a; size_t lda; size_t stride_a;
+    const void *b; size_t ldb; size_t stride_b;
+    float *c; size_t ldc; size_t stride_c;
+    size_t batch;
+} cw_cuda_gemm;
+
+/* linear: y [m, N] (row-major) = x [m, K] . W^T, W [N, K] row-major:
+ * y^T (N x m) = op_T(W seen as K x N) . (x seen as K x m). */
+cw_cuda_gemm cw_cuda_gemm_linear(float *y, const void *x, const void *w, size_t m, size_t n, size_t k);
+/* attention of one sequence, heads as the batch (stride 64 along a row):
+ *   qk: S_h [nq, nkv] row-major = Q_h . K_h^T, i.e. S_h^T (nkv x nq) =
+ *       op_T(K_h seen as 64 x nkv, ld k_ld) . (Q_h seen as 64 x nq, ld q_ld);
+ *   pv: O_h [nq, 64] = P_h . V_h, i.e. O_h^T (64 x nq, ld o_ld) =
+ *       (V_h seen as 64 x nkv, ld v_ld) . (P_h^T seen as nkv x nq, ld nkv). */
+cw_cuda_gemm cw_cuda_gemm_attn_qk(float *s, const float *q, size_t q_ld, const float *k, size_t k_ld, size_t n_head,
+                                  size_t nq, size_t nkv);
+cw_cuda_gemm cw_cuda_gemm_attn_pv(float *o, size_t o_ld, const float *s, const float *v, size_t v_ld, size_t n_head,
+                                  size_t nq, size_t nkv);
+
 /* ---- launch geometry -------------------------------------------------------------- */
 
 /* Blocks of `threads` for a grid-stride loop over n items: enough for one
