@@ -15,6 +15,11 @@ set(CW_CUDA_SOURCES "")
 set(CW_CUDA_LIBS "")
 option(CW_CUDA_WERROR "Warnings are errors in the CUDA sources (host and device)" ON)
 
+# Sanitizer builds stay CPU-only unless asked (ASan and the CUDA driver's
+# memory mappings do not mix); the kernels' host tests run there all the same.
+if(CW_SANITIZE AND CW_CUDA STREQUAL "AUTO")
+  set(CW_CUDA OFF)
+endif()
 if(NOT CW_CUDA STREQUAL "OFF" AND NOT CW_CUDA STREQUAL "FALSE" AND NOT CW_CUDA STREQUAL "0")
   # nvcc is often outside PATH (/usr/local/cuda/bin); CheckLanguage reads CUDACXX
   if(NOT DEFINED ENV{CUDACXX} AND NOT CMAKE_CUDA_COMPILER)

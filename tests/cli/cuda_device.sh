@@ -20,7 +20,7 @@ if [ "$rc" -eq 0 ]; then
   echo "a CUDA device is present: comparing its fp32 text with the CPU's"
   if cmp -s "$tmp/cpu.txt" "$tmp/cuda.txt"; then ok; else bad "cuda fp32 text differs: $(cat "$tmp/cuda.txt")"; fi
 else
-  reason='built without CUDA|no NVIDIA driver|driver .* is older|no GPU found|no device|compute capability|cuBLAS'
+  reason='this cwhisper was built without CUDA|no NVIDIA driver|driver .* is older|no GPU found|no device|compute capability|cuBLAS'
   echo "no usable CUDA device here: $(cat "$tmp/cuda.err")"
   if [ "$rc" -ne 2 ]; then bad "--device cuda: exit $rc, not 2"
   elif [ "$(wc -l <"$tmp/cuda.err")" -ne 1 ]; then bad "--device cuda: stderr is not one line: $(cat "$tmp/cuda.err")"
