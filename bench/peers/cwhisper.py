@@ -10,7 +10,8 @@ HF pipeline / whisper-jax algorithm, 30 s chunks with 5 s strides, N chunks
 per encoder call and decoding, greedy, no fallback, no conditioning, so both
 presets run the same decoding there). --dtype other than fp32 is passed on
 as `--dtype X` (cwhisper's low-precision weights); fp32 passes nothing. The
-CUDA back end is not there: --device cuda exits with the reason. greedy
+--device cuda is passed on (the CUDA back end; without a usable GPU cwhisper
+exits with the reason). greedy
 preset (sequential): --no-fallback --no-condition-on-previous-text (beam
 --beam-size); reference preset: cwhisper's defaults, which are
 openai-whisper transcribe()'s.
@@ -55,8 +56,8 @@ def versions():
 def load(args, cfg):
     if not os.access(BINARY, os.X_OK):
         raise common.Unavailable(f"{BINARY} not built (make build)")
-    if args.device != "cpu":
-        raise common.Unavailable("cwhisper has no CUDA back end yet")
+    if args.device not in ("cpu", "cuda"):
+        raise common.Unavailable(f"device {args.device!r} is not cpu or cuda")
     if LONG_FORM not in ("sequential", "chunked", "vad-batched"):
         raise common.Unavailable(f"CWHISPER_LONG_FORM={LONG_FORM!r} is not sequential, chunked or vad-batched")
     chunked = LONG_FORM in ("chunked", "vad-batched")  # both batched, greedy, without fallback
@@ -81,6 +82,8 @@ def load(args, cfg):
         cmd += ["--language", cfg["language"]]
     if args.dtype != "fp32":
         cmd += ["--dtype", args.dtype]
+    if args.device != "cpu":  # cwhisper itself says why when the GPU cannot run (exit 2)
+        cmd += ["--device", args.device]
     if args.beam_size > 1:
         cmd += ["--beam-size", str(args.beam_size)]
     if chunked:

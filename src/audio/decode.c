@@ -29,10 +29,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#ifdef CW_HAVE_FFMPEG
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
+#endif
 
 #include "audio/audio.h"
 #include "util/error.h"
@@ -111,6 +113,7 @@ static cw_status stream_stdin(sink *k)
     return CW_OK;
 }
 
+#ifdef CW_HAVE_FFMPEG
 /* ------------------------------------------------------------------------ */
 /* FFmpeg                                                                    */
 
@@ -330,6 +333,58 @@ static cw_status stream_file(const char *path, sink *k)
     if (st == CW_OK && k->total == 0) st = cw_error(CW_ERR_AUDIO, "%s: no audio samples", path);
     return st;
 }
+
+#else
+/* ------------------------------------------------------------------------ */
+/* Without FFmpeg (CW_FFMPEG=OFF: machines without its development files,
+ * e.g. a lent GPU machine): 16 kHz mono 16-bit PCM WAV only, the format
+ * FFmpeg would pass through unchanged, so the samples are the same.         */
+
+static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static cw_status stream_file(const char *path, sink *k)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
+    unsigned char h[12], c[8], fmt[16];
+    cw_status st = CW_OK;
+    int have_fmt = 0;
+    if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4)) {
+        st = cw_error(CW_ERR_AUDIO, "%s: not a WAV file, and this cwhisper was built without FFmpeg", path);
+    }
+    while (st == CW_OK && fread(c, 1, 8, f) == 8) {
+        uint32_t n = le32(c + 4);
+        if (!memcmp(c, "fmt ", 4) && n >= 16) {
+            if (fread(fmt, 1, 16, f) != 16 || fseek(f, (long)(n - 16 + n % 2), SEEK_CUR)) break;
+            /* PCM (1) or WAVE_FORMAT_EXTENSIBLE (0xfffe), 1 channel, 16000 Hz, 16 bits */
+            unsigned tag = fmt[0] | fmt[1] << 8, ch = fmt[2] | fmt[3] << 8, bits = fmt[14] | fmt[15] << 8;
+            if ((tag != 1 && tag != 0xfffe) || ch != 1 || le32(fmt + 4) != CW_SAMPLE_RATE || bits != 16)
+                st = cw_error(CW_ERR_AUDIO, "%s: WAV of format %u, %u channel(s), %u Hz, %u bits: this cwhisper "
+                              "was built without FFmpeg and reads 16 kHz mono 16-bit PCM only", path, tag, ch,
+                              (unsigned)le32(fmt + 4), bits);
+            have_fmt = 1;
+        } else if (!memcmp(c, "data", 4)) {
+            if (!have_fmt) break;
+            unsigned char bytes[65536];
+            int16_t smp[32768];
+            size_t left = n / 2 * 2, got;
+            while (st == CW_OK && left && (got = fread(bytes, 1, left < sizeof bytes ? left : sizeof bytes, f)) >= 2) {
+                size_t count = got / 2;
+                for (size_t i = 0; i < count; i++) smp[i] = (int16_t)(uint16_t)(bytes[2 * i] | (unsigned)bytes[2 * i + 1] << 8);
+                st = sink_s16(k, smp, count);
+                left -= count * 2;
+                if (got % 2) break;
+            }
+            break;
+        } else if (fseek(f, (long)(n + n % 2), SEEK_CUR)) {
+            break;
+        }
+    }
+    fclose(f);
+    if (st == CW_OK && k->total == 0) st = cw_error(CW_ERR_AUDIO, "%s: no audio samples", path);
+    return st;
+}
+#endif
 
 cw_status cw_audio_stream(const char *path, cw_audio_block_fn fn, void *user, size_t *n_samples)
 {
