@@ -67,5 +67,5 @@ function(cw_cuda_configure target)
   target_compile_options(${target} PRIVATE
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=${host_flags}>
     $<$<COMPILE_LANGUAGE:CUDA>:${dev}>)
-  set_target_properties(${target} PROPERTIES CUDA_RUNTIME_LIBRARY Static CUDA_STANDARD 17)
+  set_target_properties(${target} PROPERTIES CUDA_RUNTIME_LIBRARY Static CUDA_STANDARD 20)
 endfunction()

@@ -14,6 +14,13 @@
 # Results in $OUT: log.txt, summary.md, gpu-raw.jsonl (one JSON per adapter
 # invocation: the adapter's JSON + "harness"), step-logs.tar.gz (each step's stderr).
 #
+# cwhisper itself (step 4): built here with CUDA (and without FFmpeg if the host
+# lacks it: the pack's audio is 16 kHz mono WAV), its CUDA op tests run against
+# the CPU reference, token parity of --device cuda --dtype fp32 against the CPU,
+# then its timings (fp16/bf16, batch 1/8/24) before the peers'. Every stage
+# prints PASS / FAIL / SKIP on its "[run.sh Ns]" line; CW_ONLY=1 stops there
+# (no peers: the quick local dry run, bench/gpu/dry-run.sh with CW_ONLY=1).
+#
 # Environment: OUT (default .gpu-out), DEVICE=cuda|cpu (cpu: the local dry run,
 # batch 2 instead of 16), PYTHON (default python3), BUDGET_S, CWG_STAGE, CWG_WORK,
 # PLAN=full|dry, MODELS (default: every model in the pack), CPU_KERNELS=0|1 (run
@@ -104,26 +111,69 @@ for m in $MODELS; do
     && say "converted $m to HF" || say "HF conversion of $m failed"
 done
 
-# 4. cwhisper's CUDA back end: build it if the CMake option exists
+# 4. cwhisper: build (CUDA when nvcc is there; FFmpeg if its development files
+#    are, else the WAV-only audio reader: the H200 host has none), then
+#    4a the CUDA op tests against the CPU reference (tests/unit/test_cuda_ops.c),
+#    4b token parity: --device $PDEV --dtype fp32 against the CPU's fp32 run on
+#       the parity inputs (audio/parity-*.wav when packed, and quick-5min),
+#    4c the timings (step cwhisper ... in 5). Each line says PASS, FAIL or SKIP.
 mkdir -p "$WORK/raw"
 : > "$WORK/plan.tsv"
 CW_CUDA_BIN=""
-if [ "$DEVICE" = cuda ]; then
-  if timeout -k 5 60 cmake -S . -B "$WORK/build-cuda" -DCW_CUDA=ON -DCMAKE_BUILD_TYPE=Release -DCW_BUILD_TESTS=OFF \
-      > "$WORK/cmake-cuda.log" 2>&1; then
-    if timeout -k 5 180 cmake --build "$WORK/build-cuda" -j "$NPROC" > "$WORK/build-cuda.log" 2>&1 \
-        && [ -x "$WORK/build-cuda/cwhisper" ]; then
-      CW_CUDA_BIN="$WORK/build-cuda/cwhisper"
-      say "cwhisper CUDA back end: built ($CW_CUDA_BIN)"
-    else
-      say "cwhisper CUDA back end: configured but the build failed:"; tail -20 "$WORK/build-cuda.log"
-    fi
+CW_BUILD=$WORK/build-cw
+[ -z "${CUDACXX:-}" ] && [ -x /usr/local/cuda/bin/nvcc ] && export CUDACXX=/usr/local/cuda/bin/nvcc
+if timeout -k 5 90 cmake -S . -B "$CW_BUILD" -DCMAKE_BUILD_TYPE=Release -DCW_CUDA=AUTO -DCW_FFMPEG=AUTO \
+    > "$WORK/cmake-cuda.log" 2>&1; then
+  grep -E 'cwhisper: (CUDA|FFmpeg)' "$WORK/cmake-cuda.log" | sed 's/^-- /  /'
+  if timeout -k 5 180 cmake --build "$CW_BUILD" -j "$NPROC" --target cwhisper test_cuda_ops > "$WORK/build-cuda.log" 2>&1 \
+      && [ -x "$CW_BUILD/cwhisper" ]; then
+    CW_CUDA_BIN="$CW_BUILD/cwhisper"
+    say "cwhisper build: PASS ($CW_CUDA_BIN; CUDA back end $(grep -q 'CUDA back end ON' "$WORK/cmake-cuda.log" && echo ON || echo OFF))"
   else
-    say "cwhisper CUDA back end: not built yet ($(grep -m1 -E 'Error|error' "$WORK/cmake-cuda.log" | head -c 200))"
-    grep -m1 -A1 'CMake Error' "$WORK/cmake-cuda.log" | sed 's/^/  /'
+    say "cwhisper build: FAIL"; grep -E 'error|Error' "$WORK/build-cuda.log" | head -10 | cut -c1-300 | sed 's/^/  /'
   fi
 else
-  say "cwhisper CUDA back end: not tried (DEVICE=cpu)"
+  say "cwhisper build: FAIL (cmake)"; grep -A2 'CMake Error' "$WORK/cmake-cuda.log" | head -6 | sed 's/^/  /'
+fi
+PDEV=cuda; [ "$DEVICE" = cpu ] && PDEV=cpu   # the dry run compares two CPU runs: the script path, not the GPU
+if [ -n "$CW_CUDA_BIN" ]; then
+  # 4a. every op of the CUDA back end against the CPU reference
+  if [ -x "$CW_BUILD/tests/test_cuda_ops" ]; then
+    timeout -k 5 60 "$CW_BUILD/tests/test_cuda_ops" > "$OUT/cuda-ops.log" 2>&1
+    rc=$?
+    sed 's/^/  /' "$OUT/cuda-ops.log" | tail -25
+    if grep -q '^skipped:' "$OUT/cuda-ops.log"; then say "CUDA op tests: SKIP ($(grep -m1 '^skipped:' "$OUT/cuda-ops.log"))"
+    elif [ $rc -eq 0 ]; then say "CUDA op tests: PASS ($(tail -1 "$OUT/cuda-ops.log"))"
+    else say "CUDA op tests: FAIL (exit $rc: $(grep -c '^FAIL' "$OUT/cuda-ops.log") failed checks)"; fi
+  fi
+  # 4b. token parity, fp32, on the first model
+  pm=$(echo $MODELS | cut -d' ' -f1)
+  pfiles=$(ls "$WORK"/audio/parity-*.wav 2>/dev/null; ls "$WORK/audio/quick-5min.wav" 2>/dev/null)
+  if [ -n "$pfiles" ] && [ -d "$WORK/models/$pm" ]; then
+    rm -rf "$WORK/parity" && mkdir -p "$WORK/parity/cpu" "$WORK/parity/$PDEV-run"
+    t1=$(date +%s)
+    # shellcheck disable=SC2086
+    timeout -k 5 75 "$CW_CUDA_BIN" transcribe --model "$WORK/models/$pm" --threads "$THREADS" --dtype fp32 \
+      --output-format json --output-dir "$WORK/parity/cpu" $pfiles > "$WORK/parity/cpu.log" 2>&1
+    rc1=$?; t2=$(date +%s)
+    # shellcheck disable=SC2086
+    timeout -k 5 75 "$CW_CUDA_BIN" transcribe --model "$WORK/models/$pm" --threads "$THREADS" --dtype fp32 \
+      --device "$PDEV" --output-format json --output-dir "$WORK/parity/$PDEV-run" $pfiles > "$WORK/parity/$PDEV.log" 2>&1
+    rc2=$?; t3=$(date +%s)
+    if [ $rc1 -ne 0 ]; then say "parity: FAIL (the CPU run: exit $rc1: $(tail -1 "$WORK/parity/cpu.log"))"
+    elif [ $rc2 -ne 0 ]; then say "parity: FAIL (--device $PDEV: exit $rc2: $(tail -1 "$WORK/parity/$PDEV.log"))"
+    else
+      "$PY" bench/gpu/parity_tokens.py "$WORK/parity/cpu" "$WORK/parity/$PDEV-run" --json "$OUT/parity.json" \
+        > "$OUT/parity.log" 2>&1
+      sed 's/^/  /' "$OUT/parity.log" | tail -12
+      line=$(grep '^parity:' "$OUT/parity.log")
+      same=$(echo "$line" | sed -E 's/^parity: ([0-9]+)\/([0-9]+).*/\1/'); n=$(echo "$line" | sed -E 's/^parity: ([0-9]+)\/([0-9]+).*/\2/')
+      verdict=FAIL; [ -n "$n" ] && [ "$n" -gt 0 ] && [ $(( same * 100 )) -ge $(( n * 97 )) ] && verdict=PASS
+      say "parity ($pm, fp32, $PDEV vs cpu, cpu $((t2 - t1))s, $PDEV $((t3 - t2))s): $verdict (${line#parity: })"
+    fi
+  else
+    say "parity: SKIP (no packed audio or model)"
+  fi
 fi
 if [ -z "$CW_CUDA_BIN" ]; then
   printf 'cwhisper\tcwhisper\t-\t-\t-\t-\tnot-built\t0\t\n' >> "$WORK/plan.tsv"
@@ -153,7 +203,8 @@ step() {
   say "$id: start (timeout ${t}s)"
   t1=$(date +%s)
   if [ "$adapter" = cwhisper ]; then
-    CWHISPER="$CW_CUDA_BIN" timeout -k 5 "$t" "$PY" bench/peers/cwhisper.py --model "$WORK/models/$model" \
+    local lf=sequential; [ "$batch" -gt 1 ] && lf=chunked
+    CWHISPER_LONG_FORM=$lf CWHISPER="$CW_CUDA_BIN" timeout -k 5 "$t" "$PY" bench/peers/cwhisper.py --model "$WORK/models/$model" \
       --device "$DEVICE" --dtype "$dtype" --batch-size "$batch" --threads "$THREADS" --repeat 2 \
       --out "$json" "$wav" > "$WORK/raw/$id.log" 2>&1
   else
@@ -192,9 +243,21 @@ run_model_long() {
   step $OW openai_whisper "$m" fp16 1 $l 150
 }
 if [ -n "$CW_CUDA_BIN" ]; then
-  for m in $MODELS; do step cwhisper cwhisper "$m" fp16 1 quick-5min 120; done
+  # 4c. cwhisper's own timings first (GPU: --device cuda; the dry run: the CPU);
+  # the long recording with fp16/bf16 at batch 1 (sequential), 8 and 24 (chunked)
+  CW=cwhisper; CWC=cwhisper-chunked
+  for m in $MODELS; do
+    step $CW cwhisper "$m" fp16 1 quick-5min 90
+    step $CWC cwhisper "$m" fp16 24 long-30min 120
+    step $CWC cwhisper "$m" bf16 24 long-30min 120
+    step $CWC cwhisper "$m" fp16 8 long-30min 120
+    step $CW cwhisper "$m" fp16 1 long-30min 150
+    [ "$PLAN" = dry ] || step $CW cwhisper "$m" fp32 1 quick-5min 90
+  done
 fi
-if [ "$PLAN" = dry ]; then
+if [ "${CW_ONLY:-0}" = 1 ]; then
+  say "CW_ONLY=1: the peers are not run"
+elif [ "$PLAN" = dry ]; then
   # CPU: every adapter path once, fp16 on openai-whisper is refused on the CPU (recorded as the error)
   for m in $MODELS; do
     step $JX flax_whisper "$m" fp32 $BIG quick-5min 400
@@ -206,10 +269,14 @@ else
   for m in $MODELS; do run_model_quick "$m"; done
   for m in $MODELS; do run_model_long "$m"; done
 fi
+say "steps: $(cut -f7 "$WORK/plan.tsv" | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}')"
 
 # 6. results
 PYTHONPATH="$WORK/site-ow" "$PY" bench/gpu/summarize.py "$WORK" "$OUT" "$GPU" "$DEVICE" || say "summarize failed"
+{ echo; echo "## cwhisper stages (run.sh step 4)"; echo
+  grep -E '\] (cwhisper build|CUDA op tests|parity)' "$OUT/log.txt" | sed 's/^\[run.sh [0-9]*s\] /- /'
+} >> "$OUT/summary.md"
 # every step's stderr (and the cmake logs) for a post-mortem, if it fits what comes back (16 MiB a file)
-(cd "$WORK" && tar -czf "$OUT/step-logs.tar.gz" raw/*.log $(ls cmake-cuda.log build-cuda.log 2>/dev/null)) 2>/dev/null
+(cd "$WORK" && tar -czf "$OUT/step-logs.tar.gz" raw/*.log $(ls cmake-cuda.log build-cuda.log parity/*.log 2>/dev/null)) 2>/dev/null
 [ -f "$OUT/step-logs.tar.gz" ] && [ "$(stat -c %s "$OUT/step-logs.tar.gz")" -gt 15000000 ] && rm -f "$OUT/step-logs.tar.gz"
 say "done in $(( $(date +%s) - T0 ))s; results in $OUT: $(ls "$OUT" | tr '\n' ' ')"

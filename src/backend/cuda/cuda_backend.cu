@@ -598,14 +598,18 @@ static void cuda_destroy(cw_backend *be)
     free(be);
 }
 
+/* designated (C++20, in the table's order): a slot added to the table stays
+ * NULL here until written, instead of shifting the others */
 static const cw_backend_ops cuda_ops = {
-    /* .name = */ "cuda",
-    cuda_buf_alloc, cuda_buf_wrap, cuda_buf_free, cuda_buf_size, cuda_upload, cuda_download,
-    cuda_linear, cuda_conv1d, cuda_attention,
-    cuda_layernorm, cuda_softmax,
-    cuda_gelu, cuda_add, cuda_add_bcast,
-    cuda_embedding, cuda_copy2d, cuda_transpose, cuda_narrow,
-    cuda_destroy,
+    .name = "cuda",
+    .buf_alloc = cuda_buf_alloc, .buf_wrap = cuda_buf_wrap, .buf_free = cuda_buf_free,
+    .buf_size = cuda_buf_size, .upload = cuda_upload, .download = cuda_download,
+    .linear = cuda_linear, .conv1d = cuda_conv1d, .attention = cuda_attention,
+    .layernorm = cuda_layernorm, .softmax = cuda_softmax,
+    .gelu = cuda_gelu, .add = cuda_add, .add_bcast = cuda_add_bcast,
+    .embedding = cuda_embedding, .copy2d = cuda_copy2d, .transpose = cuda_transpose,
+    .narrow = cuda_narrow,
+    .destroy = cuda_destroy,
 };
 
 extern "C" cw_status cw_cuda_backend_create(const cw_backend_params *params, cw_backend **out)
