@@ -595,6 +595,7 @@ static void cuda_destroy(cw_backend *be)
         if (st->stream) cudaStreamDestroy(st->stream);
         free(st);
     }
+    cw_threadpool_free(be->pool);
     free(be);
 }
 
@@ -626,6 +627,12 @@ extern "C" cw_status cw_cuda_backend_create(const cw_backend_params *params, cw_
     }
     be->ops = &cuda_ops;
     be->impl = st;
+    /* host threads for the context's CPU work (log-mel): the ops do not use them */
+    int nt = params->n_threads > 0 ? params->n_threads : cw_cpu_count();
+    if (nt > 1 && !(be->pool = cw_threadpool_create(nt))) {
+        cuda_destroy(be);
+        return CW_ERR_NOMEM;
+    }
     st->device = params->device;
     st->lowp = params->lowp != 0;
     st->scratch.alloc = st->ids.alloc = dev_alloc;
