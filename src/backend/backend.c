@@ -21,7 +21,7 @@ cw_status cw_backend_probe(cw_backend_kind kind, int device)
         return cw_cuda_probe(device);
 #else
         (void)device;
-        return cw_error(CW_ERR_UNSUPPORTED, "CUDA: this cwhisper was built without CUDA (no nvcc at build time)");
+        return cw_error(CW_ERR_UNSUPPORTED, "CUDA: this cwhisper was built without CUDA (CW_CUDA=OFF, or no nvcc when it was built)");
 #endif
     }
     return cw_error(CW_ERR_INVALID_ARG, "unknown back end kind %d", (int)kind);
