@@ -107,6 +107,13 @@ typedef struct {
      * decoder keeps its cross-attention K/V so in the low-precision modes:
      * a decoder step reads them whole for every token. */
     cw_dtype kv_dtype;
+    /* Per-sequence fields (NULL: the scalars above for every sequence), so
+     * that sequences at different points of their decoding share one op:
+     * sequence b reads the K/V of slot kv_item[b] (at k + kv_item[b] *
+     * k_bstride) instead of slot b, has b_nkv[b] keys (<= nkv, which sizes
+     * the op) and its causal query 0 at b_q_pos[b]. Each sequence's output
+     * is then exactly that of an op holding it alone. */
+    const size_t *kv_item, *b_nkv, *b_q_pos;
 } cw_attn;
 
 #define CW_HEAD_DIM 64
@@ -131,6 +138,12 @@ typedef struct cw_backend_ops {
     /* ---- products ---- */
     /* y [m, N] = x [m, K] . W^T (+ bias [N]);  W = w->data [N, K] of any dtype. */
     cw_status (*linear)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m);
+    /* linear, where every row of y is what a linear call of m_class rows
+     * gives it (0: m): kernels choose their shape, and so their summation
+     * order, by the row count, so rows of several decodings stacked into one
+     * call pass the row count each has alone to keep its bits. */
+    cw_status (*linear_rows)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m,
+                             size_t m_class);
     /* y [C_out, T_out] = conv1d(x [C_in, T_in]), kernel 3, zero padding 1,
      * stride 1 or 2, T_out = (T_in - 1) / stride + 1; w [C_out, C_in*3] (the
      * PyTorch [C_out, C_in, 3] weight), bias [C_out] optional. */

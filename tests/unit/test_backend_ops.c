@@ -278,6 +278,57 @@ static void test_linear_bad_args(void)
     free_backends(&b);
 }
 
+/* linear_rows: rows of several items stacked in one call, each item's row
+ * count as m_class, give every row the bits a call for that item alone
+ * gives, on every kernel set, in exact and lowp mode, with 1 and 2 threads
+ * (the kernels choose their summation order by the row count: 12 one-row
+ * items would take the GEMM path where one row alone takes the GEMV one). */
+static float *run_linear_rows(cw_backend *be, const float *x, const void *w, const float *scale, cw_dtype dt,
+                              size_t m, size_t n, size_t k, size_t m_class)
+{
+    size_t wbytes = n * k * cw_dtype_size(dt);
+    cw_buf *bx = up(be, x, m * k * 4), *bw = up(be, w, wbytes), *bs = up(be, scale, n * 4), *by = NULL;
+    CHECK(be->ops->buf_alloc(be, m * n * 4, &by) == CW_OK);
+    cw_weight wt = { .dtype = dt, .rows = n, .cols = k, .data = bw, .scale = dt == CW_DTYPE_I8 ? bs : NULL };
+    CHECK(be->ops->linear_rows(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, cw_ref_none(), m, m_class) == CW_OK);
+    float *y = down(be, by, m * n);
+    be->ops->buf_free(be, bx); be->ops->buf_free(be, bw); be->ops->buf_free(be, bs); be->ops->buf_free(be, by);
+    return y;
+}
+
+static void test_linear_rows(void)
+{
+    static const size_t items[][2] = { { 12, 1 }, { 3, 3 }, { 2, 10 }, { 9, 8 }, { 1, 20 } }; /* count, rows */
+    static const cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_BF16, CW_DTYPE_I8 };
+    uint64_t s = 5;
+    size_t n = 70, k = 200;
+    for (int lowp = 0; lowp < 2; lowp++)
+        for (int th = 1; th <= 2; th++) {
+            cw_backend_params p = cw_backend_default_params();
+            p.isa = fast_isa;
+            p.n_threads = th;
+            p.lowp = lowp;
+            cw_backend *be = NULL;
+            CHECK(cw_backend_create(&p, &be) == CW_OK);
+            for (size_t d = 0; d < 4; d++)
+                for (size_t ii = 0; ii < sizeof items / sizeof *items; ii++) {
+                    size_t cnt = items[ii][0], rows = items[ii][1], m = cnt * rows;
+                    float *x = rand_vec(m * k, -1, 1, &s), *wf = malloc(n * k * 4), *scale = malloc(n * 4);
+                    void *w = make_weight(dts[d], n, k, wf, scale, &s);
+                    float *all = run_linear_rows(be, x, w, scale, dts[d], m, n, k, rows);
+                    for (size_t it = 0; it < cnt; it++) {
+                        float *one = run_linear_rows(be, x + it * rows * k, w, scale, dts[d], rows, n, k, 0);
+                        CHECK_MSG(memcmp(one, all + it * rows * n, rows * n * 4) == 0,
+                                  "linear_rows %s lowp %d threads %d: item %zu of %zu x %zu rows differs from alone",
+                                  cw_dtype_name(dts[d]), lowp, th, it, cnt, rows);
+                        free(one);
+                    }
+                    free(all); free(x); free(wf); free(scale); free(w);
+                }
+            cw_backend_free(be);
+        }
+}
+
 /* ---- attention ----------------------------------------------------------------- */
 
 typedef struct {
@@ -399,6 +450,84 @@ static void test_attention(void)
         free(o1); free(r); free(q); free(k); free(v);
     }
     free_backends(&b);
+}
+
+/* Per-sequence attention fields: 3 sequences at different cache lengths, each
+ * reading another slot of a 4-slot cache (kv_item, b_nkv, b_q_pos), against
+ * an op per sequence alone on the same kernels (bit-identical) and the
+ * reference (float32 tolerance), float32 and bf16 K/V. */
+static float *run_attn_items(cw_backend *be, size_t B, size_t H, size_t nq, size_t ctx, const float *q,
+                             const float *k, const float *v, size_t n_slots, const size_t *kv_item,
+                             const size_t *nkv, const size_t *q_pos, int causal, int kv16)
+{
+    size_t hd = H * 64, nq_f = B * nq * hd, kv_f = n_slots * ctx * hd;
+    cw_buf *bq = up(be, q, nq_f * 4), *bk = up(be, k, kv_f * 4), *bv = up(be, v, kv_f * 4), *bo = NULL;
+    if (kv16) {
+        cw_buf *k16 = NULL, *v16 = NULL;
+        CHECK(be->ops->buf_alloc(be, kv_f * 2, &k16) == CW_OK && be->ops->buf_alloc(be, kv_f * 2, &v16) == CW_OK);
+        CHECK(be->ops->narrow(be, cw_ref_at(k16, 0), CW_DTYPE_BF16, cw_ref_at(bk, 0), kv_f) == CW_OK);
+        CHECK(be->ops->narrow(be, cw_ref_at(v16, 0), CW_DTYPE_BF16, cw_ref_at(bv, 0), kv_f) == CW_OK);
+        be->ops->buf_free(be, bk); be->ops->buf_free(be, bv);
+        bk = k16, bv = v16;
+    }
+    CHECK(be->ops->buf_alloc(be, nq_f * 4, &bo) == CW_OK);
+    size_t mx = 0;
+    for (size_t b = 0; b < B; b++) mx = nkv[b] > mx ? nkv[b] : mx;
+    cw_attn a = { .n_batch = B, .n_head = H, .nq = nq, .nkv = mx,
+                  .o = cw_ref_at(bo, 0), .o_ld = hd, .o_bstride = nq * hd,
+                  .q = cw_ref_at(bq, 0), .q_ld = hd, .q_bstride = nq * hd,
+                  .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = ctx * hd,
+                  .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = ctx * hd,
+                  .scale = 0.125f, .causal = causal, .kv_dtype = kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32,
+                  .kv_item = kv_item, .b_nkv = nkv, .b_q_pos = q_pos };
+    if (!kv_item) /* the plain op: one sequence, scalars */
+        a.nkv = nkv[0], a.q_pos = q_pos[0], a.b_nkv = a.b_q_pos = NULL;
+    CHECK(be->ops->attention(be, &a) == CW_OK);
+    float *o = down(be, bo, nq_f);
+    be->ops->buf_free(be, bq); be->ops->buf_free(be, bk); be->ops->buf_free(be, bv); be->ops->buf_free(be, bo);
+    return o;
+}
+
+static void test_attention_items(void)
+{
+    backends bs = make_backends();
+    uint64_t s = 9;
+    size_t B = 3, H = 2, ctx = 80, n_slots = 4, hd = H * 64;
+    static const size_t kv_item[] = { 2, 0, 3 }, q_pos[] = { 17, 0, 60 };
+    static const size_t nqs[] = { 1, 4, 9 }; /* steps, the few-row route, a prompt */
+    float *k = rand_vec(n_slots * ctx * hd, -2, 2, &s), *v = rand_vec(n_slots * ctx * hd, -1, 1, &s);
+    float *kr = malloc(n_slots * ctx * hd * 4), *vr = malloc(n_slots * ctx * hd * 4);
+    for (size_t i = 0; i < n_slots * ctx * hd; i++)
+        kr[i] = cw_bf16_to_f32(cw_f32_to_bf16(k[i])), vr[i] = cw_bf16_to_f32(cw_f32_to_bf16(v[i]));
+    for (size_t qi = 0; qi < 3; qi++)
+        for (int causal = 0; causal < 2; causal++)
+            for (int kv16 = 0; kv16 < 2; kv16++) {
+                size_t nq = nqs[qi], nkv[3];
+                for (size_t b = 0; b < B; b++) nkv[b] = causal ? q_pos[b] + nq : 30 + 20 * b;
+                float *q = rand_vec(B * nq * hd, -2, 2, &s);
+                float *r = run_attn_items(bs.ref, B, H, nq, ctx, q, kv16 ? kr : k, kv16 ? vr : v, n_slots, kv_item,
+                                          nkv, q_pos, causal, 0);
+                for (int t = -1; t < 2; t++) {
+                    cw_backend *be = t < 0 ? bs.ref : bs.fast[t];
+                    float *o = run_attn_items(be, B, H, nq, ctx, q, k, v, n_slots, kv_item, nkv, q_pos, causal, kv16);
+                    char what[96];
+                    snprintf(what, sizeof what, "attention items nq %zu causal %d kv16 %d threads %d", nq, causal,
+                             kv16, t + 1);
+                    close_all(o, r, B * nq * hd, 2e-6, 1e-5, what);
+                    for (size_t b = 0; b < B; b++) { /* sequence b alone: slot kv_item[b] as its only one */
+                        float *ob = run_attn_items(be, 1, H, nq, ctx, q + b * nq * hd, k + kv_item[b] * ctx * hd,
+                                                   v + kv_item[b] * ctx * hd, 1, NULL, &nkv[b], &q_pos[b],
+                                                   causal, kv16);
+                        CHECK_MSG(memcmp(ob, o + b * nq * hd, nq * hd * 4) == 0, "%s: sequence %zu differs from alone",
+                                  what, b);
+                        free(ob);
+                    }
+                    free(o);
+                }
+                free(q); free(r);
+            }
+    free(k); free(v); free(kr); free(vr);
+    free_backends(&bs);
 }
 
 /* ---- row-wise and elementwise ------------------------------------------------------- */
@@ -666,7 +795,9 @@ int main(void)
         RUN(test_linear_all_dtypes);
         RUN(test_linear_bad_args);
         RUN(test_gemm_b_kn);
+        RUN(test_linear_rows);
         RUN(test_attention);
+        RUN(test_attention_items);
         RUN(test_layernorm);
         RUN(test_softmax);
         RUN(test_gelu);

@@ -163,7 +163,7 @@ static void test_gemm_kernels(void)
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n };
+                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0 };
                 cw_gemm bg = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
                                .bias = (n & 1) ? bias : NULL, .ldc = n };
                 float *c0 = calloc(m * n, sizeof *c0), *b0 = calloc(m * n, sizeof *b0);

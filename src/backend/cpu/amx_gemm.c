@@ -139,7 +139,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
 void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     if (m0 >= m1 || n0 >= n1) return;
-    if (g->m > GEMV_MAX_M && gemm_i8_amx(g, m0, m1, n0, n1)) return;
+    if ((g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_amx(g, m0, m1, n0, n1)) return;
     cw_avx512_gemm_i8(g, m0, m1, n0, n1);
 }
 
@@ -220,7 +220,7 @@ CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, s
 void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch)
 {
     if (m0 >= m1 || n0 >= n1) return;
-    if (g->m > GEMV_MAX_M && gemm_bf16_amx(g, m0, m1, n0, n1)) return;
+    if (cw_gemm_class(g) > GEMV_MAX_M && gemm_bf16_amx(g, m0, m1, n0, n1)) return;
     cw_avx512_gemm_bf16(g, m0, m1, n0, n1, scratch);
 }
 

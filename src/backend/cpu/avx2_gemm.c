@@ -276,8 +276,9 @@ CW_TARGET void cw_avx2_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, s
                             float *scratch)
 {
     if (m0 >= m1 || n0 >= n1) return;
-    if (g->m <= CW_GEMV_MAX_M && !g->b_kn) { /* decided on g->m, not the slice */
-        gemv(g, m0, m1 - m0, n0, n1);
+    if (cw_gemm_class(g) <= CW_GEMV_MAX_M && !g->b_kn) { /* decided on the class, not the slice */
+        for (size_t i = m0; i < m1; i += CW_GEMV_MAX_M) /* each row's sum is its own */
+            gemv(g, i, m1 - i < CW_GEMV_MAX_M ? m1 - i : CW_GEMV_MAX_M, n0, n1);
         return;
     }
     /* 32-byte align the scratch (loads are unaligned-safe; this is for speed) */

@@ -241,7 +241,7 @@ CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t 
 CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     if (m0 >= m1 || n0 >= n1) return;
-    if (g->m > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
+    if ((g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
     /* m <= 8 here: all rows in one group, so W is read once; more than 4
      * rows take at most 2 W rows per tile */
     size_t nrg = gemv_cols(g->n * g->k), mrg = m1 - m0 > MR ? MR_GEMV : MR;
@@ -441,7 +441,8 @@ CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m
 
 size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g)
 {
-    return bf16_scratch(g->m, g->k);
+    size_t cls = cw_gemm_class(g); /* the shape the kernel takes, for m rows */
+    return bf16_scratch(cls > GEMV_MAX_M && g->m <= GEMV_MAX_M ? cls : g->m, g->k);
 }
 
 /* g: A [m, k] float32 holding bf16 values, B = W^T with W [n, k] BF16. */
@@ -451,12 +452,12 @@ CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, 
     if (m0 >= m1 || n0 >= n1) return;
     /* scratch: cw_avx512_gemm_bf16_scratch_floats(g) floats, or NULL */
     uint16_t *buf = scratch ? (uint16_t *)(void *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63) : NULL;
-    if (g->m > GEMV_MAX_M && gemm_bf16_packed(g, m0, m1, n0, n1, buf)) return;
+    if (cw_gemm_class(g) > GEMV_MAX_M && gemm_bf16_packed(g, m0, m1, n0, n1, buf)) return;
     /* the slice's rows narrowed once (exact: they hold bf16 values) */
     bf16_rows ar = { NULL, m0, (g->k + 31) / 32 * 32 };
     uint16_t *ab = NULL;
     int own = 0;
-    if (m1 - m0 <= MR_GEMV && buf && g->m <= GEMV_MAX_M) {
+    if (m1 - m0 <= MR_GEMV && buf && cw_gemm_class(g) <= GEMV_MAX_M) {
         ab = buf;
         memset(ab, 0, (m1 - m0) * ar.lda16 * sizeof *ab);
     } else if (m1 - m0 <= MR_GEMV) {

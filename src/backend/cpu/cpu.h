@@ -31,7 +31,14 @@ typedef struct {
     const float *scale;          /* I8: [n], w = q / scale */
     const float *bias;           /* [n] or NULL */
     float *c; size_t ldc;        /* [m, n] */
+    /* Rows that choose the kernel's shape (0: m): every row of C is what a
+     * product of m_class rows gives it, however many rows m holds, so rows
+     * of several decodings batched together keep the bits they have alone
+     * (cw_backend_ops.linear_rows). */
+    size_t m_class;
 } cw_gemm;
+
+static inline size_t cw_gemm_class(const cw_gemm *g) { return g->m_class ? g->m_class : g->m; }
 
 /* Attention work item: one (batch, head) pair and query rows [i0, i1). */
 typedef struct {

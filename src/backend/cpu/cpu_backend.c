@@ -271,7 +271,7 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
         j.as = scr + round16(mul(g->m, lda) / sizeof(float) + 1);
         cw_i8_gemm q = { .m = g->m, .n = g->n, .k = g->k, .a = j.aq, .lda = lda, .ascale = j.as,
                          .w = g->b, .ldw = g->ldb, .wscale = g->scale, .bias = g->bias,
-                         .c = g->c, .ldc = g->ldc };
+                         .c = g->c, .ldc = g->ldc, .m_class = g->m_class };
         j.q = &q;
         cw_threadpool_run(be->pool, lowp_prep_worker, &j);
         cw_threadpool_run(be->pool, lowp_worker, &j);
@@ -298,7 +298,8 @@ static cw_status linear_lowp(cw_backend *be, const cw_gemm *g)
     return CW_OK;
 }
 
-static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m)
+static cw_status cpu_linear_rows(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m,
+                                 size_t m_class)
 {
     cw_status s = check_weight(w);
     if (s != CW_OK) return cw_error_prefix(s, "linear");
@@ -312,12 +313,17 @@ static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     if (m == 0 || n == 0) return CW_OK;
     cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
-                  .bias = pb, .c = py, .ldc = n };
+                  .bias = pb, .c = py, .ldc = n, .m_class = m_class };
     if (state(be)->lowp && (w->dtype == CW_DTYPE_I8 || w->dtype == CW_DTYPE_BF16)) return linear_lowp(be, &g);
     float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
     if (!scr) return CW_ERR_NOMEM;
     run_gemm(be, &g, scr);
     return CW_OK;
+}
+
+static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m)
+{
+    return cpu_linear_rows(be, y, x, w, bias, m, 0);
 }
 
 /* cols [t_out, c_in*3]: cols[t, c*3 + j] = x[c, t*stride + j - 1], 0 outside. */
@@ -387,13 +393,14 @@ typedef struct {
 /* With bf16 K/V, an item the kernel cannot take as such: head bh's keys and
  * values widened to float32 in scratch (the first 2 * nkv * 64 floats), and
  * the item run as one of a single-head, single-sequence float32 op. */
-static void attn_item_widened(const attn_job *j, size_t bh, size_t i0, size_t i1, float *scratch)
+static void attn_item_widened(const attn_job *j, const cw_attn_ptrs *pp, size_t bh, size_t i0, size_t i1,
+                              float *scratch)
 {
-    const cw_attn *a = j->p->a;
+    const cw_attn *a = pp->a;
     size_t b = bh / a->n_head, h = bh % a->n_head, nkv = a->nkv;
     float *k = scratch, *v = scratch + nkv * CW_HEAD_DIM;
-    const uint16_t *k16 = j->p->k16 + b * a->k_bstride + h * CW_HEAD_DIM;
-    const uint16_t *v16 = j->p->v16 + b * a->v_bstride + h * CW_HEAD_DIM;
+    const uint16_t *k16 = pp->k16 + b * a->k_bstride + h * CW_HEAD_DIM;
+    const uint16_t *v16 = pp->v16 + b * a->v_bstride + h * CW_HEAD_DIM;
     for (size_t t = 0; t < nkv; t++) {
         j->k->to_f32(k + t * CW_HEAD_DIM, k16 + t * a->k_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
         j->k->to_f32(v + t * CW_HEAD_DIM, v16 + t * a->v_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
@@ -404,9 +411,36 @@ static void attn_item_widened(const attn_job *j, size_t bh, size_t i0, size_t i1
     one.k_ld = one.v_ld = CW_HEAD_DIM;
     one.k_bstride = one.v_bstride = 0;
     one.kv_dtype = CW_DTYPE_F32;
-    cw_attn_ptrs p = { &one, j->p->o + b * a->o_bstride + h * CW_HEAD_DIM,
-                       j->p->q + b * a->q_bstride + h * CW_HEAD_DIM, k, v, NULL, NULL, 0 };
+    cw_attn_ptrs p = { &one, pp->o + b * a->o_bstride + h * CW_HEAD_DIM,
+                       pp->q + b * a->q_bstride + h * CW_HEAD_DIM, k, v, NULL, NULL, 0 };
     j->fn(&p, 0, i0, i1, scratch + 2 * nkv * CW_HEAD_DIM);
+}
+
+static void attn_item(const attn_job *j, const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    if (p->k16 && i1 - i0 > j->k->attn_kv16_rows) attn_item_widened(j, p, bh, i0, i1, scratch);
+    else j->fn(p, bh, i0, i1, scratch);
+}
+
+/* An item of an op with per-sequence fields (kv_item, b_nkv, b_q_pos):
+ * sequence b's head h as the only sequence of an op of its own, so every
+ * kernel computes exactly what a call for that sequence alone computes. */
+static void attn_item_own(const attn_job *j, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    const cw_attn *a = j->p->a;
+    size_t b = bh / a->n_head, h = bh % a->n_head, kv = a->kv_item ? a->kv_item[b] : b;
+    cw_attn one = *a;
+    one.n_batch = 1;
+    one.nkv = a->b_nkv ? a->b_nkv[b] : a->nkv;
+    one.q_pos = a->b_q_pos ? a->b_q_pos[b] : a->q_pos;
+    one.kv_item = one.b_nkv = one.b_q_pos = NULL;
+    const cw_attn_ptrs *pa = j->p;
+    /* call_id 0: a kernel keeping a head's K/V between items must not take
+     * another sequence's for this one's */
+    cw_attn_ptrs p = { &one, pa->o + b * a->o_bstride, pa->q + b * a->q_bstride,
+                       pa->k ? pa->k + kv * a->k_bstride : NULL, pa->v ? pa->v + kv * a->v_bstride : NULL,
+                       pa->k16 ? pa->k16 + kv * a->k_bstride : NULL, pa->v16 ? pa->v16 + kv * a->v_bstride : NULL, 0 };
+    attn_item(j, &p, h, i0, i1, scratch);
 }
 
 /* Items (head, block of query rows) are dealt round-robin: fixed blocks, so
@@ -414,13 +448,15 @@ static void attn_item_widened(const attn_job *j, size_t bh, size_t i0, size_t i1
 static void attn_worker(int ith, int nth, void *arg)
 {
     const attn_job *j = arg;
-    size_t blk = j->k->attn_block, nq = j->p->a->nq;
+    const cw_attn *a = j->p->a;
+    size_t blk = j->k->attn_block, nq = a->nq;
+    int own = a->kv_item || a->b_nkv || a->b_q_pos;
     for (size_t it = (size_t)ith; it < j->n_items; it += (size_t)nth) {
         size_t bh = it / j->n_blocks, i0 = it % j->n_blocks * blk;
         size_t i1 = i0 + blk < nq ? i0 + blk : nq;
         float *scratch = j->scratch + (size_t)ith * j->per;
-        if (j->p->k16 && i1 - i0 > j->k->attn_kv16_rows) attn_item_widened(j, bh, i0, i1, scratch);
-        else j->fn(j->p, bh, i0, i1, scratch);
+        if (own) attn_item_own(j, bh, i0, i1, scratch);
+        else attn_item(j, j->p, bh, i0, i1, scratch);
     }
 }
 
@@ -439,10 +475,19 @@ static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
     if (a->kv_dtype != CW_DTYPE_F32 && a->kv_dtype != CW_DTYPE_BF16)
         return cw_error(CW_ERR_INVALID_ARG, "attention: K/V dtype %d is neither F32 nor BF16", (int)a->kv_dtype);
     int kv16 = a->kv_dtype == CW_DTYPE_BF16;
+    /* per-sequence fields: K/V reach slot max(kv_item), keys max(b_nkv) */
+    size_t kv_b = B;
+    if (a->kv_item) {
+        kv_b = 0;
+        for (size_t b = 0; b < B; b++) kv_b = a->kv_item[b] + 1 > kv_b ? a->kv_item[b] + 1 : kv_b;
+    }
+    for (size_t b = 0; a->b_nkv && b < B; b++)
+        if (a->b_nkv[b] > a->nkv)
+            return cw_error(CW_ERR_INVALID_ARG, "attention: sequence %zu has %zu keys, nkv %zu", b, a->b_nkv[b], a->nkv);
     float *o = ref_ptr(a->o, attn_span(B, a->nq, a->o_ld, a->o_bstride, H), "attention o");
     const float *q = ref_ptr(a->q, attn_span(B, a->nq, a->q_ld, a->q_bstride, H), "attention q");
     /* bf16 K/V: elements 2 * off onwards, half a float32 slot each */
-    size_t k_n = attn_span(B, a->nkv, a->k_ld, a->k_bstride, H), v_n = attn_span(B, a->nkv, a->v_ld, a->v_bstride, H);
+    size_t k_n = attn_span(kv_b, a->nkv, a->k_ld, a->k_bstride, H), v_n = attn_span(kv_b, a->nkv, a->v_ld, a->v_bstride, H);
     const float *k = ref_ptr(a->k, kv16 ? (k_n + 1) / 2 : k_n, "attention k");
     const float *v = ref_ptr(a->v, kv16 ? (v_n + 1) / 2 : v_n, "attention v");
     if (!o || !q || !k || !v) return CW_ERR_INVALID_ARG;
@@ -627,7 +672,7 @@ static const cw_backend_ops cpu_ops = {
     .name = "cpu",
     .buf_alloc = cpu_buf_alloc, .buf_wrap = cpu_buf_wrap, .buf_free = cpu_buf_free,
     .buf_size = cpu_buf_size, .upload = cpu_upload, .download = cpu_download,
-    .linear = cpu_linear, .conv1d = cpu_conv1d, .attention = cpu_attention,
+    .linear = cpu_linear, .linear_rows = cpu_linear_rows, .conv1d = cpu_conv1d, .attention = cpu_attention,
     .layernorm = cpu_layernorm, .softmax = cpu_softmax,
     .gelu = cpu_gelu, .add = cpu_add, .add_bcast = cpu_add_bcast,
     .embedding = cpu_embedding, .copy2d = cpu_copy2d, .transpose = cpu_transpose,

@@ -38,6 +38,7 @@ typedef struct {
     const float *wscale;          /* [n]: w = q / scale */
     const float *bias;            /* [n] or NULL */
     float *c; size_t ldc;         /* [m, n] */
+    size_t m_class;               /* as cw_gemm.m_class (0: m) */
 } cw_i8_gemm;
 
 /* Kernel types of the lowp slots of cw_cpu_kernels (cpu.h). */
