@@ -72,6 +72,34 @@ typedef struct {
     cw_status (*reorder)(void *ctx, const size_t *source, size_t n_seq);
 } cw_decoder_net;
 
+/* Decoding many windows in lockstep (src/longform/lockstep.c): a decoder
+ * whose sequences each have their own cache slot, window and length, so
+ * that greedy decodings at different points share one decoder pass; plus a
+ * plain cw_decoder_net of its own caches (side) for what does not step in
+ * lockstep (language detection, temperature fallback, beam search). */
+typedef struct {
+    size_t slot;           /* self-attention cache slot, < n_slots */
+    size_t audio;          /* cross-attention window slot, < n_slots */
+    size_t pos;            /* tokens already fed to the slot (0: a new sequence) */
+    const int32_t *tokens; /* [n_new] */
+    size_t n_new;
+    size_t extra_pos;      /* CW_NO_POS, or a new position whose logits are also wanted */
+} cw_slot_item;
+
+typedef struct {
+    void *ctx;
+    size_t n_vocab, n_slots;
+    /* window slot `audio` <- encoder states[index] (states from encode) */
+    cw_status (*set_audio_at)(void *ctx, const float *states, size_t index, size_t audio);
+    /* items with distinct slots; logits [n, n_vocab] (last new position of
+     * each), extra_logits [n, n_vocab] (rows of items with extra_pos). Each
+     * item's logits are those a one-sequence forward of the same history gives. */
+    cw_status (*forward)(void *ctx, const cw_slot_item *items, size_t n, float *logits, float *extra_logits);
+    /* side listens to window slot `audio` (a copy of its cross-attention input) */
+    cw_status (*side_audio)(void *ctx, size_t audio);
+    const cw_decoder_net *side;
+} cw_slot_net;
+
 /* Text side of the tokenizer, as a callback pair so the search is testable
  * without vocabulary files. decode: plain-token bytes of ids (specials and
  * timestamps skipped), malloc'ed and NUL-terminated; encode: UTF-8 to ids
@@ -161,6 +189,23 @@ typedef struct {
 cw_status cw_decode_run(const cw_decode_env *env, const cw_decode_options *o,
                         size_t n_audio, cw_decode_result *out);
 
+/* One window's greedy decoding at temperature 0 (no beams, best_of), driven
+ * by the caller one decoder pass at a time, so that many windows' passes
+ * share one decoder call (cw_slot_net); the result is cw_decode_run's for
+ * that window. The language must be known (o->language_token, multilingual).
+ * Loop: cw_decode_task_input (feed tokens [n_new] at cache position pos,
+ * extra logits at extra_pos unless CW_NO_POS), then cw_decode_task_step with
+ * that pass's logits [n_vocab] (and extra [n_vocab]) until *done; then
+ * cw_decode_task_end (which frees the task, as cw_decode_task_free does). */
+typedef struct cw_decode_task cw_decode_task;
+
+cw_status cw_decode_task_begin(const cw_decode_env *env, const cw_decode_options *o, cw_decode_task **out);
+void cw_decode_task_input(const cw_decode_task *t, const int32_t **tokens, size_t *n_new, size_t *pos,
+                          size_t *extra_pos);
+cw_status cw_decode_task_step(cw_decode_task *t, const float *logits, const float *extra, int *done);
+cw_status cw_decode_task_end(cw_decode_task *t, cw_decode_result *out);
+void cw_decode_task_free(cw_decode_task *t);
+
 /* ------------------------------------------------------------------------ */
 /* Temperature fallback (transcribe.py decode_with_fallback)                   */
 
@@ -182,6 +227,12 @@ cw_fallback_options cw_fallback_default_options(void);
  * passes; keeps the last result when all fail. beam_size/patience are used
  * only at T = 0, best_of only at T > 0. */
 cw_status cw_decode_with_fallback(const cw_decode_env *env, const cw_decode_options *o,
+                                  const cw_fallback_options *fb, cw_decode_result *out);
+
+/* cw_decode_with_fallback after the decoding at the schedule's first
+ * temperature gave *out (done elsewhere, e.g. a decode task): the later
+ * temperatures while *out needs them; *out is replaced by each new result. */
+cw_status cw_decode_fallback_rest(const cw_decode_env *env, const cw_decode_options *o,
                                   const cw_fallback_options *fb, cw_decode_result *out);
 
 /* needs_fallback of decode_with_fallback for one result. */

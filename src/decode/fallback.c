@@ -59,12 +59,14 @@ static double temperature_at(const cw_fallback_options *fb, size_t i, size_t *n)
     return fb->temperature_start + (double)i * inc;
 }
 
-cw_status cw_decode_with_fallback(const cw_decode_env *env, const cw_decode_options *o,
-                                  const cw_fallback_options *fb, cw_decode_result *out)
+/* Temperatures [first, n) of the schedule; *out holds the previous result
+ * (or nothing when first == 0) and gets each new one. */
+static cw_status run_from(const cw_decode_env *env, const cw_decode_options *o, const cw_fallback_options *fb,
+                          size_t first, cw_decode_result *out)
 {
     size_t n = 1;
-    memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < n; i++) {
+    temperature_at(fb, 0, &n);
+    for (size_t i = first; i < n; i++) {
         cw_decode_options opt = *o;
         opt.temperature = temperature_at(fb, i, &n);
         if (opt.temperature > 0) {
@@ -84,4 +86,18 @@ cw_status cw_decode_with_fallback(const cw_decode_env *env, const cw_decode_opti
         if (!cw_needs_fallback(out, fb)) break;
     }
     return CW_OK;
+}
+
+cw_status cw_decode_with_fallback(const cw_decode_env *env, const cw_decode_options *o,
+                                  const cw_fallback_options *fb, cw_decode_result *out)
+{
+    memset(out, 0, sizeof *out);
+    return run_from(env, o, fb, 0, out);
+}
+
+cw_status cw_decode_fallback_rest(const cw_decode_env *env, const cw_decode_options *o,
+                                  const cw_fallback_options *fb, cw_decode_result *out)
+{
+    if (!cw_needs_fallback(out, fb)) return CW_OK;
+    return run_from(env, o, fb, 1, out);
 }

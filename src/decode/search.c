@@ -134,6 +134,14 @@ typedef struct {
     double *no_speech;                        /* [n_audio] */
 } search_state;
 
+/* The no-speech probability of every audio, from the extra logits of the first pass. */
+static void take_no_speech(search_state *st)
+{
+    for (size_t a = 0; a < st->seqs.n_audio; a++)
+        st->no_speech[a] = no_speech_prob(st->extra + a * st->n_group * st->n_vocab, st->n_vocab,
+                                          st->env->sp->nospeech);
+}
+
 /* One forward pass: the whole initial rows first, then the last token. */
 static cw_status step_forward(search_state *st, size_t step)
 {
@@ -145,9 +153,7 @@ static cw_status step_forward(search_state *st, size_t step)
     cw_status rc = net->forward(net->ctx, st->input_ids, st->n_live, k, st->logits,
                                 step == 0 ? st->sot_index : CW_NO_POS, st->extra);
     if (rc != CW_OK || step != 0) return rc;
-    for (size_t a = 0; a < s->n_audio; a++)
-        st->no_speech[a] = no_speech_prob(st->extra + a * st->n_group * st->n_vocab, st->n_vocab,
-                                          st->env->sp->nospeech);
+    take_no_speech(st);
     return CW_OK;
 }
 
@@ -174,6 +180,25 @@ static cw_status drop_finished(search_state *st)
     return st->env->net->reorder(st->env->net->ctx, st->source, n);
 }
 
+/* The rest of a main-loop iteration once st->logits hold the forward's:
+ * logit filters, token choice, and whether the loop ends (*stop). */
+static cw_status after_forward(search_state *st, int compact, int *stop)
+{
+    const cw_decode_env *env = st->env;
+    cw_seqs *s = &st->seqs;
+    for (size_t j = 0; j < st->n_live; j++)
+        cw_filters_apply(&st->filters, st->logits + j * st->n_vocab, s->tokens + st->live[j] * s->cap, s->len);
+    int completed = 0;
+    cw_status rc;
+    if (st->use_beam)
+        rc = cw_beam_update(&st->beam, s, st->logits, st->n_vocab, env->sp->eot, env->net, &completed);
+    else
+        rc = cw_greedy_update(s, st->logits, compact ? st->live : NULL, st->n_live, st->n_vocab,
+                              st->o->temperature, env->sp->eot, env->rng, &completed);
+    *stop = completed || s->len > st->o->n_text_ctx;
+    return rc;
+}
+
 /* DecodingTask._main_loop. */
 static cw_status main_loop(search_state *st)
 {
@@ -186,15 +211,9 @@ static cw_status main_loop(search_state *st)
     for (size_t i = 0; rc == CW_OK && i < st->sample_len; i++) {
         rc = step_forward(st, i);
         if (rc != CW_OK) break;
-        for (size_t j = 0; j < st->n_live; j++)
-            cw_filters_apply(&st->filters, st->logits + j * st->n_vocab, s->tokens + st->live[j] * s->cap, s->len);
-        int completed = 0;
-        if (st->use_beam)
-            rc = cw_beam_update(&st->beam, s, st->logits, st->n_vocab, env->sp->eot, env->net, &completed);
-        else
-            rc = cw_greedy_update(s, st->logits, compact ? st->live : NULL, st->n_live, st->n_vocab,
-                                  st->o->temperature, env->sp->eot, env->rng, &completed);
-        if (rc != CW_OK || completed || s->len > st->o->n_text_ctx) break;
+        int stop = 0;
+        rc = after_forward(st, compact, &stop);
+        if (rc != CW_OK || stop) break;
         if (compact) rc = drop_finished(st);
     }
     return rc;
@@ -323,45 +342,135 @@ static cw_status languages_for(const cw_decode_env *env, const cw_decode_options
     return cw_detect_language(env->net, sp, n_audio, langs, NULL);
 }
 
-cw_status cw_decode_run(const cw_decode_env *env, const cw_decode_options *o,
-                        size_t n_audio, cw_decode_result *out)
+/* Everything of DecodingTask.run before the main loop: options, languages,
+ * initial tokens, filters, buffers; st->langs [n_audio] is allocated here. */
+static cw_status setup(search_state *st, const cw_decode_env *env, const cw_decode_options *o, size_t n_audio,
+                       int32_t **langs_out)
 {
+    *langs_out = NULL;
     cw_status rc = verify_options(o);
     if (rc != CW_OK) return rc;
     if (n_audio == 0 || env->net->n_vocab != (size_t)env->sp->n_vocab)
         return cw_error(CW_ERR_INVALID_ARG, "decode: no audio or vocabulary size mismatch");
-    search_state st;
-    memset(&st, 0, sizeof st);
-    st.env = env;
-    st.o = o;
-    st.n_vocab = env->net->n_vocab;
-    st.n_group = o->beam_size ? o->beam_size : o->best_of ? o->best_of : 1;
-    st.sample_len = o->sample_len ? o->sample_len : o->n_text_ctx / 2;
-    st.use_beam = o->beam_size > 0;
+    memset(st, 0, sizeof *st);
+    st->env = env;
+    st->o = o;
+    st->n_vocab = env->net->n_vocab;
+    st->n_group = o->beam_size ? o->beam_size : o->best_of ? o->best_of : 1;
+    st->sample_len = o->sample_len ? o->sample_len : o->n_text_ctx / 2;
+    st->use_beam = o->beam_size > 0;
     int32_t *langs = cw_malloc(n_audio * sizeof *langs);
     int32_t *init = cw_malloc((o->n_prompt + o->n_prefix + 5) * sizeof *init);
     rc = (langs && init) ? languages_for(env, o, n_audio, langs) : CW_ERR_NOMEM;
     size_t n_init = 0;
     if (rc == CW_OK) {
-        n_init = initial_tokens(env->sp, o, langs[0], st.sample_len, init, &st.sot_index);
-        size_t steps = st.sample_len < o->n_text_ctx + 1 ? st.sample_len : o->n_text_ctx + 1;
-        rc = seqs_init(&st.seqs, n_audio, st.n_group, n_init + steps + 1);
+        n_init = initial_tokens(env->sp, o, langs[0], st->sample_len, init, &st->sot_index);
+        size_t steps = st->sample_len < o->n_text_ctx + 1 ? st->sample_len : o->n_text_ctx + 1;
+        rc = seqs_init(&st->seqs, n_audio, st->n_group, n_init + steps + 1);
     }
-    if (rc == CW_OK) rc = cw_filters_init(&st.filters, env->sp, o, n_init, st.n_vocab);
-    if (rc == CW_OK && st.use_beam) rc = cw_beam_init(&st.beam, n_audio, o->beam_size, o->patience);
-    if (rc == CW_OK) rc = alloc_buffers(&st, n_init);
+    if (rc == CW_OK) rc = cw_filters_init(&st->filters, env->sp, o, n_init, st->n_vocab);
+    if (rc == CW_OK && st->use_beam) rc = cw_beam_init(&st->beam, n_audio, o->beam_size, o->patience);
+    if (rc == CW_OK) rc = alloc_buffers(st, n_init);
     if (rc == CW_OK) {
-        for (size_t r = 0; r < st.seqs.n_seq; r++) {
-            int32_t *row = st.seqs.tokens + r * st.seqs.cap;
+        for (size_t r = 0; r < st->seqs.n_seq; r++) {
+            int32_t *row = st->seqs.tokens + r * st->seqs.cap;
             memcpy(row, init, n_init * sizeof *row);
-            if (env->sp->multilingual) row[st.sot_index + 1] = langs[r / st.n_group];
+            if (env->sp->multilingual) row[st->sot_index + 1] = langs[r / st->n_group];
         }
-        st.seqs.len = n_init;
-        rc = main_loop(&st);
+        st->seqs.len = n_init;
     }
-    if (rc == CW_OK) rc = finish(&st, langs, out);
-    free_state(&st);
-    free(langs);
     free(init);
+    *langs_out = langs;
     return rc;
+}
+
+cw_status cw_decode_run(const cw_decode_env *env, const cw_decode_options *o,
+                        size_t n_audio, cw_decode_result *out)
+{
+    search_state st;
+    int32_t *langs = NULL;
+    memset(&st, 0, sizeof st);
+    cw_status rc = setup(&st, env, o, n_audio, &langs);
+    if (rc == CW_OK) rc = main_loop(&st);
+    if (rc == CW_OK) rc = finish(&st, langs, out);
+    if (st.env) free_state(&st);
+    free(langs);
+    return rc;
+}
+
+/* ---- one window's greedy decoding, step by step (lockstep) ---------------- */
+
+struct cw_decode_task {
+    search_state st;
+    cw_decode_options o; /* st.o points here */
+    int32_t *langs;
+    size_t step;
+    int done;
+};
+
+cw_status cw_decode_task_begin(const cw_decode_env *env, const cw_decode_options *o, cw_decode_task **out)
+{
+    *out = NULL;
+    if (o->temperature != 0 || o->beam_size || o->best_of)
+        return cw_error(CW_ERR_INVALID_ARG, "decode task: greedy at temperature 0 only");
+    if (env->sp->multilingual && o->language_token < 0)
+        return cw_error(CW_ERR_INVALID_ARG, "decode task: the language must be known");
+    cw_decode_task *t = cw_calloc(1, sizeof *t);
+    if (!t) return CW_ERR_NOMEM;
+    t->o = *o;
+    cw_status rc = setup(&t->st, env, &t->o, 1, &t->langs);
+    if (rc == CW_OK) {
+        t->st.n_live = 1;
+        t->st.live[0] = 0;
+    }
+    if (rc != CW_OK) {
+        cw_decode_task_free(t);
+        return rc;
+    }
+    *out = t;
+    return CW_OK;
+}
+
+void cw_decode_task_input(const cw_decode_task *t, const int32_t **tokens, size_t *n_new, size_t *pos,
+                          size_t *extra_pos)
+{
+    const cw_seqs *s = &t->st.seqs;
+    size_t k = t->step == 0 ? s->len : 1;
+    *tokens = s->tokens + (s->len - k);
+    *n_new = k;
+    *pos = s->len - k;
+    *extra_pos = t->step == 0 ? t->st.sot_index : CW_NO_POS;
+}
+
+cw_status cw_decode_task_step(cw_decode_task *t, const float *logits, const float *extra, int *done)
+{
+    search_state *st = &t->st;
+    if (t->done) return cw_error(CW_ERR_INVALID_ARG, "decode task: already finished");
+    memcpy(st->logits, logits, st->n_vocab * sizeof *st->logits);
+    if (t->step == 0) {
+        memcpy(st->extra, extra, st->n_vocab * sizeof *st->extra);
+        take_no_speech(st);
+    }
+    int stop = 0;
+    cw_status rc = after_forward(st, 0, &stop);
+    t->step++;
+    t->done = rc != CW_OK || stop || t->step >= st->sample_len;
+    *done = t->done;
+    return rc;
+}
+
+cw_status cw_decode_task_end(cw_decode_task *t, cw_decode_result *out)
+{
+    cw_status rc = t->done ? finish(&t->st, t->langs, out)
+                           : cw_error(CW_ERR_INVALID_ARG, "decode task: not finished");
+    cw_decode_task_free(t);
+    return rc;
+}
+
+void cw_decode_task_free(cw_decode_task *t)
+{
+    if (!t) return;
+    if (t->st.env) free_state(&t->st);
+    free(t->langs);
+    free(t);
 }

@@ -28,6 +28,11 @@ struct cw_decoder {
     cw_buf *f;                     /* [max_seq * n_ctx, 4d]; also reorder scratch */
     cw_buf *last;                  /* [max_seq, d] gathered rows */
     cw_buf *logits;                /* [max_seq, n_vocab] */
+    /* forward_items: items in row order (sorted by n_new), their first
+     * rows, and per-sequence attention fields, [max_seq] each; tokens
+     * [max_seq * n_ctx] */
+    size_t *it_ord, *it_row, *it_slot, *it_audio, *it_nkv, *it_pos;
+    int32_t *it_tok;
 };
 
 #define TRY(x) do { cw_status s_ = (x); if (s_ != CW_OK) return s_; } while (0)
@@ -88,7 +93,14 @@ cw_status cw_decoder_create(const cw_nn_weights *w, size_t max_seq, size_t max_a
     dc->kv16 = w->dtype == CW_COMPUTE_BF16 || w->dtype == CW_COMPUTE_INT8;
     dc->seq_audio = cw_calloc(dc->max_seq, sizeof *dc->seq_audio);
     dc->audio_tmp = cw_calloc(dc->max_seq, sizeof *dc->audio_tmp);
-    cw_status s = dc->seq_audio && dc->audio_tmp ? alloc_caches(dc) : CW_ERR_NOMEM;
+    size_t *its[6];
+    for (int i = 0; i < 6; i++) its[i] = cw_calloc(dc->max_seq, sizeof(size_t));
+    dc->it_ord = its[0], dc->it_row = its[1], dc->it_slot = its[2], dc->it_audio = its[3];
+    dc->it_nkv = its[4], dc->it_pos = its[5];
+    dc->it_tok = cw_calloc(dc->max_seq * dc->n_ctx, sizeof *dc->it_tok);
+    int items_ok = dc->it_tok != NULL;
+    for (int i = 0; i < 6; i++) items_ok = items_ok && its[i];
+    cw_status s = dc->seq_audio && dc->audio_tmp && items_ok ? alloc_caches(dc) : CW_ERR_NOMEM;
     if (!s) s = alloc_scratch(dc);
     if (s) {
         cw_decoder_free(dc);
@@ -116,6 +128,8 @@ void cw_decoder_free(cw_decoder *dc)
     free(dc->v_cross);
     free(dc->seq_audio);
     free(dc->audio_tmp);
+    free(dc->it_ord); free(dc->it_row); free(dc->it_slot); free(dc->it_audio); free(dc->it_nkv);
+    free(dc->it_pos); free(dc->it_tok);
     free(dc);
 }
 
@@ -345,4 +359,218 @@ cw_status cw_decoder_reorder(cw_decoder *dc, const size_t *source, size_t n_seq)
         }
     }
     return CW_OK;
+}
+
+/* ---- lockstep: items at their own positions ------------------------------------- */
+
+cw_status cw_decoder_set_audio_at(cw_decoder *dc, size_t audio, cw_buf *enc_out, size_t index)
+{
+    if (audio >= dc->max_audio)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: window slot %zu of %zu", audio, dc->max_audio);
+    cw_backend *be = dc->w->be;
+    size_t n = dc->n_audio_ctx * dc->d, src = index * n, dst = audio * n;
+    for (size_t l = 0; l < dc->n_layer; l++) {
+        const cw_nn_attn *c = &dc->w->dec[l].cross;
+        if (dc->kv16) { /* as cross_kv16, for one window */
+            TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, src), &c->k, cw_ref_none(), dc->n_audio_ctx));
+            TRY(be->ops->narrow(be, cw_ref_at(dc->k_cross[l], dst / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+            TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, src), &c->v, cw_ref_at(c->bv, 0),
+                                dc->n_audio_ctx));
+            TRY(be->ops->narrow(be, cw_ref_at(dc->v_cross[l], dst / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+            continue;
+        }
+        TRY(be->ops->linear(be, cw_ref_at(dc->k_cross[l], dst), cw_ref_at(enc_out, src), &c->k, cw_ref_none(),
+                            dc->n_audio_ctx));
+        TRY(be->ops->linear(be, cw_ref_at(dc->v_cross[l], dst), cw_ref_at(enc_out, src), &c->v,
+                            cw_ref_at(c->bv, 0), dc->n_audio_ctx));
+    }
+    return CW_OK;
+}
+
+cw_status cw_decoder_copy_audio(cw_decoder *dst, size_t dst_audio, const cw_decoder *src, size_t src_audio)
+{
+    if (dst_audio >= dst->max_audio || src_audio >= src->max_audio || dst->w != src->w || dst->kv16 != src->kv16)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: cannot copy window %zu to %zu", src_audio, dst_audio);
+    cw_backend *be = dst->w->be;
+    size_t n = dst->n_audio_ctx * dst->d;
+    if (dst->kv16) n /= 2; /* float32 slots of bf16 pairs */
+    for (size_t l = 0; l < dst->n_layer; l++) {
+        TRY(be->ops->copy2d(be, cw_ref_at(dst->k_cross[l], dst_audio * n), n, cw_ref_at(src->k_cross[l], src_audio * n),
+                            n, 1, n));
+        TRY(be->ops->copy2d(be, cw_ref_at(dst->v_cross[l], dst_audio * n), n, cw_ref_at(src->v_cross[l], src_audio * n),
+                            n, 1, n));
+    }
+    return CW_OK;
+}
+
+/* The items' layout: dc->it_ord lists them by n_new (stable), so that items
+ * of one row count are adjacent rows (one linear_rows call per count). */
+typedef struct {
+    const cw_decoder_item *items;
+    size_t n, rows;
+} items_plan;
+
+/* y rows = x rows . W^T (+ b) for every group of items with one row count,
+ * each group computed as for one item of that count. */
+static cw_status items_linear(cw_decoder *dc, const items_plan *pl, cw_buf *y, cw_buf *x, const cw_weight *w,
+                              cw_buf *bias)
+{
+    cw_backend *be = dc->w->be;
+    for (size_t g0 = 0; g0 < pl->n;) {
+        size_t nn = pl->items[dc->it_ord[g0]].n_new, g1 = g0 + 1;
+        while (g1 < pl->n && pl->items[dc->it_ord[g1]].n_new == nn) g1++;
+        size_t r0 = dc->it_row[g0], rows = (g1 - g0) * nn;
+        TRY(be->ops->linear_rows(be, cw_ref_at(y, r0 * w->rows), cw_ref_at(x, r0 * w->cols), w,
+                                 bias ? cw_ref_at(bias, 0) : cw_ref_none(), rows, nn));
+        g0 = g1;
+    }
+    return CW_OK;
+}
+
+/* Attention of every group of equal row counts, sequence b of a group
+ * reading its own cache slot (self: slot, cross: audio window). */
+static cw_status items_attention(cw_decoder *dc, const items_plan *pl, size_t l, int self)
+{
+    cw_backend *be = dc->w->be;
+    size_t d = dc->d;
+    for (size_t g0 = 0; g0 < pl->n;) {
+        size_t nn = pl->items[dc->it_ord[g0]].n_new, g1 = g0 + 1, mx = 0;
+        while (g1 < pl->n && pl->items[dc->it_ord[g1]].n_new == nn) g1++;
+        for (size_t i = g0; i < g1; i++) mx = dc->it_nkv[i] > mx ? dc->it_nkv[i] : mx;
+        size_t r0 = dc->it_row[g0];
+        cw_attn a = {
+            .n_batch = g1 - g0, .n_head = (size_t)dc->w->dims.n_text_head, .nq = nn,
+            .o = cw_ref_at(dc->a, r0 * d), .o_ld = d, .o_bstride = nn * d,
+            .q = cw_ref_at(dc->q, r0 * d), .q_ld = d, .q_bstride = nn * d,
+            .scale = 0.125f,
+        };
+        if (self) {
+            a.nkv = mx;
+            a.k = cw_ref_at(dc->k_self[l], 0), a.k_ld = d, a.k_bstride = dc->n_ctx * d;
+            a.v = cw_ref_at(dc->v_self[l], 0), a.v_ld = d, a.v_bstride = dc->n_ctx * d;
+            a.causal = 1;
+            a.kv_item = dc->it_slot + g0, a.b_nkv = dc->it_nkv + g0, a.b_q_pos = dc->it_pos + g0;
+        } else {
+            a.nkv = dc->n_audio_ctx;
+            a.k = cw_ref_at(dc->k_cross[l], 0), a.k_ld = d, a.k_bstride = dc->n_audio_ctx * d;
+            a.v = cw_ref_at(dc->v_cross[l], 0), a.v_ld = d, a.v_bstride = dc->n_audio_ctx * d;
+            a.kv_dtype = dc->kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32; /* strides then count bf16 elements */
+            a.kv_item = dc->it_audio + g0;
+        }
+        TRY(be->ops->attention(be, &a));
+        g0 = g1;
+    }
+    return CW_OK;
+}
+
+static cw_status items_layer(cw_decoder *dc, const items_plan *pl, size_t l)
+{
+    cw_backend *be = dc->w->be;
+    const cw_backend_ops *op = be->ops;
+    const cw_nn_block *b = &dc->w->dec[l];
+    size_t d = dc->d, R = pl->rows;
+    cw_ref x = cw_ref_at(dc->x, 0), h = cw_ref_at(dc->h, 0);
+    /* self-attention */
+    TRY(op->layernorm(be, h, x, cw_ref_at(b->attn_ln.gamma, 0), cw_ref_at(b->attn_ln.beta, 0), R, d, 1e-5f));
+    TRY(items_linear(dc, pl, dc->q, dc->h, &b->attn.q, b->attn.bq));
+    TRY(items_linear(dc, pl, dc->k, dc->h, &b->attn.k, NULL));
+    TRY(items_linear(dc, pl, dc->v, dc->h, &b->attn.v, b->attn.bv));
+    for (size_t i = 0; i < pl->n; i++) {
+        const cw_decoder_item *it = &pl->items[dc->it_ord[i]];
+        size_t dst = it->slot * dc->n_ctx * d + it->pos * d, src = dc->it_row[i] * d;
+        TRY(op->copy2d(be, cw_ref_at(dc->k_self[l], dst), d, cw_ref_at(dc->k, src), d, it->n_new, d));
+        TRY(op->copy2d(be, cw_ref_at(dc->v_self[l], dst), d, cw_ref_at(dc->v, src), d, it->n_new, d));
+    }
+    TRY(items_attention(dc, pl, l, 1));
+    TRY(items_linear(dc, pl, dc->h, dc->a, &b->attn.o, b->attn.bo));
+    TRY(op->add(be, x, x, h, R * d));
+    /* cross-attention */
+    TRY(op->layernorm(be, h, x, cw_ref_at(b->cross_ln.gamma, 0), cw_ref_at(b->cross_ln.beta, 0), R, d, 1e-5f));
+    TRY(items_linear(dc, pl, dc->q, dc->h, &b->cross.q, b->cross.bq));
+    TRY(items_attention(dc, pl, l, 0));
+    TRY(items_linear(dc, pl, dc->h, dc->a, &b->cross.o, b->cross.bo));
+    TRY(op->add(be, x, x, h, R * d));
+    /* MLP */
+    TRY(op->layernorm(be, h, x, cw_ref_at(b->mlp_ln.gamma, 0), cw_ref_at(b->mlp_ln.beta, 0), R, d, 1e-5f));
+    TRY(items_linear(dc, pl, dc->f, dc->h, &b->mlp0.w, b->mlp0.b));
+    TRY(op->gelu(be, cw_ref_at(dc->f, 0), R * 4 * d));
+    TRY(items_linear(dc, pl, dc->h, dc->f, &b->mlp2.w, b->mlp2.b));
+    return op->add(be, x, x, h, R * d);
+}
+
+/* Logits of rows row[0..n) (sorted-layout row indices) into host out rows
+ * dst[0..n): each as a one-sequence decoding's (one row: class 1). */
+static cw_status items_logits(cw_decoder *dc, const size_t *row, size_t n, float *out, const size_t *dst)
+{
+    cw_backend *be = dc->w->be;
+    const cw_backend_ops *op = be->ops;
+    size_t d = dc->d, nv = dc->n_vocab;
+    for (size_t i = 0; i < n; i++)
+        TRY(op->copy2d(be, cw_ref_at(dc->last, i * d), d, cw_ref_at(dc->x, row[i] * d), d, 1, d));
+    TRY(op->layernorm(be, cw_ref_at(dc->last, 0), cw_ref_at(dc->last, 0), cw_ref_at(dc->w->dec_ln.gamma, 0),
+                      cw_ref_at(dc->w->dec_ln.beta, 0), n, d, 1e-5f));
+    TRY(op->linear_rows(be, cw_ref_at(dc->logits, 0), cw_ref_at(dc->last, 0), &dc->w->tok_emb, cw_ref_none(), n, 1));
+    for (size_t i = 0; i < n; i++)
+        TRY(op->download(be, out + dst[i] * nv, dc->logits, i * nv * sizeof(float), nv * sizeof(float)));
+    return CW_OK;
+}
+
+cw_status cw_decoder_forward_items(cw_decoder *dc, const cw_decoder_item *items, size_t n, float *logits,
+                                   float *extra_logits)
+{
+    cw_backend *be = dc->w->be;
+    if (n == 0 || n > dc->max_seq)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: %zu items, at most %zu", n, dc->max_seq);
+    for (size_t i = 0; i < n; i++) {
+        const cw_decoder_item *it = &items[i];
+        if (it->slot >= dc->max_seq || it->audio >= dc->max_audio || it->n_new == 0 ||
+            it->pos + it->n_new > dc->n_ctx || (it->extra_pos >= 0 && (size_t)it->extra_pos >= it->n_new))
+            return cw_error(CW_ERR_INVALID_ARG, "decoder: item %zu (slot %zu, window %zu, %zu + %zu tokens) invalid",
+                            i, it->slot, it->audio, it->pos, it->n_new);
+        for (size_t j = 0; j < i; j++)
+            if (items[j].slot == it->slot) return cw_error(CW_ERR_INVALID_ARG, "decoder: slot %zu fed twice", it->slot);
+        for (size_t t = 0; t < it->n_new; t++)
+            if (it->tokens[t] < 0 || (size_t)it->tokens[t] >= dc->n_vocab)
+                return cw_error(CW_ERR_INVALID_ARG, "decoder: token id %d out of range", (int)it->tokens[t]);
+    }
+    /* stable insertion sort by n_new */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        while (j > 0 && items[dc->it_ord[j - 1]].n_new > items[i].n_new) {
+            dc->it_ord[j] = dc->it_ord[j - 1];
+            j--;
+        }
+        dc->it_ord[j] = i;
+    }
+    items_plan pl = { items, n, 0 };
+    size_t d = dc->d;
+    for (size_t i = 0; i < n; i++) {
+        const cw_decoder_item *it = &items[dc->it_ord[i]];
+        dc->it_row[i] = pl.rows;
+        dc->it_slot[i] = it->slot, dc->it_audio[i] = it->audio;
+        dc->it_pos[i] = it->pos, dc->it_nkv[i] = it->pos + it->n_new;
+        memcpy(dc->it_tok + pl.rows, it->tokens, it->n_new * sizeof *dc->it_tok);
+        pl.rows += it->n_new;
+    }
+    TRY(be->ops->embedding(be, cw_ref_at(dc->x, 0), &dc->w->tok_emb, dc->it_tok, pl.rows));
+    for (size_t i = 0; i < n; i++) {
+        const cw_decoder_item *it = &items[dc->it_ord[i]];
+        cw_ref xr = cw_ref_at(dc->x, dc->it_row[i] * d);
+        TRY(be->ops->add_bcast(be, xr, xr, cw_ref_at(dc->w->dec_pos, it->pos * d), 1, it->n_new * d));
+    }
+    for (size_t l = 0; l < dc->n_layer; l++) TRY(items_layer(dc, &pl, l));
+    /* row and destination of each item's logits; it_nkv/it_pos are free now */
+    size_t *row = dc->it_nkv, *dst = dc->it_pos, ne = 0;
+    for (size_t i = 0; extra_logits && i < n; i++) {
+        const cw_decoder_item *it = &items[dc->it_ord[i]];
+        if (it->extra_pos < 0) continue;
+        row[ne] = dc->it_row[i] + (size_t)it->extra_pos;
+        dst[ne++] = dc->it_ord[i];
+    }
+    if (ne) TRY(items_logits(dc, row, ne, extra_logits, dst));
+    for (size_t i = 0; i < n; i++) {
+        row[i] = dc->it_row[i] + items[dc->it_ord[i]].n_new - 1;
+        dst[i] = dc->it_ord[i];
+    }
+    return items_logits(dc, row, n, logits, dst);
 }

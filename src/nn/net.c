@@ -96,9 +96,100 @@ cw_status cw_net_resize(cw_net *n, size_t max_audio, size_t max_seq)
     return s ? s : cw_decoder_create(n->weights, max_seq, max_audio, &n->dec);
 }
 
+/* ---- lockstep: slots and the side decoder ---- */
+
+static cw_status side_set_audio(void *ctx, const float *states, size_t n_audio)
+{
+    cw_net *n = ctx;
+    if (states != (const float *)(const void *)n)
+        return cw_error(CW_ERR_INTERNAL, "decoder: states did not come from this encoder");
+    return cw_decoder_set_audio(n->side, cw_encoder_output(n->enc), n_audio);
+}
+
+static cw_status side_reset(void *ctx, size_t n_seq, size_t n_group)
+{
+    cw_net *n = ctx;
+    if (n_group == 0 || n_seq > n->side_seq || n_seq != n_group)
+        return cw_error(CW_ERR_INVALID_ARG, "side decoder: %zu sequences in groups of %zu, one window of %zu",
+                        n_seq, n_group, n->side_seq);
+    return cw_decoder_reset(n->side, n_seq, n->side_seq_audio);
+}
+
+static cw_status side_forward(void *ctx, const int32_t *tokens, size_t n_seq, size_t k, float *logits,
+                              size_t extra_pos, float *extra_logits)
+{
+    cw_net *n = ctx;
+    long pos = extra_pos == CW_NO_POS ? -1 : (long)extra_pos;
+    return cw_decoder_forward(n->side, tokens, n_seq, k, logits, pos, extra_logits);
+}
+
+static cw_status side_reorder(void *ctx, const size_t *source, size_t n_seq)
+{
+    cw_net *n = ctx;
+    return cw_decoder_reorder(n->side, source, n_seq);
+}
+
+static cw_status slots_set_audio_at(void *ctx, const float *states, size_t index, size_t audio)
+{
+    cw_net *n = ctx;
+    if (states != (const float *)(const void *)n)
+        return cw_error(CW_ERR_INTERNAL, "decoder: states did not come from this encoder");
+    return cw_decoder_set_audio_at(n->dec, audio, cw_encoder_output(n->enc), index);
+}
+
+static cw_status slots_forward(void *ctx, const cw_slot_item *items, size_t n_items, float *logits, float *extra)
+{
+    cw_net *n = ctx;
+    if (n_items > n->max_seq)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: %zu items, at most %zu", n_items, n->max_seq);
+    for (size_t i = 0; i < n_items; i++)
+        n->items[i] = (cw_decoder_item){ items[i].slot, items[i].audio, items[i].pos, items[i].tokens,
+                                         items[i].n_new,
+                                         items[i].extra_pos == CW_NO_POS ? -1 : (long)items[i].extra_pos };
+    return cw_decoder_forward_items(n->dec, n->items, n_items, logits, extra);
+}
+
+static cw_status slots_side_audio(void *ctx, size_t audio)
+{
+    cw_net *n = ctx;
+    return cw_decoder_copy_audio(n->side, 0, n->dec, audio);
+}
+
+cw_status cw_net_enable_slots(cw_net *n, size_t side_seq)
+{
+    side_seq = side_seq ? side_seq : 1;
+    if (!n->dec || !n->enc) return cw_error(CW_ERR_INVALID_ARG, "net: no decoder");
+    if (!n->side || n->side_seq < side_seq) {
+        cw_decoder_free(n->side);
+        free(n->side_seq_audio);
+        n->side = NULL;
+        n->side_seq = 0;
+        n->side_seq_audio = cw_calloc(side_seq, sizeof *n->side_seq_audio);
+        if (!n->side_seq_audio) return CW_ERR_NOMEM;
+        cw_status s = cw_decoder_create(n->weights, side_seq, 1, &n->side);
+        if (s) return s;
+        n->side_seq = side_seq;
+    }
+    free(n->items);
+    n->items = cw_calloc(n->max_seq, sizeof *n->items);
+    if (!n->items) return CW_ERR_NOMEM;
+    n->side_net = (cw_decoder_net){
+        .ctx = n, .n_vocab = n->decoder.n_vocab, .set_audio = side_set_audio,
+        .reset = side_reset, .forward = side_forward, .reorder = side_reorder,
+    };
+    n->slots = (cw_slot_net){
+        .ctx = n, .n_vocab = n->decoder.n_vocab, .n_slots = n->max_seq, .set_audio_at = slots_set_audio_at,
+        .forward = slots_forward, .side_audio = slots_side_audio, .side = &n->side_net,
+    };
+    return CW_OK;
+}
+
 void cw_net_free(cw_net *n)
 {
     if (!n) return;
+    cw_decoder_free(n->side);
+    free(n->side_seq_audio);
+    free(n->items);
     cw_decoder_free(n->dec);
     cw_encoder_free(n->enc);
     cw_nn_weights_free(n->weights);

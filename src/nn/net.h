@@ -15,6 +15,14 @@ typedef struct {
     size_t *seq_audio;       /* [max_seq] scratch: window of each sequence */
     cw_encoder_net encoder;  /* ctx = this */
     cw_decoder_net decoder;  /* ctx = this */
+    /* lockstep (cw_net_enable_slots): slots over dec, and a side decoder
+     * of side_seq sequences and one window for the rest */
+    cw_decoder *side;
+    size_t side_seq;
+    size_t *side_seq_audio;  /* [side_seq] zeros */
+    cw_decoder_item *items;  /* [max_seq] scratch */
+    cw_decoder_net side_net; /* ctx = this */
+    cw_slot_net slots;       /* ctx = this */
 } cw_net;
 
 /* max_audio windows per encoder batch, max_seq decoder sequences (beams,
@@ -28,6 +36,9 @@ cw_status cw_net_create_dtype(cw_backend *be, const cw_model *model, cw_compute_
  * (their conversion to the compute dtype is the costly part). On failure n
  * has no encoder or decoder and must be freed. */
 cw_status cw_net_resize(cw_net *n, size_t max_audio, size_t max_seq);
+/* Readies n->slots (n->max_seq slots) with a side decoder of side_seq
+ * sequences (beams, best_of); again after cw_net_resize. */
+cw_status cw_net_enable_slots(cw_net *n, size_t side_seq);
 void cw_net_free(cw_net *n);
 
 #endif

@@ -117,4 +117,34 @@ cw_status cw_decoder_reorder(cw_decoder *dec, const size_t *source, size_t n_seq
 /* Tokens held in the caches (the same for every sequence). */
 size_t cw_decoder_length(const cw_decoder *dec);
 
+/* ---- sequences at different points of their decodings (lockstep) ---- */
+
+/* One sequence's part of cw_decoder_forward_items: n_new tokens appended to
+ * the self-attention cache of `slot` after its first `pos` positions (0:
+ * a new sequence), listening to cross-attention window `audio`. */
+typedef struct {
+    size_t slot, audio, pos;
+    const int32_t *tokens; /* [n_new], host */
+    size_t n_new;
+    long extra_pos;        /* >= 0: also the logits at that new position */
+} cw_decoder_item;
+
+/* Cross-attention keys and values of window `audio` from encoder output
+ * `index` of enc_out [n, n_audio_ctx, d]. */
+cw_status cw_decoder_set_audio_at(cw_decoder *dec, size_t audio, cw_buf *enc_out, size_t index);
+
+/* Window src_audio of src's cross K/V copied to window dst_audio of dst
+ * (decoders of the same weights). */
+cw_status cw_decoder_copy_audio(cw_decoder *dst, size_t dst_audio, const cw_decoder *src, size_t src_audio);
+
+/* Feeds n items (distinct slots) in one pass: every weight is read once for
+ * all of them, yet each item's logits have exactly the bits a one-sequence
+ * cw_decoder_forward of the same history gives (its rows are computed with
+ * its own row count: backend linear_rows; attention with per-sequence
+ * lengths). logits [n, n_vocab]: each item's last new position;
+ * extra_logits [n, n_vocab]: row i written when items[i].extra_pos >= 0.
+ * Does not touch the state cw_decoder_reset / forward keep. */
+cw_status cw_decoder_forward_items(cw_decoder *dec, const cw_decoder_item *items, size_t n, float *logits,
+                                   float *extra_logits);
+
 #endif
