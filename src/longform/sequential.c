@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "longform/longform.h"
+#include "longform/sequential_file.h"
 #include "util/error.h"
 
 #define N_FRAMES 3000 /* mel frames per window */
@@ -35,19 +36,7 @@ void cw_longform_result_free(cw_longform_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* The loop's state between windows. */
-typedef struct {
-    const cw_encoder_net *enc;
-    const cw_longform_params *p;
-    cw_decode_env env;
-    cw_mel_source *mel;
-    size_t n_frames, content_frames;
-    cw_token_run all_tokens;
-    size_t n_initial_prompt, prompt_reset_since;
-    size_t seg_cap;
-    cw_longform_result *out;
-    float *window; /* [n_mels, 3000] */
-} lf_state;
+typedef cw_lf_file lf_state;
 
 /* Python's round(t * FRAMES_PER_SECOND) for each clip time; pairs of frames. */
 static cw_status seek_clips(const cw_longform_params *p, size_t content_frames, long **clips, size_t *n_clips)
@@ -187,73 +176,122 @@ static cw_status add_segment(lf_state *s, long seek, const cw_split_piece *pc,
     return cw_token_run_push(&s->all_tokens, toks, n);
 }
 
-/* One window at seek: decode, skip or split; advances *seek. */
-static cw_status run_window(lf_state *s, long *seek, long clip_end)
+/* The seek loop's head (the flattened clip/seek loop of transcribe()):
+ * moves to the next window to decode and readies it (log-mel in f->window,
+ * options and prompt in f->o), or says there is none. */
+cw_status cw_lf_file_next(cw_lf_file *s, int *has_window)
+{
+    *has_window = 0;
+    while (s->clip < s->n_clips) {
+        long start = s->clips[2 * s->clip], end = s->clips[2 * s->clip + 1];
+        /* deviation: the reference would decode empty windows past the audio
+         * for a clip ending after it; the clip is cut at the end of the audio */
+        if (end > (long)s->content_frames) end = (long)s->content_frames;
+        if (s->seek < start) s->seek = start;
+        if (s->seek >= end) {
+            if (++s->clip < s->n_clips) s->seek = s->clips[2 * s->clip];
+            continue;
+        }
+        if (s->seek < 0)
+            return cw_error(CW_ERR_INVALID_ARG, "transcribe: clip beyond the audio (frame %ld)", s->seek);
+        size_t size = N_FRAMES;
+        if ((size_t)((long)s->content_frames - s->seek) < size) size = (size_t)((long)s->content_frames - s->seek);
+        if ((size_t)(end - s->seek) < size) size = (size_t)(end - s->seek);
+        s->size = size;
+        s->time_offset = (double)(s->seek * 160) / 16000.0;
+        cw_status rc = cut_window(s, (size_t)s->seek, size);
+        free(s->prompt_buf);
+        s->prompt_buf = NULL;
+        s->o = s->p->decode;
+        s->o.language_token = s->out->language_token;
+        if (rc == CW_OK) rc = window_prompt(s, &s->o, &s->prompt_buf);
+        *has_window = rc == CW_OK;
+        return rc;
+    }
+    return CW_OK;
+}
+
+/* After the window's decoding (r, consumed): skip or split, advance seek. */
+cw_status cw_lf_file_window_done(cw_lf_file *s, cw_decode_result *rr)
 {
     const cw_longform_params *p = s->p;
-    size_t size = N_FRAMES;
-    if ((size_t)((long)s->content_frames - *seek) < size) size = (size_t)((long)s->content_frames - *seek);
-    if ((size_t)(clip_end - *seek) < size) size = (size_t)(clip_end - *seek);
-    double time_offset = (double)(*seek * 160) / 16000.0;
-    cw_status rc = cut_window(s, (size_t)*seek, size);
-    if (rc == CW_OK) rc = encode_window(s, s->window);
-    cw_decode_options o = p->decode;
-    o.language_token = s->out->language_token;
-    int32_t *prompt_buf = NULL;
-    if (rc == CW_OK) rc = window_prompt(s, &o, &prompt_buf);
-    cw_decode_result r;
-    memset(&r, 0, sizeof r);
-    if (rc == CW_OK) rc = cw_decode_with_fallback(&s->env, &o, &p->fallback, &r);
-    free(prompt_buf);
-    if (rc != CW_OK) return rc;
+    cw_decode_result r = *rr;
+    memset(rr, 0, sizeof *rr);
+    free(s->prompt_buf);
+    s->prompt_buf = NULL;
+    cw_status rc = CW_OK;
     /* no voice activity check */
     int skip = !isnan(p->fallback.no_speech_threshold) && r.no_speech_prob > p->fallback.no_speech_threshold;
     if (!isnan(p->fallback.logprob_threshold) && r.avg_logprob > p->fallback.logprob_threshold) skip = 0;
     if (skip) {
-        *seek += (long)size;
+        s->seek += (long)s->size;
     } else {
         cw_split_piece *pieces = cw_malloc((r.n_tokens + 1) * sizeof *pieces);
         long advance = 0;
         rc = pieces ? CW_OK : CW_ERR_NOMEM;
         size_t np = rc == CW_OK ? cw_split_window(r.tokens, r.n_tokens, s->env.sp->timestamp_begin,
-                                                   time_offset, size, pieces, &advance) : 0;
-        for (size_t i = 0; rc == CW_OK && i < np; i++) rc = add_segment(s, *seek, &pieces[i], &r);
+                                                   s->time_offset, s->size, pieces, &advance) : 0;
+        for (size_t i = 0; rc == CW_OK && i < np; i++) rc = add_segment(s, s->seek, &pieces[i], &r);
         free(pieces);
-        *seek += advance;
+        s->seek += advance;
         /* do not feed the prompt tokens if a high temperature was used */
         if (!p->condition_on_previous_text || r.temperature > 0.5) s->prompt_reset_since = s->all_tokens.n;
     }
     cw_decode_result_free(&r);
+    if (rc == CW_OK && p->progress) {
+        long done = s->seek < (long)s->content_frames ? s->seek : (long)s->content_frames;
+        p->progress(p->progress_user, (double)(done * 160) / 16000.0, (double)(s->content_frames * 160) / 16000.0);
+    }
     return rc;
 }
 
-/* The flattened clip/seek loop of transcribe(). */
-static cw_status seek_loop(lf_state *s, const long *clips, size_t n_clips)
+cw_status cw_lf_file_begin(cw_lf_file *s, const cw_encoder_net *enc, const cw_decode_env *env, cw_mel_source *mel,
+                           const cw_longform_params *p, cw_longform_result *out)
 {
-    const cw_longform_params *p = s->p;
-    size_t clip = 0;
-    long seek = clips[0];
-    double total = (double)(s->content_frames * 160) / 16000.0;
-    cw_status rc = CW_OK;
-    while (rc == CW_OK && clip < n_clips) {
-        long start = clips[2 * clip], end = clips[2 * clip + 1];
-        /* deviation: the reference would decode empty windows past the audio
-         * for a clip ending after it; the clip is cut at the end of the audio */
-        if (end > (long)s->content_frames) end = (long)s->content_frames;
-        if (seek < start) seek = start;
-        if (seek >= end) {
-            if (++clip < n_clips) seek = clips[2 * clip];
-            continue;
-        }
-        if (seek < 0)
-            return cw_error(CW_ERR_INVALID_ARG, "transcribe: clip beyond the audio (frame %ld)", seek);
-        rc = run_window(s, &seek, end);
-        if (rc == CW_OK && p->progress) {
-            long done = seek < (long)s->content_frames ? seek : (long)s->content_frames;
-            p->progress(p->progress_user, (double)(done * 160) / 16000.0, total);
-        }
-    }
+    memset(out, 0, sizeof *out);
+    memset(s, 0, sizeof *s);
+    size_t n_frames = cw_mel_source_n_frames(mel);
+    if (cw_mel_source_n_mels(mel) != enc->n_mels)
+        return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel has %zu bins, the model %zu",
+                        cw_mel_source_n_mels(mel), enc->n_mels);
+    if (n_frames < N_FRAMES || enc->n_mels == 0)
+        return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel must include the 30 s padding (%zu frames)", n_frames);
+    s->enc = enc;
+    s->p = p;
+    s->env = *env;
+    s->mel = mel;
+    s->n_frames = n_frames;
+    s->content_frames = n_frames - N_FRAMES;
+    s->out = out;
+    out->duration = (double)(s->content_frames * 160) / 16000.0;
+    s->window = cw_malloc(enc->n_mels * N_FRAMES * sizeof *s->window);
+    cw_status rc = s->window ? seek_clips(p, s->content_frames, &s->clips, &s->n_clips) : CW_ERR_NOMEM;
+    if (rc == CW_OK) rc = pick_language(s, &out->language_token);
+    if (rc == CW_OK) rc = load_initial_prompt(s);
+    if (rc == CW_OK && s->n_clips > 0) s->seek = s->clips[0];
     return rc;
+}
+
+cw_status cw_lf_file_finish(cw_lf_file *s)
+{
+    const cw_text_codec *codec = s->env.codec;
+    return codec->decode(codec->ctx, s->all_tokens.v ? s->all_tokens.v + s->n_initial_prompt : NULL,
+                         s->all_tokens.n - s->n_initial_prompt, &s->out->text);
+}
+
+void cw_lf_file_free(cw_lf_file *s)
+{
+    free(s->clips);
+    free(s->window);
+    free(s->all_tokens.v);
+    free(s->prompt_buf);
+    memset(s, 0, sizeof *s);
+}
+
+/* The window f->window through the encoder; the decoder (env.net) listens to it. */
+cw_status cw_lf_file_encode(cw_lf_file *s)
+{
+    return encode_window(s, s->window);
 }
 
 cw_status cw_transcribe_sequential_source(const cw_encoder_net *enc, const cw_decoder_net *dec,
@@ -261,36 +299,21 @@ cw_status cw_transcribe_sequential_source(const cw_encoder_net *enc, const cw_de
                                           cw_rng *rng, cw_mel_source *mel, const cw_longform_params *p,
                                           cw_longform_result *out)
 {
-    memset(out, 0, sizeof *out);
-    size_t n_frames = cw_mel_source_n_frames(mel);
-    if (cw_mel_source_n_mels(mel) != enc->n_mels)
-        return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel has %zu bins, the model %zu",
-                        cw_mel_source_n_mels(mel), enc->n_mels);
-    if (n_frames < N_FRAMES || enc->n_mels == 0)
-        return cw_error(CW_ERR_INVALID_ARG, "transcribe: mel must include the 30 s padding (%zu frames)", n_frames);
-    lf_state s;
-    memset(&s, 0, sizeof s);
-    s.enc = enc;
-    s.p = p;
-    s.env = (cw_decode_env){dec, sp, codec, rng};
-    s.mel = mel;
-    s.n_frames = n_frames;
-    s.content_frames = n_frames - N_FRAMES;
-    s.out = out;
-    out->duration = (double)(s.content_frames * 160) / 16000.0;
-    long *clips = NULL;
-    size_t n_clips = 0;
-    s.window = cw_malloc(enc->n_mels * N_FRAMES * sizeof *s.window);
-    cw_status rc = s.window ? seek_clips(p, s.content_frames, &clips, &n_clips) : CW_ERR_NOMEM;
-    if (rc == CW_OK) rc = pick_language(&s, &out->language_token);
-    if (rc == CW_OK) rc = load_initial_prompt(&s);
-    if (rc == CW_OK && n_clips > 0) rc = seek_loop(&s, clips, n_clips);
-    if (rc == CW_OK)
-        rc = codec->decode(codec->ctx, s.all_tokens.v ? s.all_tokens.v + s.n_initial_prompt : NULL,
-                           s.all_tokens.n - s.n_initial_prompt, &out->text);
-    free(clips);
-    free(s.window);
-    free(s.all_tokens.v);
+    cw_lf_file s;
+    cw_decode_env env = {dec, sp, codec, rng};
+    cw_status rc = cw_lf_file_begin(&s, enc, &env, mel, p, out);
+    for (int has = 1; rc == CW_OK;) {
+        rc = cw_lf_file_next(&s, &has);
+        if (rc != CW_OK || !has) break;
+        cw_decode_result r;
+        memset(&r, 0, sizeof r);
+        rc = cw_lf_file_encode(&s);
+        if (rc == CW_OK) rc = cw_decode_with_fallback(&s.env, &s.o, &p->fallback, &r);
+        if (rc == CW_OK) rc = cw_lf_file_window_done(&s, &r);
+        cw_decode_result_free(&r);
+    }
+    if (rc == CW_OK) rc = cw_lf_file_finish(&s);
+    cw_lf_file_free(&s);
     if (rc != CW_OK) cw_longform_result_free(out);
     return rc;
 }
