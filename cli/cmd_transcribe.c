@@ -61,7 +61,9 @@ static void usage(FILE *f)
         "  --seed N                 seed for sampling at temperatures above 0 (default 0)\n"
         "  --long-form sequential|chunked  openai-whisper's seek loop (default), or overlapping\n"
         "                           chunks decoded in batches and merged (HF pipeline, whisper-jax)\n"
-        "  --batch-size N           chunked: chunks decoded together, 1..64 (default 1)\n"
+        "  --batch-size N           chunked: chunks decoded together, 1..64 (default 1);\n"
+        "                           sequential with several FILEs: files decoded in lockstep\n"
+        "                           (each file's output exactly as alone)\n"
         "  --chunk-length S         chunked: seconds per chunk, (0, 30] (default 30)\n"
         "  --stride-length S        chunked: overlap seconds on each side (default chunk / 6)\n"
         "  --long-form vad-batched  Silero VAD speech merged into <= 30 s chunks decoded in batches\n"
@@ -330,6 +332,36 @@ static int transcribe_one(const options *o, cw_context *ctx, const char *file)
     return rc;
 }
 
+/* Many files in lockstep (cw_transcribe_files_cb): each file's outputs are
+ * written as soon as it finishes. */
+typedef struct {
+    const options *o;
+    const char **files;
+    int failed;
+    double t_prev; /* when the previous file finished */
+} lockstep_out;
+
+static void lockstep_done(size_t i, cw_status s, cw_result *r, void *user)
+{
+    lockstep_out *lo = user;
+    if (s) {
+        fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+        lo->failed = 1;
+        return;
+    }
+    if (lo->o->verbose) print_verbose(r);
+    if (write_outputs(lo->o, lo->files[i], r)) lo->failed = 1;
+    if (lo->o->print_timings) {
+        /* files overlap: each is given the time since the previous one
+         * finished, so the lines add up to the whole run */
+        double t = now_s(), dt = t - lo->t_prev, dur = cw_result_duration(r);
+        lo->t_prev = t;
+        fprintf(stderr, "cwhisper: timings: file %s: %.3f s for %.3f s of audio (%.1fx real time, lockstep)\n",
+                lo->files[i], dt, dur, dt > 0 ? dur / dt : 0.0);
+    }
+    cw_result_free(r);
+}
+
 /* Loads the model once (the seed's transcribe_multiple) and transcribes each
  * file; a failing file is reported and the others go on. */
 static int run_files(options *o, const char **files, size_t n_files)
@@ -360,7 +392,15 @@ static int run_files(options *o, const char **files, size_t n_files)
         return 1;
     }
     int failed = 0;
-    for (size_t i = 0; i < n_files; i++) failed |= transcribe_one(o, ctx, files[i]) != 0;
+    if (n_files > 1 && o->tp.batch_size > 1 && o->tp.long_form == CW_LONG_FORM_SEQUENTIAL) {
+        lockstep_out lo = { o, files, 0, now_s() };
+        s = cw_transcribe_files_cb(ctx, files, n_files, &o->tp, lockstep_done, &lo);
+        if (s) fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+        failed = lo.failed || s;
+    } else {
+        o->tp.batch_size = o->tp.long_form == CW_LONG_FORM_SEQUENTIAL ? 1 : o->tp.batch_size;
+        for (size_t i = 0; i < n_files; i++) failed |= transcribe_one(o, ctx, files[i]) != 0;
+    }
     cw_context_free(ctx);
     cw_model_free(model);
     return failed ? 1 : 0;
@@ -390,8 +430,9 @@ int cmd_transcribe(int argc, char **argv)
         usage(stderr);
     } else if (o.tp.long_form != CW_LONG_FORM_CHUNKED && (o.tp.chunk_length > 0 || o.tp.stride_length > 0)) {
         fprintf(stderr, "cwhisper: --chunk-length and --stride-length need --long-form chunked\n");
-    } else if (o.tp.long_form == CW_LONG_FORM_SEQUENTIAL && o.tp.batch_size > 1) {
-        fprintf(stderr, "cwhisper: --batch-size: batches need --long-form chunked or vad-batched\n");
+    } else if (o.tp.long_form == CW_LONG_FORM_SEQUENTIAL && o.tp.batch_size > 1 && (n_files < 2 || o.tp.vad)) {
+        fprintf(stderr, "cwhisper: --batch-size: batches need --long-form chunked or vad-batched, or several files"
+                        " (sequential, without --vad: files in lockstep)\n");
     } else if (o.tp.vad && o.tp.long_form == CW_LONG_FORM_VAD_BATCHED) {
         fprintf(stderr, "cwhisper: --vad is for the sequential and chunked modes (vad-batched always uses the VAD)\n");
     } else if (o.tp.stride_length > 0 && 2 * o.tp.stride_length >= chunk) {

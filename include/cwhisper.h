@@ -243,7 +243,8 @@ typedef struct {
     void (*progress)(double done_s, double total_s, void *user);
     void *progress_user;
     cw_long_form long_form;        /* SEQUENTIAL (default) or CHUNKED */
-    int batch_size;                /* CHUNKED, VAD_BATCHED: chunks per encoder call and decoding, 1..64 (default 1) */
+    int batch_size;                /* CHUNKED, VAD_BATCHED: chunks per encoder call and decoding, 1..64 (default 1);
+                                      cw_transcribe_files, SEQUENTIAL: files in lockstep */
     double chunk_length;           /* CHUNKED: seconds per chunk, (0, 30]; 0: 30 */
     double stride_length;          /* CHUNKED: overlap seconds on each side, 2 * stride < chunk; 0: chunk / 6 */
     int vad;                       /* SEQUENTIAL / CHUNKED: transcribe only the speech Silero VAD finds
@@ -262,6 +263,25 @@ cw_status cw_transcribe_pcm(cw_context *ctx, const float *samples, size_t n_samp
 /* Decodes path (cw_audio_load) and transcribes it. */
 cw_status cw_transcribe_file(cw_context *ctx, const char *path, const cw_transcribe_params *params,
                              cw_result **out);
+
+/* Transcribes many files. In the SEQUENTIAL mode with batch_size N > 1, N
+ * files run in lockstep: the windows they are at share each encoder call and
+ * each decoder step, a file taking the next one's place as it finishes; each
+ * file's result is exactly that of cw_transcribe_file on it alone. Otherwise
+ * (CHUNKED, or N <= 1) the files run one after the other. done(i, status,
+ * result, user) is called once per file as soon as it finishes, on the
+ * calling thread; result (NULL on failure) is the callee's to free; during a
+ * failing file's call cw_last_error() names its problem. A file that fails
+ * (missing, corrupt) does not stop the others. Returns CW_OK when every file
+ * had its chance, or what stopped them all (bad parameters: no done calls;
+ * a failure of the network: the files not done get that status). */
+typedef void (*cw_file_done_fn)(size_t index, cw_status status, cw_result *result, void *user);
+cw_status cw_transcribe_files_cb(cw_context *ctx, const char *const *paths, size_t n,
+                                 const cw_transcribe_params *params, cw_file_done_fn done, void *user);
+/* The same, collecting results [n] (NULL for a failed file; free each with
+ * cw_result_free) and statuses [n]; either may be NULL. */
+cw_status cw_transcribe_files(cw_context *ctx, const char *const *paths, size_t n,
+                              const cw_transcribe_params *params, cw_result **results, cw_status *statuses);
 
 /* ------------------------------------------------------------------------ */
 /* Output formats                                                            */

@@ -466,3 +466,84 @@ cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcrib
     cw_mel_source_free(mel);
     return s;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Many files (longform/lockstep.c)                                          */
+
+typedef struct {
+    cw_context *c;
+    const char *const *paths;
+    cw_file_done_fn done;
+    void *user;
+} files_job;
+
+static cw_status files_open(void *user, size_t i, cw_mel_source **mel)
+{
+    const files_job *j = user;
+    return cw_mel_source_from_audio(j->c->be->pool, j->paths[i], j->c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES, mel);
+}
+
+static void files_done(void *user, size_t i, cw_status s, cw_longform_result *lr)
+{
+    const files_job *j = user;
+    cw_result *r = NULL;
+    if (s == CW_OK) {
+        s = to_result(j->c->model, lr, &r);
+        cw_longform_result_free(lr);
+    }
+    j->done(i, s, r, j->user);
+}
+
+cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t n, const cw_transcribe_params *params,
+                                 cw_file_done_fn done, void *user)
+{
+    cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
+    /* lockstep: the sequential mode on the whole file (a VAD run is one by one) */
+    size_t batch = p.batch_size > 1 && p.long_form == CW_LONG_FORM_SEQUENTIAL && !p.vad ? (size_t)p.batch_size : 1;
+    if (p.long_form == CW_LONG_FORM_SEQUENTIAL) p.batch_size = 1; /* the files, not chunks, are batched */
+    int32_t lang_token;
+    cw_status s = prepare(c, &p, &lang_token);
+    if (!s && batch > 1) s = ensure_net(c, batch, batch > sequences_needed(&p) ? batch : sequences_needed(&p));
+    if (!s && batch > 1) s = cw_net_enable_slots(c->net, sequences_needed(&p));
+    if (s) return s;
+    if (batch <= 1) { /* one file after the other */
+        for (size_t i = 0; i < n; i++) {
+            cw_result *r = NULL;
+            cw_status fs = cw_transcribe_file(c, paths[i], &p, &r);
+            done(i, fs, r, user);
+        }
+        return CW_OK;
+    }
+    cw_longform_params lp;
+    progress_relay relay;
+    fill_longform(&lp, c->model, &p, lang_token, &relay);
+    cw_text_codec codec = cw_text_codec_tokenizer(c->model->tok);
+    files_job job = { c, paths, done, user };
+    cw_lockstep_io io = { files_open, files_done, &job };
+    return cw_transcribe_lockstep(&c->net->encoder, &c->net->slots, cw_tokenizer_specials(c->model->tok), &codec,
+                                  p.seed, &lp, n, batch, &io);
+}
+
+typedef struct {
+    cw_result **results;
+    cw_status *statuses;
+} files_out;
+
+static void files_store(size_t i, cw_status s, cw_result *r, void *user)
+{
+    files_out *o = user;
+    if (o->results) o->results[i] = r;
+    else cw_result_free(r);
+    if (o->statuses) o->statuses[i] = s;
+}
+
+cw_status cw_transcribe_files(cw_context *c, const char *const *paths, size_t n, const cw_transcribe_params *params,
+                              cw_result **results, cw_status *statuses)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (results) results[i] = NULL;
+        if (statuses) statuses[i] = CW_ERR_INTERNAL;
+    }
+    files_out o = { results, statuses };
+    return cw_transcribe_files_cb(c, paths, n, params, files_store, &o);
+}

@@ -59,6 +59,38 @@ cw_status cw_transcribe_sequential(const cw_encoder_net *enc, const cw_decoder_n
                                    cw_rng *rng, const float *mel, size_t n_frames,
                                    const cw_longform_params *p, cw_longform_result *out);
 
+/* ------------------------------------------------------------------------ */
+/* Many files in lockstep (lockstep.c)                                        */
+
+/* Where the files come from and where their results go. Every file gets
+ * exactly one done() call, in the order files finish, on the calling
+ * thread, right when its fate is known, so cw_last_error() describes a
+ * failure during the call. */
+typedef struct {
+    /* file i's log-mel with its 30 s padding (as cw_transcribe_sequential_source
+     * takes it); the driver frees it with cw_mel_source_free */
+    cw_status (*open)(void *user, size_t file, cw_mel_source **mel);
+    /* status CW_OK: result is file i's (the callee takes it: free with
+     * cw_longform_result_free); otherwise result is NULL */
+    void (*done)(void *user, size_t file, cw_status status, cw_longform_result *result);
+    void *user;
+} cw_lockstep_io;
+
+/* transcribe() on n_files files, batch of them at a time in lockstep: the
+ * windows the files are at share each encoder call, and their greedy
+ * temperature-0 decodings share each decoder pass (net->forward), a file
+ * taking the next one's place as it finishes. Each file's result equals
+ * that of cw_transcribe_sequential_source on it alone (rng seeded with seed
+ * per file, as one call would be). What does not step in lockstep runs on
+ * net->side for that window alone: language detection, temperature fallback
+ * (cw_decode_fallback_rest), beam search, a first temperature above 0.
+ * net must hold batch slots; the encoder batch windows. Returns CW_OK when
+ * every file was processed (some may have failed: see done()), or the error
+ * that stopped all of them (every file then had its done() call). */
+cw_status cw_transcribe_lockstep(const cw_encoder_net *enc, const cw_slot_net *net, const cw_special_tokens *sp,
+                                 const cw_text_codec *codec, uint64_t seed, const cw_longform_params *p,
+                                 size_t n_files, size_t batch, const cw_lockstep_io *io);
+
 /* One piece of a window's tokens: tokens[begin, end) from start to end seconds. */
 typedef struct {
     size_t begin, end;

@@ -13,7 +13,6 @@ refused 2 "chunk 0" "--chunk-length 0 is outside" "${m[@]}" "${c[@]}" --chunk-le
 refused 2 "chunk 31" "--chunk-length 31 is outside" "${m[@]}" "${c[@]}" --chunk-length 31 "$jfk"
 refused 2 "stride 15" "--stride-length 15 is outside" "${m[@]}" "${c[@]}" --stride-length 15 "$jfk"
 refused 2 "stride half the chunk" "under half the chunk" "${m[@]}" "${c[@]}" --chunk-length 10 --stride-length 5 "$jfk"
-refused 2 "batch without chunked" "need --long-form chunked" "${m[@]}" --batch-size 4 "$jfk"
 refused 2 "stride without chunked" "need --long-form chunked" "${m[@]}" --stride-length 2 "$jfk"
 refused 2 "beam with chunked" "greedily" "${m[@]}" "${c[@]}" --beam-size 5 "$jfk"
 refused 2 "missing value" "--batch-size needs a value" "${m[@]}" "$jfk" --batch-size

@@ -1,0 +1,272 @@
+/* OpenAI's sequential long-form algorithm on many files at once
+ * (cw_transcribe_lockstep, longform.h). Each file is a sequential_file.h
+ * state machine in a slot; every round, the windows that slots have just
+ * cut are encoded in one encoder call (each window's cross-attention keys
+ * and values computed into the slot's own window slot), and every slot
+ * whose greedy temperature-0 decoding is under way feeds its next tokens
+ * into one shared decoder pass (cw_slot_net.forward: the files' caches sit
+ * at different lengths). The back end computes each file's rows as it would
+ * alone, so tokens match a one-file run bit for bit; whatever does not step
+ * greedily (fallback temperatures, beams) runs on the side decoder for that
+ * window by itself, as the one-file loop would run it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "longform/longform.h"
+#include "longform/sequential_file.h"
+#include "util/error.h"
+
+#define N_FRAMES 3000
+
+enum { SLOT_EMPTY = 0, SLOT_NEXT, SLOT_READY, SLOT_DECODING };
+
+typedef struct {
+    int state;
+    size_t file;
+    cw_mel_source *mel;
+    cw_lf_file f;
+    cw_longform_result out;
+    cw_rng rng;
+    cw_decode_task *task;
+} ls_slot;
+
+typedef struct {
+    const cw_encoder_net *enc;
+    const cw_slot_net *net;
+    const cw_longform_params *p;
+    const cw_lockstep_io *io;
+    cw_decode_env env; /* env.net = net->side; rng per slot */
+    uint64_t seed;
+    size_t batch, n_files, next_file;
+    ls_slot *slots;
+    float *mel;          /* [batch, n_mels, 3000] */
+    cw_slot_item *items; /* [batch] */
+    size_t *who;         /* [batch] slot of item / window j */
+    float *logits, *extra; /* [batch, n_vocab] */
+} ls_state;
+
+static void slot_clear(ls_slot *sl)
+{
+    cw_decode_task_free(sl->task);
+    cw_lf_file_free(&sl->f);
+    cw_longform_result_free(&sl->out);
+    cw_mel_source_free(sl->mel);
+    memset(sl, 0, sizeof *sl);
+}
+
+static void slot_fail(ls_state *L, ls_slot *sl, cw_status rc)
+{
+    L->io->done(L->io->user, sl->file, rc, NULL);
+    slot_clear(sl);
+}
+
+static void slot_finish(ls_state *L, ls_slot *sl)
+{
+    cw_status rc = cw_lf_file_finish(&sl->f);
+    if (rc != CW_OK) {
+        slot_fail(L, sl, rc);
+        return;
+    }
+    cw_longform_result out = sl->out;
+    memset(&sl->out, 0, sizeof sl->out);
+    L->io->done(L->io->user, sl->file, CW_OK, &out); /* the callee owns out now */
+    slot_clear(sl);
+}
+
+/* The next unopened file into an empty slot; 0 when none is left. */
+static int admit(ls_state *L, ls_slot *sl)
+{
+    while (L->next_file < L->n_files) {
+        sl->file = L->next_file++;
+        cw_status rc = L->io->open(L->io->user, sl->file, &sl->mel);
+        if (rc == CW_OK) {
+            cw_rng_seed(&sl->rng, L->seed);
+            cw_decode_env env = L->env;
+            env.rng = &sl->rng;
+            rc = cw_lf_file_begin(&sl->f, L->enc, &env, sl->mel, L->p, &sl->out);
+        }
+        if (rc == CW_OK) {
+            sl->state = SLOT_NEXT;
+            return 1;
+        }
+        slot_fail(L, sl, rc); /* this file only; try the next one */
+    }
+    return 0;
+}
+
+/* A slot past its window: its next window, or the end of its file. */
+static void advance(ls_state *L, ls_slot *sl)
+{
+    int has = 0;
+    cw_status rc = cw_lf_file_next(&sl->f, &has);
+    if (rc != CW_OK) slot_fail(L, sl, rc);
+    else if (!has) slot_finish(L, sl);
+    else sl->state = SLOT_READY;
+}
+
+/* The window's decoding done (r, consumed): the file moves on. */
+static void window_done(ls_state *L, ls_slot *sl, cw_decode_result *r)
+{
+    cw_status rc = cw_lf_file_window_done(&sl->f, r);
+    cw_decode_result_free(r);
+    if (rc != CW_OK) slot_fail(L, sl, rc);
+    else sl->state = SLOT_NEXT;
+}
+
+/* The first temperature of the fallback schedule (cw_decode_with_fallback's). */
+static double first_temperature(const cw_fallback_options *fb)
+{
+    return fb->temperatures && fb->n_temperatures ? fb->temperatures[0] : fb->temperature_start;
+}
+
+/* Starts the decoding of slot s's window, now in window slot s: a decode
+ * task when it steps greedily, else the whole fallback on the side decoder. */
+static cw_status start_window(ls_state *L, size_t s)
+{
+    ls_slot *sl = &L->slots[s];
+    const cw_fallback_options *fb = &L->p->fallback;
+    cw_decode_options o = sl->f.o;
+    o.temperature = first_temperature(fb);
+    if (o.temperature > 0) o.beam_size = 0, o.patience = 0;
+    else o.best_of = 0;
+    if (o.temperature == 0 && o.beam_size == 0) {
+        cw_status rc = cw_decode_task_begin(&sl->f.env, &o, &sl->task);
+        if (rc != CW_OK) slot_fail(L, sl, rc);
+        else sl->state = SLOT_DECODING;
+        return CW_OK;
+    }
+    cw_status rc = L->net->side_audio(L->net->ctx, s);
+    if (rc != CW_OK) return rc; /* the shared net failed */
+    cw_decode_result r;
+    memset(&r, 0, sizeof r);
+    rc = cw_decode_with_fallback(&sl->f.env, &sl->f.o, fb, &r);
+    if (rc != CW_OK) slot_fail(L, sl, rc);
+    else window_done(L, sl, &r);
+    return CW_OK;
+}
+
+/* Every window cut since the last round through one encoder call. */
+static cw_status encode_ready(ls_state *L)
+{
+    size_t k = 0, per = L->enc->n_mels * N_FRAMES;
+    for (size_t s = 0; s < L->batch; s++)
+        if (L->slots[s].state == SLOT_READY) {
+            memcpy(L->mel + k * per, L->slots[s].f.window, per * sizeof *L->mel);
+            L->who[k++] = s;
+        }
+    if (k == 0) return CW_OK;
+    const float *states = NULL;
+    cw_status rc = L->enc->encode(L->enc->ctx, L->mel, k, &states);
+    for (size_t j = 0; rc == CW_OK && j < k; j++) rc = L->net->set_audio_at(L->net->ctx, states, j, L->who[j]);
+    for (size_t j = 0; rc == CW_OK && j < k; j++) rc = start_window(L, L->who[j]);
+    return rc;
+}
+
+/* One decoder pass for every slot whose decoding is under way. */
+static cw_status step(ls_state *L)
+{
+    size_t k = 0, nv = L->net->n_vocab;
+    for (size_t s = 0; s < L->batch; s++) {
+        ls_slot *sl = &L->slots[s];
+        if (sl->state != SLOT_DECODING) continue;
+        cw_slot_item *it = &L->items[k];
+        cw_decode_task_input(sl->task, &it->tokens, &it->n_new, &it->pos, &it->extra_pos);
+        it->slot = it->audio = s;
+        L->who[k++] = s;
+    }
+    if (k == 0) return CW_OK;
+    cw_status rc = L->net->forward(L->net->ctx, L->items, k, L->logits, L->extra);
+    for (size_t j = 0; rc == CW_OK && j < k; j++) {
+        size_t s = L->who[j];
+        ls_slot *sl = &L->slots[s];
+        int done = 0;
+        cw_status r1 = cw_decode_task_step(sl->task, L->logits + j * nv, L->extra + j * nv, &done);
+        if (r1 != CW_OK) {
+            slot_fail(L, sl, r1);
+            continue;
+        }
+        if (!done) continue;
+        cw_decode_result r;
+        memset(&r, 0, sizeof r);
+        r1 = cw_decode_task_end(sl->task, &r);
+        sl->task = NULL;
+        if (r1 == CW_OK && cw_needs_fallback(&r, &L->p->fallback)) {
+            /* the later temperatures for this window alone, as the one-file loop */
+            rc = L->net->side_audio(L->net->ctx, s);
+            if (rc != CW_OK) {
+                cw_decode_result_free(&r);
+                break;
+            }
+            r1 = cw_decode_fallback_rest(&sl->f.env, &sl->f.o, &L->p->fallback, &r);
+        }
+        if (r1 != CW_OK) {
+            cw_decode_result_free(&r);
+            slot_fail(L, sl, r1);
+        } else {
+            window_done(L, sl, &r);
+        }
+    }
+    return rc;
+}
+
+static cw_status run(ls_state *L)
+{
+    for (;;) {
+        /* fill and move every slot up to a window to encode or decode */
+        for (int moved = 1; moved;) {
+            moved = 0;
+            for (size_t s = 0; s < L->batch; s++) {
+                ls_slot *sl = &L->slots[s];
+                if (sl->state == SLOT_EMPTY && admit(L, sl)) moved = 1;
+                if (sl->state == SLOT_NEXT) {
+                    advance(L, sl);
+                    moved = 1;
+                }
+            }
+        }
+        int live = 0;
+        for (size_t s = 0; s < L->batch; s++) live |= L->slots[s].state != SLOT_EMPTY;
+        if (!live) return CW_OK; /* admit() found no file left */
+        cw_status rc = encode_ready(L);
+        if (rc == CW_OK) rc = step(L);
+        if (rc != CW_OK) return rc;
+    }
+}
+
+cw_status cw_transcribe_lockstep(const cw_encoder_net *enc, const cw_slot_net *net, const cw_special_tokens *sp,
+                                 const cw_text_codec *codec, uint64_t seed, const cw_longform_params *p,
+                                 size_t n_files, size_t batch, const cw_lockstep_io *io)
+{
+    if (batch == 0 || batch > net->n_slots)
+        return cw_error(CW_ERR_INVALID_ARG, "lockstep: batch of %zu files, %zu slots", batch, net->n_slots);
+    ls_state L;
+    memset(&L, 0, sizeof L);
+    L.enc = enc, L.net = net, L.p = p, L.io = io, L.seed = seed;
+    L.env = (cw_decode_env){ net->side, sp, codec, NULL };
+    L.batch = batch, L.n_files = n_files;
+    L.slots = cw_calloc(batch, sizeof *L.slots);
+    L.mel = cw_malloc(batch * enc->n_mels * N_FRAMES * sizeof *L.mel);
+    L.items = cw_calloc(batch, sizeof *L.items);
+    L.who = cw_calloc(batch, sizeof *L.who);
+    L.logits = cw_malloc(batch * net->n_vocab * sizeof *L.logits);
+    L.extra = cw_malloc(batch * net->n_vocab * sizeof *L.extra);
+    cw_status rc = L.slots && L.mel && L.items && L.who && L.logits && L.extra ? run(&L) : CW_ERR_NOMEM;
+    if (rc != CW_OK) { /* what stopped everything is every open file's fate too */
+        const char *msg = cw_last_error();
+        char *keep = cw_strdup(msg);
+        for (size_t s = 0; L.slots && s < batch; s++)
+            if (L.slots[s].state != SLOT_EMPTY) {
+                if (keep) cw_error(rc, "%s", keep);
+                slot_fail(&L, &L.slots[s], rc);
+            }
+        for (; L.next_file < n_files; L.next_file++) {
+            if (keep) cw_error(rc, "%s", keep);
+            io->done(io->user, L.next_file, rc, NULL);
+        }
+        if (keep) cw_error(rc, "%s", keep);
+        free(keep);
+    }
+    for (size_t s = 0; L.slots && s < batch; s++) slot_clear(&L.slots[s]);
+    free(L.slots); free(L.mel); free(L.items); free(L.who); free(L.logits); free(L.extra);
+    return rc;
+}
