@@ -498,6 +498,8 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
                                  cw_file_done_fn done, void *user)
 {
     cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
+    if (p.batch_size < 0 || p.batch_size > 64)
+        return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p.batch_size);
     /* lockstep: the sequential mode on the whole file (a VAD run is one by one) */
     size_t batch = p.batch_size > 1 && p.long_form == CW_LONG_FORM_SEQUENTIAL && !p.vad ? (size_t)p.batch_size : 1;
     if (p.long_form == CW_LONG_FORM_SEQUENTIAL) p.batch_size = 1; /* the files, not chunks, are batched */
