@@ -4,8 +4,10 @@ files (the model loaded once) with --output-format json, on the CT2
 directory itself.
 
 Modes: CPU. Long form from $CWHISPER_LONG_FORM (the matrix's
-"cwhisper-chunked" label sets it): "sequential" (default; OpenAI's seek loop,
-batch size 1 only) or "chunked" (`--long-form chunked --batch-size N`: the
+"cwhisper-chunked" label sets it): "sequential" (default; OpenAI's seek loop;
+with --batch-size N > 1 and several files, `--batch-size N`: N files decoded
+in lockstep, each file's output exactly its one-file output; the per-file
+seconds are then the time since the previous file finished) or "chunked" (`--long-form chunked --batch-size N`: the
 HF pipeline / whisper-jax algorithm, 30 s chunks with 5 s strides, N chunks
 per encoder call and decoding, greedy, no fallback, no conditioning, so both
 presets run the same decoding there). --dtype other than fp32 is passed on
@@ -61,9 +63,7 @@ def load(args, cfg):
     if LONG_FORM not in ("sequential", "chunked", "vad-batched"):
         raise common.Unavailable(f"CWHISPER_LONG_FORM={LONG_FORM!r} is not sequential, chunked or vad-batched")
     chunked = LONG_FORM in ("chunked", "vad-batched")  # both batched, greedy, without fallback
-    if args.batch_size != 1 and not chunked:
-        raise common.Unavailable("the sequential long form decodes one window at a time: batch sizes above 1 "
-                                 "are the chunked mode (cwhisper-chunked)")
+    lockstep = args.batch_size > 1 and not chunked and len(args.files) * args.repeat > 1
     if not 1 <= args.batch_size <= 64:
         raise common.Unavailable(f"batch size {args.batch_size} is outside cwhisper's 1..64")
     if chunked and args.beam_size > 1:
@@ -90,6 +90,8 @@ def load(args, cfg):
         cmd += ["--long-form", LONG_FORM, "--batch-size", str(args.batch_size)]
     elif args.preset == "greedy":
         cmd += ["--no-fallback", "--no-condition-on-previous-text"]
+    if lockstep:  # many files at once: the sequential algorithm on N files in lockstep
+        cmd += ["--batch-size", str(args.batch_size)]
     r.cmd = cmd
     r.results = None
     cfg.update({"command": ["cwhisper"] + cmd,
@@ -97,7 +99,9 @@ def load(args, cfg):
                               "_decode_asr" if LONG_FORM == "chunked" else
                               "vad-batched (src/longform/vad_batched.c): Silero VAD chunks <= 30 s, batched, no "
                               "timestamp tokens (faster-whisper's BatchedInferencePipeline)"
-                              if chunked else "openai sequential (src/longform)"),
+                              if chunked else
+                              "openai sequential (src/longform), %d files in lockstep (src/longform/lockstep.c)"
+                              % args.batch_size if lockstep else "openai sequential (src/longform)"),
                 "vad": LONG_FORM == "vad-batched",
                 "fallback": args.preset == "reference" and not chunked,
                 "timestamps": LONG_FORM != "vad-batched", "compute": args.dtype,
