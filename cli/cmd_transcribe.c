@@ -339,7 +339,23 @@ typedef struct {
     const char **files;
     int failed;
     double t_prev; /* when the previous file finished */
+    /* stdout: results held until the files before them are written, so
+     * the output comes in the order of the command line */
+    cw_result **held;
+    char *settled;
+    size_t next;
 } lockstep_out;
+
+static void lockstep_flush(lockstep_out *lo)
+{
+    for (; lo->settled[lo->next]; lo->next++) {
+        cw_result *r = lo->held[lo->next];
+        if (!r) continue;
+        if (write_outputs(lo->o, lo->files[lo->next], r)) lo->failed = 1;
+        cw_result_free(r);
+        lo->held[lo->next] = NULL;
+    }
+}
 
 static void lockstep_done(size_t i, cw_status s, cw_result *r, void *user)
 {
@@ -347,10 +363,12 @@ static void lockstep_done(size_t i, cw_status s, cw_result *r, void *user)
     if (s) {
         fprintf(stderr, "cwhisper: %s\n", cw_last_error());
         lo->failed = 1;
+        lo->settled[i] = 1;
+        lockstep_flush(lo);
         return;
     }
     if (lo->o->verbose) print_verbose(r);
-    if (write_outputs(lo->o, lo->files[i], r)) lo->failed = 1;
+    if (lo->o->output_dir && write_outputs(lo->o, lo->files[i], r)) lo->failed = 1;
     if (lo->o->print_timings) {
         /* files overlap: each is given the time since the previous one
          * finished, so the lines add up to the whole run */
@@ -359,7 +377,13 @@ static void lockstep_done(size_t i, cw_status s, cw_result *r, void *user)
         fprintf(stderr, "cwhisper: timings: file %s: %.3f s for %.3f s of audio (%.1fx real time, lockstep)\n",
                 lo->files[i], dt, dur, dt > 0 ? dur / dt : 0.0);
     }
-    cw_result_free(r);
+    lo->settled[i] = 1;
+    if (lo->o->output_dir) {
+        cw_result_free(r);
+        return;
+    }
+    lo->held[i] = r;
+    lockstep_flush(lo);
 }
 
 /* Loads the model once (the seed's transcribe_multiple) and transcribes each
@@ -393,10 +417,14 @@ static int run_files(options *o, const char **files, size_t n_files)
     }
     int failed = 0;
     if (n_files > 1 && o->tp.batch_size > 1 && o->tp.long_form == CW_LONG_FORM_SEQUENTIAL) {
-        lockstep_out lo = { o, files, 0, now_s() };
-        s = cw_transcribe_files_cb(ctx, files, n_files, &o->tp, lockstep_done, &lo);
-        if (s) fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+        lockstep_out lo = { o, files, 0, now_s(), calloc(n_files, sizeof *lo.held), calloc(n_files + 1, 1), 0 };
+        s = lo.held && lo.settled ? cw_transcribe_files_cb(ctx, files, n_files, &o->tp, lockstep_done, &lo)
+                                  : CW_ERR_NOMEM;
+        if (s) fprintf(stderr, "cwhisper: %s\n", s == CW_ERR_NOMEM ? "out of memory" : cw_last_error());
         failed = lo.failed || s;
+        for (size_t i = 0; lo.held && i < n_files; i++) cw_result_free(lo.held[i]);
+        free(lo.held);
+        free(lo.settled);
     } else {
         o->tp.batch_size = o->tp.long_form == CW_LONG_FORM_SEQUENTIAL ? 1 : o->tp.batch_size;
         for (size_t i = 0; i < n_files; i++) failed |= transcribe_one(o, ctx, files[i]) != 0;
