@@ -17,6 +17,20 @@
 #include "nn/nn.h"
 #include "util/file.h"
 
+/* Sanitizer builds (-O0, ASan) run the encoder ~8x slower: there the file
+ * level keeps fp32 and the fallback, leaving int8 and beams to the decoder
+ * test and the optimised build. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 static const char *speech(const char *rel) { return test_path("CW_SHARED_DIR", rel); }
 
 /* Same segments, field for field? Names the first difference. */
@@ -114,7 +128,7 @@ static void test_lockstep_tiny_en(void)
     cw_model *model = NULL;
     CHECK_EQ_INT(cw_model_load(test_path("CW_MODELS_DIR", "tiny.en"), NULL, &model), CW_OK);
     double t;
-    for (int dt = 0; dt < 2; dt++) {
+    for (int dt = 0; dt < (SANITIZED ? 1 : 2); dt++) {
         cw_context_params cp = cw_context_default_params();
         cp.n_threads = 2;
         cp.dtype = dt ? CW_COMPUTE_INT8 : CW_COMPUTE_FP32;
@@ -135,7 +149,7 @@ static void test_lockstep_tiny_en(void)
             CHECK_MSG(t > 0, "no window fell back (highest temperature %g)", t);
             p = cw_transcribe_default_params();
             p.beam_size = 2;
-            check_files(ctx, few, 1, &p, 2, "fp32 beam 2 batch 2", &t, 0);
+            if (!SANITIZED) check_files(ctx, few, 1, &p, 2, "fp32 beam 2 batch 2", &t, 0);
         }
         cw_context_free(ctx);
     }
