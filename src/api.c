@@ -502,6 +502,7 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
         return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p.batch_size);
     /* lockstep: the sequential mode on the whole file (a VAD run is one by one) */
     size_t batch = p.batch_size > 1 && p.long_form == CW_LONG_FORM_SEQUENTIAL && !p.vad ? (size_t)p.batch_size : 1;
+    if (!c->be->ops->linear_rows) batch = 1; /* a back end without per-item ops (CUDA): one by one */
     if (p.long_form == CW_LONG_FORM_SEQUENTIAL) p.batch_size = 1; /* the files, not chunks, are batched */
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);

@@ -138,7 +138,9 @@ typedef struct cw_backend_ops {
     /* ---- products ---- */
     /* y [m, N] = x [m, K] . W^T (+ bias [N]);  W = w->data [N, K] of any dtype. */
     cw_status (*linear)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m);
-    /* linear, where every row of y is what a linear call of m_class rows
+    /* Optional (NULL: the back end has none, and ignores cw_attn's
+     * per-sequence fields: lockstep decoding is then off).
+     * linear, where every row of y is what a linear call of m_class rows
      * gives it (0: m): kernels choose their shape, and so their summation
      * order, by the row count, so rows of several decodings stacked into one
      * call pass the row count each has alone to keep its bits. */

@@ -521,6 +521,8 @@ cw_status cw_decoder_forward_items(cw_decoder *dc, const cw_decoder_item *items,
     cw_backend *be = dc->w->be;
     if (n == 0 || n > dc->max_seq)
         return cw_error(CW_ERR_INVALID_ARG, "decoder: %zu items, at most %zu", n, dc->max_seq);
+    if (!be->ops->linear_rows)
+        return cw_error(CW_ERR_UNSUPPORTED, "decoder: the %s back end has no per-item ops", be->ops->name);
     for (size_t i = 0; i < n; i++) {
         const cw_decoder_item *it = &items[i];
         if (it->slot >= dc->max_seq || it->audio >= dc->max_audio || it->n_new == 0 ||
