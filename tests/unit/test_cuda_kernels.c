@@ -400,7 +400,7 @@ static void test_linear_replayed(void)
     for (size_t t = 0; t < sizeof c / sizeof c[0]; t++) {
         cw_backend *be = cpu_ref(0); /* exact reference: the 16-bit cases' tolerance is x's rounding */
         const cw_backend_ops *op = be->ops;
-        cw_buf *bx, *bw, *bb, *by, *bs;
+        cw_buf *bx = NULL, *bw = NULL, *bb = NULL, *by = NULL, *bs = NULL;
         CHECK(op->buf_wrap(be, x, M * K * 4, &bx) == CW_OK && op->buf_wrap(be, c[t].w, N * K * c[t].es, &bw) == CW_OK &&
               op->buf_wrap(be, bias, N * 4, &bb) == CW_OK && op->buf_wrap(be, sc, N * 4, &bs) == CW_OK &&
               op->buf_alloc(be, M * N * 4, &by) == CW_OK);

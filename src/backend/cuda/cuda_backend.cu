@@ -605,7 +605,9 @@ static const cw_backend_ops cuda_ops = {
     .name = "cuda",
     .buf_alloc = cuda_buf_alloc, .buf_wrap = cuda_buf_wrap, .buf_free = cuda_buf_free,
     .buf_size = cuda_buf_size, .upload = cuda_upload, .download = cuda_download,
-    .linear = cuda_linear, .conv1d = cuda_conv1d, .attention = cuda_attention,
+    /* linear_rows NULL: cuBLAS may pick its algorithm by the row count, so rows
+     * are not batch-invariant and lockstep stays off here */
+    .linear = cuda_linear, .linear_rows = NULL, .conv1d = cuda_conv1d, .attention = cuda_attention,
     .layernorm = cuda_layernorm, .softmax = cuda_softmax,
     .gelu = cuda_gelu, .add = cuda_add, .add_bcast = cuda_add_bcast,
     .embedding = cuda_embedding, .copy2d = cuda_copy2d, .transpose = cuda_transpose,

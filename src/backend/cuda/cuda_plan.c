@@ -156,6 +156,8 @@ cw_status cw_cuda_plan_attention(const cw_attn *a, cw_cuda_attn_plan *p)
         return cw_error(CW_ERR_INVALID_ARG, "attention: a row stride is below H*64 = %zu", hd);
     if (a->kv_dtype != CW_DTYPE_F32 && a->kv_dtype != CW_DTYPE_BF16)
         return cw_error(CW_ERR_INVALID_ARG, "attention: K/V dtype %d is neither F32 nor BF16", (int)a->kv_dtype);
+    if (a->kv_item || a->b_nkv || a->b_q_pos)
+        return cw_error(CW_ERR_UNSUPPORTED, "attention: per-sequence K/V slots and lengths are not written for CUDA yet");
     /* cuBLAS takes ints: sizes, leading dimensions, and (long long) strides */
     if (!fits_int(a->nq) || !fits_int(a->nkv) || !fits_int(H) || !fits_int(a->q_ld) || !fits_int(a->k_ld) ||
         !fits_int(a->v_ld) || !fits_int(a->o_ld))
