@@ -429,7 +429,7 @@ static void test_conv_replayed(void)
         float *y = malloc(c_out * t_out * 4), *ref = malloc(c_out * t_out * 4);
         cw_backend *be = cpu_ref(0);
         const cw_backend_ops *op = be->ops;
-        cw_buf *bx, *bw, *bb, *by;
+        cw_buf *bx = NULL, *bw = NULL, *bb = NULL, *by = NULL;
         CHECK(op->buf_wrap(be, x, c_in * t_in * 4, &bx) == CW_OK && op->buf_wrap(be, w, c_out * c_in * 12, &bw) == CW_OK &&
               op->buf_wrap(be, bias, c_out * 4, &bb) == CW_OK && op->buf_alloc(be, c_out * t_out * 4, &by) == CW_OK);
         cw_weight cw = { CW_DTYPE_F32, c_out, c_in * 3, bw, NULL, 0 };
@@ -514,7 +514,7 @@ static void test_attention_replayed(void)
                       .causal = c[t].causal, .q_pos = c[t].q_pos, .kv_dtype = c[t].kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32 };
         cw_backend *be = cpu_ref(0);
         const cw_backend_ops *op = be->ops;
-        cw_buf *bq, *bk, *bv, *bo;
+        cw_buf *bq = NULL, *bk = NULL, *bv = NULL, *bo = NULL;
         CHECK(op->buf_wrap(be, q, q_n * 4, &bq) == CW_OK && op->buf_wrap(be, kp, kv_bytes, &bk) == CW_OK &&
               op->buf_wrap(be, vp, kv_bytes, &bv) == CW_OK && op->buf_wrap(be, ref, q_n * 4, &bo) == CW_OK);
         a.o = cw_ref_at(bo, 0), a.q = cw_ref_at(bq, 0), a.k = cw_ref_at(bk, 0), a.v = cw_ref_at(bv, 0);
