@@ -13,6 +13,7 @@
 #define CW_SOURCE_DIR "."
 #endif
 #include <stddef.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ typedef struct {
     const char *device_name; /* --device */
     cw_device device;
     int device_index;
+    int skip_existing; /* a file whose outputs all exist is not redone */
     cw_transcribe_params tp;
     char vad_model[4096]; /* default VAD model path (models folder) */
 } options;
@@ -80,7 +82,11 @@ static void usage(FILE *f)
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
         "  --verbose                print the kernels in use, and segments as they are found\n"
-        "  --print-timings          print the model load and each file's wall time on stderr\n");
+        "  --print-timings          print the model load and each file's wall time on stderr\n"
+        "  --skip-existing          with --output-dir: skip a file whose outputs all exist (resumes an\n"
+        "                           interrupted batch; SIGINT/SIGTERM stop after the current window)\n"
+        "  --max-duration S         refuse audio longer than S seconds (before decoding when the file says)\n"
+        "  --max-file-size BYTES    refuse files larger than BYTES before opening them\n");
 }
 
 static int parse_double(const char *opt, const char *s, double *out)
@@ -120,6 +126,7 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     if (strcmp(a, "--vad-batched-timestamps") == 0) { o->tp.vad_batched_timestamps = 1; return 0; }
     if (strcmp(a, "--without-timestamps") == 0) { o->tp.without_timestamps = 1; return 0; }
     if (strcmp(a, "--no-condition-on-previous-text") == 0) { o->tp.condition_on_previous_text = 0; return 0; }
+    if (strcmp(a, "--skip-existing") == 0) { o->skip_existing = 1; return 0; }
     if (*i + 1 >= argc) {
         fprintf(stderr, "cwhisper: %s needs a value (or is unknown; see --help)\n", a);
         return -1;
@@ -217,6 +224,13 @@ static int parse_option(int argc, char **argv, int *i, options *o)
         if (parse_double(a, v, &o->tp.logprob_threshold)) return -1;
     } else if (strcmp(a, "--no-speech-threshold") == 0) {
         if (parse_double(a, v, &o->tp.no_speech_threshold)) return -1;
+    } else if (strcmp(a, "--max-duration") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (!(x > 0 && x < 1e9)) { fprintf(stderr, "cwhisper: --max-duration %s is outside (0, 1e9) seconds\n", v); return -1; }
+        o->tp.max_duration = x;
+    } else if (strcmp(a, "--max-file-size") == 0) {
+        if (parse_int(a, v, 1, LONG_MAX, &n)) return -1;
+        o->tp.max_file_size = n;
     } else {
         fprintf(stderr, "cwhisper: unknown option %s (see cwhisper transcribe --help)\n", a);
         return -1;
@@ -275,24 +289,33 @@ static void print_verbose(const cw_result *r)
     }
 }
 
+static int wants_format(const options *o, int f)
+{
+    return strcmp(o->output_format, "all") == 0 || cw_output_format_from_name(o->output_format) == f;
+}
+
+/* The output file of `file` in format f: DIR/STEM.EXT ("-" is "stdin"). */
+static void output_path(const options *o, const char *file, int f, char *path, size_t cap)
+{
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    if (strcmp(file, "-") == 0) base = "stdin";
+    const char *dot = strrchr(base, '.');
+    int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(path, cap, "%s/%.*s.%s", o->output_dir, stem, base, cw_output_format_ext((cw_output_format)f));
+}
+
 /* Writes the outputs of one file; returns 0 or -1 after printing an error. */
 static int write_outputs(const options *o, const char *file, const cw_result *r)
 {
     cw_output_info info = { .file = file, .model = o->model };
-    int all = strcmp(o->output_format, "all") == 0;
     for (int f = CW_OUTPUT_TXT; f <= CW_OUTPUT_TSV; f++) {
-        if (!all && cw_output_format_from_name(o->output_format) != f) continue;
+        if (!wants_format(o, f)) continue;
         cw_status s;
         if (!o->output_dir) {
             s = cw_output_write_stream(r, (cw_output_format)f, &info, stdout);
         } else {
-            const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-            if (strcmp(file, "-") == 0) base = "stdin";
-            const char *dot = strrchr(base, '.');
-            int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
             char path[4096];
-            snprintf(path, sizeof path, "%s/%.*s.%s", o->output_dir, stem, base,
-                     cw_output_format_ext((cw_output_format)f));
+            output_path(o, file, f, path, sizeof path);
             s = cw_output_write_file(r, (cw_output_format)f, &info, path);
         }
         if (s) {
@@ -303,10 +326,29 @@ static int write_outputs(const options *o, const char *file, const cw_result *r)
     return 0;
 }
 
+/* --skip-existing: removes what a killed run left of this file's outputs
+ * (cw_output_write_file's temporaries, NAME.tmp.XXXXXX: never mistaken for
+ * an output) and returns 1 when every output it wants exists; an output
+ * exists only complete, since it appears by rename. */
+static int outputs_exist(const options *o, const char *file)
+{
+    int all = 1;
+    for (int f = CW_OUTPUT_TXT; f <= CW_OUTPUT_TSV; f++) {
+        if (!wants_format(o, f)) continue;
+        char path[4096];
+        output_path(o, file, f, path, sizeof path);
+        struct stat st;
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) all = 0;
+        cli_remove_stale_temps(path);
+    }
+    return all;
+}
+
 static int transcribe_one(const options *o, cw_context *ctx, const char *file)
 {
     progress_state ps = { .file = file, .t0 = now_s() };
     cw_transcribe_params tp = o->tp;
+    tp.cancel = cli_stop_requested;
     int show = isatty(STDERR_FILENO) && !o->verbose;
     if (show) {
         tp.progress = show_progress;
@@ -315,6 +357,7 @@ static int transcribe_one(const options *o, cw_context *ctx, const char *file)
     cw_result *r = NULL;
     cw_status s = cw_transcribe_file(ctx, file, &tp, &r);
     if (show) fprintf(stderr, "\r\033[K");
+    if (s == CW_ERR_CANCELLED) return -2; /* run_files says why */
     if (s) {
         fprintf(stderr, "cwhisper: %s\n", cw_last_error());
         return -1;
@@ -361,7 +404,7 @@ static void lockstep_done(size_t i, cw_status s, cw_result *r, void *user)
 {
     lockstep_out *lo = user;
     if (s) {
-        fprintf(stderr, "cwhisper: %s\n", cw_last_error());
+        if (s != CW_ERR_CANCELLED) fprintf(stderr, "cwhisper: %s\n", cw_last_error());
         lo->failed = 1;
         lo->settled[i] = 1;
         lockstep_flush(lo);
@@ -416,73 +459,129 @@ static int run_files(options *o, const char **files, size_t n_files)
         return 1;
     }
     int failed = 0;
+    size_t done = 0;
+    const char *cut = NULL; /* the file a stop request interrupted */
+    o->tp.cancel = cli_stop_requested;
     if (n_files > 1 && o->tp.batch_size > 1 && o->tp.long_form == CW_LONG_FORM_SEQUENTIAL) {
-        lockstep_out lo = { o, files, 0, now_s(), calloc(n_files, sizeof *lo.held), calloc(n_files + 1, 1), 0 };
+        /* --skip-existing: only the files still to do go into the lockstep */
+        size_t n_todo = 0;
+        for (size_t i = 0; i < n_files; i++) {
+            if (o->skip_existing && outputs_exist(o, files[i]))
+                fprintf(stderr, "cwhisper: %s: skipped, its outputs exist\n", files[i]);
+            else
+                files[n_todo++] = files[i];
+        }
+        n_files = n_todo;
+        lockstep_out lo = { o, files, 0, now_s(), calloc(n_files + 1, sizeof *lo.held), calloc(n_files + 1, 1), 0 };
         s = lo.held && lo.settled ? cw_transcribe_files_cb(ctx, files, n_files, &o->tp, lockstep_done, &lo)
                                   : CW_ERR_NOMEM;
-        if (s) fprintf(stderr, "cwhisper: %s\n", s == CW_ERR_NOMEM ? "out of memory" : cw_last_error());
+        if (s && s != CW_ERR_CANCELLED) fprintf(stderr, "cwhisper: %s\n", s == CW_ERR_NOMEM ? "out of memory" : cw_last_error());
         failed = lo.failed || s;
         for (size_t i = 0; lo.held && i < n_files; i++) cw_result_free(lo.held[i]);
         free(lo.held);
         free(lo.settled);
+        done = n_files;
     } else {
         o->tp.batch_size = o->tp.long_form == CW_LONG_FORM_SEQUENTIAL ? 1 : o->tp.batch_size;
-        for (size_t i = 0; i < n_files; i++) failed |= transcribe_one(o, ctx, files[i]) != 0;
+        for (; done < n_files && !cli_stop_signal(); done++) {
+            if (o->skip_existing && outputs_exist(o, files[done])) {
+                fprintf(stderr, "cwhisper: %s: skipped, its outputs exist\n", files[done]);
+                continue;
+            }
+            int rc = transcribe_one(o, ctx, files[done]);
+            if (rc == -2) cut = files[done];
+            else failed |= rc != 0;
+        }
     }
     cw_context_free(ctx);
     cw_model_free(model);
+    if (cli_stop_signal()) {
+        int sig = cli_stop_signal();
+        fprintf(stderr, "cwhisper: stopped by %s%s%s: %zu of %zu files done, no output half written%s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", cut ? " in " : "", cut ? cut : "", done - (cut != NULL),
+                n_files, o->output_dir ? "; rerun with --skip-existing to resume" : "");
+        return 128 + sig;
+    }
     return failed ? 1 : 0;
+}
+
+/* Parses and checks the command line: the options into *o, the file
+ * arguments into files [argc] (*n_files of them). Returns 0 to go on, 1 after
+ * printing --help (exit 0), 2 after printing a one-line error or the usage.
+ * Touches nothing outside (no model, no file): the fuzz target calls it. */
+static int parse_args(int argc, char **argv, options *o, const char **files, size_t *n_files)
+{
+    *o = (options){ .model = "tiny.en", .output_format = "txt", .tp = cw_transcribe_default_params() };
+    *n_files = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 1;
+        }
+        if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
+            if (parse_option(argc, argv, &i, o)) return 2;
+        } else {
+            files[(*n_files)++] = argv[i];
+        }
+    }
+    double chunk = o->tp.chunk_length > 0 ? o->tp.chunk_length : 30.0;
+    if (*n_files == 0) {
+        usage(stderr);
+    } else if (o->tp.long_form != CW_LONG_FORM_CHUNKED && (o->tp.chunk_length > 0 || o->tp.stride_length > 0)) {
+        fprintf(stderr, "cwhisper: --chunk-length and --stride-length need --long-form chunked\n");
+    } else if (o->tp.long_form == CW_LONG_FORM_SEQUENTIAL && o->tp.batch_size > 1 && (*n_files < 2 || o->tp.vad)) {
+        fprintf(stderr, "cwhisper: --batch-size: batches need --long-form chunked or vad-batched, or several files"
+                        " (sequential, without --vad: files in lockstep)\n");
+    } else if (o->tp.vad && o->tp.long_form == CW_LONG_FORM_VAD_BATCHED) {
+        fprintf(stderr, "cwhisper: --vad is for the sequential and chunked modes (vad-batched always uses the VAD)\n");
+    } else if (o->tp.stride_length > 0 && 2 * o->tp.stride_length >= chunk) {
+        fprintf(stderr, "cwhisper: --stride-length %g must be under half the chunk length (%g s)\n",
+                o->tp.stride_length, chunk);
+    } else if (o->tp.long_form != CW_LONG_FORM_SEQUENTIAL && (o->tp.beam_size > 0 || o->tp.best_of > 0)) {
+        fprintf(stderr, "cwhisper: --long-form %s decodes greedily: no --beam-size or --best-of\n",
+                o->tp.long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
+    } else if (strcmp(o->output_format, "all") != 0 && cw_output_format_from_name(o->output_format) < 0) {
+        fprintf(stderr, "cwhisper: --output-format: '%s' is not txt, srt, vtt, json, tsv or all\n", o->output_format);
+    } else if (strcmp(o->output_format, "all") == 0 && !o->output_dir) {
+        fprintf(stderr, "cwhisper: --output-format all needs --output-dir\n");
+    } else if (o->skip_existing && !o->output_dir) {
+        fprintf(stderr, "cwhisper: --skip-existing needs --output-dir\n");
+    } else {
+        return 0;
+    }
+    return 2;
+}
+
+int cli_transcribe_parse_only(int argc, char **argv)
+{
+    options o;
+    size_t n_files;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    if (!files) return 1;
+    int rc = parse_args(argc, argv, &o, files, &n_files);
+    free(files);
+    return rc == 1 ? 0 : rc;
 }
 
 int cmd_transcribe(int argc, char **argv)
 {
-    options o = { .model = "tiny.en", .output_format = "txt", .tp = cw_transcribe_default_params() };
-    const char **files = calloc((size_t)argc, sizeof *files);
-    size_t n_files = 0;
+    options o;
+    size_t n_files;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
     if (!files) return 1;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            free(files);
-            return 0;
-        }
-        if (strncmp(argv[i], "--", 2) == 0 && argv[i][2]) {
-            if (parse_option(argc, argv, &i, &o)) { free(files); return 2; }
-        } else {
-            files[n_files++] = argv[i];
-        }
-    }
-    int rc = 2;
-    double chunk = o.tp.chunk_length > 0 ? o.tp.chunk_length : 30.0;
-    if (n_files == 0) {
-        usage(stderr);
-    } else if (o.tp.long_form != CW_LONG_FORM_CHUNKED && (o.tp.chunk_length > 0 || o.tp.stride_length > 0)) {
-        fprintf(stderr, "cwhisper: --chunk-length and --stride-length need --long-form chunked\n");
-    } else if (o.tp.long_form == CW_LONG_FORM_SEQUENTIAL && o.tp.batch_size > 1 && (n_files < 2 || o.tp.vad)) {
-        fprintf(stderr, "cwhisper: --batch-size: batches need --long-form chunked or vad-batched, or several files"
-                        " (sequential, without --vad: files in lockstep)\n");
-    } else if (o.tp.vad && o.tp.long_form == CW_LONG_FORM_VAD_BATCHED) {
-        fprintf(stderr, "cwhisper: --vad is for the sequential and chunked modes (vad-batched always uses the VAD)\n");
-    } else if (o.tp.stride_length > 0 && 2 * o.tp.stride_length >= chunk) {
-        fprintf(stderr, "cwhisper: --stride-length %g must be under half the chunk length (%g s)\n",
-                o.tp.stride_length, chunk);
-    } else if (o.tp.long_form != CW_LONG_FORM_SEQUENTIAL && (o.tp.beam_size > 0 || o.tp.best_of > 0)) {
-        fprintf(stderr, "cwhisper: --long-form %s decodes greedily: no --beam-size or --best-of\n",
-                o.tp.long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
-    } else if (strcmp(o.output_format, "all") != 0 && cw_output_format_from_name(o.output_format) < 0) {
-        fprintf(stderr, "cwhisper: --output-format: '%s' is not txt, srt, vtt, json, tsv or all\n", o.output_format);
-    } else if (strcmp(o.output_format, "all") == 0 && !o.output_dir) {
-        fprintf(stderr, "cwhisper: --output-format all needs --output-dir\n");
-    } else if (o.device != CW_DEVICE_CPU && cw_device_check(o.device, o.device_index)) {
+    int rc = parse_args(argc, argv, &o, files, &n_files);
+    if (rc == 1) rc = 0;
+    else if (rc == 0 && o.device != CW_DEVICE_CPU && cw_device_check(o.device, o.device_index)) {
         fprintf(stderr, "cwhisper: --device %s: %s\n", o.device_name, cw_last_error());
-    } else if (o.output_dir && check_output_dir(o.output_dir)) {
-        rc = 1;
-    } else {
+        rc = 2;
+    } else if (rc == 0 && o.output_dir && check_output_dir(o.output_dir)) rc = 1;
+    else if (rc == 0) {
         if (!o.tp.vad_params.model) { /* the models folder of the program, as for Whisper models */
             const char *env = getenv("CWHISPER_MODELS");
             snprintf(o.vad_model, sizeof o.vad_model, "%s/silero-vad", env && *env ? env : CW_SOURCE_DIR "/models");
             o.tp.vad_params.model = o.vad_model;
         }
+        cli_catch_stop_signals();
         rc = run_files(&o, files, n_files);
     }
     free(files);

@@ -25,7 +25,9 @@ typedef enum {
     CW_ERR_UNSUPPORTED,  /* a valid file uses something cwhisper does not handle */
     CW_ERR_NOMEM,        /* an allocation failed */
     CW_ERR_AUDIO,        /* audio could not be decoded */
-    CW_ERR_INTERNAL      /* a bug: please report it */
+    CW_ERR_INTERNAL,     /* a bug: please report it */
+    CW_ERR_LIMIT,        /* an input is over a limit the caller set (max_duration, max_file_size) */
+    CW_ERR_CANCELLED     /* the caller's cancel function asked the call to stop */
 } cw_status;
 
 /* Short name of a status ("format error", ...). Never NULL. */
@@ -251,6 +253,19 @@ typedef struct {
                                       (regions concatenated, times mapped back), as faster-whisper's vad_filter */
     cw_vad_params vad_params;
     int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
+    /* Limits for servers and batch runs (CW_ERR_LIMIT, message naming the file).
+     * max_duration (> 0, seconds): a file whose container states a longer
+     * duration is refused before any decoding; one that states none (or lies)
+     * is stopped as soon as the decoded audio passes the limit. max_file_size
+     * (> 0, bytes): a larger file is refused before it is opened (stdin: once
+     * more bytes were read). 0: no limit. */
+    double max_duration;
+    long long max_file_size;
+    /* Polled while the audio is decoded and before each window is read: a
+     * non-zero return stops the call with CW_ERR_CANCELLED (no result). It may
+     * read a flag a signal handler sets. NULL: never. */
+    int (*cancel)(void *user);
+    void *cancel_user;
 } cw_transcribe_params;
 
 cw_transcribe_params cw_transcribe_default_params(void);

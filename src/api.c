@@ -183,6 +183,9 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
     if (p->long_form != CW_LONG_FORM_SEQUENTIAL && (p->beam_size > 0 || p->best_of > 0))
         return cw_error(CW_ERR_INVALID_ARG, "the %s long-form mode decodes greedily (no beam size, best-of)",
                         p->long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
+    if (!(p->max_duration >= 0 && p->max_duration < 1e12) || p->max_file_size < 0)
+        return cw_error(CW_ERR_INVALID_ARG, "maximum duration %g s or file size %lld bytes is out of range",
+                        p->max_duration, p->max_file_size);
     if (p->task == CW_TASK_TRANSLATE && !multilingual)
         return cw_error(CW_ERR_INVALID_ARG, "%s: an English-only model cannot translate", m->dir);
     if (!p->language || strcmp(p->language, "auto") == 0) return CW_OK;
@@ -431,11 +434,15 @@ cw_status cw_transcribe_pcm(cw_context *c, const float *samples, size_t n_sample
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
     if (s) return s;
+    if (p.max_duration > 0 && (double)n_samples > p.max_duration * 16000.0)
+        return cw_error(CW_ERR_LIMIT, "%.1f s of audio is over the maximum duration of %g s",
+                        (double)n_samples / 16000.0, p.max_duration);
     if (p.vad || p.long_form == CW_LONG_FORM_VAD_BATCHED)
         return transcribe_vad(c, &p, lang_token, samples, n_samples, out);
     cw_mel_source *mel = NULL;
     s = cw_mel_source_from_pcm(c->be->pool, samples, n_samples, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES,
                                &mel);
+    if (!s) cw_mel_source_set_cancel(mel, p.cancel, p.cancel_user);
     if (!s) s = transcribe_mel(c, &p, lang_token, mel, out);
     cw_mel_source_free(mel);
     return s;
@@ -455,15 +462,19 @@ cw_status cw_transcribe_file(cw_context *c, const char *path, const cw_transcrib
     if (p.vad || p.long_form == CW_LONG_FORM_VAD_BATCHED) { /* the VAD needs the whole signal */
         float *pcm = NULL;
         size_t n = 0;
-        s = cw_audio_load(path, &pcm, &n);
+        cw_audio_limits lim = { p.max_duration, p.max_file_size, p.cancel, p.cancel_user };
+        s = cw_audio_load_limited(path, &lim, &pcm, &n);
         if (!s) s = transcribe_vad(c, &p, lang_token, pcm, n, out);
         free(pcm);
         return s;
     }
     cw_mel_source *mel = NULL;
-    s = cw_mel_source_from_audio(c->be->pool, path, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES, &mel);
+    cw_audio_limits lim = { p.max_duration, p.max_file_size, p.cancel, p.cancel_user };
+    s = cw_mel_source_from_audio_limited(c->be->pool, path, c->model->dims.n_mels, CW_MEL_MEMORY_FRAMES, &lim, &mel);
+    if (!s) cw_mel_source_set_cancel(mel, p.cancel, p.cancel_user);
     if (!s) s = transcribe_mel(c, &p, lang_token, mel, out);
     cw_mel_source_free(mel);
+    if (s == CW_ERR_CANCELLED) cw_error(s, "%s: cancelled", path);
     return s;
 }
 

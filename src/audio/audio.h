@@ -31,6 +31,25 @@ typedef cw_status (*cw_audio_block_fn)(void *user, const float *samples, size_t 
  * *n_samples (may be NULL): the total on success. */
 cw_status cw_audio_stream(const char *path, cw_audio_block_fn fn, void *user, size_t *n_samples);
 
+/* Limits on what cw_audio_stream_limited decodes (zeroed: none), as
+ * cw_transcribe_params documents them: max_file_size refuses a larger file
+ * before opening it (stdin: once more bytes came); max_duration refuses a
+ * file whose container states a longer duration before decoding, and stops
+ * one that does not (or lies) once the samples pass it; both CW_ERR_LIMIT.
+ * cancel is polled per decoded block: non-zero stops with CW_ERR_CANCELLED. */
+typedef struct {
+    double max_duration;      /* seconds; <= 0: none */
+    long long max_file_size;  /* bytes; <= 0: none */
+    int (*cancel)(void *user);
+    void *cancel_user;
+} cw_audio_limits;
+
+/* cw_audio_stream within limits (NULL: none). */
+cw_status cw_audio_stream_limited(const char *path, const cw_audio_limits *limits, cw_audio_block_fn fn,
+                                  void *user, size_t *n_samples);
+/* cw_audio_load within limits (NULL: none): the VAD modes need the whole signal. */
+cw_status cw_audio_load_limited(const char *path, const cw_audio_limits *limits, float **samples, size_t *n_samples);
+
 /* Log-mel of samples[0..n) followed by `padding` zero samples.
  * Output: mel [n_mels, n_frames] row-major, n_frames = (n + padding) / 160
  * (the reference drops the last STFT frame). The max-8 clamp and (x+4)/4

@@ -48,11 +48,24 @@ typedef struct {
     float *f;     /* [f_cap] one block converted to float */
     size_t f_cap;
     size_t total; /* samples handed over so far */
+    const char *path;
+    const cw_audio_limits *lim; /* never NULL */
+    size_t max_samples;         /* lim->max_duration in samples, when > 0 */
 } sink;
+
+static cw_status over_duration(const sink *k, double seconds, const char *how)
+{
+    return cw_error(CW_ERR_LIMIT, "%s: %s%.1f s of audio is over the maximum duration of %g s", k->path, how,
+                    seconds, k->lim->max_duration);
+}
 
 static cw_status sink_s16(sink *k, const int16_t *s, size_t count)
 {
     if (count == 0) return CW_OK;
+    if (k->lim->cancel && k->lim->cancel(k->lim->cancel_user))
+        return cw_error(CW_ERR_CANCELLED, "%s: cancelled while decoding", k->path);
+    if (k->lim->max_duration > 0 && k->total + count > k->max_samples)
+        return over_duration(k, (double)(k->total + count) / CW_SAMPLE_RATE, "more than ");
     if (count > k->f_cap) {
         float *p = cw_realloc(k->f, count * sizeof *p);
         if (!p) return CW_ERR_NOMEM;
@@ -98,8 +111,13 @@ static cw_status stream_stdin(sink *k)
     int16_t s[32768];
     size_t have = 0; /* bytes in `bytes`, an odd one carried over */
     size_t got;
+    long long read = 0;
     while ((got = fread(bytes + have, 1, sizeof bytes - 1 - have, stdin)) > 0) {
         have += got;
+        read += (long long)got;
+        if (k->lim->max_file_size > 0 && read > k->lim->max_file_size)
+            return cw_error(CW_ERR_LIMIT, "- (stdin): more than %lld bytes, over the maximum file size",
+                            k->lim->max_file_size);
         size_t count = have / 2;
         for (size_t i = 0; i < count; i++)
             s[i] = (int16_t)(uint16_t)(bytes[2 * i] | (unsigned)bytes[2 * i + 1] << 8);
@@ -145,13 +163,32 @@ static cw_status av_fail(const char *path, int err, const char *what)
     return cw_error(CW_ERR_AUDIO, "%s: %s: %s", path, what, msg);
 }
 
-static cw_status check_file(const char *path)
+static cw_status check_file(const char *path, const cw_audio_limits *lim)
 {
     struct stat sb;
     if (stat(path, &sb) != 0) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return cw_error(CW_ERR_IO, "%s: is a directory", path);
     if (S_ISREG(sb.st_mode) && sb.st_size == 0) return cw_error(CW_ERR_AUDIO, "%s: empty file", path);
+    if (lim->max_file_size > 0 && S_ISREG(sb.st_mode) && (long long)sb.st_size > lim->max_file_size)
+        return cw_error(CW_ERR_LIMIT, "%s: %lld bytes is over the maximum file size of %lld bytes", path,
+                        (long long)sb.st_size, lim->max_file_size);
     return CW_OK;
+}
+
+/* max_duration against what the container states (before any decoding):
+ * the file's duration, else the chosen stream's. Neither known: the sink's
+ * sample count enforces the limit while decoding. */
+static cw_status check_stated_duration(const AVFormatContext *fmt, int stream, const sink *k)
+{
+    if (k->lim->max_duration <= 0) return CW_OK;
+    double secs = -1;
+    if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) {
+        secs = (double)fmt->duration / AV_TIME_BASE;
+    } else {
+        const AVStream *st = fmt->streams[stream];
+        if (st->duration != AV_NOPTS_VALUE && st->duration > 0) secs = (double)st->duration * av_q2d(st->time_base);
+    }
+    return secs > k->lim->max_duration ? over_duration(k, secs, "") : CW_OK;
 }
 
 /* The audio stream the ffmpeg program picks without -map (ffmpeg_opt.c,
@@ -184,6 +221,8 @@ static cw_status open_input(decoder *d)
     if (err < 0) return av_fail(d->path, err, "cannot read stream information");
     d->stream = pick_audio_stream(d->fmt);
     if (d->stream < 0) return cw_error(CW_ERR_AUDIO, "%s: no audio stream", d->path);
+    cw_status lim = check_stated_duration(d->fmt, d->stream, d->out);
+    if (lim != CW_OK) return lim;
     AVStream *s = d->fmt->streams[d->stream];
     const AVCodec *codec = avcodec_find_decoder(s->codecpar->codec_id);
     if (!codec)
@@ -319,7 +358,7 @@ static void decoder_close(decoder *d)
 
 static cw_status stream_file(const char *path, sink *k)
 {
-    cw_status st = check_file(path);
+    cw_status st = check_file(path, k->lim);
     if (st != CW_OK) return st;
     pthread_once(&g_quiet_once, quiet_ffmpeg);
     decoder d = { .path = path, .stream = -1, .out = k };
@@ -388,9 +427,20 @@ static cw_status stream_file(const char *path, sink *k)
 
 cw_status cw_audio_stream(const char *path, cw_audio_block_fn fn, void *user, size_t *n_samples)
 {
+    return cw_audio_stream_limited(path, NULL, fn, user, n_samples);
+}
+
+cw_status cw_audio_stream_limited(const char *path, const cw_audio_limits *limits, cw_audio_block_fn fn,
+                                  void *user, size_t *n_samples)
+{
+    static const cw_audio_limits none = { 0 };
     if (n_samples) *n_samples = 0;
     if (!path || !fn) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_stream: NULL path or function");
-    sink k = { .fn = fn, .user = user };
+    const cw_audio_limits *lim = limits ? limits : &none;
+    if (!(lim->max_duration >= 0 && lim->max_duration < 1e12))
+        return cw_error(CW_ERR_INVALID_ARG, "maximum duration %g s is out of range", lim->max_duration);
+    sink k = { .fn = fn, .user = user, .path = strcmp(path, "-") == 0 ? "- (stdin)" : path, .lim = lim };
+    if (lim->max_duration > 0) k.max_samples = (size_t)(lim->max_duration * CW_SAMPLE_RATE);
     cw_status st = strcmp(path, "-") == 0 ? stream_stdin(&k) : stream_file(path, &k);
     free(k.f);
     if (st == CW_OK && n_samples) *n_samples = k.total;
@@ -399,12 +449,17 @@ cw_status cw_audio_stream(const char *path, cw_audio_block_fn fn, void *user, si
 
 cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples)
 {
+    return cw_audio_load_limited(path, NULL, samples, n_samples);
+}
+
+cw_status cw_audio_load_limited(const char *path, const cw_audio_limits *limits, float **samples, size_t *n_samples)
+{
     if (!samples || !n_samples) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_load: NULL output");
     *samples = NULL;
     *n_samples = 0;
     if (!path) return cw_error(CW_ERR_INVALID_ARG, "cw_audio_load: NULL path");
     pcm_buf b = { 0 };
-    cw_status st = cw_audio_stream(path, pcm_append, &b, NULL);
+    cw_status st = cw_audio_stream_limited(path, limits, pcm_append, &b, NULL);
     if (st != CW_OK) {
         free(b.data);
         return st;

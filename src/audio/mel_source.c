@@ -32,11 +32,19 @@ struct cw_mel_source {
     /* while building */
     size_t stored;     /* frames stored so far */
     size_t memory_frames;
+    int (*cancel)(void *user);
+    void *cancel_user;
 };
 
 size_t cw_mel_source_n_frames(const cw_mel_source *src) { return src->n_frames; }
 size_t cw_mel_source_n_mels(const cw_mel_source *src) { return src->n_mels; }
 int cw_mel_source_on_disk(const cw_mel_source *src) { return src->fd >= 0; }
+
+void cw_mel_source_set_cancel(cw_mel_source *src, int (*cancel)(void *user), void *user)
+{
+    src->cancel = cancel;
+    src->cancel_user = user;
+}
 
 void cw_mel_source_free(cw_mel_source *src)
 {
@@ -147,8 +155,8 @@ static cw_status feed(void *user, const float *samples, size_t n)
 }
 
 /* Runs `path` (or samples [n] when path is NULL) through a mel stream. */
-static cw_status build(cw_threadpool *pool, const char *path, const float *samples, size_t n, int n_mels,
-                       size_t memory_frames, cw_mel_source **out)
+static cw_status build(cw_threadpool *pool, const char *path, const cw_audio_limits *limits, const float *samples,
+                       size_t n, int n_mels, size_t memory_frames, cw_mel_source **out)
 {
     *out = NULL;
     if (!cw_mel_filters(n_mels)) return cw_error(CW_ERR_INVALID_ARG, "log-mel: n_mels %d is not 80 or 128", n_mels);
@@ -157,7 +165,7 @@ static cw_status build(cw_threadpool *pool, const char *path, const float *sampl
     src->memory_frames = memory_frames;
     feed_ctx fc = { NULL };
     cw_status st = cw_mel_stream_create(pool, n_mels, CW_N_SAMPLES, store_block, src, &fc.mel);
-    if (st == CW_OK) st = path ? cw_audio_stream(path, feed, &fc, NULL) : cw_mel_stream_push(fc.mel, samples, n);
+    if (st == CW_OK) st = path ? cw_audio_stream_limited(path, limits, feed, &fc, NULL) : cw_mel_stream_push(fc.mel, samples, n);
     float max = -FLT_MAX;
     if (st == CW_OK) st = cw_mel_stream_finish(fc.mel, &src->n_frames, &max);
     cw_mel_stream_free(fc.mel);
@@ -178,8 +186,15 @@ cw_status cw_mel_source_from_audio(cw_threadpool *pool, const char *path, int n_
                                    cw_mel_source **out)
 {
     *out = NULL;
+    return cw_mel_source_from_audio_limited(pool, path, n_mels, memory_frames, NULL, out);
+}
+
+cw_status cw_mel_source_from_audio_limited(cw_threadpool *pool, const char *path, int n_mels, size_t memory_frames,
+                                           const cw_audio_limits *limits, cw_mel_source **out)
+{
+    *out = NULL;
     if (!path) return cw_error(CW_ERR_INVALID_ARG, "mel source: NULL path");
-    return build(pool, path, NULL, 0, n_mels, memory_frames, out);
+    return build(pool, path, limits, NULL, 0, n_mels, memory_frames, out);
 }
 
 cw_status cw_mel_source_from_pcm(cw_threadpool *pool, const float *samples, size_t n, int n_mels,
@@ -187,7 +202,7 @@ cw_status cw_mel_source_from_pcm(cw_threadpool *pool, const float *samples, size
 {
     *out = NULL;
     if (n && !samples) return cw_error(CW_ERR_INVALID_ARG, "log-mel: bad input");
-    return build(pool, NULL, samples, n, n_mels, memory_frames, out);
+    return build(pool, NULL, NULL, samples, n, n_mels, memory_frames, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -214,6 +229,7 @@ static cw_status read_frames(cw_mel_source *src, size_t t, size_t count, float *
 
 cw_status cw_mel_source_get(cw_mel_source *src, size_t start, size_t count, float *out)
 {
+    if (src->cancel && src->cancel(src->cancel_user)) return cw_error(CW_ERR_CANCELLED, "cancelled");
     size_t n_mels = src->n_mels;
     size_t have = start < src->n_frames ? src->n_frames - start : 0;
     if (have > count) have = count;

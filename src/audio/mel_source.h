@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include "cwhisper.h"
+#include "audio/audio.h"
 #include "util/threadpool.h"
 
 typedef struct cw_mel_source cw_mel_source;
@@ -33,6 +34,16 @@ typedef struct cw_mel_source cw_mel_source;
 /* Decodes path (cw_audio_stream) and computes its log-mel. */
 cw_status cw_mel_source_from_audio(cw_threadpool *pool, const char *path, int n_mels, size_t memory_frames,
                                    cw_mel_source **out);
+
+/* cw_mel_source_from_audio within limits (audio.h; NULL: none). */
+cw_status cw_mel_source_from_audio_limited(cw_threadpool *pool, const char *path, int n_mels, size_t memory_frames,
+                                           const cw_audio_limits *limits, cw_mel_source **out);
+
+/* Makes cw_mel_source_get poll cancel(user) first and fail with
+ * CW_ERR_CANCELLED when it returns non-zero: every window the long-form loops
+ * read goes through get, so a caller's stop request takes effect after the
+ * current window. NULL: never. */
+void cw_mel_source_set_cancel(cw_mel_source *src, int (*cancel)(void *user), void *user);
 
 /* The log-mel of samples [n] (the caller keeps them; they are not needed
  * after the call). n may be 0 (3000 padding frames). */

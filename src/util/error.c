@@ -54,6 +54,8 @@ const char *cw_status_string(cw_status st)
     case CW_ERR_NOMEM: return "out of memory";
     case CW_ERR_AUDIO: return "audio error";
     case CW_ERR_INTERNAL: return "internal error";
+    case CW_ERR_LIMIT: return "over a limit";
+    case CW_ERR_CANCELLED: return "cancelled";
     }
     return "unknown status";
 }
