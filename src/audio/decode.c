@@ -168,8 +168,14 @@ static cw_status check_file(const char *path, const cw_audio_limits *lim)
     struct stat sb;
     if (stat(path, &sb) != 0) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return cw_error(CW_ERR_IO, "%s: is a directory", path);
-    if (S_ISREG(sb.st_mode) && sb.st_size == 0) return cw_error(CW_ERR_AUDIO, "%s: empty file", path);
-    if (lim->max_file_size > 0 && S_ISREG(sb.st_mode) && (long long)sb.st_size > lim->max_file_size)
+    /* A FIFO or device would block or never end (/dev/zero): files only;
+     * "-" is the stream input. */
+    if (!S_ISREG(sb.st_mode))
+        return cw_error(CW_ERR_IO, "%s: not a regular file (%s); use '-' to stream raw PCM on stdin", path,
+                        S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISCHR(sb.st_mode) ? "a character device"
+                        : S_ISBLK(sb.st_mode) ? "a block device" : S_ISSOCK(sb.st_mode) ? "a socket" : "special");
+    if (sb.st_size == 0) return cw_error(CW_ERR_AUDIO, "%s: empty file", path);
+    if (lim->max_file_size > 0 && (long long)sb.st_size > lim->max_file_size)
         return cw_error(CW_ERR_LIMIT, "%s: %lld bytes is over the maximum file size of %lld bytes", path,
                         (long long)sb.st_size, lim->max_file_size);
     return CW_OK;

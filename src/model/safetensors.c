@@ -185,8 +185,10 @@ static cw_status read_json_file(const char *dir, const char *name, int required,
 static cw_status cfg_int(const cw_json *j, const char *key, const char *path, int *out)
 {
     long v;
-    if (cw_json_get_int(j, key, &v) || v <= 0 || v > (1 << 24))
-        return cw_error(CW_ERR_FORMAT, "%s: missing or invalid '%s'", path, key);
+    if (cw_json_get_int(j, key, &v)) return cw_error(CW_ERR_FORMAT, "%s: missing or invalid '%s'", path, key);
+    /* checked before anything is sized by it: a 10^9-wide layer allocates nothing */
+    if (v <= 0 || v > (1 << 24))
+        return cw_error(CW_ERR_FORMAT, "%s: '%s' %ld is outside [1, %d]", path, key, v, 1 << 24);
     *out = (int)v;
     return CW_OK;
 }

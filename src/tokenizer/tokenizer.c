@@ -132,8 +132,9 @@ int32_t cw_tokenizer_lookup(const cw_tokenizer *tok, const char *s, size_t len)
     }
 }
 
-/* Builds the bytes -> id table over the plain tokens. tiktoken refuses
- * vocabularies with duplicate byte strings; here the lowest id wins. */
+/* Builds the bytes -> id table over the plain tokens. A byte string given
+ * twice is refused, as tiktoken refuses it: encoding would depend on which id
+ * won, and such a file is corrupt (no Whisper vocabulary repeats a token). */
 static cw_status build_hash(cw_tokenizer *tok, const char *name)
 {
     size_t n = (size_t)tok->sp.n_text, cap = 1;
@@ -145,7 +146,14 @@ static cw_status build_hash(cw_tokenizer *tok, const char *name)
     for (size_t id = 0; id < n; id++) {
         const char *s = tok->pool + tok->offs[id];
         size_t len = tok->offs[id + 1] - tok->offs[id];
-        if (len == 0 || cw_tokenizer_lookup(tok, s, len) >= 0) continue;
+        if (len == 0) continue;
+        int32_t first = cw_tokenizer_lookup(tok, s, len);
+        if (first >= 0) {
+            char shown[64];
+            sanitize(s, len, shown, sizeof shown);
+            return cw_error(CW_ERR_FORMAT, "%s: tokens %d and %zu are both \"%s\" (duplicate token)", name,
+                            (int)first, id, shown);
+        }
         size_t h = (size_t)hash_bytes(s, len) & tok->mask;
         while (tok->slots[h] >= 0) h = (h + 1) & tok->mask;
         tok->slots[h] = (int32_t)id;

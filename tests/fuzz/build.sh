@@ -1,25 +1,42 @@
 #!/usr/bin/env bash
 # Builds every tests/fuzz/fuzz_*.c as a libFuzzer binary (clang) against all of
-# src/**/*.c, with AddressSanitizer and UBSan, into build-fuzz/.
+# src/**/*.c (and, for fuzz_cli, cli/*.c but main.c), with AddressSanitizer and
+# UBSan, into build-fuzz/. Objects are reused until their source or any header
+# changes; JOBS (default: nproc) compiles in parallel.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-fuzz
 mkdir -p "$out/obj"
-CC=${CC:-clang}
-flags="-g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$root/include -I$root/src"
+export CC=${CC:-clang}
+export FUZZ_FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Wall -Wextra -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/cli $(pkg-config --cflags libavformat)"
 libs="$(pkg-config --libs libavformat libavcodec libswresample libavutil) -lz -lm -lpthread"
+stamp=$out/obj/.headers
+# A changed header (a struct's layout) invalidates every object.
+if [ ! -f "$stamp" ] || [ -n "$(find "$root/src" "$root/include" "$root/cli" -name '*.h' -newer "$stamp" | head -n 1)" ]; then
+  rm -f "$out"/obj/*.o
+fi
+obj_of() { echo "$out/obj/$(echo "${1#$root/}" | tr '/' '_').o"; }
+srcs=$(find "$root/src" -name '*.c' | sort)
+clis=$(find "$root/cli" -name '*.c' ! -name main.c | sort)
+todo=()
+for src in $srcs $clis; do
+  obj=$(obj_of "$src")
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then todo+=("$src" "$obj"); fi
+done
+if [ ${#todo[@]} -gt 0 ]; then
+  # shellcheck disable=SC2016
+  printf '%s\n' "${todo[@]}" | xargs -n 2 -P "${JOBS:-$(nproc)}" sh -c '$CC $FUZZ_FLAGS -c "$0" -o "$1"'
+fi
+touch "$stamp"
 objs=""
-while IFS= read -r src; do
-  obj=$out/obj/$(echo "${src#$root/src/}" | tr '/' '_').o
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ]; then
-    # shellcheck disable=SC2086
-    $CC $flags $(pkg-config --cflags libavformat) -c "$src" -o "$obj"
-  fi
-  objs="$objs $obj"
-done < <(find "$root/src" -name '*.c' | sort)
+for src in $srcs; do objs="$objs $(obj_of "$src")"; done
+cliobjs=""
+for src in $clis; do cliobjs="$cliobjs $(obj_of "$src")"; done
 for t in "$root"/tests/fuzz/fuzz_*.c; do
   name=$(basename "$t" .c)
+  extra=""
+  [ "$name" = fuzz_cli ] && extra=$cliobjs
   # shellcheck disable=SC2086
-  $CC $flags -fsanitize=fuzzer "$t" $objs $libs -o "$out/$name"
+  $CC $FUZZ_FLAGS -fsanitize=fuzzer "$t" $objs $extra $libs -o "$out/$name"
   echo "built $out/$name"
 done
