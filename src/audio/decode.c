@@ -273,6 +273,12 @@ static cw_status convert(decoder *d, const uint8_t **in, int in_count)
  * default options, as ffmpeg's auto-inserted aresample filter. */
 static cw_status setup_swr(decoder *d, const AVFrame *f)
 {
+    /* A header can claim any rate; resampling 500 MHz to 16 kHz makes
+     * swr_init compute a filter bank for minutes (found by fuzz_audio, a
+     * 400-byte .au file). Real audio stays far below 1 MHz (DXD: 384 kHz). */
+    if (f->sample_rate <= 0 || f->sample_rate > 1000000)
+        return cw_error(CW_ERR_UNSUPPORTED, "%s: sample rate %d Hz is outside 1 Hz .. 1 MHz", d->path,
+                        f->sample_rate);
     AVChannelLayout in_layout = { 0 };
     int err = av_channel_layout_copy(&in_layout, &f->ch_layout);
     if (err < 0) return av_fail(d->path, err, "channel layout");

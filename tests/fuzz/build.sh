@@ -2,7 +2,8 @@
 # Builds every tests/fuzz/fuzz_*.c as a libFuzzer binary (clang) against all of
 # src/**/*.c (and, for fuzz_cli, cli/*.c but main.c), with AddressSanitizer and
 # UBSan, into build-fuzz/. Objects are reused until their source or any header
-# changes; JOBS (default: nproc) compiles in parallel.
+# changes; JOBS (default: nproc) compiles in parallel; FUZZ_TARGETS="a b" links
+# only those targets.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=$root/build-fuzz
@@ -34,6 +35,8 @@ cliobjs=""
 for src in $clis; do cliobjs="$cliobjs $(obj_of "$src")"; done
 for t in "$root"/tests/fuzz/fuzz_*.c; do
   name=$(basename "$t" .c)
+  # FUZZ_TARGETS="fuzz_audio ...": link only those
+  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $name "* ]]; then continue; fi
   extra=""
   [ "$name" = fuzz_cli ] && extra=$cliobjs
   # shellcheck disable=SC2086

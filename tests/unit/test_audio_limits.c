@@ -3,7 +3,8 @@
  * a file over a limit is refused before a single sample is decoded when its
  * size or its container says so, and stopped within the limit when only the
  * decoding can tell (raw PCM on stdin); cancel stops decoding and window
- * reads; FIFOs and devices are refused without blocking; the public API
+ * reads; FIFOs and devices are refused without blocking, absurd sample
+ * rates before the resampler is built; the public API
  * passes all of it through (with tiny.en when it is present). */
 #include <stdint.h>
 #include <stdio.h>
@@ -139,6 +140,19 @@ static void test_not_regular(void)
                 "/dev/zero: not a regular file (a character device)");
 }
 
+/* A 400-byte Sun .au file claiming 520 MHz (found by fuzz_audio): building
+ * a resampler for it took minutes; it is refused at once. */
+static void test_absurd_rate(void)
+{
+    unsigned char au[424] = { '.', 's', 'n', 'd', 0, 0, 0, 24, 0, 0, 1, 0x90, 0, 0, 0, 1,
+                              0x1f, 0, 0x40, 0, 0, 0, 0, 1 };
+    for (size_t i = 24; i < sizeof au; i++) au[i] = (unsigned char)(0x80 + (i * 37) % 64);
+    const char *p = test_write_file("rate.au", au, sizeof au);
+    counter c = { 0 };
+    CHECK_FAILS(cw_audio_stream(p, count_fn, &c, NULL), CW_ERR_UNSUPPORTED,
+                "rate.au: sample rate 520110080 Hz is outside 1 Hz .. 1 MHz");
+}
+
 static void test_cancel(void)
 {
     const char *wav = make_wav("long.wav", 16000 * 20, 16000);
@@ -226,6 +240,7 @@ int main(void)
     RUN(test_duration_streamed);
     RUN(test_file_size);
     RUN(test_not_regular);
+    RUN(test_absurd_rate);
     RUN(test_cancel);
     RUN(test_public_api);
     return test_summary();
