@@ -58,7 +58,10 @@ char *cli_resolve_model(const char *arg)
 {
     if (is_dir(arg) || !plain_name(arg)) {
         if (!is_dir(arg)) {
-            fprintf(stderr, "cwhisper: %s: no such model directory\n", arg);
+            struct stat st;
+            fprintf(stderr, "cwhisper: %s: %s\n", arg,
+                    stat(arg, &st) == 0 ? "not a model directory (a model is a directory holding model.bin or model.safetensors)"
+                                        : "no such model directory");
             return NULL;
         }
         char *p = strdup(arg);
