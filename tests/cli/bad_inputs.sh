@@ -212,9 +212,9 @@ wav one.wav 16000 1 1
 accepted "audio of 1 sample (no speech: empty transcript)" '[ ! -s "$tmp/out" ]' "${M[@]}" "$tmp/one.wav"
 wav hi.wav 96000 8 96000
 accepted "96 kHz, 8 channels (downmixed, resampled)" '[ ! -s "$tmp/err" ]' "${M[@]}" "$tmp/hi.wav"
-good8=$(printf '%s/caf\xe9-\xff.flac' "$tmp")
-cp "$jfk" "$good8"; mkdir -p "$tmp/o8"
-accepted "non-UTF-8 file name (outputs keep the bytes)" '[ -s "$(printf "%s/o8/caf\xe9-\xff.txt" "$tmp")" ]' "${M[@]}" --output-dir "$tmp/o8" "$good8"
+good8=$(printf '%s/caf\xe9-\xff.wav' "$tmp")
+cp "$tmp/one.wav" "$good8"; mkdir -p "$tmp/o8"
+accepted "non-UTF-8 file name (output named with its bytes; valid UTF-8 JSON)" '[ -f "$(printf "%s/o8/caf\xe9-\xff.json" "$tmp")" ] && python3 -c "import glob, json, sys; json.load(open(glob.glob(sys.argv[1] + \"/o8/*.json\")[0], encoding=\"utf-8\"))" "$tmp"' "${M[@]}" --output-format json --output-dir "$tmp/o8" "$good8"
 head -c 600000 "$jfk" >"$tmp/half.flac"
 accepted "FLAC cut in the middle (its decodable part)" 'grep -q "And so my fellow Americans" "$tmp/out"' "${M[@]}" "$tmp/half.flac"
 
