@@ -51,7 +51,7 @@ with wave.open(path, "wb") as w:
 PY
 }
 
-echo "## audio" >>"$doc"
+printf "| | **%s** | | |\n" audio >>"$doc"
 case_ 1 "missing file" "nope.wav: No such file or directory" "${M[@]}" "$tmp/nope.wav"
 : >"$tmp/empty.wav"
 case_ 1 "0-byte file" "empty.wav: empty file" "${M[@]}" "$tmp/empty.wav"
@@ -93,7 +93,7 @@ else
   skip "unreadable file: running as root without setpriv (root reads a mode 000 file)"
 fi
 
-echo "## models" >>"$doc"
+printf "| | **%s** | | |\n" models >>"$doc"
 case_ 1 "missing model directory" "nomodel: no such model directory" --model "$tmp/nomodel" "$jfk"
 case_ 1 "a file given as the model" "jfk.flac: not a model directory" --model "$jfk" "$jfk"
 mkdir -p "$tmp/m/empty"
@@ -142,7 +142,7 @@ sed 's/1000000000/384/' "$tmp/m/widest/config.json" >"$tmp/m/sthdr/config.json"
 printf '\xff\xff\xff\x7f\x00\x00\x00\x00{}' >"$tmp/m/sthdr/model.safetensors"
 case_ 1 "safetensors header length past the end" "sthdr/model.safetensors: header length .* exceeds the file" --model "$tmp/m/sthdr" "$jfk"
 
-echo "## options" >>"$doc"
+printf "| | **%s** | | |\n" options >>"$doc"
 case_ 2 "--threads 0" "--threads: '0' is not an integer in \[1, 1024\]" "${M[@]}" --threads 0 "$jfk"
 case_ 2 "--threads abc" "--threads: 'abc' is not an integer" "${M[@]}" --threads abc "$jfk"
 case_ 2 "--beam-size 65" "--beam-size: '65' is not an integer in \[1, 64\]" "${M[@]}" --beam-size 65 "$jfk"
@@ -171,7 +171,7 @@ case_ 2 "option without its value" "--model needs a value" "$jfk" --model
 case_ 1 "unknown language" "unknown language 'xx'" "${M[@]}" --language xx "$jfk"
 case_ 1 "translate with an English-only model" "an English-only model cannot translate" "${M[@]}" --task translate "$jfk"
 
-echo "## outputs" >>"$doc"
+printf "| | **%s** | | |\n" outputs >>"$doc"
 case_ 1 "--output-dir is a file" "output directory .*jfk.flac: not a directory" "${M[@]}" --output-dir "$jfk" "$jfk"
 case_ 1 "--output-dir missing" "output directory .*/missing: No such file or directory" "${M[@]}" --output-dir "$tmp/missing" "$jfk"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
@@ -207,7 +207,7 @@ accepted() { # NAME CHECK-COMMAND ARGS...
   if [ "$rc" -eq 0 ] && eval "$check"; then ok; printf '| + | %s | 0 | accepted |\n' "$name" >>"$doc"
   else bad "$name: exit $rc, $(head -c 300 "$tmp/out") $(cat "$tmp/err")"; fi
 }
-echo "## accepted" >>"$doc"
+printf "| | **%s** | | |\n" accepted >>"$doc"
 wav one.wav 16000 1 1
 accepted "audio of 1 sample (no speech: empty transcript)" '[ ! -s "$tmp/out" ]' "${M[@]}" "$tmp/one.wav"
 wav hi.wav 96000 8 96000
