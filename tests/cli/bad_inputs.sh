@@ -158,7 +158,7 @@ case_ 2 "--chunk-length 31" "--chunk-length 31 is outside (0, 30\]" "${M[@]}" --
 case_ 2 "--stride-length 15" "--stride-length 15 is outside (0, 15)" "${M[@]}" --long-form chunked --stride-length 15 "$jfk"
 case_ 2 "stride not under half the chunk" "--stride-length 5 must be under half the chunk length (10 s)" "${M[@]}" --long-form chunked --chunk-length 10 --stride-length 5 "$jfk"
 case_ 2 "chunked with beam search" "--long-form chunked decodes greedily" "${M[@]}" --long-form chunked --beam-size 2 "$jfk"
-case_ 2 "--long-form parallel" "--long-form: 'parallel' is not sequential or chunked" "${M[@]}" --long-form parallel "$jfk"
+case_ 2 "--long-form parallel" "--long-form: 'parallel' is not sequential, chunked or vad-batched" "${M[@]}" --long-form parallel "$jfk"
 case_ 2 "--dtype fp8" "--dtype: 'fp8' is not fp32, fp16, bf16 or int8" "${M[@]}" --dtype fp8 "$jfk"
 case_ 2 "--task dance" "--task: 'dance' is not transcribe or translate" "${M[@]}" --task dance "$jfk"
 case_ 2 "--output-format doc" "--output-format: 'doc' is not txt, srt, vtt, json, tsv or all" "${M[@]}" --output-format doc "$jfk"

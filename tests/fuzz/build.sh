@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every tests/fuzz/fuzz_*.c as a libFuzzer binary (clang) against all of
-# src/**/*.c (and, for fuzz_cli, cli/*.c but main.c), with AddressSanitizer and
+# src/**/*.c (and, for fuzz_cli, cli/*.c but main.c and cmd_serve.c), with AddressSanitizer and
 # UBSan, into build-fuzz/. Objects are reused until their source or any header
 # changes; JOBS (default: nproc) compiles in parallel; FUZZ_TARGETS="a b" links
 # only those targets.
@@ -18,7 +18,8 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$root/src" "$root/include" "$root/cli" -na
 fi
 obj_of() { echo "$out/obj/$(echo "${1#$root/}" | tr '/' '_').o"; }
 srcs=$(find "$root/src" -name '*.c' | sort)
-clis=$(find "$root/cli" -name '*.c' ! -name main.c | sort)
+# the program's own files but main.c and the server (which needs libmicrohttpd)
+clis=$(find "$root/cli" -maxdepth 1 -name '*.c' ! -name main.c ! -name cmd_serve.c | sort)
 todo=()
 for src in $srcs $clis; do
   obj=$(obj_of "$src")
