@@ -131,6 +131,25 @@ static cw_status stream_stdin(sink *k)
     return CW_OK;
 }
 
+/* Before any decoder touches the file. */
+static cw_status check_file(const char *path, const cw_audio_limits *lim)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) return cw_error(CW_ERR_IO, "%s: is a directory", path);
+    /* A FIFO or device would block or never end (/dev/zero): files only;
+     * "-" is the stream input. */
+    if (!S_ISREG(sb.st_mode))
+        return cw_error(CW_ERR_IO, "%s: not a regular file (%s); use '-' to stream raw PCM on stdin", path,
+                        S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISCHR(sb.st_mode) ? "a character device"
+                        : S_ISBLK(sb.st_mode) ? "a block device" : S_ISSOCK(sb.st_mode) ? "a socket" : "special");
+    if (sb.st_size == 0) return cw_error(CW_ERR_AUDIO, "%s: empty file", path);
+    if (lim->max_file_size > 0 && (long long)sb.st_size > lim->max_file_size)
+        return cw_error(CW_ERR_LIMIT, "%s: %lld bytes is over the maximum file size of %lld bytes", path,
+                        (long long)sb.st_size, lim->max_file_size);
+    return CW_OK;
+}
+
 #ifdef CW_HAVE_FFMPEG
 /* ------------------------------------------------------------------------ */
 /* FFmpeg                                                                    */
@@ -163,23 +182,6 @@ static cw_status av_fail(const char *path, int err, const char *what)
     return cw_error(CW_ERR_AUDIO, "%s: %s: %s", path, what, msg);
 }
 
-static cw_status check_file(const char *path, const cw_audio_limits *lim)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return cw_error(CW_ERR_IO, "%s: is a directory", path);
-    /* A FIFO or device would block or never end (/dev/zero): files only;
-     * "-" is the stream input. */
-    if (!S_ISREG(sb.st_mode))
-        return cw_error(CW_ERR_IO, "%s: not a regular file (%s); use '-' to stream raw PCM on stdin", path,
-                        S_ISFIFO(sb.st_mode) ? "a FIFO" : S_ISCHR(sb.st_mode) ? "a character device"
-                        : S_ISBLK(sb.st_mode) ? "a block device" : S_ISSOCK(sb.st_mode) ? "a socket" : "special");
-    if (sb.st_size == 0) return cw_error(CW_ERR_AUDIO, "%s: empty file", path);
-    if (lim->max_file_size > 0 && (long long)sb.st_size > lim->max_file_size)
-        return cw_error(CW_ERR_LIMIT, "%s: %lld bytes is over the maximum file size of %lld bytes", path,
-                        (long long)sb.st_size, lim->max_file_size);
-    return CW_OK;
-}
 
 /* max_duration against what the container states (before any decoding):
  * the file's duration, else the chosen stream's. Neither known: the sink's
@@ -395,6 +397,8 @@ static uint32_t le32(const unsigned char *p) { return p[0] | p[1] << 8 | (uint32
 
 static cw_status stream_file(const char *path, sink *k)
 {
+    cw_status chk = check_file(path, k->lim);
+    if (chk != CW_OK) return chk;
     FILE *f = fopen(path, "rb");
     if (!f) return cw_error(CW_ERR_IO, "%s: %s", path, strerror(errno));
     unsigned char h[12], c[8], fmt[16];
