@@ -213,5 +213,8 @@ class Model:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             return Transcript(self._m.transcribe(tmp, opts, progress), None, self.name)
+        except _core.CwhisperError as e:
+            e.args = (str(e).replace(tmp, "<audio bytes>"),)  # the caller never saw that name
+            raise
         finally:
             os.unlink(tmp)

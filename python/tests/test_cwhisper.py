@@ -119,6 +119,8 @@ def test_bad_file_raises_naming_the_file(model, tmp_path):
     with pytest.raises(cwhisper.CwhisperError, match="not-audio.wav") as e:
         model.transcribe(str(bad))
     assert e.value.status_name and e.value.status > 0
+    with pytest.raises(cwhisper.CwhisperError, match="<audio bytes>"):
+        model.transcribe(bad.read_bytes())
     missing = tmp_path / "missing.flac"
     with pytest.raises(cwhisper.CwhisperError, match="missing.flac"):
         model.transcribe(missing)  # os.PathLike accepted

@@ -37,4 +37,4 @@ fi
 
 # From the build folder, so that `import cwhisper` is the installed package.
 cd "$bin"
-exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$src/python/tests"
+exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$src/python/tests" "$@"
