@@ -30,7 +30,8 @@ class Transcription:
     "cuda" for peers). dtype: "fp32", "fp16", "bf16", "int8". batch_size: 1
     decodes long audio with openai-whisper's sequential algorithm; N > 1
     with the chunked one, N chunks at a time (as the seed's batched
-    pipelines). threads: None for every CPU.
+    pipelines). threads: None for every CPU. progress and any other keyword
+    (language, beam_size, ...) go to Model.transcribe (cwhisper only).
     """
 
     def __init__(self, model_name: str = "base", device: str = "cpu", dtype: str = "fp32", batch_size: int = 1,
@@ -50,6 +51,9 @@ class Transcription:
                 self.options.setdefault("long_form", "chunked")
                 self.options.setdefault("batch_size", batch_size)
         else:
+            if options or progress:
+                raise TypeError(f"options {sorted(options) + (['progress'] if progress else [])} are for "
+                                f"model_type 'cwhisper', not '{model_type}'")
             from ._peers import load_peer
 
             self.model = load_peer(model_type, model_name, device=device, dtype=dtype, batch_size=batch_size,
