@@ -1,5 +1,5 @@
 """Type stubs of the C extension (python/src/_core.c)."""
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 class CwhisperError(RuntimeError):
     status: int
@@ -18,7 +18,7 @@ class Result:
 class Model:
     multilingual: bool
     def __init__(self, path: Any, dtype: str = ..., threads: int = ...) -> None: ...
-    def transcribe(self, audio: Any, options: Optional[dict] = ...,
+    def transcribe(self, audio: Any, options: Optional[Dict[str, Any]] = ...,
                    progress: Optional[Callable[[float, float], Any]] = ...) -> Result: ...
     def describe(self) -> str: ...
     def kernels(self) -> str: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _core
 from ._models import resolve_model
@@ -39,7 +39,7 @@ class Segment:
     compression_ratio: float
     no_speech_prob: float
     temperature: float
-    words: Optional[list] = None
+    words: Optional[List[Any]] = None
     """word timestamps: not computed by cwhisper yet (always None)"""
 
 
@@ -59,7 +59,7 @@ class Transcript(Sequence[Segment]):
     def __len__(self) -> int:
         return len(self.segments)
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i: Any) -> Any:
         return self.segments[i]
 
     def __iter__(self) -> Iterator[Segment]:
@@ -187,7 +187,7 @@ class Model:
             raise ValueError(f"task '{task}' is not transcribe or translate")
         if long_form not in ("sequential", "chunked"):
             raise ValueError(f"long_form '{long_form}' is not sequential or chunked")
-        opts: dict = {"task": 0 if task == "transcribe" else 1,
+        opts: Dict[str, Any] = {"task": 0 if task == "transcribe" else 1,
                       "long_form": 0 if long_form == "sequential" else 1,
                       "no_fallback": int(no_fallback), "condition_on_previous_text": int(condition_on_previous_text),
                       "without_timestamps": int(without_timestamps)}
@@ -205,7 +205,7 @@ class Model:
         r = self._m.transcribe(source if source is not None else _float32_samples(audio), opts, progress)
         return Transcript(r, source, self.name)
 
-    def _transcribe_bytes(self, data: bytes, opts: dict, progress: Optional[ProgressCallback]) -> Transcript:
+    def _transcribe_bytes(self, data: bytes, opts: Dict[str, Any], progress: Optional[ProgressCallback]) -> Transcript:
         # The library decodes from a path (FFmpeg needs to seek in some
         # containers), so the bytes go to a private temporary file first.
         fd, tmp = tempfile.mkstemp(prefix="cwhisper-", suffix=".audio")

@@ -32,7 +32,7 @@ def _fetcher() -> Path:
     return Path(__file__).resolve().parent / "scripts" / "fetch-model"
 
 
-def resolve_model(model: str | os.PathLike) -> str:
+def resolve_model(model: "str | os.PathLike[str]") -> str:
     """Returns the directory of `model` (a model directory or a name such as
     "tiny.en" or "base"), fetching a named model on first use.
 

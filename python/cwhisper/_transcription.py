@@ -63,7 +63,8 @@ class Transcription:
         """cwhisper only: the full Transcript (segments with tokens, language, ...)."""
         if self.model_type != "cwhisper":
             raise TypeError(f"transcribe() returns cwhisper Transcripts; use run_pipeline with {self.model_type}")
-        return self.model.transcribe(audio, progress=self.progress, **self.options)
+        t: Transcript = self.model.transcribe(audio, progress=self.progress, **self.options)
+        return t
 
     def run_pipeline(self, audio: Audio) -> List[Chunk]:
         """Transcribes one input (a path, the bytes of an audio file, or a 1-D
@@ -71,7 +72,8 @@ class Transcription:
         [{"timestamp": (start, end), "text": str}, ...]."""
         if self.model_type == "cwhisper":
             return chunks_of(self.transcribe(audio))
-        return self.model.run(audio)
+        chunks: List[Chunk] = self.model.run(audio)
+        return chunks
 
     def transcribe_multiple(self, paths: Sequence[Union[str, "os.PathLike[str]"]]) -> List[List[Chunk]]:
         """Transcribes several files with the model loaded once; returns one
