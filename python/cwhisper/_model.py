@@ -90,6 +90,36 @@ def _float32_samples(audio: Any) -> Any:
     return audio
 
 
+def _options(*, language: Optional[str] = None, task: str = "transcribe", temperature: Optional[float] = None,
+             temperature_increment: Optional[float] = None, no_fallback: bool = False,
+             beam_size: Optional[int] = None, patience: Optional[float] = None, best_of: Optional[int] = None,
+             length_penalty: Optional[float] = None, compression_ratio_threshold: Optional[float] = None,
+             logprob_threshold: Optional[float] = None, no_speech_threshold: Optional[float] = None,
+             initial_prompt: Optional[str] = None, condition_on_previous_text: bool = True,
+             seed: Optional[int] = None, suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
+             max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
+             batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
+             stride_length: Optional[float] = None) -> Dict[str, Any]:
+    """Model.transcribe's options as the C binding's dict of cw_transcribe_params fields (None: the default)."""
+    if task not in ("transcribe", "translate"):
+        raise ValueError(f"task '{task}' is not transcribe or translate")
+    if long_form not in ("sequential", "chunked"):
+        raise ValueError(f"long_form '{long_form}' is not sequential or chunked")
+    opts: Dict[str, Any] = {"task": 0 if task == "transcribe" else 1,
+                            "long_form": 0 if long_form == "sequential" else 1, "no_fallback": int(no_fallback),
+                            "condition_on_previous_text": int(condition_on_previous_text),
+                            "without_timestamps": int(without_timestamps)}
+    given = dict(language=language, temperature=temperature, temperature_increment=temperature_increment,
+                 beam_size=beam_size, patience=patience, best_of=best_of, length_penalty=length_penalty,
+                 compression_ratio_threshold=compression_ratio_threshold, logprob_threshold=logprob_threshold,
+                 no_speech_threshold=no_speech_threshold, initial_prompt=initial_prompt, seed=seed,
+                 suppress_blank=None if suppress_blank is None else int(suppress_blank),
+                 max_initial_timestamp=max_initial_timestamp, batch_size=batch_size,
+                 chunk_length=chunk_length, stride_length=stride_length)
+    opts.update({k: v for k, v in given.items() if v is not None})
+    return opts
+
+
 def load_audio(path: Union[str, "os.PathLike[str]"]) -> Any:
     """Decodes any file FFmpeg reads to mono float32 samples at 16 kHz,
     downmixed and resampled as `ffmpeg -ac 1 -ar 16000` does (the samples
@@ -183,27 +213,46 @@ class Model:
         Raises CwhisperError (carrying the library's message) on a failure,
         e.g. an unreadable file or an invalid option.
         """
-        if task not in ("transcribe", "translate"):
-            raise ValueError(f"task '{task}' is not transcribe or translate")
-        if long_form not in ("sequential", "chunked"):
-            raise ValueError(f"long_form '{long_form}' is not sequential or chunked")
-        opts: Dict[str, Any] = {"task": 0 if task == "transcribe" else 1,
-                      "long_form": 0 if long_form == "sequential" else 1,
-                      "no_fallback": int(no_fallback), "condition_on_previous_text": int(condition_on_previous_text),
-                      "without_timestamps": int(without_timestamps)}
-        given = dict(language=language, temperature=temperature, temperature_increment=temperature_increment,
-                     beam_size=beam_size, patience=patience, best_of=best_of, length_penalty=length_penalty,
-                     compression_ratio_threshold=compression_ratio_threshold, logprob_threshold=logprob_threshold,
-                     no_speech_threshold=no_speech_threshold, initial_prompt=initial_prompt, seed=seed,
-                     suppress_blank=None if suppress_blank is None else int(suppress_blank),
-                     max_initial_timestamp=max_initial_timestamp, batch_size=batch_size,
-                     chunk_length=chunk_length, stride_length=stride_length)
-        opts.update({k: v for k, v in given.items() if v is not None})
+        opts = _options(**{k: v for k, v in locals().items() if k not in ("self", "audio", "progress")})
         if isinstance(audio, (bytes, bytearray)):
             return self._transcribe_bytes(bytes(audio), opts, progress)
         source = os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else None
         r = self._m.transcribe(source if source is not None else _float32_samples(audio), opts, progress)
         return Transcript(r, source, self.name)
+
+    def transcribe_multiple(self, paths: Sequence[Union[str, "os.PathLike[str]"]], *, lockstep: int = 8,
+                            return_errors: bool = False, progress: Optional[ProgressCallback] = None,
+                            **options: Any) -> List[Any]:
+        """Transcribes files (paths) with the model loaded once; returns one
+        Transcript per file, in order, each equal to transcribe(path, **options).
+
+        In the sequential long-form mode, `lockstep` files (1..64) are decoded
+        together: the windows they are at share each encoder call and decoder
+        step (cw_transcribe_files), which is faster on many short files; a file
+        that ends makes room for the next. In the chunked mode the files go one
+        after the other, each batched by chunks (batch_size).
+
+        A file that fails does not stop the others: its CwhisperError (naming
+        the file) is raised once all are done, or, with return_errors=True,
+        put in the list in its place.
+        """
+        opts = _options(**options)
+        if options.get("long_form", "sequential") == "sequential":
+            if not 1 <= lockstep <= 64:
+                raise ValueError(f"lockstep must be in 1..64, not {lockstep}")
+            if options.get("batch_size", 1) > 1:
+                raise ValueError("batch_size is the chunked mode's; the sequential mode batches files (lockstep)")
+            opts["batch_size"] = lockstep
+        srcs = [os.fspath(p) for p in paths]
+        out: List[Any] = []
+        for src, r in zip(srcs, self._m.transcribe_files(srcs, opts, progress)):
+            if isinstance(r, _core.CwhisperError):
+                if not return_errors:
+                    raise r
+                out.append(r)
+            else:
+                out.append(Transcript(r, src, self.name))
+        return out
 
     def _transcribe_bytes(self, data: bytes, opts: Dict[str, Any], progress: Optional[ProgressCallback]) -> Transcript:
         # The library decodes from a path (FFmpeg needs to seek in some

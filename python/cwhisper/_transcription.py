@@ -75,12 +75,17 @@ class Transcription:
         chunks: List[Chunk] = self.model.run(audio)
         return chunks
 
-    def transcribe_multiple(self, paths: Sequence[Union[str, "os.PathLike[str]"]]) -> List[List[Chunk]]:
+    def transcribe_multiple(self, paths: Sequence[Union[str, "os.PathLike[str]"]],
+                            lockstep: int = 8) -> List[List[Chunk]]:
         """Transcribes several files with the model loaded once; returns one
-        list of chunks per file, in order.
+        list of chunks per file, in order, the same as run_pipeline on each.
 
-        Files are transcribed one after the other for now: a lockstep batched
-        entry point of the C library (cw_transcribe_files, decoding several
-        files' windows together) is being added and will be used here once
-        it exists; the results will be the same."""
-        return [self.run_pipeline(p) for p in paths]
+        cwhisper decodes `lockstep` files together (Model.transcribe_multiple:
+        their windows share the encoder calls and decoder steps); with
+        batch_size > 1 (the chunked mode) each file is batched by chunks
+        instead. A failing file raises its CwhisperError once all are done.
+        Peers run the files one after the other."""
+        if self.model_type != "cwhisper":
+            return [self.run_pipeline(p) for p in paths]
+        ts = self.model.transcribe_multiple(paths, lockstep=lockstep, progress=self.progress, **self.options)
+        return [chunks_of(t) for t in ts]

@@ -425,6 +425,124 @@ fail:
     return NULL;
 }
 
+/* What cw_transcribe_files_cb reports per file, kept without the GIL (the
+ * done callback runs on the transcribing thread): the result, or the status
+ * and a copy of cw_last_error() taken during the failing file's call. */
+typedef struct {
+    cw_result **results; /* [n] */
+    cw_status *statuses; /* [n] */
+    char **errors;       /* [n] malloc'ed messages of failed files */
+} files_state;
+
+static void files_done(size_t i, cw_status s, cw_result *r, void *user)
+{
+    files_state *fs = user;
+    fs->results[i] = r;
+    fs->statuses[i] = s;
+    if (s) fs->errors[i] = strdup(cw_last_error());
+}
+
+/* An exception instance (not raised) for a failed file. */
+static PyObject *status_exception(cw_status s, const char *msg)
+{
+    PyObject *exc = PyObject_CallFunction(CwhisperError, "s", msg ? msg : cw_status_string(s));
+    if (!exc) return NULL;
+    PyObject *code = PyLong_FromLong((long)s), *name = PyUnicode_FromString(cw_status_string(s));
+    int bad = !code || !name || PyObject_SetAttrString(exc, "status", code) < 0 ||
+              PyObject_SetAttrString(exc, "status_name", name) < 0;
+    Py_XDECREF(code);
+    Py_XDECREF(name);
+    if (bad) Py_CLEAR(exc);
+    return exc;
+}
+
+/* transcribe_files(paths, options=None, progress=None) -> list of Result or
+ * CwhisperError instances, in order: cw_transcribe_files_cb, so that with
+ * options["batch_size"] = N > 1 in the sequential mode N files run in
+ * lockstep (each result equal to transcribing that file alone). A failing
+ * file does not stop the others; its entry is the exception, not raised. */
+static PyObject *Model_transcribe_files(ModelObject *self, PyObject *args, PyObject *kw)
+{
+    static char *names[] = { "paths", "options", "progress", NULL };
+    PyObject *seq, *opts = Py_None, *progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:transcribe_files", names, &seq, &opts, &progress)) return NULL;
+    if (!ready(self)) return NULL;
+    if (progress != Py_None && !PyCallable_Check(progress)) {
+        PyErr_SetString(PyExc_TypeError, "progress must be callable or None");
+        return NULL;
+    }
+    PyObject *fast = PySequence_Fast(seq, "paths must be a sequence of paths");
+    if (!fast) return NULL;
+    size_t n = (size_t)PySequence_Fast_GET_SIZE(fast);
+    cw_transcribe_params p = cw_transcribe_default_params();
+    PyObject *out = NULL, **bytes = calloc(n ? n : 1, sizeof *bytes);
+    const char **paths = calloc(n ? n : 1, sizeof *paths);
+    files_state fs = { calloc(n ? n : 1, sizeof *fs.results), calloc(n ? n : 1, sizeof *fs.statuses),
+                       calloc(n ? n : 1, sizeof *fs.errors) };
+    if (!bytes || !paths || !fs.results || !fs.statuses || !fs.errors) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (set_options(opts, &p)) goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (!PyUnicode_FSConverter(PySequence_Fast_GET_ITEM(fast, (Py_ssize_t)i), &bytes[i])) goto done;
+        paths[i] = PyBytes_AS_STRING(bytes[i]);
+    }
+    progress_state ps = { .callback = progress };
+    if (progress != Py_None) {
+        p.progress = progress_trampoline;
+        p.progress_user = &ps;
+    }
+    cw_status s;
+    Py_INCREF(opts);
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    s = cw_transcribe_files_cb(self->ctx, paths, n, &p, files_done, &fs);
+    PyThread_release_lock(self->lock);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(opts);
+    if (ps.type) {
+        PyErr_Restore(ps.type, ps.value, ps.traceback);
+        goto done;
+    }
+    if (s) {
+        raise_status(s);
+        goto done;
+    }
+    if (!(out = PyList_New((Py_ssize_t)n))) goto done;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *item;
+        if (fs.results[i]) {
+            ResultObject *r = PyObject_New(ResultObject, &ResultType);
+            if (r) {
+                r->r = fs.results[i];
+                fs.results[i] = NULL;
+            }
+            item = (PyObject *)r;
+        } else {
+            item = status_exception(fs.statuses[i] ? fs.statuses[i] : CW_ERR_INTERNAL, fs.errors[i]);
+        }
+        if (!item) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, item);
+    }
+done:
+    for (size_t i = 0; i < n; i++) {
+        if (bytes) Py_XDECREF(bytes[i]);
+        if (fs.results) cw_result_free(fs.results[i]);
+        if (fs.errors) free(fs.errors[i]);
+    }
+    free(bytes);
+    free(paths);
+    free(fs.results);
+    free(fs.statuses);
+    free(fs.errors);
+    Py_DECREF(fast);
+    return out;
+}
+
 static PyObject *Model_describe(ModelObject *self, PyObject *Py_UNUSED(arg))
 {
     if (!ready(self)) return NULL;
@@ -450,6 +568,9 @@ static PyObject *Model_multilingual(ModelObject *self, void *Py_UNUSED(c))
 static PyMethodDef Model_methods[] = {
     { "transcribe", (PyCFunction)(void (*)(void))Model_transcribe, METH_VARARGS | METH_KEYWORDS,
       "transcribe(audio, options=None, progress=None) -> Result (GIL released while it runs)" },
+    { "transcribe_files", (PyCFunction)(void (*)(void))Model_transcribe_files, METH_VARARGS | METH_KEYWORDS,
+      "transcribe_files(paths, options=None, progress=None) -> list of Result or CwhisperError (not raised); "
+      "options['batch_size'] = N > 1 (sequential): N files in lockstep" },
     { "describe", (PyCFunction)Model_describe, METH_NOARGS,
       "describe() -> str: kind, dimensions, dtypes, vocabulary, memory" },
     { "kernels", (PyCFunction)Model_kernels, METH_NOARGS, "kernels() -> str: the kernels the context runs" },

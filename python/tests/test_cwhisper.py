@@ -164,11 +164,22 @@ def test_formats_equal_the_clis(jfk, tmp_path):
         jfk.format("docx")
 
 
-def test_transcribe_multiple_equals_one_by_one(transcription):
-    files = [str(FIXTURES / n) for n in ("ljspeech-LJ002-0020.wav", "jfk.flac", "uberi-english.wav")]
-    together = transcription.transcribe_multiple(files)
-    assert together == [transcription.run_pipeline(f) for f in files]
+def test_transcribe_multiple_equals_one_by_one(transcription, model, tmp_path):
+    files = [str(FIXTURES / n) for n in ("ljspeech-LJ002-0020.wav", "jfk.flac", "uberi-english.wav",
+                                          "ljspeech-LJ002-0035.wav")]
+    one_by_one = [model.transcribe(f) for f in files]
+    together = transcription.transcribe_multiple(files, lockstep=3)  # 4 files through 3 slots
+    assert together == [cwhisper.chunks_of(t) for t in one_by_one]
     assert together[1] == JFK_CHUNKS
+    # Model level: same tokens; a missing file in the middle does not stop the others.
+    bad = str(tmp_path / "missing.wav")
+    got = model.transcribe_multiple(files[:2] + [bad] + files[2:], lockstep=2, return_errors=True)
+    assert isinstance(got[2], cwhisper.CwhisperError) and "missing.wav" in str(got[2])
+    assert [[s.tokens for s in t] for t in got[:2] + got[3:]] == [[s.tokens for s in t] for t in one_by_one]
+    with pytest.raises(cwhisper.CwhisperError, match="missing.wav"):
+        model.transcribe_multiple([bad, files[0]])
+    with pytest.raises(ValueError, match="lockstep"):
+        model.transcribe_multiple(files, lockstep=0)
 
 
 def test_progress_callback(model):
