@@ -4,7 +4,7 @@ the 132 short utterances (librispeech-test-other-100 + ljspeech-LJ001), one
 model loaded once for both; checks that the chunks are equal and prints one
 JSON line: wall and CPU seconds of each, and the speed-up.
 
-    python bench/python/multiple.py [--model tiny.en] [--dtype int8] [--threads 1] [--batch-size 8]
+    python bench/python/multiple.py [--model tiny.en] [--dtype int8] [--threads 1] [--lockstep 8]
 
 Needs the package installed (pip install ./python). CPU time (process_time)
 is the figure to trust on a shared machine; wall time only on an idle one.
@@ -39,15 +39,16 @@ def main():
     ap.add_argument("--dtype", default="fp32")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=1, help="Transcription batch_size")
+    ap.add_argument("--lockstep", type=int, default=8, help="files decoded together by transcribe_multiple")
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     a = ap.parse_args()
     paths = files(a.shared)
     t = cwhisper.Transcription(model_name=a.model, dtype=a.dtype, threads=a.threads, batch_size=a.batch_size)
     t.run_pipeline(paths[0])  # warm: first-call allocations out of both timings
     loop, loop_wall, loop_cpu = timed(lambda: [t.run_pipeline(p) for p in paths])
-    multi, multi_wall, multi_cpu = timed(lambda: t.transcribe_multiple(paths))
+    multi, multi_wall, multi_cpu = timed(lambda: t.transcribe_multiple(paths, lockstep=a.lockstep))
     print(json.dumps({"files": len(paths), "model": a.model, "dtype": a.dtype, "threads": a.threads,
-                      "batch_size": a.batch_size, "equal": loop == multi,
+                      "batch_size": a.batch_size, "lockstep": a.lockstep, "equal": loop == multi,
                       "loop": {"wall_s": round(loop_wall, 2), "cpu_s": round(loop_cpu, 2)},
                       "transcribe_multiple": {"wall_s": round(multi_wall, 2), "cpu_s": round(multi_cpu, 2)},
                       "speedup_cpu": round(loop_cpu / multi_cpu, 3), "speedup_wall": round(loop_wall / multi_wall, 3)}))
