@@ -48,7 +48,7 @@ def main():
     loop, loop_wall, loop_cpu = timed(lambda: [t.run_pipeline(p) for p in paths])
     multi, multi_wall, multi_cpu = timed(lambda: t.transcribe_multiple(paths, lockstep=a.lockstep))
     print(json.dumps({"files": len(paths), "model": a.model, "dtype": a.dtype, "threads": a.threads,
-                      "batch_size": a.batch_size, "lockstep": a.lockstep, "equal": loop == multi,
+                      "batch_size": a.batch_size, "lockstep": a.lockstep if t.model.lockstep else "unavailable (library without cw_transcribe_files)", "equal": loop == multi,
                       "loop": {"wall_s": round(loop_wall, 2), "cpu_s": round(loop_cpu, 2)},
                       "transcribe_multiple": {"wall_s": round(multi_wall, 2), "cpu_s": round(multi_cpu, 2)},
                       "speedup_cpu": round(loop_cpu / multi_cpu, 3), "speedup_wall": round(loop_wall / multi_wall, 3)}))

@@ -168,6 +168,11 @@ class Model:
         """True for a multilingual model, False for an English-only (.en) one."""
         return self._m.multilingual
 
+    @property
+    def lockstep(self) -> bool:
+        """True when transcribe_multiple can decode files in lockstep (the library has cw_transcribe_files)."""
+        return hasattr(self._m, "transcribe_files")
+
     def describe(self) -> str:
         """Kind, dimensions, dtypes, vocabulary, special tokens and memory (`cwhisper info`)."""
         return self._m.describe()
@@ -230,7 +235,9 @@ class Model:
         together: the windows they are at share each encoder call and decoder
         step (cw_transcribe_files), which is faster on many short files; a file
         that ends makes room for the next. In the chunked mode the files go one
-        after the other, each batched by chunks (batch_size).
+        after the other, each batched by chunks (batch_size). A library built
+        without cw_transcribe_files (Model.lockstep is False) runs them one
+        after the other too; the results are the same either way.
 
         A file that fails does not stop the others: its CwhisperError (naming
         the file) is raised once all are done, or, with return_errors=True,
@@ -245,13 +252,29 @@ class Model:
             opts["batch_size"] = lockstep
         srcs = [os.fspath(p) for p in paths]
         out: List[Any] = []
-        for src, r in zip(srcs, self._m.transcribe_files(srcs, opts, progress)):
+        for src, r in zip(srcs, self._transcribe_files(srcs, opts, progress)):
             if isinstance(r, _core.CwhisperError):
                 if not return_errors:
                     raise r
                 out.append(r)
             else:
                 out.append(Transcript(r, src, self.name))
+        return out
+
+    def _transcribe_files(self, srcs: List[str], opts: Dict[str, Any],
+                          progress: Optional[ProgressCallback]) -> List[Any]:
+        if self.lockstep:
+            r: List[Any] = self._m.transcribe_files(srcs, opts, progress)
+            return r
+        # A library without the lockstep entry point: one file after the
+        # other, with the same results.
+        one = dict(opts, batch_size=1) if opts.get("long_form", 0) == 0 else opts
+        out: List[Any] = []
+        for src in srcs:
+            try:
+                out.append(self._m.transcribe(src, one, progress))
+            except _core.CwhisperError as e:
+                out.append(e)
         return out
 
     def _transcribe_bytes(self, data: bytes, opts: Dict[str, Any], progress: Optional[ProgressCallback]) -> Transcript:
