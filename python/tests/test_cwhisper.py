@@ -230,3 +230,21 @@ def test_peers_run_or_say_what_to_install(peer, module):
     text = "".join(c["text"] for c in chunks).lower()
     assert "ask not what your country can do for you" in text
     assert all(len(c["timestamp"]) == 2 for c in chunks)
+
+
+def test_threads_share_a_model(model):
+    """Transcriptions from several threads on one Model run one at a time and
+    give each thread its own, correct result."""
+    clip = str(FIXTURES / "ljspeech-LJ002-0020.wav")
+    want = [s.tokens for s in model.transcribe(clip)]
+    got = [None] * 3
+
+    def work(i):
+        got[i] = [s.tokens for s in model.transcribe(clip)]
+
+    ths = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    assert got == [want] * 3
