@@ -17,6 +17,7 @@ ProgressCallback = Callable[[float, float], Any]
 """Called after each 30 s window with (seconds done, total seconds)."""
 
 SAMPLE_RATE = 16000
+_LONG_FORMS = ("sequential", "chunked", "vad-batched")  # cw_long_form order
 
 _DTYPES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "bf16": "bf16",
            "bfloat16": "bf16", "int8": "int8"}
@@ -99,14 +100,20 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
              seed: Optional[int] = None, suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
              max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
              batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
-             stride_length: Optional[float] = None) -> Dict[str, Any]:
+             stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
+             vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
+             vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
+             vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None) -> Dict[str, Any]:
     """Model.transcribe's options as the C binding's dict of cw_transcribe_params fields (None: the default)."""
     if task not in ("transcribe", "translate"):
         raise ValueError(f"task '{task}' is not transcribe or translate")
-    if long_form not in ("sequential", "chunked"):
-        raise ValueError(f"long_form '{long_form}' is not sequential or chunked")
+    if long_form not in _LONG_FORMS:
+        raise ValueError(f"long_form '{long_form}' is not sequential, chunked or vad-batched")
+    if (vad or long_form == "vad-batched") and vad_model is None:
+        vad_model = resolve_model("silero-vad")  # the models folder, fetched on first use
     opts: Dict[str, Any] = {"task": 0 if task == "transcribe" else 1,
-                            "long_form": 0 if long_form == "sequential" else 1, "no_fallback": int(no_fallback),
+                            "long_form": _LONG_FORMS.index(long_form), "no_fallback": int(no_fallback),
+                            "vad": int(vad), "vad_batched_timestamps": int(vad_batched_timestamps),
                             "condition_on_previous_text": int(condition_on_previous_text),
                             "without_timestamps": int(without_timestamps)}
     given = dict(language=language, temperature=temperature, temperature_increment=temperature_increment,
@@ -115,7 +122,9 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
                  no_speech_threshold=no_speech_threshold, initial_prompt=initial_prompt, seed=seed,
                  suppress_blank=None if suppress_blank is None else int(suppress_blank),
                  max_initial_timestamp=max_initial_timestamp, batch_size=batch_size,
-                 chunk_length=chunk_length, stride_length=stride_length)
+                 chunk_length=chunk_length, stride_length=stride_length, vad_threshold=vad_threshold,
+                 vad_min_speech_ms=vad_min_speech_ms, vad_min_silence_ms=vad_min_silence_ms,
+                 vad_speech_pad_ms=vad_speech_pad_ms, vad_max_speech_s=vad_max_speech_s, vad_model=vad_model)
     opts.update({k: v for k, v in given.items() if v is not None})
     return opts
 
@@ -191,7 +200,10 @@ class Model:
                    suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
                    max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
                    batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
-                   stride_length: Optional[float] = None,
+                   stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
+                   vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
+                   vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
+                   vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None,
                    progress: Optional[ProgressCallback] = None) -> Transcript:
         """Transcribes audio: a path (any file FFmpeg reads), the bytes of such
         a file, or a 1-D float32 numpy array of 16 kHz mono samples.
@@ -210,7 +222,12 @@ class Model:
           suppress_blank (True), without_timestamps, max_initial_timestamp (1.0 s);
         - long_form: "sequential" (openai-whisper's seek loop) or "chunked"
           (30 s chunks decoded batch_size at a time and merged; chunk_length,
-          stride_length);
+          stride_length), or "vad-batched" (faster-whisper's batched
+          pipeline: Silero VAD speech in <= 30 s chunks, batch_size at a time;
+          vad_batched_timestamps); vad=True skips what the VAD finds silent
+          in the other modes; vad_threshold (0.5), vad_min_speech_ms,
+          vad_min_silence_ms, vad_speech_pad_ms, vad_max_speech_s, vad_model
+          (default: "silero-vad" in the models folder, fetched on first use);
         - progress(done_s, total_s): called after each window from the
           transcribing thread; if it raises, it is not called again and its
           exception is raised when the transcription ends.

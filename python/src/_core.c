@@ -280,11 +280,12 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
         if (!k) return -1;
         double *d = NULL;
         int *i = NULL;
-        if (strcmp(k, "language") == 0 || strcmp(k, "initial_prompt") == 0) {
+        if (strcmp(k, "language") == 0 || strcmp(k, "initial_prompt") == 0 || strcmp(k, "vad_model") == 0) {
             const char *s = NULL;
             if (value != Py_None && !(s = PyUnicode_AsUTF8(value))) return -1;
             if (k[0] == 'l') p->language = s;
-            else p->initial_prompt = s;
+            else if (k[0] == 'i') p->initial_prompt = s;
+            else p->vad_params.model = s;
             continue;
         }
         if (strcmp(k, "seed") == 0) {
@@ -303,6 +304,13 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
         else if (strcmp(k, "max_initial_timestamp") == 0) d = &p->max_initial_timestamp;
         else if (strcmp(k, "chunk_length") == 0) d = &p->chunk_length;
         else if (strcmp(k, "stride_length") == 0) d = &p->stride_length;
+        else if (strcmp(k, "vad_threshold") == 0) d = &p->vad_params.threshold;
+        else if (strcmp(k, "vad_min_speech_ms") == 0) d = &p->vad_params.min_speech_duration_ms;
+        else if (strcmp(k, "vad_min_silence_ms") == 0) d = &p->vad_params.min_silence_duration_ms;
+        else if (strcmp(k, "vad_speech_pad_ms") == 0) d = &p->vad_params.speech_pad_ms;
+        else if (strcmp(k, "vad_max_speech_s") == 0) d = &p->vad_params.max_speech_duration_s;
+        else if (strcmp(k, "vad") == 0) i = &p->vad;
+        else if (strcmp(k, "vad_batched_timestamps") == 0) i = &p->vad_batched_timestamps;
         else if (strcmp(k, "task") == 0) i = (int *)&p->task;
         else if (strcmp(k, "long_form") == 0) i = (int *)&p->long_form;
         else if (strcmp(k, "no_fallback") == 0) i = &p->no_fallback;

@@ -248,3 +248,17 @@ def test_threads_share_a_model(model):
     for th in ths:
         th.join()
     assert got == [want] * 3
+
+
+def test_vad_options_equal_the_cli(model):
+    if not (MODELS / "silero-vad" / "silero_vad_v6.safetensors").is_file():
+        pytest.skip("no models/silero-vad")
+    vad = str(MODELS / "silero-vad")
+    for py_opts, cli_opts in [({"long_form": "vad-batched", "batch_size": 2, "vad_batched_timestamps": True},
+                               ["--long-form", "vad-batched", "--batch-size", "2", "--vad-batched-timestamps"]),
+                              ({"vad": True, "vad_min_silence_ms": 500.0}, ["--vad", "--vad-min-silence-ms", "500"])]:
+        ref = json.loads(run_cli("--output-format", "json", "--vad-model", vad, *cli_opts, str(JFK)))
+        got = model.transcribe(str(JFK), vad_model=vad, **py_opts)
+        assert [(list(s.tokens), s.start, s.end) for s in got] == \
+            [(s["tokens"], s["start"], s["end"]) for s in ref["segments"]], py_opts
+        assert "ask not what your country" in got.text
