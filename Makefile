@@ -3,8 +3,9 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
+PREFIX ?= /usr/local
 
-.PHONY: all build test sanitize fuzz fuzz-build clean
+.PHONY: all build test sanitize fuzz fuzz-build clean install
 
 all: build
 
@@ -14,6 +15,10 @@ build:
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Library, header, program, cwhisper.pc and CMake package files under PREFIX.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 # The whole suite under AddressSanitizer and UBSan.
 sanitize:

@@ -1,0 +1,309 @@
+"""cwhisper.Model: the library's transcription with every option of
+`cwhisper transcribe`, returning Segment objects (faster-whisper's shape)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+
+from . import _core
+from ._models import resolve_model
+
+Audio = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
+"""A path, the bytes of an audio file, or 1-D float32 samples at 16 kHz (numpy array)."""
+
+ProgressCallback = Callable[[float, float], Any]
+"""Called after each 30 s window with (seconds done, total seconds)."""
+
+SAMPLE_RATE = 16000
+_LONG_FORMS = ("sequential", "chunked", "vad-batched")  # cw_long_form order
+
+_DTYPES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16", "bf16": "bf16",
+           "bfloat16": "bf16", "int8": "int8"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a transcript, as openai-whisper's transcribe() gives it."""
+
+    id: int
+    seek: int
+    """window start, in mel frames (10 ms)"""
+    start: float
+    """seconds from the start of the audio"""
+    end: float
+    text: str
+    tokens: Tuple[int, ...]
+    """token ids, timestamp tokens included"""
+    avg_logprob: float
+    compression_ratio: float
+    no_speech_prob: float
+    temperature: float
+    words: Optional[List[Any]] = None
+    """word timestamps: not computed by cwhisper yet (always None)"""
+
+
+class Transcript(Sequence[Segment]):
+    """The result of Model.transcribe: a sequence of Segment, with the whole
+    text, the language and the duration; format()/write() give txt, srt, vtt,
+    json and tsv exactly as `cwhisper transcribe --output-format` does."""
+
+    def __init__(self, result: "_core.Result", source: Optional[str] = None, model: Optional[str] = None):
+        self._result = result
+        self._source, self._model = source, model
+        self.segments: List[Segment] = [Segment(*s) for s in result.segments()]
+        self.text: str = result.text
+        self.language: str = result.language
+        self.duration: float = result.duration
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.segments[i]
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self.segments)
+
+    def __repr__(self) -> str:
+        return f"Transcript(language={self.language!r}, duration={self.duration:.2f}, segments={len(self)})"
+
+    def format(self, fmt: str = "txt") -> str:
+        """The transcript as txt, srt, vtt, json or tsv."""
+        return self._result.format(fmt, self._source, self._model)
+
+    def write(self, path: Union[str, "os.PathLike[str]"], fmt: Optional[str] = None) -> None:
+        """Writes the transcript to path atomically; fmt defaults to path's extension."""
+        fmt = fmt or os.path.splitext(os.fspath(path))[1].lstrip(".")
+        self._result.write(path, fmt, self._source, self._model)
+
+
+def _float32_samples(audio: Any) -> Any:
+    """numpy arrays of another dtype are converted; other buffers go as they are."""
+    if type(audio).__module__ == "numpy" and hasattr(audio, "astype"):
+        import numpy as np
+
+        a = np.ascontiguousarray(audio, dtype=np.float32)
+        if a.ndim != 1:
+            raise ValueError(f"audio samples must be 1-D (mono 16 kHz), not of shape {a.shape}")
+        return a
+    return audio
+
+
+def _options(*, language: Optional[str] = None, task: str = "transcribe", temperature: Optional[float] = None,
+             temperature_increment: Optional[float] = None, no_fallback: bool = False,
+             beam_size: Optional[int] = None, patience: Optional[float] = None, best_of: Optional[int] = None,
+             length_penalty: Optional[float] = None, compression_ratio_threshold: Optional[float] = None,
+             logprob_threshold: Optional[float] = None, no_speech_threshold: Optional[float] = None,
+             initial_prompt: Optional[str] = None, condition_on_previous_text: bool = True,
+             seed: Optional[int] = None, suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
+             max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
+             batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
+             stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
+             vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
+             vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
+             vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None) -> Dict[str, Any]:
+    """Model.transcribe's options as the C binding's dict of cw_transcribe_params fields (None: the default)."""
+    if task not in ("transcribe", "translate"):
+        raise ValueError(f"task '{task}' is not transcribe or translate")
+    if long_form not in _LONG_FORMS:
+        raise ValueError(f"long_form '{long_form}' is not sequential, chunked or vad-batched")
+    if (vad or long_form == "vad-batched") and vad_model is None:
+        vad_model = resolve_model("silero-vad")  # the models folder, fetched on first use
+    opts: Dict[str, Any] = {"task": 0 if task == "transcribe" else 1,
+                            "long_form": _LONG_FORMS.index(long_form), "no_fallback": int(no_fallback),
+                            "vad": int(vad), "vad_batched_timestamps": int(vad_batched_timestamps),
+                            "condition_on_previous_text": int(condition_on_previous_text),
+                            "without_timestamps": int(without_timestamps)}
+    given = dict(language=language, temperature=temperature, temperature_increment=temperature_increment,
+                 beam_size=beam_size, patience=patience, best_of=best_of, length_penalty=length_penalty,
+                 compression_ratio_threshold=compression_ratio_threshold, logprob_threshold=logprob_threshold,
+                 no_speech_threshold=no_speech_threshold, initial_prompt=initial_prompt, seed=seed,
+                 suppress_blank=None if suppress_blank is None else int(suppress_blank),
+                 max_initial_timestamp=max_initial_timestamp, batch_size=batch_size,
+                 chunk_length=chunk_length, stride_length=stride_length, vad_threshold=vad_threshold,
+                 vad_min_speech_ms=vad_min_speech_ms, vad_min_silence_ms=vad_min_silence_ms,
+                 vad_speech_pad_ms=vad_speech_pad_ms, vad_max_speech_s=vad_max_speech_s, vad_model=vad_model)
+    opts.update({k: v for k, v in given.items() if v is not None})
+    return opts
+
+
+def load_audio(path: Union[str, "os.PathLike[str]"]) -> Any:
+    """Decodes any file FFmpeg reads to mono float32 samples at 16 kHz,
+    downmixed and resampled as `ffmpeg -ac 1 -ar 16000` does (the samples
+    Model.transcribe gets from a path): a numpy array when numpy is
+    installed, else an array.array("f")."""
+    data = _core.load_audio(path)
+    try:
+        import numpy as np
+    except ImportError:
+        import array
+
+        a = array.array("f")
+        a.frombytes(data)
+        return a
+    return np.frombuffer(data, dtype=np.float32)
+
+
+class Model:
+    """A loaded Whisper model and its compute context.
+
+    model: a name ("tiny.en", "base", ...: resolved and fetched as the CLI
+    does, see cwhisper.resolve_model) or a model directory (CTranslate2 or
+    Hugging Face safetensors). device: "cpu" (the CUDA back end does not exist
+    yet). dtype: "fp32" (exact), "fp16", "bf16" or "int8" (faster, not
+    exact). threads: None for every CPU.
+
+    A Model may be shared by threads; its transcriptions run one at a time
+    (with the GIL released). For parallel work make one Model per thread.
+    """
+
+    def __init__(self, model: Union[str, "os.PathLike[str]"] = "tiny.en", *, device: str = "cpu",
+                 dtype: str = "fp32", threads: Optional[int] = None):
+        if device != "cpu":
+            raise ValueError(f"device '{device}': cwhisper runs on the CPU only for now (no CUDA back end yet)")
+        if dtype not in _DTYPES:
+            raise ValueError(f"dtype '{dtype}' is not fp32, fp16, bf16 or int8")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, not {threads}")
+        self.name = os.path.basename(os.path.normpath(os.fspath(model)))
+        self.path = resolve_model(model)
+        self.device, self.dtype, self.threads = device, _DTYPES[dtype], threads
+        self._m = _core.Model(self.path, self.dtype, threads or 0)
+
+    @property
+    def multilingual(self) -> bool:
+        """True for a multilingual model, False for an English-only (.en) one."""
+        return self._m.multilingual
+
+    @property
+    def lockstep(self) -> bool:
+        """True when transcribe_multiple can decode files in lockstep (the library has cw_transcribe_files)."""
+        return hasattr(self._m, "transcribe_files")
+
+    def describe(self) -> str:
+        """Kind, dimensions, dtypes, vocabulary, special tokens and memory (`cwhisper info`)."""
+        return self._m.describe()
+
+    def kernels(self) -> str:
+        """The kernels this model's context runs (ISA, threads, dtype)."""
+        return self._m.kernels()
+
+    def transcribe(self, audio: Audio, *, language: Optional[str] = None, task: str = "transcribe",
+                   temperature: Optional[float] = None, temperature_increment: Optional[float] = None,
+                   no_fallback: bool = False, beam_size: Optional[int] = None, patience: Optional[float] = None,
+                   best_of: Optional[int] = None, length_penalty: Optional[float] = None,
+                   compression_ratio_threshold: Optional[float] = None, logprob_threshold: Optional[float] = None,
+                   no_speech_threshold: Optional[float] = None, initial_prompt: Optional[str] = None,
+                   condition_on_previous_text: bool = True, seed: Optional[int] = None,
+                   suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
+                   max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
+                   batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
+                   stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
+                   vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
+                   vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
+                   vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None,
+                   progress: Optional[ProgressCallback] = None) -> Transcript:
+        """Transcribes audio: a path (any file FFmpeg reads), the bytes of such
+        a file, or a 1-D float32 numpy array of 16 kHz mono samples.
+
+        The options are those of `cwhisper transcribe` (None: the library's
+        default, which is openai-whisper's transcribe()):
+
+        - language: "auto"/None (detect; English for .en models) or a code;
+          task: "transcribe" or "translate";
+        - temperature (0.0), temperature_increment (0.2; the fallback runs up
+          to 1.0), no_fallback; beam_size (greedy), patience (1.0), best_of
+          (1), length_penalty;
+        - compression_ratio_threshold (2.4; <= 0 off), logprob_threshold
+          (-1.0; float("nan") off), no_speech_threshold (0.6; <= 0 off);
+        - initial_prompt, condition_on_previous_text (True), seed (0),
+          suppress_blank (True), without_timestamps, max_initial_timestamp (1.0 s);
+        - long_form: "sequential" (openai-whisper's seek loop) or "chunked"
+          (30 s chunks decoded batch_size at a time and merged; chunk_length,
+          stride_length), or "vad-batched" (faster-whisper's batched
+          pipeline: Silero VAD speech in <= 30 s chunks, batch_size at a time;
+          vad_batched_timestamps); vad=True skips what the VAD finds silent
+          in the other modes; vad_threshold (0.5), vad_min_speech_ms,
+          vad_min_silence_ms, vad_speech_pad_ms, vad_max_speech_s, vad_model
+          (default: "silero-vad" in the models folder, fetched on first use);
+        - progress(done_s, total_s): called after each window from the
+          transcribing thread; if it raises, it is not called again and its
+          exception is raised when the transcription ends.
+
+        Raises CwhisperError (carrying the library's message) on a failure,
+        e.g. an unreadable file or an invalid option.
+        """
+        opts = _options(**{k: v for k, v in locals().items() if k not in ("self", "audio", "progress")})
+        if isinstance(audio, (bytes, bytearray)):
+            return self._transcribe_bytes(bytes(audio), opts, progress)
+        source = os.fspath(audio) if isinstance(audio, (str, os.PathLike)) else None
+        r = self._m.transcribe(source if source is not None else _float32_samples(audio), opts, progress)
+        return Transcript(r, source, self.name)
+
+    def transcribe_multiple(self, paths: Sequence[Union[str, "os.PathLike[str]"]], *, lockstep: int = 8,
+                            return_errors: bool = False, progress: Optional[ProgressCallback] = None,
+                            **options: Any) -> List[Any]:
+        """Transcribes files (paths) with the model loaded once; returns one
+        Transcript per file, in order, each equal to transcribe(path, **options).
+
+        In the sequential long-form mode, `lockstep` files (1..64) are decoded
+        together: the windows they are at share each encoder call and decoder
+        step (cw_transcribe_files), which is faster on many short files; a file
+        that ends makes room for the next. In the chunked mode the files go one
+        after the other, each batched by chunks (batch_size). A library built
+        without cw_transcribe_files (Model.lockstep is False) runs them one
+        after the other too; the results are the same either way.
+
+        A file that fails does not stop the others: its CwhisperError (naming
+        the file) is raised once all are done, or, with return_errors=True,
+        put in the list in its place.
+        """
+        opts = _options(**options)
+        if options.get("long_form", "sequential") == "sequential":
+            if not 1 <= lockstep <= 64:
+                raise ValueError(f"lockstep must be in 1..64, not {lockstep}")
+            if options.get("batch_size", 1) > 1:
+                raise ValueError("batch_size is the chunked mode's; the sequential mode batches files (lockstep)")
+            opts["batch_size"] = lockstep
+        srcs = [os.fspath(p) for p in paths]
+        out: List[Any] = []
+        for src, r in zip(srcs, self._transcribe_files(srcs, opts, progress)):
+            if isinstance(r, _core.CwhisperError):
+                if not return_errors:
+                    raise r
+                out.append(r)
+            else:
+                out.append(Transcript(r, src, self.name))
+        return out
+
+    def _transcribe_files(self, srcs: List[str], opts: Dict[str, Any],
+                          progress: Optional[ProgressCallback]) -> List[Any]:
+        if self.lockstep:
+            r: List[Any] = self._m.transcribe_files(srcs, opts, progress)
+            return r
+        # A library without the lockstep entry point: one file after the
+        # other, with the same results.
+        one = dict(opts, batch_size=1) if opts.get("long_form", 0) == 0 else opts
+        out: List[Any] = []
+        for src in srcs:
+            try:
+                out.append(self._m.transcribe(src, one, progress))
+            except _core.CwhisperError as e:
+                out.append(e)
+        return out
+
+    def _transcribe_bytes(self, data: bytes, opts: Dict[str, Any], progress: Optional[ProgressCallback]) -> Transcript:
+        # The library decodes from a path (FFmpeg needs to seek in some
+        # containers), so the bytes go to a private temporary file first.
+        fd, tmp = tempfile.mkstemp(prefix="cwhisper-", suffix=".audio")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return Transcript(self._m.transcribe(tmp, opts, progress), None, self.name)
+        except _core.CwhisperError as e:
+            e.args = (str(e).replace(tmp, "<audio bytes>"),)  # the caller never saw that name
+            raise
+        finally:
+            os.unlink(tmp)
