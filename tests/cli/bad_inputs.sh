@@ -31,6 +31,14 @@ case_() {
 }
 skip() { skips=$((skips + 1)); echo "skipped: $*"; printf '| - | %s | skipped here | |\n' "$*" >>"$doc"; }
 M=(--model "$tiny" --threads 2)
+# The cases run as nobody need a model nobody can reach: the checkout may sit
+# under a directory of mode 700 (mktemp -d), so then a copy in $tmp.
+M_nobody=("${M[@]}")
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
+   ! setpriv --reuid=65534 --regid=65534 --clear-groups -- test -r "$tiny/model.bin"; then
+  cp -r "$tiny" "$tmp/nobody-tiny.en" && chmod -R a+rX "$tmp/nobody-tiny.en"
+  M_nobody=(--model "$tmp/nobody-tiny.en" --threads 2)
+fi
 jfk=$speech/english-fixtures/audio/jfk.flac
 
 # A copy of tiny.en made of links to its files, for damaging one of them.
@@ -87,7 +95,7 @@ elif command -v setpriv >/dev/null; then
   cli_user=$cli
   cli() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$cli_user" "$@"; }
   cli=cli
-  case_ 1 "unreadable file (mode 000; run as nobody)" "secret.flac: .*Permission denied" "${M[@]}" "$tmp/secret.flac"
+  case_ 1 "unreadable file (mode 000; run as nobody)" "secret.flac: .*Permission denied" "${M_nobody[@]}" "$tmp/secret.flac"
   cli=$cli_user
 else
   skip "unreadable file: running as root without setpriv (root reads a mode 000 file)"
@@ -177,7 +185,7 @@ case_ 1 "--output-dir missing" "output directory .*/missing: No such file or dir
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   mkdir -p "$tmp/ro"; chmod 555 "$tmp/ro"
   cli_user=$cli; cli() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$cli_user" "$@"; }; cli=cli
-  case_ 1 "--output-dir not writable (run as nobody)" "output directory .*/ro is not writable: Permission denied" "${M[@]}" --output-dir "$tmp/ro" "$jfk"
+  case_ 1 "--output-dir not writable (run as nobody)" "output directory .*/ro is not writable: Permission denied" "${M_nobody[@]}" --output-dir "$tmp/ro" "$jfk"
   cli=$cli_user
 elif [ "$(id -u)" -ne 0 ]; then
   mkdir -p "$tmp/ro"; chmod 555 "$tmp/ro"
