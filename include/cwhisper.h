@@ -94,6 +94,15 @@ cw_status cw_audio_load(const char *path, float **samples, size_t *n_samples);
 /* ------------------------------------------------------------------------ */
 /* Transcription results                                                     */
 
+/* One word of a segment, as openai-whisper's word_timestamps=True gives it:
+ * text with its leading space and merged punctuation, times in seconds from
+ * the start of the file, probability the mean of its tokens' probabilities. */
+typedef struct {
+    const char *word;
+    double start, end;
+    double probability;
+} cw_word;
+
 /* One segment of a transcript, as openai-whisper's transcribe() returns it. */
 typedef struct {
     int id;
@@ -106,6 +115,8 @@ typedef struct {
     double compression_ratio;
     double no_speech_prob;
     double temperature;
+    const cw_word *words;    /* [n_words]; NULL and 0 unless word timestamps were asked for */
+    size_t n_words;
 } cw_segment;
 
 typedef struct cw_result cw_result;
@@ -122,7 +133,7 @@ void cw_result_free(cw_result *result);
  * case-insensitively); NULL if cwhisper does not know the language. */
 const char *cw_language_full_name(const char *code_or_name);
 
-/* Builds a result from segments (copied); for callers and tests that
+/* Builds a result from segments (copied, words included); for callers and tests that
  * assemble transcripts themselves. text may be NULL: then the segments'
  * texts are joined. A NULL segment text or language counts as "".
  * CW_ERR_INVALID_ARG if a time or the duration is negative or not finite. */

@@ -14,6 +14,8 @@ struct cw_result {
     size_t n;
     int *tokens;          /* every segment's tokens, back to back */
     char *texts;          /* every segment's text, each NUL-terminated */
+    cw_word *words;       /* every segment's words, back to back */
+    char *word_texts;     /* every word's text, each NUL-terminated */
     char *text;           /* the whole transcript */
     char *language;       /* "" when unknown */
     double duration;
@@ -36,6 +38,14 @@ static cw_status check_segments(const cw_segment *segs, size_t n)
         if (s->n_tokens > 0 && !s->tokens)
             return cw_error(CW_ERR_INVALID_ARG, "result segment %zu: %zu tokens but no array",
                             i, s->n_tokens);
+        if (s->n_words > 0 && !s->words)
+            return cw_error(CW_ERR_INVALID_ARG, "result segment %zu: %zu words but no array",
+                            i, s->n_words);
+        for (size_t w = 0; w < s->n_words; w++)
+            if (!time_ok(s->words[w].start) || !time_ok(s->words[w].end))
+                return cw_error(CW_ERR_INVALID_ARG, "result segment %zu word %zu: time %g..%g is "
+                                "negative, not finite or too large", i, w, s->words[w].start,
+                                s->words[w].end);
     }
     return CW_OK;
 }
@@ -45,23 +55,56 @@ static const char *seg_text(const cw_segment *s)
     return s->text ? s->text : "";
 }
 
-/* Totals of the variable-length parts, overflow-checked. */
-static cw_status measure(const cw_segment *segs, size_t n, size_t *n_tokens, size_t *n_chars)
+static const char *word_text(const cw_word *w)
 {
-    size_t t = 0, c = 0;
+    return w->word ? w->word : "";
+}
+
+/* Sizes of the variable-length parts, overflow-checked. */
+typedef struct {
+    size_t tokens, chars, words, word_chars;
+} sizes;
+
+static int add_size(size_t *total, size_t x)
+{
+    if (x > (size_t)-1 - *total) return -1;
+    *total += x;
+    return 0;
+}
+
+static cw_status measure(const cw_segment *segs, size_t n, sizes *sz)
+{
+    *sz = (sizes){0, 0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(seg_text(&segs[i]));
-        if (segs[i].n_tokens > (size_t)-1 - t || len >= (size_t)-1 - c)
-            return cw_error(CW_ERR_INVALID_ARG, "result: segments too large");
-        t += segs[i].n_tokens;
-        c += len + 1;
+        int bad = add_size(&sz->tokens, segs[i].n_tokens) || len == (size_t)-1 ||
+                  add_size(&sz->chars, len + 1) || add_size(&sz->words, segs[i].n_words);
+        for (size_t w = 0; !bad && w < segs[i].n_words; w++) {
+            size_t wl = strlen(word_text(&segs[i].words[w]));
+            bad = wl == (size_t)-1 || add_size(&sz->word_chars, wl + 1);
+        }
+        if (bad) return cw_error(CW_ERR_INVALID_ARG, "result: segments too large");
     }
     size_t bytes;
-    if (cw_mul_size(t, sizeof(int), &bytes) != 0)
-        return cw_error(CW_ERR_INVALID_ARG, "result: too many tokens");
-    *n_tokens = t;
-    *n_chars = c;
+    if (cw_mul_size(sz->tokens, sizeof(int), &bytes) != 0 ||
+        cw_mul_size(sz->words, sizeof(cw_word), &bytes) != 0)
+        return cw_error(CW_ERR_INVALID_ARG, "result: too many tokens or words");
     return CW_OK;
+}
+
+/* Copies segment s's words to *words and their texts to *txt, advancing both. */
+static void copy_words(cw_segment *d, const cw_segment *s, cw_word **words, char **txt)
+{
+    cw_word *w = *words;
+    for (size_t i = 0; i < s->n_words; i++) {
+        w[i] = s->words[i];
+        size_t len = strlen(word_text(&s->words[i])) + 1;
+        memcpy(*txt, word_text(&s->words[i]), len);
+        w[i].word = *txt;
+        *txt += len;
+    }
+    d->words = s->n_words ? w : NULL;
+    *words = w + s->n_words;
 }
 
 /* Copies the segments into r's blocks, which measure() sized. */
@@ -69,6 +112,8 @@ static void copy_segments(cw_result *r, const cw_segment *segs)
 {
     int *tok = r->tokens;
     char *txt = r->texts;
+    cw_word *words = r->words;
+    char *wtxt = r->word_texts;
     for (size_t i = 0; i < r->n; i++) {
         cw_segment *d = &r->segments[i];
         *d = segs[i];
@@ -79,6 +124,7 @@ static void copy_segments(cw_result *r, const cw_segment *segs)
         if (d->n_tokens) memcpy(tok, segs[i].tokens, d->n_tokens * sizeof(int));
         d->tokens = tok;
         tok += d->n_tokens;
+        copy_words(d, &segs[i], &words, &wtxt);
     }
 }
 
@@ -107,9 +153,9 @@ cw_status cw_result_create(const cw_segment *segments, size_t n, const char *tex
     if (!time_ok(duration))
         return cw_error(CW_ERR_INVALID_ARG, "result: duration %g is negative, not finite or too large",
                         duration);
-    size_t n_tokens = 0, n_chars = 0;
+    sizes sz;
     cw_status st = check_segments(segments, n);
-    if (st == CW_OK) st = measure(segments, n, &n_tokens, &n_chars);
+    if (st == CW_OK) st = measure(segments, n, &sz);
     if (st != CW_OK) return st;
 
     cw_result *r = cw_calloc(1, sizeof *r);
@@ -117,15 +163,17 @@ cw_status cw_result_create(const cw_segment *segments, size_t n, const char *tex
     r->n = n;
     r->duration = duration;
     r->segments = cw_calloc(n, sizeof *r->segments);
-    r->tokens = cw_calloc(n_tokens, sizeof(int));
-    r->texts = cw_malloc(n_chars);
+    r->tokens = cw_calloc(sz.tokens, sizeof(int));
+    r->texts = cw_malloc(sz.chars);
+    r->words = cw_calloc(sz.words, sizeof(cw_word));
+    r->word_texts = cw_malloc(sz.word_chars);
     r->language = cw_strdup(language ? language : "");
-    if (!r->segments || !r->tokens || !r->texts || !r->language) {
+    if (!r->segments || !r->tokens || !r->texts || !r->words || !r->word_texts || !r->language) {
         cw_result_free(r);
         return CW_ERR_NOMEM;
     }
     copy_segments(r, segments);
-    r->text = text ? cw_strdup(text) : join_texts(r, n_chars);
+    r->text = text ? cw_strdup(text) : join_texts(r, sz.chars);
     if (!r->text) {
         cw_result_free(r);
         return CW_ERR_NOMEM;
@@ -140,6 +188,8 @@ void cw_result_free(cw_result *result)
     free(result->segments);
     free(result->tokens);
     free(result->texts);
+    free(result->words);
+    free(result->word_texts);
     free(result->text);
     free(result->language);
     free(result);

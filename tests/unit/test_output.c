@@ -269,6 +269,32 @@ static void test_json_escapes(void)
     cw_result_free(r);
 }
 
+static void test_result_copies_words(void)
+{
+    char w0[] = " one", w1[] = " two.";
+    cw_word words[2] = { { w0, 0.0, 0.5, 0.9 }, { w1, 0.5, 1.25, 0.25 } };
+    cw_segment segs[2] = { { .id = 0, .start = 0, .end = 1.5, .text = " one two.", .words = words, .n_words = 2 },
+                           { .id = 1, .start = 1.5, .end = 2, .text = " -" } };
+    cw_result *r = NULL;
+    CHECK(cw_result_create(segs, 2, NULL, "en", 2.5, &r) == CW_OK);
+    w0[1] = 'X', words[1].end = 9; /* the copy must not see the caller's buffers change */
+    const cw_segment *s0 = cw_result_segment(r, 0), *s1 = cw_result_segment(r, 1);
+    CHECK(s0 && s1);
+    if (s0 && s1) {
+        CHECK_EQ_INT(s0->n_words, 2);
+        CHECK_EQ_STR(s0->words[0].word, " one");
+        CHECK_EQ_STR(s0->words[1].word, " two.");
+        CHECK(s0->words[1].start == 0.5 && s0->words[1].end == 1.25 && s0->words[1].probability == 0.25);
+        CHECK(s1->n_words == 0 && s1->words == NULL);
+    }
+    cw_result_free(r);
+    words[1].end = NAN;
+    CHECK_FAILS(cw_result_create(segs, 2, NULL, "en", 2.5, &r), CW_ERR_INVALID_ARG, "word 1");
+    words[1].end = 1.0;
+    segs[1].n_words = 1; /* words NULL */
+    CHECK_FAILS(cw_result_create(segs, 2, NULL, "en", 2.5, &r), CW_ERR_INVALID_ARG, "segment 1");
+}
+
 static void test_result_copies_and_checks(void)
 {
     int toks[] = { 7, 8 };
@@ -428,6 +454,7 @@ int main(void)
     RUN(test_json_round_trip);
     RUN(test_json_escapes);
     RUN(test_result_copies_and_checks);
+    RUN(test_result_copies_words);
     RUN(test_format_names);
     RUN(test_write_file_failures);
     RUN(test_failed_write_keeps_old_file);
