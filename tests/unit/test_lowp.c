@@ -7,6 +7,7 @@
  * the CPU cannot run are listed as skipped. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu.h"
@@ -471,6 +472,30 @@ static float *run_lattn(cw_backend *be, const cw_attn *a0, const float *q, const
  * cw_avx512_attn_lowp_min_rows query rows or more) or the float32 one (smaller
  * blocks, which stay float32),
  * and through the back end (lowp) with 1, 2 and 3 threads: the same bits. */
+/* The AVX-512 GELU is avx2's lane for lane: the same bits, tails included,
+ * so fp32 transcripts do not depend on which of the two the CPU runs. */
+static void test_gelu_avx512_bits(void)
+{
+#ifdef CW_HAVE_X86
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    if (!(f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)) {
+        printf("  skipped: avx512 gelu (no AVX-512)\n");
+        return;
+    }
+    uint64_t s = 3;
+    for (size_t n = 1; n < 70; n += 3) {
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        for (size_t i = 0; i < n; i++) a[i] = b[i] = frand(&s) * 14.0f;
+        if (n > 3) a[0] = b[0] = -0.0f, a[1] = b[1] = -40.0f, a[2] = b[2] = 1e-9f;
+        cw_avx2_gelu(a, n);
+        cw_avx512_gelu(b, n);
+        CHECK_MSG(memcmp(a, b, n * sizeof *a) == 0, "avx512 gelu differs from avx2 at n %zu", n);
+        free(a), free(b);
+    }
+#endif
+}
+
 static void test_attention_lowp(void)
 {
 #ifdef CW_HAVE_X86
@@ -561,5 +586,6 @@ int main(void)
     RUN(test_conv_lowp);
     RUN(test_weights_dtype);
     RUN(test_attention_lowp);
+    RUN(test_gelu_avx512_bits);
     return test_summary();
 }

@@ -24,7 +24,10 @@
 #include <math.h>
 #include <string.h>
 
-#define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+
+#define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,fma")))
+#define CW_AVX512_MATH_TARGET CW_TARGET_BF16
+#include "backend/cpu/avx512_math.h"
 #define CW_INLINE static inline __attribute__((always_inline))
 
 enum {
@@ -122,25 +125,6 @@ CW_TARGET_BF16 static void convert_keys(const work *w, const float *k, size_t k_
         for (size_t d = 0; d < CW_HEAD_DIM; d++) w->vpan[((d / 32 * w->kpv + to / 2) * 32 + d % 32) * 2 + 1] = 0;
 }
 
-/* e^x, Cephes expf at 16 lanes (avx2_vec.c's exp8). */
-CW_TARGET_BF16 CW_INLINE __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
 CW_INLINE __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
 
 /* P [2 tp] as bf16 = softmax(scale * x [keep]) then zeros; x [keep] is
@@ -153,7 +137,7 @@ CW_TARGET_BF16 static void softmax_bf16(uint16_t *p, float *x, size_t keep, size
     __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), vsum = _mm512_setzero_ps();
     for (size_t c = 0; c < keep; c += 16) {
         __mmask16 m = tail16(keep - c);
-        __m512 ev = _mm512_maskz_mov_ps(m, exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vs, vmx)));
+        __m512 ev = _mm512_maskz_mov_ps(m, cw_exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vs, vmx)));
         _mm512_mask_storeu_ps(x + c, m, ev);
         vsum = _mm512_add_ps(vsum, ev);
     }

@@ -9,7 +9,10 @@
 
 #include <immintrin.h>
 
+
 #define CW_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define CW_AVX512_MATH_TARGET CW_TARGET
+#include "backend/cpu/avx512_math.h"
 #define CW_INLINE static inline __attribute__((always_inline))
 
 #ifndef CW_AVX512_ATTN_BLOCK
@@ -317,6 +320,20 @@ void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1,
     cw_gemm sv = { .m = nb, .n = CW_HEAD_DIM, .k = ncols, .a = s, .lda = ncols, .b = v,
                    .ldb = a->v_ld, .bt = CW_DTYPE_F32, .b_kn = 1, .c = o, .ldc = a->o_ld };
     cw_avx512_gemm(&sv, 0, nb, 0, CW_HEAD_DIM, gs);
+}
+
+/* ---- GELU --------------------------------------------------------------- */
+
+/* Lane for lane avx2's gelu8 (avx512_math.h), twice the width: GELU was 7.6%
+ * of a 1-thread tiny.en int8 profile on Sapphire Rapids with the AVX2 one. */
+CW_TARGET void cw_avx512_gelu(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, cw_gelu16(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, m, cw_gelu16(_mm512_maskz_loadu_ps(m, x + i)));
+    }
 }
 
 #endif /* CW_HAVE_X86 */

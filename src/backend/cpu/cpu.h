@@ -167,6 +167,7 @@ size_t cw_avx512_gemm_scratch_floats(const cw_gemm *g);
 void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_scratch_floats(const cw_attn *a);
+void cw_avx512_gelu(float *x, size_t n); /* lane for lane cw_avx2_gelu's bits */
 extern const size_t cw_avx512_attn_block;
 /* blocks of up to this many query rows: dot products read K/V in place,
  * float32 or bf16 (attn_kv16_rows) */
