@@ -106,7 +106,7 @@ static cw_status add_segment(ch_state *s, const cw_merge_piece *pc, const cw_dec
     if (!toks) { free(text); return CW_ERR_NOMEM; }
     memcpy(toks, pc->tokens, pc->n_tokens * sizeof *toks);
     cw_segment seg = {0, (long)s->chunks[pc->chunk].frame, start, end, text, toks, pc->n_tokens, r->avg_logprob,
-                      r->compression_ratio, r->no_speech_prob, r->temperature};
+                      r->compression_ratio, r->no_speech_prob, r->temperature, NULL, 0};
     rc = cw_longform_append(out, &s->seg_cap, &seg);
     if (rc) free(text), free(toks);
     return rc;

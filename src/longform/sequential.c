@@ -171,7 +171,7 @@ static cw_status add_segment(lf_state *s, long seek, const cw_split_piece *pc,
     free(probe);
     cw_segment *seg = &out->segments[out->n_segments];
     *seg = (cw_segment){(int)out->n_segments, seek, pc->start, pc->end_time, text, toks, n,
-                        r->avg_logprob, r->compression_ratio, r->no_speech_prob, r->temperature};
+                        r->avg_logprob, r->compression_ratio, r->no_speech_prob, r->temperature, NULL, 0};
     out->n_segments++;
     return cw_token_run_push(&s->all_tokens, toks, n);
 }

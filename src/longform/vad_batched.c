@@ -138,7 +138,7 @@ static cw_status add_piece(vb_state *s, const cw_decode_result *r, const int32_t
     }
     memcpy(copy, toks, n * sizeof *copy);
     cw_segment seg = {0, seek, start, end, text, copy, n, r->avg_logprob,
-                      cw_compression_ratio(text, strlen(text)), r->no_speech_prob, r->temperature};
+                      cw_compression_ratio(text, strlen(text)), r->no_speech_prob, r->temperature, NULL, 0};
     cw_vad_restore_segments(&seg, 1, s->map);
     rc = cw_longform_append(s->out, &s->seg_cap, &seg);
     if (rc) free(text), free(copy);
