@@ -496,15 +496,62 @@ static void test_gelu_avx512_bits(void)
 #endif
 }
 
-static void test_attention_lowp(void)
+typedef struct {
+    const char *name;
+    void (*run)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+    size_t (*scratch_floats)(const cw_attn *a);
+} lattn_kernel;
+
+/* The bf16 attention kernels this CPU has: AVX512-BF16, and AMX-BF16. */
+static size_t lattn_kernels(lattn_kernel *kk)
 {
+    size_t n = 0;
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
     cw_cpu_detect(&f);
     if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_bf16)) {
-        printf("  skipped: avx512-bf16 attention kernel (no AVX512-BF16)\n");
-        return;
+        printf("  skipped: bf16 attention kernels (no AVX512-BF16)\n");
+        return 0;
     }
+    kk[n++] = (lattn_kernel){ "avx512-bf16", cw_avx512_attention_bf16, cw_avx512_attn_bf16_scratch_floats };
+#ifdef CW_HAVE_AMX
+    if (f.amx_tile && f.amx_bf16)
+        kk[n++] = (lattn_kernel){ "amx-bf16", cw_amx_attention_bf16, cw_amx_attn_bf16_scratch_floats };
+    else printf("  skipped: amx-bf16 attention kernel (no AMX-BF16 granted)\n");
+#endif
+#else
+    printf("  skipped: bf16 attention kernels (not x86)\n");
+#endif
+    return n;
+}
+
+/* |O - ref| <= 1e-3 max|V column|: the orders of the float32 sums, or
+ * probabilities rounded to their other bf16 neighbour (2e-4 passes here;
+ * the float32 attention misses by more). */
+static int lattn_off(const lattn_case *c, const float *o, const float *r, const float *v, size_t ci, const char *name)
+{
+    size_t hd = c->H * 64, ld = hd + 64, qbs = c->nq * ld + 64, kvbs = c->nkv * hd + 64;
+    int bad = 0;
+    for (size_t b = 0; b < c->B; b++)
+        for (size_t hh = 0; hh < c->H; hh++) {
+            const float *vb = v + (c->shared_kv ? 0 : b * kvbs) + hh * 64;
+            for (size_t i = 0; i < c->nq; i++)
+                for (size_t d = 0; d < 64; d++) {
+                    double vm = 0;
+                    for (size_t j = 0; j < c->nkv; j++) vm = fmax(vm, fabs(vb[j * hd + d]));
+                    size_t at = b * qbs + i * ld + hh * 64 + d;
+                    if (!(fabs(o[at] - r[at]) <= 1e-3 * vm) && bad++ < 5)
+                        CHECK_MSG(0, "%s case %zu b %zu h %zu i %zu d %zu: %g vs %g", name, ci, b, hh, i, d, o[at], r[at]);
+                }
+        }
+    return bad;
+}
+
+static void test_attention_lowp(void)
+{
+    lattn_kernel kk[2];
+    size_t nk = lattn_kernels(kk);
+    if (!nk) return;
     cw_backend *be[3] = { 0 };
     cw_backend_params bp = cw_backend_default_params();
     bp.lowp = 1, bp.isa = CW_ISA_AUTO;
@@ -512,13 +559,15 @@ static void test_attention_lowp(void)
         bp.n_threads = t + 1;
         CHECK(cw_backend_create(&bp, &be[t]) == CW_OK);
     }
-    printf("  lowp attention here: %s\n", be[0]->lowp_attn_desc ? be[0]->lowp_attn_desc : "float32");
+    const char *desc = be[0]->lowp_attn_desc;
+    printf("  lowp attention here: %s\n", desc ? desc : "float32");
     const lattn_case cases[] = {
         { 1, 1, 1, 1, 0, 0, 0 },       { 1, 3, 1, 448, 1, 447, 0 },  { 2, 2, 7, 33, 1, 26, 0 },
         { 1, 2, 8, 8, 1, 0, 0 },       { 2, 1, 113, 1500, 0, 0, 0 }, { 1, 2, 130, 1501, 0, 0, 0 },
         { 1, 2, 130, 130, 1, 0, 0 },   { 3, 2, 9, 1501, 0, 0, 1 },   { 1, 1, 120, 200, 1, 80, 0 },
         { 2, 2, 12, 2, 1, 0, 0 },       { 1, 1, 79, 90, 1, 11, 0 },   { 1, 2, 80, 81, 0, 0, 0 },
-        { 2, 1, 96, 3, 1, 0, 0 },
+        { 2, 1, 96, 3, 1, 0, 0 },       { 1, 1, 17, 17, 1, 0, 0 },    { 1, 2, 33, 47, 0, 0, 0 },
+        { 1, 1, 112, 1500, 0, 0, 0 },
     };
     uint64_t s = 21;
     for (size_t ci = 0; ci < LEN(cases); ci++) {
@@ -531,50 +580,42 @@ static void test_attention_lowp(void)
         cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv, .o_ld = ld, .o_bstride = qbs,
                       .q_ld = ld, .q_bstride = qbs, .k_ld = hd, .k_bstride = c->shared_kv ? 0 : kvbs, .v_ld = hd,
                       .v_bstride = c->shared_kv ? 0 : kvbs, .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
-        float *o = calloc(nq_f, 4), *r = calloc(nq_f, 4);
-        float *scr = malloc((cw_avx512_attn_bf16_scratch_floats(&a) + 32) * 4);
-        float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
-        float *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
-        cw_attn_ptrs p = { &a, o, q, k, v, NULL, NULL, 0 }, pr = { &a, r, q, k, v, NULL, NULL, 0 }; /* 0: nothing kept between items */
+        float *r = calloc(nq_f, 4), *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
+        cw_attn_ptrs pr = { &a, r, q, k, v, NULL, NULL, 0 };
         size_t blk = cw_avx512_attn_block;
         for (size_t bh = 0; bh < c->B * c->H; bh++)
             for (size_t i0 = 0; i0 < c->nq; i0 += blk) {
                 size_t i1 = i0 + blk < c->nq ? i0 + blk : c->nq;
-                cw_avx512_attention_bf16(&p, bh, i0, i1, al);
                 if (i1 - i0 >= cw_avx512_attn_lowp_min_rows) cw_ref_attention_lowp(&pr, bh, i0, i1, rs);
                 else cw_ref_attention(&pr, bh, i0, i1, rs);
             }
-        int bad = 0;
-        for (size_t b = 0; b < c->B; b++)
-            for (size_t hh = 0; hh < c->H; hh++) {
-                /* |O - ref| <= 1e-3 max|V column|: the orders of the float32 sums,
-                 * or probabilities rounded to their other bf16 neighbour (2e-4
-                 * passes here; the float32 attention misses by more) */
-                const float *vb = v + (c->shared_kv ? 0 : b * kvbs) + hh * 64;
-                for (size_t i = 0; i < c->nq; i++)
-                    for (size_t d = 0; d < 64; d++) {
-                        double vm = 0;
-                        for (size_t j = 0; j < c->nkv; j++) vm = fmax(vm, fabs(vb[j * hd + d]));
-                        size_t at = b * qbs + i * ld + hh * 64 + d;
-                        if (!(fabs(o[at] - r[at]) <= 1e-3 * vm) && bad++ < 5)
-                            CHECK_MSG(0, "case %zu b %zu h %zu i %zu d %zu: %g vs %g", ci, b, hh, i, d, o[at], r[at]);
-                    }
-            }
-        CHECK_MSG(bad == 0, "case %zu: %d outputs off the reference", ci, bad);
-        for (size_t i = 0; i < nq_f; i++) /* padding untouched */
-            if ((i % qbs) >= c->nq * ld || (i % qbs) % ld >= hd) CHECK(o[i] == 0.0f);
+        float *o[2] = { NULL, NULL };
+        for (size_t ki = 0; ki < nk; ki++) {
+            o[ki] = calloc(nq_f, 4);
+            float *scr = malloc((kk[ki].scratch_floats(&a) + 32) * 4);
+            float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
+            cw_attn_ptrs p = { &a, o[ki], q, k, v, NULL, NULL, 0 }; /* 0: nothing kept between items */
+            for (size_t bh = 0; bh < c->B * c->H; bh++)
+                for (size_t i0 = 0; i0 < c->nq; i0 += blk)
+                    kk[ki].run(&p, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, al);
+            int bad = lattn_off(c, o[ki], r, v, ci, kk[ki].name);
+            CHECK_MSG(bad == 0, "%s case %zu: %d outputs off the reference", kk[ki].name, ci, bad);
+            for (size_t i = 0; i < nq_f; i++) /* padding untouched */
+                if ((i % qbs) >= c->nq * ld || (i % qbs) % ld >= hd) CHECK(o[ki][i] == 0.0f);
+            free(scr);
+        }
+        /* the backends run the kernel the dispatch chose, in work items of their own */
+        size_t chosen = nk > 1 && desc && strncmp(desc, "amx", 3) == 0 ? 1 : 0;
         for (int t = 0; t < 3; t++) {
             float *ot = run_lattn(be[t], &a, q, k, v, nq_f, kv_f);
-            if (be[t]->lowp_attn_desc)
-                CHECK_MSG(memcmp(ot, o, nq_f * 4) == 0, "case %zu: %d threads differ from the kernel", ci, t + 1);
+            if (desc)
+                CHECK_MSG(memcmp(ot, o[chosen], nq_f * 4) == 0, "case %zu: %d threads differ from %s", ci, t + 1,
+                          kk[chosen].name);
             free(ot);
         }
-        free(q), free(k), free(v), free(o), free(r), free(scr), free(rs);
+        free(q), free(k), free(v), free(r), free(rs), free(o[0]), free(o[1]);
     }
     for (int t = 0; t < 3; t++) cw_backend_free(be[t]);
-#else
-    printf("  skipped: avx512-bf16 attention kernel (not x86)\n");
-#endif
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 #define cw_amx_gemm_bf16 cw_emu_amx_gemm_bf16
 #endif
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/amx_tiles.h"
 
 #if defined(CW_HAVE_X86) && defined(__x86_64__)
 
@@ -44,22 +45,10 @@
 
 enum { TR = 16, TB = 64, BR = 32, BC = 32, GEMV_MAX_M = 8 };
 
-/* The 64-byte tile configuration of palette 1. */
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} tile_config;
-
 CW_TARGET_AMX static void configure(void)
 {
-    tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t] = TR;
-        cfg.colsb[t] = TB;
-    }
+    cw_amx_tile_config cfg;
+    cw_amx_config_16x64(&cfg);
     TILE_CONFIG(&cfg);
 }
 
@@ -77,19 +66,48 @@ static const void *a_block(const void *a, size_t lda, size_t i, size_t m1, void 
 /* ---- int8 ----------------------------------------------------------------------- */
 
 /* bp [2][kb][16][64]: columns [j0, j0+32) of W, k in 64-byte blocks; int8
- * quad q of block t of column c at [c/16][t][q][(c%16)*4]; zero past k, n. */
+ * quad q of block t of column c at [c/16][t][q][(c%16)*4]; zero past k, n.
+ * Moved a quad (4 bytes) at a time: a byte loop with index arithmetic cost
+ * five times the tile products of a 1500-row encoder GEMM. */
 static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
 {
     memset(bp, 0, 2 * kb * TR * TB);
+    size_t full = g->k / 4; /* whole quads of a row */
     for (size_t c = 0; c < BC && j0 + c < g->n; c++) {
         const int8_t *w = g->w + (j0 + c) * g->ldw;
         int8_t *d = bp + (c / 16) * kb * TR * TB + (c % 16) * 4;
-        for (size_t kk = 0; kk < g->k; kk++) {
-            size_t quad = kk / 4, t = quad / TR, q = quad % TR;
-            d[(t * TR + q) * TB + kk % 4] = w[kk];
+        for (size_t quad = 0; quad < full; quad++) memcpy(d + quad * TB, w + quad * 4, 4);
+        for (size_t kk = full * 4; kk < g->k; kk++) d[full * TB + kk % 4] = w[kk];
+    }
+}
+
+/* c[i + r][j + q] for the 32 x 32 int32 block acc (row stride BC): mr rows,
+ * nc columns; cw_i8_out's arithmetic, 16 lanes at a time (scalar in the
+ * emulation, which runs on CPUs without AVX-512). */
+#ifdef CW_AMX_EMULATE
+static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr, size_t nc)
+{
+    for (size_t r = 0; r < mr; r++)
+        for (size_t q = 0; q < nc; q++)
+            g->c[(i + r) * g->ldc + j + q] = cw_i8_out(acc[r * BC + q], g->ascale[i + r], g->wscale[j + q], g->bias, j + q);
+}
+#else
+CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr,
+                                         size_t nc)
+{
+    for (size_t q = 0; q < nc; q += 16) {
+        __mmask16 m = nc - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nc - q)) - 1);
+        __m512 ws = _mm512_maskz_loadu_ps(m, g->wscale + j + q);
+        __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
+        for (size_t r = 0; r < mr; r++) {
+            __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + r * BC + q));
+            __m512 y = _mm512_div_ps(x, _mm512_mul_ps(_mm512_set1_ps(g->ascale[i + r]), ws));
+            if (g->bias) y = _mm512_add_ps(y, b);
+            _mm512_mask_storeu_ps(g->c + (i + r) * g->ldc + j + q, m, y);
         }
     }
 }
+#endif
 
 CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
@@ -124,11 +142,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
             TILE_STORE(1, c + 16, BC * sizeof *c);
             TILE_STORE(2, c + TR * BC, BC * sizeof *c);
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
-            size_t mr = m1 - i < BR ? m1 - i : BR;
-            for (size_t r = 0; r < mr; r++)
-                for (size_t q = 0; q < nc; q++)
-                    g->c[(i + r) * g->ldc + j + q] =
-                        cw_i8_out(c[r * BC + q], g->ascale[i + r], g->wscale[j + q], g->bias, j + q);
+            store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, nc);
         }
     }
     TILE_RELEASE();

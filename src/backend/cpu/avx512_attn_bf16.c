@@ -95,7 +95,7 @@ CW_TARGET_BF16 CW_INLINE __m512i rne_bits(__m512 x)
 }
 
 /* d [64] = bf16 of x [64] */
-CW_TARGET_BF16 static void row_to_bf16(uint16_t *d, const float *x)
+CW_TARGET_BF16 void cw_avx512_bf16_row64(uint16_t *d, const float *x)
 {
     for (size_t i = 0; i < CW_HEAD_DIM; i += 16)
         _mm256_storeu_si256((__m256i *)(void *)(d + i), _mm512_cvtepi32_epi16(rne_bits(_mm512_loadu_ps(x + i))));
@@ -109,11 +109,11 @@ CW_TARGET_BF16 static void convert_keys(const work *w, const float *k, size_t k_
     for (size_t j = from; j < to; j++) {
         uint16_t kb[CW_HEAD_DIM], vb[CW_HEAD_DIM];
         uint32_t pairs[HP];
-        row_to_bf16(kb, k + j * k_ld);
+        cw_avx512_bf16_row64(kb, k + j * k_ld);
         memcpy(pairs, kb, sizeof pairs);
         uint32_t *kp = w->kpan + j / KP * HP * KP + j % KP;
         for (size_t q = 0; q < HP; q++) kp[q * KP] = pairs[q];
-        row_to_bf16(vb, v + j * v_ld);
+        cw_avx512_bf16_row64(vb, v + j * v_ld);
         for (size_t d = 0; d < CW_HEAD_DIM; d++)
             w->vpan[((d / 32 * w->kpv + j / 2) * 32 + d % 32) * 2 + (j & 1)] = vb[d];
     }
@@ -129,7 +129,7 @@ CW_INLINE __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xffff 
 
 /* P [2 tp] as bf16 = softmax(scale * x [keep]) then zeros; x [keep] is
  * overwritten with the exponentials. */
-CW_TARGET_BF16 static void softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float scale)
+CW_TARGET_BF16 void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float scale)
 {
     __m512 vs = _mm512_set1_ps(scale), vmax = _mm512_set1_ps(-INFINITY);
     for (size_t c = 0; c < keep; c += 16)
@@ -225,7 +225,7 @@ CW_TARGET_BF16 static void group(const work *w, const cw_attn *a, const float *q
     size_t ld_s = w->npan * KP, keep_max = 0;
     for (size_t r = 0; r < R; r++) {
         uint16_t qb[CW_HEAD_DIM];
-        row_to_bf16(qb, q + r * a->q_ld);
+        cw_avx512_bf16_row64(qb, q + r * a->q_ld);
         memcpy(w->qa + r * HP, qb, sizeof qb);
         size_t keep = cw_mask_keep(&mask, g0 + r, ncols);
         if (keep > keep_max) keep_max = keep;
@@ -235,7 +235,7 @@ CW_TARGET_BF16 static void group(const work *w, const cw_attn *a, const float *q
     for (size_t r = 0; r < R; r++) {
         uint16_t *pr = (uint16_t *)(void *)(w->pa + r * w->kpv);
         size_t keep = cw_mask_keep(&mask, g0 + r, ncols);
-        if (keep) softmax_bf16(pr, w->s + r * ld_s, keep, tp, a->scale);
+        if (keep) cw_avx512_softmax_bf16(pr, w->s + r * ld_s, keep, tp, a->scale);
         else memset(pr, 0, 2 * tp * sizeof *pr); /* every key masked: O = 0 */
     }
     for (size_t h = 0; h < 2; h++) pv_any(w, tp, h, o, a->o_ld, R);

@@ -181,10 +181,19 @@ size_t cw_avx512_gemm_bf16_scratch_floats(const cw_gemm *g);
 extern const size_t cw_avx512_attn_lowp_min_rows;
 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a);
+/* Its pieces that the AMX attention shares: d [64] = bf16 (nearest even) of
+ * x [64]; P [2 tp] = bf16 of softmax(scale x [keep]) then zeros (x is
+ * overwritten with the exponentials). */
+void cw_avx512_bf16_row64(uint16_t *d, const float *x);
+void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float scale);
 #endif
 #ifdef CW_HAVE_AMX
 /* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */
 void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+/* bf16 attention with AMX-BF16 (amx_attn.c): cw_avx512_attention_bf16's
+ * rounding and work items; blocks of fewer than 16 rows go to it. */
+void cw_amx_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_amx_attn_bf16_scratch_floats(const cw_attn *a);
 #endif
 
 #endif

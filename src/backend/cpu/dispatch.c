@@ -149,10 +149,10 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         }
     }
 #ifdef CW_HAVE_AMX
-    /* AMX (amx_gemm.c) was written without a machine to run it on: off unless
-     * CW_AMX=1, until test_lowp has passed on a Sapphire Rapids-class CPU. */
+    /* AMX (amx_gemm.c, amx_attn.c), tested by test_lowp on a Sapphire
+     * Rapids-class Xeon (2026-12-05); CW_AMX=0 turns it off (to compare). */
     const char *amx = getenv("CW_AMX");
-    if (amx && strcmp(amx, "1") == 0 && avx512 && f.amx_tile) {
+    if (!(amx && strcmp(amx, "0") == 0) && avx512 && f.amx_tile) {
         if (f.amx_int8 && f.avx512_vnni) {
             k->gemm_i8 = cw_amx_gemm_i8;
             k->gemm_i8_name = "amx-int8 (m > 8), avx512-vnni";
@@ -160,6 +160,11 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         if (f.amx_bf16 && f.avx512_bf16) {
             k->gemm_bf16 = cw_amx_gemm_bf16;
             k->gemm_bf16_name = "amx-bf16 (m > 8), avx512-bf16";
+            if (k->attention_lowp == cw_avx512_attention_bf16) {
+                k->attention_lowp = cw_amx_attention_bf16;
+                k->attn_lowp_scratch_floats = cw_amx_attn_bf16_scratch_floats;
+                k->attention_lowp_name = "amx-bf16 (16+ rows), avx512-bf16";
+            }
         }
     }
 #endif
