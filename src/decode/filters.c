@@ -8,6 +8,7 @@
 
 #include "decode/decode_internal.h"
 #include "util/error.h"
+#include "util/vmath.h"
 
 /* tokenizer.py Tokenizer.non_speech_tokens, computed from the shipped
  * tiktoken files (whisper-reference.md §5; checked against the installed
@@ -186,24 +187,15 @@ static void timestamp_pairs(const cw_logit_filters *f, float *logits, const int3
 static void timestamp_mass_rule(const cw_logit_filters *f, float *logits)
 {
     const size_t tb = (size_t)f->sp->timestamp_begin, n = f->n_vocab;
-    float mx = -INFINITY;
-    for (size_t i = 0; i < n; i++) if (logits[i] > mx) mx = logits[i];
+    float mx = cw_vmax(logits, n);
     if (mx == -INFINITY) return;
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += expf(logits[i] - mx);
-    float lse = (float)(mx + log(sum));
-    float ts_max = -INFINITY, text_max = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        float lp = logits[i] - lse;
-        if (i < tb) { if (lp > text_max) text_max = lp; }
-        else if (lp > ts_max) ts_max = lp;
-    }
+    float lse = (float)(mx + log(cw_vsum_exp(logits, n, mx, 0.0f)));
+    /* max(x[i] - lse) = max(x) - lse: the rounded difference is monotonic in x */
+    size_t split = tb < n ? tb : n;
+    float text_max = split ? cw_vmax(logits, split) - lse : -INFINITY;
+    float ts_max = n > split ? cw_vmax(logits + split, n - split) - lse : -INFINITY;
     float ts_lse = -INFINITY;
-    if (ts_max > -INFINITY) {
-        double s = 0.0;
-        for (size_t i = tb; i < n; i++) s += expf((logits[i] - lse) - ts_max);
-        ts_lse = (float)(ts_max + log(s));
-    }
+    if (ts_max > -INFINITY) ts_lse = (float)(ts_max + log(cw_vsum_exp(logits + split, n - split, lse, ts_max)));
     if (ts_lse > text_max) mask_range(logits, 0, tb);
 }
 

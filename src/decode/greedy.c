@@ -9,6 +9,7 @@
 
 #include "decode/decode_internal.h"
 #include "util/error.h"
+#include "util/vmath.h"
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -43,11 +44,9 @@ double cw_rng_uniform(cw_rng *rng) { return (double)(cw_rng_next(rng) >> 11) * 0
 /* logsumexp of x [n] in float32 (max-shifted, double accumulation). */
 static float log_sum_exp(const float *x, size_t n)
 {
-    float mx = -INFINITY;
-    for (size_t i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
-    double sum = 0.0;
-    for (size_t i = 0; i < n; i++) sum += expf(x[i] - mx);
-    return (float)(mx + log(sum));
+    float mx = cw_vmax(x, n);
+    if (mx == -INFINITY) return NAN; /* every logit masked: log_softmax is NaN, as in PyTorch */
+    return (float)(mx + log(cw_vsum_exp(x, n, mx, 0.0f)));
 }
 
 void cw_log_softmax(const float *x, size_t n, float *out)
@@ -59,9 +58,7 @@ void cw_log_softmax(const float *x, size_t n, float *out)
 /* logits.argmax(): the first maximum. */
 static int32_t argmax_first(const float *x, size_t n)
 {
-    size_t best = 0;
-    for (size_t i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return (int32_t)best;
+    return (int32_t)cw_vargmax(x, n);
 }
 
 /* Categorical(logits = x / T).sample() with our generator. */
