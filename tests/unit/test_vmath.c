@@ -55,12 +55,14 @@ static void test_sum_exp(void)
         float a = 2.5f, b = -1.25f;
         double ref = 0;
         for (size_t i = 0; i < n; i++) ref += exp((double)((x[i] - a) - b));
-        double got = cw_vsum_exp(x, n, a, b);
+        double got = cw_vsum_exp(x, n, a, b), got_c = cw_vsum_exp_c(x, n, a, b);
         CHECK_MSG(fabs(got - ref) <= 1e-6 * ref, "n %zu: %.9g vs %.9g", n, got, ref);
+        CHECK_MSG(fabs(got_c - ref) <= 1e-6 * ref, "portable, n %zu: %.9g vs %.9g", n, got_c, ref);
         free(x);
     }
     float v[3] = { -INFINITY, -100.0f, 88.0f };
     CHECK(cw_vsum_exp(v, 2, 0.0f, 0.0f) == 0.0);
+    CHECK(cw_vsum_exp_c(v, 2, 0.0f, 0.0f) == 0.0);
     CHECK_NEAR(cw_vsum_exp(v + 2, 1, 0.0f, 0.0f) / exp(88.0), 1.0, 1e-6);
     CHECK_NEAR(cw_vsum_exp(v + 2, 1, 88.0f, 0.0f), 1.0, 1e-7);
 }
