@@ -188,6 +188,81 @@ __attribute__((target("avx512f,avx512bf16"))) static void *peak_bf16(void *out)
     return NULL;
 }
 
+#include "backend/cpu/amx_tiles.h"
+#define CW_TARGET_AMXP __attribute__((target("amx-tile,amx-int8,amx-bf16")))
+enum { AMX_PEAK_ITERS = 2000000 };
+
+/* The tile multiplies alone, 4 independent accumulators (tmm0-3) from two A
+ * and two B tiles: TDPBSSD does 16 x 16 x 64 multiply-adds, TDPBF16PS
+ * 16 x 16 x 32. Zeroed tiles: the units' speed does not depend on values. */
+CW_TARGET_AMXP static void *peak_amx_i8(void *out)
+{
+    cw_amx_tile_config cfg;
+    cw_amx_config_16x64(&cfg);
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_zero(6);
+    _tile_zero(7);
+    for (long it = 0; it < AMX_PEAK_ITERS; it++) {
+        _tile_dpbssd(0, 4, 6);
+        _tile_dpbssd(1, 4, 7);
+        _tile_dpbssd(2, 5, 6);
+        _tile_dpbssd(3, 5, 7);
+    }
+    int32_t c[16 * 16];
+    _tile_stored(0, c, 64);
+    _tile_release();
+    *(float *)out = (float)c[0];
+    return NULL;
+}
+
+CW_TARGET_AMXP static void *peak_amx_bf16(void *out)
+{
+    cw_amx_tile_config cfg;
+    cw_amx_config_16x64(&cfg);
+    _tile_loadconfig(&cfg);
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+    _tile_zero(4);
+    _tile_zero(5);
+    _tile_zero(6);
+    _tile_zero(7);
+    for (long it = 0; it < AMX_PEAK_ITERS; it++) {
+        _tile_dpbf16ps(0, 4, 6);
+        _tile_dpbf16ps(1, 4, 7);
+        _tile_dpbf16ps(2, 5, 6);
+        _tile_dpbf16ps(3, 5, 7);
+    }
+    float c[16 * 16];
+    _tile_stored(0, c, 64);
+    _tile_release();
+    *(float *)out = c[0];
+    return NULL;
+}
+
+/* G ops/s (a multiply-add = 2) of nth threads running an AMX peak loop. */
+static double peak_amx(void *(*fn)(void *), double macs_per_op, int nth)
+{
+    double best = INFINITY;
+    for (int rep = 0; rep < 3; rep++) {
+        pthread_t th[2];
+        float sink[2];
+        double t0 = now();
+        for (int i = 0; i < nth; i++) pthread_create(&th[i], NULL, fn, &sink[i]);
+        for (int i = 0; i < nth; i++) pthread_join(th[i], NULL);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    return 2.0 * macs_per_op * 4.0 * AMX_PEAK_ITERS * nth / best * 1e-9;
+}
+
 /* GFLOP/s of nth threads running fn at once (bench_clock; best of 3). */
 static double peak_gflops(void *(*fn)(void *), int lanes, int nth)
 {
@@ -236,6 +311,14 @@ int main(int argc, char **argv)
                "| threads | int8 vpdpbusd zmm | bf16 vdpbf16ps zmm |\n|---|---|---|\n");
         for (int nth = 1; nth <= max_thr; nth++)
             printf("| %d | %.1f | %.1f |\n", nth, peak_gflops(peak_vnni, 64, nth), peak_gflops(peak_bf16, 32, nth));
+        printf("\n");
+    }
+    if (f.amx_tile && f.amx_int8 && f.amx_bf16) {
+        printf("AMX peak (register-only tile multiplies, G ops/s, a multiply-add = 2):\n\n"
+               "| threads | int8 tdpbssd | bf16 tdpbf16ps |\n|---|---|---|\n");
+        for (int nth = 1; nth <= max_thr; nth++)
+            printf("| %d | %.1f | %.1f |\n", nth, peak_amx(peak_amx_i8, 16.0 * 16 * 64, nth),
+                   peak_amx(peak_amx_bf16, 16.0 * 16 * 32, nth));
         printf("\n");
     }
     fflush(stdout);
