@@ -226,6 +226,60 @@ accepted "non-UTF-8 file name (output named with its bytes; valid UTF-8 JSON)" '
 head -c 600000 "$jfk" >"$tmp/half.flac"
 accepted "FLAC cut in the middle (its decodable part)" 'grep -q "And so my fellow Americans" "$tmp/out"' "${M[@]}" "$tmp/half.flac"
 
+# A file that shrinks while it is read: a preloaded read() truncates the file
+# to a third after the first read of it, deterministically mid-decode. FFmpeg
+# then meets the end early: the part read is transcribed, no signal.
+if command -v cc >/dev/null; then
+  cat >"$tmp/shrink.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static int done;
+ssize_t read(int fd, void *buf, size_t n)
+{
+    static ssize_t (*real)(int, void *, size_t);
+    if (!real) real = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+    ssize_t r = real(fd, buf, n);
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t l = done ? -1 : readlink(link, path, sizeof path - 1);
+    if (l > 0) {
+        path[l] = 0;
+        const char *want = getenv("SHRINK_PATH");
+        struct stat st;
+        if (want && strcmp(path, want) == 0 && fstat(fd, &st) == 0) {
+            done = 1;
+            if (truncate(path, st.st_size / 3) != 0) abort();
+        }
+    }
+    return r;
+}
+C
+  if cc -shared -fPIC -o "$tmp/shrink.so" "$tmp/shrink.c" -ldl 2>"$tmp/cc.err"; then
+    cat "$jfk" "$jfk" "$jfk" >/dev/null
+    ffmpeg -loglevel error -y -i "$jfk" -i "$jfk" -i "$jfk" -filter_complex concat=n=3:v=0:a=1 "$tmp/shrink.wav" 2>/dev/null ||
+      python3 - "$tmp/shrink.wav" <<'PY'
+import math, struct, sys, wave
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i / 9))) for i in range(16000 * 33)))
+PY
+    full=$(stat -c %s "$tmp/shrink.wav")
+    SHRINK_PATH=$(readlink -f "$tmp/shrink.wav") LD_PRELOAD="$tmp/shrink.so" \
+      ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+      "$cli" transcribe "${M[@]}" "$tmp/shrink.wav" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    now=$(stat -c %s "$tmp/shrink.wav")
+    if [ "$rc" -eq 0 ] && [ "$now" -lt "$full" ] && [ ! -s "$tmp/err" ]; then
+      ok; printf '| + | %s | 0 | accepted |\n' "a file that shrinks to a third while it is read (the part read)" >>"$doc"
+    else bad "shrinking file: exit $rc, size $full -> $now, $(head -c 300 "$tmp/err")"; fi
+  else skip "shrinking file (cc failed: $(head -1 "$tmp/cc.err"))"; fi
+else skip "shrinking file (no cc)"; fi
+
 echo "$n_cases refused cases, $skips skipped"
 [ "$n_cases" -ge 30 ] && ok || bad "only $n_cases cases"
 echo "$passes passed, $fails failed"
