@@ -160,20 +160,73 @@ void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
 /* ---- bf16 ----------------------------------------------------------------------- */
 
 /* bp [2][kb][16][64]: bf16 pair q of 32-element block t of column c at
- * [c/16][t][q][(c%16)*4]; zero past k, n. */
+ * [c/16][t][q][(c%16)*4]; zero past k, n. A pair (4 bytes) at a time, as
+ * pack_b_i8 moves quads. */
 static void pack_b_bf16(const cw_gemm *g, size_t j0, size_t kb, uint16_t *bp)
 {
     memset(bp, 0, 2 * kb * TR * TB);
     const uint16_t *wb = g->b;
+    size_t full = g->k / 2; /* whole pairs of a row */
     for (size_t c = 0; c < BC && j0 + c < g->n; c++) {
         const uint16_t *w = wb + (j0 + c) * g->ldb;
         uint16_t *d = bp + (c / 16) * kb * TR * (TB / 2) + (c % 16) * 2;
+        for (size_t pair = 0; pair < full; pair++) memcpy(d + pair * (TB / 2), w + 2 * pair, 4);
+        if (g->k & 1) d[full * (TB / 2)] = w[g->k - 1];
+    }
+}
+
+/* ab [rows][ld/2]: the upper halves of A's floats (exact: A holds values
+ * rounded to bf16), zero past k; 16 lanes at a time (scalar in the emulation). */
+#ifdef CW_AMX_EMULATE
+static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size_t ld)
+{
+    for (size_t r = 0; r < m1 - m0; r++) {
+        const float *a = g->a + (m0 + r) * g->lda;
+        uint16_t *d = ab + r * (ld / 2);
         for (size_t kk = 0; kk < g->k; kk++) {
-            size_t pair = kk / 2, t = pair / TR, q = pair % TR;
-            d[(t * TR + q) * (TB / 2) + kk % 2] = w[kk];
+            uint32_t u;
+            memcpy(&u, a + kk, sizeof u);
+            d[kk] = (uint16_t)(u >> 16);
         }
     }
 }
+
+static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr, size_t nc)
+{
+    for (size_t r = 0; r < mr; r++)
+        for (size_t q = 0; q < nc; q++) {
+            float s = acc[r * BC + q];
+            g->c[(i + r) * g->ldc + j + q] = g->bias ? g->bias[j + q] + s : s;
+        }
+}
+#else
+CW_TARGET_AMX static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size_t ld)
+{
+    for (size_t r = 0; r < m1 - m0; r++) {
+        const float *a = g->a + (m0 + r) * g->lda;
+        uint16_t *d = ab + r * (ld / 2);
+        for (size_t kk = 0; kk < g->k; kk += 16) {
+            __mmask16 m = g->k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (g->k - kk)) - 1);
+            __m512i u = _mm512_srli_epi32(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, a + kk)), 16);
+            _mm256_mask_storeu_epi16(d + kk, m, _mm512_cvtepi32_epi16(u));
+        }
+    }
+}
+
+/* c[i + r][j + q] = acc (+ bias) for the 32 x 32 block, 16 lanes at a time. */
+CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr,
+                                           size_t nc)
+{
+    for (size_t q = 0; q < nc; q += 16) {
+        __mmask16 m = nc - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nc - q)) - 1);
+        __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
+        for (size_t r = 0; r < mr; r++) {
+            __m512 s = _mm512_maskz_loadu_ps(m, acc + r * BC + q);
+            _mm512_mask_storeu_ps(g->c + (i + r) * g->ldc + j + q, m, g->bias ? _mm512_add_ps(b, s) : s);
+        }
+    }
+}
+#endif
 
 CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
@@ -185,15 +238,7 @@ CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, s
         free(bp), free(ab), free(c);
         return 0;
     }
-    for (size_t r = 0; r < m1 - m0; r++) { /* upper halves: exact for values rounded to bf16 */
-        const float *a = g->a + (m0 + r) * g->lda;
-        uint16_t *d = ab + r * (ld / 2);
-        for (size_t kk = 0; kk < g->k; kk++) {
-            uint32_t u;
-            memcpy(&u, a + kk, sizeof u);
-            d[kk] = (uint16_t)(u >> 16);
-        }
-    }
+    a_to_bf16(g, m0, m1, ab, ld);
     configure();
     for (size_t j = n0; j < n1; j += BC) {
         size_t nc = n1 - j < BC ? n1 - j : BC;
@@ -218,12 +263,7 @@ CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, s
             TILE_STORE(1, c + 16, BC * sizeof *c);
             TILE_STORE(2, c + TR * BC, BC * sizeof *c);
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
-            size_t mr = m1 - i < BR ? m1 - i : BR;
-            for (size_t r = 0; r < mr; r++)
-                for (size_t q = 0; q < nc; q++) {
-                    float s = c[r * BC + q];
-                    g->c[(i + r) * g->ldc + j + q] = g->bias ? g->bias[j + q] + s : s;
-                }
+            store_bf16_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, nc);
         }
     }
     TILE_RELEASE();
