@@ -109,21 +109,26 @@ CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc
 }
 #endif
 
+/* B is packed whole first, then each block of 32 rows of A (in L1) meets
+ * every column block in turn: walking A once per column block instead kept
+ * the tile loads waiting on L2. */
 CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     size_t kb = g->lda / TB; /* lda: a multiple of 64, zeros past k */
-    int8_t *bp = malloc(2 * kb * TR * TB), *pad = malloc(BR * g->lda);
+    size_t nb = (n1 - n0 + BC - 1) / BC, per = 2 * kb * TR * TB;
+    int8_t *bp = malloc(nb * per), *pad = malloc(BR * g->lda);
     int32_t *c = malloc(BR * BC * sizeof *c);
     if (!bp || !pad || !c) {
         free(bp), free(pad), free(c);
         return 0;
     }
+    for (size_t b = 0; b < nb; b++) pack_b_i8(g, n0 + b * BC, kb, bp + b * per);
     configure();
-    for (size_t j = n0; j < n1; j += BC) {
-        size_t nc = n1 - j < BC ? n1 - j : BC;
-        pack_b_i8(g, j, kb, bp);
-        for (size_t i = m0; i < m1; i += BR) {
-            const int8_t *a = a_block(g->a, g->lda, i, m1, pad);
+    for (size_t i = m0; i < m1; i += BR) {
+        const int8_t *a = a_block(g->a, g->lda, i, m1, pad);
+        for (size_t b = 0; b < nb; b++) {
+            size_t j = n0 + b * BC, nc = n1 - j < BC ? n1 - j : BC;
+            const int8_t *bb = bp + b * per;
             TILE_ZERO(0);
             TILE_ZERO(1);
             TILE_ZERO(2);
@@ -131,8 +136,8 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
             for (size_t t = 0; t < kb; t++) {
                 TILE_LOAD(4, a + t * TB, g->lda);
                 TILE_LOAD(5, a + TR * g->lda + t * TB, g->lda);
-                TILE_LOAD(6, bp + t * TR * TB, TB);
-                TILE_LOAD(7, bp + (kb + t) * TR * TB, TB);
+                TILE_LOAD(6, bb + t * TR * TB, TB);
+                TILE_LOAD(7, bb + (kb + t) * TR * TB, TB);
                 TILE_DPBSSD(0, 4, 6);
                 TILE_DPBSSD(1, 4, 7);
                 TILE_DPBSSD(2, 5, 6);
@@ -228,23 +233,27 @@ CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, s
 }
 #endif
 
+/* As gemm_i8_amx: B packed whole, then row blocks of A against every column block. */
 CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     size_t kb = (g->k + 31) / 32, ld = kb * TB; /* A rows as bf16, bytes */
     size_t rows = (m1 - m0 + BR - 1) / BR * BR;
-    uint16_t *bp = malloc(2 * kb * TR * TB), *ab = calloc(rows, ld);
+    size_t nb = (n1 - n0 + BC - 1) / BC, per = 2 * kb * TR * TB;
+    char *bp = malloc(nb * per);
+    uint16_t *ab = calloc(rows, ld);
     float *c = malloc(BR * BC * sizeof *c);
     if (!bp || !ab || !c) {
         free(bp), free(ab), free(c);
         return 0;
     }
     a_to_bf16(g, m0, m1, ab, ld);
+    for (size_t b = 0; b < nb; b++) pack_b_bf16(g, n0 + b * BC, kb, (uint16_t *)(void *)(bp + b * per));
     configure();
-    for (size_t j = n0; j < n1; j += BC) {
-        size_t nc = n1 - j < BC ? n1 - j : BC;
-        pack_b_bf16(g, j, kb, bp);
-        for (size_t i = m0; i < m1; i += BR) {
-            const char *a = (const char *)ab + (i - m0) * ld;
+    for (size_t i = m0; i < m1; i += BR) {
+        const char *a = (const char *)ab + (i - m0) * ld;
+        for (size_t b = 0; b < nb; b++) {
+            size_t j = n0 + b * BC, nc = n1 - j < BC ? n1 - j : BC;
+            const char *bb = bp + b * per;
             TILE_ZERO(0);
             TILE_ZERO(1);
             TILE_ZERO(2);
@@ -252,8 +261,8 @@ CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, s
             for (size_t t = 0; t < kb; t++) {
                 TILE_LOAD(4, a + t * TB, ld);
                 TILE_LOAD(5, a + TR * ld + t * TB, ld);
-                TILE_LOAD(6, (const char *)bp + t * TR * TB, TB);
-                TILE_LOAD(7, (const char *)bp + (kb + t) * TR * TB, TB);
+                TILE_LOAD(6, bb + t * TR * TB, TB);
+                TILE_LOAD(7, bb + (kb + t) * TR * TB, TB);
                 TILE_DPBF16PS(0, 4, 6);
                 TILE_DPBF16PS(1, 4, 7);
                 TILE_DPBF16PS(2, 5, 6);
