@@ -127,17 +127,38 @@ CW_TARGET_BF16 static void convert_keys(const work *w, const float *k, size_t k_
 
 CW_INLINE __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
 
+/* 2^t for t <= 0 (scores minus their maximum): t = n + f, |f| <= 1/2, 2^f
+ * by its Taylor polynomial to degree 6 (relative error < 2e-7, far below the
+ * bf16 rounding of P), scaled by 2^n with vscalefps (0 below 2^-149). Half
+ * the operations of cw_exp16, whose range reduction the exp2 form avoids. */
+CW_TARGET_BF16 CW_INLINE __m512 exp2_neg16(__m512 t)
+{
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.5403530393e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
 /* P [2 tp] as bf16 = softmax(scale * x [keep]) then zeros; x [keep] is
- * overwritten with the exponentials. */
+ * overwritten with the exponentials. The maximum is taken on x (scale > 0:
+ * the same element), exp(scale x - scale max) = 2^(x c - max c) with
+ * c = scale log2(e), and P narrowed by vcvtneps2bf16 (nearest even). */
 CW_TARGET_BF16 void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float scale)
 {
-    __m512 vs = _mm512_set1_ps(scale), vmax = _mm512_set1_ps(-INFINITY);
+    __m512 vmax = _mm512_set1_ps(-INFINITY);
     for (size_t c = 0; c < keep; c += 16)
-        vmax = _mm512_mask_max_ps(vmax, tail16(keep - c), vmax, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail16(keep - c), x + c), vs));
-    __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax)), vsum = _mm512_setzero_ps();
+        vmax = _mm512_mask_max_ps(vmax, tail16(keep - c), vmax, _mm512_maskz_loadu_ps(tail16(keep - c), x + c));
+    float cs = scale * 1.44269504088896341f;
+    __m512 vc = _mm512_set1_ps(cs), vmx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax) * cs), vsum = _mm512_setzero_ps();
     for (size_t c = 0; c < keep; c += 16) {
         __mmask16 m = tail16(keep - c);
-        __m512 ev = _mm512_maskz_mov_ps(m, cw_exp16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vs, vmx)));
+        __m512 ev = _mm512_maskz_mov_ps(m, exp2_neg16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vc, vmx)));
         _mm512_mask_storeu_ps(x + c, m, ev);
         vsum = _mm512_add_ps(vsum, ev);
     }
@@ -145,7 +166,7 @@ CW_TARGET_BF16 void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, s
     for (size_t c = 0; c < 2 * tp; c += 16) {
         __mmask16 m = tail16(2 * tp - c), mk = c < keep ? tail16(keep - c) : 0;
         __m512 pv = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + c), vinv);
-        _mm256_mask_storeu_epi16(p + c, m, _mm512_cvtepi32_epi16(rne_bits(pv)));
+        _mm256_mask_storeu_epi16(p + c, m, (__m256i)_mm512_cvtneps_pbh(pv));
     }
 }
 
