@@ -14,7 +14,8 @@ size_t cw_vargmax(const float *x, size_t n);
 /* sum over i of exp((x[i] - a) - b), each term computed in float32 (relative
  * error ~2e-7, 0 below e^-87) and summed in double; x may hold -INFINITY. */
 double cw_vsum_exp(const float *x, size_t n, float a, float b);
-/* Its portable path (what runs without AVX-512), for the tests. */
+/* The portable paths (what runs without AVX-512), for the tests. */
+float cw_vmax_c(const float *x, size_t n);
 double cw_vsum_exp_c(const float *x, size_t n, float a, float b);
 
 #endif

@@ -33,6 +33,7 @@ static void test_max_argmax(void)
         for (size_t i = 0; i < n; i++)
             if (x[i] > mx) mx = x[i], best = i;
         CHECK(cw_vmax(x, n) == mx);
+        CHECK(cw_vmax_c(x, n) == mx);
         CHECK_EQ_INT(cw_vargmax(x, n), best);
         if (n > 40) { /* ties: the first one, as PyTorch's argmax */
             if (best + 1 < n) x[best + 1] = mx;
