@@ -115,7 +115,11 @@ typedef struct {
     double compression_ratio;
     double no_speech_prob;
     double temperature;
-    const cw_word *words;    /* [n_words]; NULL and 0 unless word timestamps were asked for */
+    /* [n_words]; NULL unless word timestamps were asked for. With them it is
+     * non-NULL even when n_words is 0, as each of openai-whisper's segments
+     * then has a "words" list, possibly empty: the srt and vtt writers use
+     * the words when the first segment has them (see cw_output_info). */
+    const cw_word *words;
     size_t n_words;
 } cw_segment;
 
@@ -320,9 +324,22 @@ typedef enum {
     CW_OUTPUT_TSV
 } cw_output_format;
 
+/* What a writer needs besides the result. A zeroed struct (or NULL info)
+ * means no file or model name and openai-whisper's default writer options. */
 typedef struct {
     const char *file;   /* source file name written into JSON ("file") */
     const char *model;  /* model name written into JSON ("model") */
+    /* openai-whisper's subtitle options (its --highlight_words,
+     * --max_line_width, --max_line_count, --max_words_per_line), used by srt
+     * and vtt for results with words (cw_segment.words) and ignored
+     * otherwise, as SubtitlesWriter.iterate_result does. 0 means not given;
+     * a negative value is CW_ERR_INVALID_ARG. */
+    int highlight_words;    /* non-zero: a cue per word, the word underlined (<u>...</u>) */
+    int max_line_width;     /* characters (code points) per line before a line break */
+    int max_line_count;     /* lines per cue; with max_line_width, cues no longer follow
+                               segments (a pause over 3 s also starts a cue) */
+    int max_words_per_line; /* words per cue (no effect with both max_line_width and
+                               max_line_count) */
 } cw_output_info;
 
 /* Parses "txt", "srt", "vtt", "json", "tsv"; returns -1 for anything else. */
@@ -330,7 +347,7 @@ int cw_output_format_from_name(const char *name);
 const char *cw_output_format_ext(cw_output_format format); /* "txt", ... */
 
 /* txt, srt, vtt and tsv are byte for byte what openai-whisper's writers give
- * (default options). json is cwhisper's own object: file, model, language,
+ * (with the options in cw_output_info; txt and tsv have none). json is cwhisper's own object: file, model, language,
  * duration, text, segments (id, start, end, text, tokens, avg_logprob,
  * compression_ratio, no_speech_prob, temperature); numbers round-trip
  * exactly, non-finite ones are null; info and its fields may be NULL. */
