@@ -208,8 +208,9 @@ typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
  * algorithm: overlapping chunks decoded independently, batch_size at a time
  * (greedy, temperature 0, no fallback, no conditioning), merged over the
  * overlaps; faster with batches, not the reference's output. In CHUNKED mode
- * the temperature, fallback thresholds, initial_prompt, without_timestamps
- * and conditioning fields do not apply; beam_size and best_of must be 0. */
+ * the temperature, fallback thresholds, initial_prompt, carry_initial_prompt,
+ * without_timestamps and conditioning fields do not apply; beam_size and
+ * best_of must be 0, clip_timestamps NULL. */
 typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED, CW_LONG_FORM_VAD_BATCHED } cw_long_form;
 /* VAD_BATCHED: faster-whisper's BatchedInferencePipeline: Silero VAD speech
  * regions merged into chunks of at most 30 s of speech, each chunk decoded
@@ -252,10 +253,20 @@ typedef struct {
     double no_speech_threshold;    /* <= 0: off */
     int condition_on_previous_text;
     const char *initial_prompt;    /* NULL: none */
+    int carry_initial_prompt;      /* openai-whisper's carry_initial_prompt: the initial prompt
+                                      starts every window's prompt, not only the first's (the
+                                      previous text after it, left-trimmed to fit) */
     unsigned long long seed;       /* sampling at temperature > 0 */
     int suppress_blank;
     int without_timestamps;
     double max_initial_timestamp;  /* seconds; <= 0: none */
+    /* SEQUENTIAL without vad: transcribe only these stretches, as openai-whisper's
+     * clip_timestamps: [n_clip_timestamps] seconds start,end,start,end,... (finite,
+     * >= 0); with an odd count the last clip runs to the end of the audio. Each
+     * clip is its own run of windows (the seek jumps to the next clip's start);
+     * a clip end past the audio is cut at its end. NULL or 0: the whole file. */
+    const double *clip_timestamps;
+    size_t n_clip_timestamps;
     /* Called after each 30 s window: seconds of audio done, total seconds. */
     void (*progress)(double done_s, double total_s, void *user);
     void *progress_user;
@@ -268,6 +279,8 @@ typedef struct {
                                       (regions concatenated, times mapped back), as faster-whisper's vad_filter */
     cw_vad_params vad_params;
     int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
+    int word_timestamps;           /* placeholder until the word-timestamp stage lands (issue 19):
+                                      not computed yet; the CLI's writer options ask for it */
     /* Limits for servers and batch runs (CW_ERR_LIMIT, message naming the file).
      * max_duration (> 0, seconds): a file whose container states a longer
      * duration is refused before any decoding; one that states none (or lies)
