@@ -68,6 +68,16 @@ else
     "${m[@]}" --max-line-count 2 --max-line-width 3 "$jfk"
 fi
 
+# Files in lockstep (--batch-size 2) take the clips and the carried prompt as
+# a run of one file at a time does.
+acoustic=$speech/english-fixtures/audio/mfa-acoustic-corpus.wav
+clip_flags=(--clip-timestamps 0,8,8,16,16 --initial-prompt "A corpus." --carry-initial-prompt
+            --no-condition-on-previous-text --output-format json)
+"$cli" transcribe "${m[@]}" "${clip_flags[@]}" "$jfk" "$acoustic" >"$tmp/one.json" 2>"$tmp/err1" &&
+  "$cli" transcribe "${m[@]}" "${clip_flags[@]}" --batch-size 2 "$jfk" "$acoustic" >"$tmp/lock.json" 2>"$tmp/err2" &&
+  cmp -s "$tmp/one.json" "$tmp/lock.json" && [ -s "$tmp/one.json" ] && ok ||
+  bad "lockstep with clips differs from one file at a time: $(cat "$tmp/err1" "$tmp/err2")"
+
 # An empty clip list is the whole file, as openai-whisper's "".
 "$cli" transcribe "${m[@]}" --clip-timestamps "" "$jfk" >"$tmp/all.txt" 2>"$tmp/err" &&
   grep -q "ask not what your country can do for you" "$tmp/all.txt" && ok || bad "empty clip list: $(cat "$tmp/err")"
