@@ -115,10 +115,11 @@ typedef struct {
     double compression_ratio;
     double no_speech_prob;
     double temperature;
-    /* [n_words]; NULL unless word timestamps were asked for. With them it is
-     * non-NULL even when n_words is 0, as each of openai-whisper's segments
-     * then has a "words" list, possibly empty: the srt and vtt writers use
-     * the words when the first segment has them (see cw_output_info). */
+    /* [n_words]; NULL unless word timestamps were asked for. With them it
+     * should be non-NULL even when n_words is 0, as each of openai-whisper's
+     * segments then has a "words" list, possibly empty: the srt and vtt
+     * writers make their cues from the words when any segment has a list
+     * (see cw_output_info), and cw_result_create keeps an empty one. */
     const cw_word *words;
     size_t n_words;
 } cw_segment;

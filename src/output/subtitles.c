@@ -228,11 +228,20 @@ static void segment_cues(cues *c, const cw_result *res)
     }
 }
 
+/* openai-whisper tests `"words" in result["segments"][0]`: with word
+ * timestamps every segment has the key. Here any segment's non-NULL words
+ * count, so a first segment whose empty list was left NULL changes nothing. */
+static int has_words(const cw_result *r)
+{
+    for (size_t i = 0; i < cw_result_n_segments(r); i++)
+        if (cw_result_segment(r, i)->words) return 1;
+    return 0;
+}
+
 void cw_write_cues(cw_out *o, const cw_result *r, const cw_output_info *info, const cw_subtitle_style *style)
 {
     cues c = { o, style, 0 };
-    /* `"words" in result["segments"][0]`: word timestamps were computed */
-    if (cw_result_n_segments(r) > 0 && cw_result_segment(r, 0)->words) {
+    if (has_words(r)) {
         resolved opts = resolve(info);
         word_cues(&c, r, &opts);
     } else {

@@ -188,7 +188,8 @@ static void test_writers_match_openai_whisper(void)
 }
 
 /* A segment whose word list is empty still marks the result as having words
- * (openai-whisper: "words" in segments[0]): cues come from the words. */
+ * (openai-whisper: "words" in segments[0]): cues come from the words; so does
+ * a list in a later segment; with no list anywhere, from the segments. */
 static void test_empty_word_list_kept(void)
 {
     cw_word w = { " hi", 1.0, 1.5, 0.9 };
@@ -203,8 +204,13 @@ static void test_empty_word_list_kept(void)
     if (got) CHECK_EQ_STR(got, "1\n00:00:01,000 --> 00:00:01,500\nhi\n\n");
     free(got);
     cw_result_free(r);
-    s[0].words = NULL; /* no list: the segments' cues */
-    CHECK(cw_result_create(s, 1, NULL, "en", 2.0, &r) == CW_OK);
+    s[0].words = NULL; /* a list in any segment is enough */
+    CHECK(cw_result_create(s, 2, NULL, "en", 2.0, &r) == CW_OK);
+    got = r ? render(r, CW_OUTPUT_SRT, NULL, &len) : NULL;
+    if (got) CHECK_EQ_STR(got, "1\n00:00:01,000 --> 00:00:01,500\nhi\n\n");
+    free(got);
+    cw_result_free(r);
+    CHECK(cw_result_create(s, 1, NULL, "en", 2.0, &r) == CW_OK); /* no list: the segments' cues */
     got = r ? render(r, CW_OUTPUT_VTT, NULL, &len) : NULL;
     if (got) CHECK_EQ_STR(got, "WEBVTT\n\n00:00.000 --> 00:01.000\na -> b\n\n");
     free(got);
