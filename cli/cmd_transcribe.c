@@ -35,6 +35,8 @@ typedef struct {
     int skip_existing; /* a file whose outputs all exist is not redone */
     cw_transcribe_params tp;
     char vad_model[4096]; /* default VAD model path (models folder) */
+    cw_output_info writer;  /* srt/vtt word options (--highlight-words, --max-line-*) */
+    double *clips;          /* --clip-timestamps, parsed (tp.clip_timestamps points here) */
 } options;
 
 static void usage(FILE *f)
@@ -59,6 +61,9 @@ static void usage(FILE *f)
         "  --logprob-threshold X    (default -1.0)\n"
         "  --no-speech-threshold X  (default 0.6)\n"
         "  --initial-prompt TEXT    text to condition the first window on\n"
+        "  --carry-initial-prompt [true|false]  start every window's prompt with the initial prompt\n"
+        "  --clip-timestamps S,E,...  transcribe only these stretches (seconds start,end,...; the\n"
+        "                           last end defaults to the end of the file; sequential, no --vad)\n"
         "  --no-condition-on-previous-text\n"
         "  --seed N                 seed for sampling at temperatures above 0 (default 0)\n"
         "  --long-form sequential|chunked  openai-whisper's seek loop (default), or overlapping\n"
@@ -79,6 +84,11 @@ static void usage(FILE *f)
         "  --vad-max-speech-s S     split longer speech (default none; vad-batched 30)\n"
         "  --vad-model PATH         silero_vad_v6.safetensors (default models/silero-vad)\n"
         "  --without-timestamps     decode text only (one segment per window)\n"
+        "  --highlight-words [true|false]  srt/vtt: underline each word as it is spoken\n"
+        "  --max-line-width N       srt/vtt: characters in a line before a line break\n"
+        "  --max-line-count N       srt/vtt: lines in a cue (with --max-line-width)\n"
+        "  --max-words-per-line N   srt/vtt: words in a cue\n"
+        "                           (these four need --word-timestamps, as in openai-whisper)\n"
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
         "  --verbose                print the kernels in use, and segments as they are found\n"
@@ -115,10 +125,107 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
     return 0;
 }
 
+/* --clip-timestamps "start,end,...": openai-whisper's float(ts) for each
+ * comma-separated item; "" is no clip (the whole file). */
+static int parse_clips(const char *s, options *o)
+{
+    size_t n = 1;
+    for (const char *c = s; *c; c++) n += *c == ',';
+    free(o->clips);
+    o->clips = malloc(n * sizeof *o->clips);
+    if (!o->clips) {
+        fprintf(stderr, "cwhisper: out of memory\n");
+        return -1;
+    }
+    size_t k = 0;
+    for (const char *c = s; *s && k < n; k++) {
+        char *end;
+        errno = 0;
+        double v = strtod(c, &end);
+        while (*end == ' ' || *end == '\t') end++;
+        if (errno || end == c || (*end != ',' && *end) || !(v >= 0 && v < 1e9)) {
+            fprintf(stderr, "cwhisper: --clip-timestamps: '%s' is not a list of seconds start,end,... "
+                            "(each >= 0)\n", s);
+            return -1;
+        }
+        o->clips[k] = v;
+        c = *end ? end + 1 : end;
+    }
+    o->tp.clip_timestamps = o->clips;
+    o->tp.n_clip_timestamps = k;
+    return 0;
+}
+
+/* An option that takes openai-whisper's str2bool value or stands alone
+ * (--carry-initial-prompt, --highlight-words): sets *flag, consuming a
+ * following True/true/False/false. */
+static void parse_bool_flag(int argc, char **argv, int *i, int *flag)
+{
+    const char *b = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int t = b && (strcmp(b, "True") == 0 || strcmp(b, "true") == 0);
+    int f = b && (strcmp(b, "False") == 0 || strcmp(b, "false") == 0);
+    if (t || f) ++*i;
+    *flag = !f;
+}
+
+/* The options this file adds for issue 19's writers and clips; returns 1 if
+ * argv[*i] is not one of them, else 0 or -1 after printing an error. */
+static int parse_option_19(int argc, char **argv, int *i, options *o)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--carry-initial-prompt") == 0) parse_bool_flag(argc, argv, i, &o->tp.carry_initial_prompt);
+    else if (strcmp(a, "--highlight-words") == 0) parse_bool_flag(argc, argv, i, &o->writer.highlight_words);
+    else {
+        static const struct { const char *name; size_t off; } ints[] = {
+            {"--max-line-width", offsetof(cw_output_info, max_line_width)},
+            {"--max-line-count", offsetof(cw_output_info, max_line_count)},
+            {"--max-words-per-line", offsetof(cw_output_info, max_words_per_line)},
+        };
+        size_t k = 0;
+        while (k < sizeof ints / sizeof *ints && strcmp(a, ints[k].name) != 0) k++;
+        if (k == sizeof ints / sizeof *ints && strcmp(a, "--clip-timestamps") != 0) return 1;
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "cwhisper: %s needs a value\n", a);
+            return -1;
+        }
+        const char *v = argv[++*i];
+        if (k == sizeof ints / sizeof *ints) return parse_clips(v, o);
+        long n;
+        if (parse_int(a, v, 1, 1000000, &n)) return -1;
+        *(int *)((char *)&o->writer + ints[k].off) = (int)n;
+    }
+    return 0;
+}
+
+/* openai-whisper's cli(): the writer options need word timestamps (an
+ * error, as its parser.error), and two combinations are warned about. */
+static int check_writer_options(const options *o)
+{
+    static const char *const names[] = { "--highlight-words", "--max-line-count", "--max-line-width",
+                                         "--max-words-per-line" };
+    const cw_output_info *w = &o->writer;
+    int given[] = { w->highlight_words, w->max_line_count, w->max_line_width, w->max_words_per_line };
+    for (size_t k = 0; !o->tp.word_timestamps && k < sizeof names / sizeof *names; k++) {
+        if (given[k]) {
+            fprintf(stderr, "cwhisper: %s requires --word-timestamps (it works on the words' times)\n",
+                    names[k]);
+            return -1;
+        }
+    }
+    if (w->max_line_count && !w->max_line_width)
+        fprintf(stderr, "cwhisper: warning: --max-line-count has no effect without --max-line-width\n");
+    if (w->max_words_per_line && w->max_line_width && w->max_line_count)
+        fprintf(stderr, "cwhisper: warning: --max-words-per-line has no effect with --max-line-width and "
+                        "--max-line-count\n");
+    return 0;
+}
+
 /* Parses one option at argv[*i]; returns 0, or -1 after printing an error. */
 static int parse_option(int argc, char **argv, int *i, options *o)
 {
     const char *a = argv[*i];
+    int rc19 = parse_option_19(argc, argv, i, o);
+    if (rc19 <= 0) return rc19;
     if (strcmp(a, "--verbose") == 0) { o->verbose = 1; return 0; }
     if (strcmp(a, "--print-timings") == 0) { o->print_timings = 1; return 0; }
     if (strcmp(a, "--no-fallback") == 0) { o->tp.no_fallback = 1; return 0; }
@@ -307,7 +414,9 @@ static void output_path(const options *o, const char *file, int f, char *path, s
 /* Writes the outputs of one file; returns 0 or -1 after printing an error. */
 static int write_outputs(const options *o, const char *file, const cw_result *r)
 {
-    cw_output_info info = { .file = file, .model = o->model };
+    cw_output_info info = o->writer;
+    info.file = file;
+    info.model = o->model;
     for (int f = CW_OUTPUT_TXT; f <= CW_OUTPUT_TSV; f++) {
         if (!wants_format(o, f)) continue;
         cw_status s;
@@ -546,6 +655,10 @@ static int parse_args(int argc, char **argv, options *o, const char **files, siz
         fprintf(stderr, "cwhisper: --output-format all needs --output-dir\n");
     } else if (o->skip_existing && !o->output_dir) {
         fprintf(stderr, "cwhisper: --skip-existing needs --output-dir\n");
+    } else if (o->tp.n_clip_timestamps > 0 && (o->tp.long_form != CW_LONG_FORM_SEQUENTIAL || o->tp.vad)) {
+        fprintf(stderr, "cwhisper: --clip-timestamps needs --long-form sequential, without --vad\n");
+    } else if (check_writer_options(o) != 0) {
+        return 2;
     } else {
         return 0;
     }
@@ -560,6 +673,7 @@ int cli_transcribe_parse_only(int argc, char **argv)
     if (!files) return 1;
     int rc = parse_args(argc, argv, &o, files, &n_files);
     free(files);
+    free(o.clips);
     return rc == 1 ? 0 : rc;
 }
 
@@ -585,5 +699,6 @@ int cmd_transcribe(int argc, char **argv)
         rc = run_files(&o, files, n_files);
     }
     free(files);
+    free(o.clips);
     return rc;
 }

@@ -115,7 +115,12 @@ typedef struct {
     double compression_ratio;
     double no_speech_prob;
     double temperature;
-    const cw_word *words;    /* [n_words]; NULL and 0 unless word timestamps were asked for */
+    /* [n_words]; NULL unless word timestamps were asked for. With them it
+     * should be non-NULL even when n_words is 0, as each of openai-whisper's
+     * segments then has a "words" list, possibly empty: the srt and vtt
+     * writers make their cues from the words when any segment has a list
+     * (see cw_output_info), and cw_result_create keeps an empty one. */
+    const cw_word *words;
     size_t n_words;
 } cw_segment;
 
@@ -204,8 +209,9 @@ typedef enum { CW_TASK_TRANSCRIBE = 0, CW_TASK_TRANSLATE } cw_task;
  * algorithm: overlapping chunks decoded independently, batch_size at a time
  * (greedy, temperature 0, no fallback, no conditioning), merged over the
  * overlaps; faster with batches, not the reference's output. In CHUNKED mode
- * the temperature, fallback thresholds, initial_prompt, without_timestamps
- * and conditioning fields do not apply; beam_size and best_of must be 0. */
+ * the temperature, fallback thresholds, initial_prompt, carry_initial_prompt,
+ * without_timestamps and conditioning fields do not apply; beam_size and
+ * best_of must be 0, clip_timestamps NULL. */
 typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED, CW_LONG_FORM_VAD_BATCHED } cw_long_form;
 /* VAD_BATCHED: faster-whisper's BatchedInferencePipeline: Silero VAD speech
  * regions merged into chunks of at most 30 s of speech, each chunk decoded
@@ -248,10 +254,20 @@ typedef struct {
     double no_speech_threshold;    /* <= 0: off */
     int condition_on_previous_text;
     const char *initial_prompt;    /* NULL: none */
+    int carry_initial_prompt;      /* openai-whisper's carry_initial_prompt: the initial prompt
+                                      starts every window's prompt, not only the first's (the
+                                      previous text after it, left-trimmed to fit) */
     unsigned long long seed;       /* sampling at temperature > 0 */
     int suppress_blank;
     int without_timestamps;
     double max_initial_timestamp;  /* seconds; <= 0: none */
+    /* SEQUENTIAL without vad: transcribe only these stretches, as openai-whisper's
+     * clip_timestamps: [n_clip_timestamps] seconds start,end,start,end,... (finite,
+     * >= 0); with an odd count the last clip runs to the end of the audio. Each
+     * clip is its own run of windows (the seek jumps to the next clip's start);
+     * a clip end past the audio is cut at its end. NULL or 0: the whole file. */
+    const double *clip_timestamps;
+    size_t n_clip_timestamps;
     /* Called after each 30 s window: seconds of audio done, total seconds. */
     void (*progress)(double done_s, double total_s, void *user);
     void *progress_user;
@@ -264,6 +280,8 @@ typedef struct {
                                       (regions concatenated, times mapped back), as faster-whisper's vad_filter */
     cw_vad_params vad_params;
     int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
+    int word_timestamps;           /* placeholder until the word-timestamp stage lands (issue 19):
+                                      not computed yet; the CLI's writer options ask for it */
     /* Limits for servers and batch runs (CW_ERR_LIMIT, message naming the file).
      * max_duration (> 0, seconds): a file whose container states a longer
      * duration is refused before any decoding; one that states none (or lies)
@@ -320,9 +338,22 @@ typedef enum {
     CW_OUTPUT_TSV
 } cw_output_format;
 
+/* What a writer needs besides the result. A zeroed struct (or NULL info)
+ * means no file or model name and openai-whisper's default writer options. */
 typedef struct {
     const char *file;   /* source file name written into JSON ("file") */
     const char *model;  /* model name written into JSON ("model") */
+    /* openai-whisper's subtitle options (its --highlight_words,
+     * --max_line_width, --max_line_count, --max_words_per_line), used by srt
+     * and vtt for results with words (cw_segment.words) and ignored
+     * otherwise, as SubtitlesWriter.iterate_result does. 0 means not given;
+     * a negative value is CW_ERR_INVALID_ARG. */
+    int highlight_words;    /* non-zero: a cue per word, the word underlined (<u>...</u>) */
+    int max_line_width;     /* characters (code points) per line before a line break */
+    int max_line_count;     /* lines per cue; with max_line_width, cues no longer follow
+                               segments (a pause over 3 s also starts a cue) */
+    int max_words_per_line; /* words per cue (no effect with both max_line_width and
+                               max_line_count) */
 } cw_output_info;
 
 /* Parses "txt", "srt", "vtt", "json", "tsv"; returns -1 for anything else. */
@@ -330,7 +361,7 @@ int cw_output_format_from_name(const char *name);
 const char *cw_output_format_ext(cw_output_format format); /* "txt", ... */
 
 /* txt, srt, vtt and tsv are byte for byte what openai-whisper's writers give
- * (default options). json is cwhisper's own object: file, model, language,
+ * (with the options in cw_output_info; txt and tsv have none). json is cwhisper's own object: file, model, language,
  * duration, text, segments (id, start, end, text, tokens, avg_logprob,
  * compression_ratio, no_speech_prob, temperature); numbers round-trip
  * exactly, non-finite ones are null; info and its fields may be NULL. */

@@ -128,8 +128,9 @@ cw_transcribe_params cw_transcribe_default_params(void)
         .temperature = 0.0, .temperature_increment = 0.2, .no_fallback = 0,
         .beam_size = 0, .patience = 0.0, .best_of = 0, .length_penalty = -1.0,
         .compression_ratio_threshold = 2.4, .logprob_threshold = -1.0, .no_speech_threshold = 0.6,
-        .condition_on_previous_text = 1, .initial_prompt = NULL, .seed = 0,
+        .condition_on_previous_text = 1, .initial_prompt = NULL, .carry_initial_prompt = 0, .seed = 0,
         .suppress_blank = 1, .without_timestamps = 0, .max_initial_timestamp = 1.0,
+        .clip_timestamps = NULL, .n_clip_timestamps = 0,
         .progress = NULL, .progress_user = NULL,
         .long_form = CW_LONG_FORM_SEQUENTIAL, .batch_size = 1, .chunk_length = 0.0, .stride_length = 0.0,
         .vad = 0, .vad_params = cw_vad_default_params(), .vad_batched_timestamps = 0,
@@ -141,6 +142,22 @@ cw_vad_params cw_vad_default_params(void)
     return (cw_vad_params){.threshold = 0.5, .neg_threshold = -1.0, .min_speech_duration_ms = 0,
                            .max_speech_duration_s = 0, .min_silence_duration_ms = -1, .speech_pad_ms = 400,
                            .model = NULL};
+}
+
+/* clip_timestamps: times the seek loop can turn into frames, and a mode
+ * whose windows follow the file's own timeline. */
+static cw_status check_clips(const cw_transcribe_params *p)
+{
+    if (p->n_clip_timestamps == 0) return CW_OK;
+    if (!p->clip_timestamps)
+        return cw_error(CW_ERR_INVALID_ARG, "%zu clip timestamps but no array", p->n_clip_timestamps);
+    if (p->long_form != CW_LONG_FORM_SEQUENTIAL || p->vad)
+        return cw_error(CW_ERR_INVALID_ARG, "clip timestamps need the sequential long-form mode without VAD");
+    for (size_t i = 0; i < p->n_clip_timestamps; i++)
+        if (!(p->clip_timestamps[i] >= 0 && p->clip_timestamps[i] < 1e9))
+            return cw_error(CW_ERR_INVALID_ARG, "clip timestamp %g s is negative, not finite or too large",
+                            p->clip_timestamps[i]);
+    return CW_OK;
 }
 
 /* Rejects what openai-whisper rejects, with the reason, before any work. */
@@ -183,6 +200,8 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
     if (p->long_form != CW_LONG_FORM_SEQUENTIAL && (p->beam_size > 0 || p->best_of > 0))
         return cw_error(CW_ERR_INVALID_ARG, "the %s long-form mode decodes greedily (no beam size, best-of)",
                         p->long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
+    cw_status cs = check_clips(p);
+    if (cs != CW_OK) return cs;
     if (!(p->max_duration >= 0 && p->max_duration < 1e12) || p->max_file_size < 0)
         return cw_error(CW_ERR_INVALID_ARG, "maximum duration %g s or file size %lld bytes is out of range",
                         p->max_duration, p->max_file_size);
@@ -276,6 +295,9 @@ static void fill_longform(cw_longform_params *lp, const cw_model *m, const cw_tr
     }
     lp->condition_on_previous_text = p->condition_on_previous_text;
     lp->initial_prompt = p->initial_prompt;
+    lp->carry_initial_prompt = p->carry_initial_prompt;
+    lp->clip_timestamps = p->n_clip_timestamps ? p->clip_timestamps : NULL;
+    lp->n_clip_timestamps = p->n_clip_timestamps;
     relay->p = p;
     lp->progress = relay_progress;
     lp->progress_user = relay;

@@ -2,6 +2,7 @@
 `cwhisper transcribe`, returning Segment objects (faster-whisper's shape)."""
 from __future__ import annotations
 
+import array
 import os
 import tempfile
 from dataclasses import dataclass
@@ -69,14 +70,25 @@ class Transcript(Sequence[Segment]):
     def __repr__(self) -> str:
         return f"Transcript(language={self.language!r}, duration={self.duration:.2f}, segments={len(self)})"
 
-    def format(self, fmt: str = "txt") -> str:
-        """The transcript as txt, srt, vtt, json or tsv."""
-        return self._result.format(fmt, self._source, self._model)
+    def format(self, fmt: str = "txt", *, highlight_words: bool = False, max_line_width: Optional[int] = None,
+               max_line_count: Optional[int] = None, max_words_per_line: Optional[int] = None) -> str:
+        """The transcript as txt, srt, vtt, json or tsv. The keywords are
+        openai-whisper's writer options: srt and vtt cues made from the words
+        (a transcript with word timestamps), a cue per word with it underlined
+        (highlight_words), lines of at most max_line_width characters,
+        max_line_count lines a cue, max_words_per_line words a cue; without
+        words they change nothing, as in openai-whisper."""
+        return self._result.format(fmt, self._source, self._model, highlight_words, max_line_width or 0,
+                                   max_line_count or 0, max_words_per_line or 0)
 
-    def write(self, path: Union[str, "os.PathLike[str]"], fmt: Optional[str] = None) -> None:
-        """Writes the transcript to path atomically; fmt defaults to path's extension."""
+    def write(self, path: Union[str, "os.PathLike[str]"], fmt: Optional[str] = None, *,
+              highlight_words: bool = False, max_line_width: Optional[int] = None,
+              max_line_count: Optional[int] = None, max_words_per_line: Optional[int] = None) -> None:
+        """Writes the transcript to path atomically; fmt defaults to path's
+        extension; the keywords are format()'s."""
         fmt = fmt or os.path.splitext(os.fspath(path))[1].lstrip(".")
-        self._result.write(path, fmt, self._source, self._model)
+        self._result.write(path, fmt, self._source, self._model, highlight_words, max_line_width or 0,
+                           max_line_count or 0, max_words_per_line or 0)
 
 
 def _float32_samples(audio: Any) -> Any:
@@ -97,6 +109,7 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
              length_penalty: Optional[float] = None, compression_ratio_threshold: Optional[float] = None,
              logprob_threshold: Optional[float] = None, no_speech_threshold: Optional[float] = None,
              initial_prompt: Optional[str] = None, condition_on_previous_text: bool = True,
+             carry_initial_prompt: bool = False, clip_timestamps: Union[str, Sequence[float], None] = None,
              seed: Optional[int] = None, suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
              max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
              batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
@@ -115,6 +128,7 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
                             "long_form": _LONG_FORMS.index(long_form), "no_fallback": int(no_fallback),
                             "vad": int(vad), "vad_batched_timestamps": int(vad_batched_timestamps),
                             "condition_on_previous_text": int(condition_on_previous_text),
+                            "carry_initial_prompt": int(carry_initial_prompt),
                             "without_timestamps": int(without_timestamps)}
     given = dict(language=language, temperature=temperature, temperature_increment=temperature_increment,
                  beam_size=beam_size, patience=patience, best_of=best_of, length_penalty=length_penalty,
@@ -126,6 +140,13 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
                  vad_min_speech_ms=vad_min_speech_ms, vad_min_silence_ms=vad_min_silence_ms,
                  vad_speech_pad_ms=vad_speech_pad_ms, vad_max_speech_s=vad_max_speech_s, vad_model=vad_model)
     opts.update({k: v for k, v in given.items() if v is not None})
+    if clip_timestamps is not None:  # openai-whisper's "start,end,..." string or a list of seconds
+        if isinstance(clip_timestamps, str):
+            clips = [float(t) for t in clip_timestamps.split(",")] if clip_timestamps else []
+        else:
+            clips = [float(t) for t in clip_timestamps]
+        if clips:
+            opts["clip_timestamps"] = array.array("d", clips).tobytes()
     return opts
 
 
@@ -196,7 +217,8 @@ class Model:
                    best_of: Optional[int] = None, length_penalty: Optional[float] = None,
                    compression_ratio_threshold: Optional[float] = None, logprob_threshold: Optional[float] = None,
                    no_speech_threshold: Optional[float] = None, initial_prompt: Optional[str] = None,
-                   condition_on_previous_text: bool = True, seed: Optional[int] = None,
+                   condition_on_previous_text: bool = True, carry_initial_prompt: bool = False,
+                   clip_timestamps: Union[str, Sequence[float], None] = None, seed: Optional[int] = None,
                    suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
                    max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
                    batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
@@ -220,6 +242,9 @@ class Model:
           (-1.0; float("nan") off), no_speech_threshold (0.6; <= 0 off);
         - initial_prompt, condition_on_previous_text (True), seed (0),
           suppress_blank (True), without_timestamps, max_initial_timestamp (1.0 s);
+          carry_initial_prompt (the initial prompt starts every window's
+          prompt); clip_timestamps ("start,end,..." or a list of seconds:
+          only those stretches, the last end defaulting to the end; sequential);
         - long_form: "sequential" (openai-whisper's seek loop) or "chunked"
           (30 s chunks decoded batch_size at a time and merged; chunk_length,
           stride_length), or "vad-batched" (faster-whisper's batched

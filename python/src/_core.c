@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <Python.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,19 +117,27 @@ static int format_arg(const char *name)
     return f;
 }
 
-/* format(fmt, file=None, model=None) -> str: the writer's output in memory. */
+/* format(fmt, file=None, model=None, highlight_words=False, max_line_width=0,
+ * max_line_count=0, max_words_per_line=0) -> str: the writer's output in
+ * memory (the four: cw_output_info's srt/vtt word options, 0 = not given). */
 static PyObject *Result_format(ResultObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = { "format", "file", "model", NULL };
+    static char *names[] = { "format", "file", "model", "highlight_words", "max_line_width", "max_line_count",
+                             "max_words_per_line", NULL };
     const char *fmt, *file = NULL, *model = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zz:format", names, &fmt, &file, &model)) return NULL;
+    cw_output_info info = { 0 };
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zzpiii:format", names, &fmt, &file, &model,
+                                     &info.highlight_words, &info.max_line_width, &info.max_line_count,
+                                     &info.max_words_per_line))
+        return NULL;
     int f = format_arg(fmt);
     if (f < 0) return NULL;
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem) return PyErr_NoMemory();
-    cw_output_info info = { .file = file, .model = model };
+    info.file = file;
+    info.model = model;
     cw_status s = cw_output_write_stream(self->r, (cw_output_format)f, &info, mem);
     fclose(mem);
     if (s) {
@@ -140,21 +149,26 @@ static PyObject *Result_format(ResultObject *self, PyObject *args, PyObject *kw)
     return out;
 }
 
-/* write(path, fmt, file=None, model=None): atomic file output. */
+/* write(path, fmt, file=None, model=None, <the four options of format>):
+ * atomic file output. */
 static PyObject *Result_write(ResultObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = { "path", "format", "file", "model", NULL };
+    static char *names[] = { "path", "format", "file", "model", "highlight_words", "max_line_width",
+                             "max_line_count", "max_words_per_line", NULL };
     PyObject *path_obj;
     const char *fmt, *file = NULL, *model = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&s|zz:write", names, PyUnicode_FSConverter, &path_obj, &fmt,
-                                     &file, &model))
+    cw_output_info info = { 0 };
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&s|zzpiii:write", names, PyUnicode_FSConverter, &path_obj, &fmt,
+                                     &file, &model, &info.highlight_words, &info.max_line_width,
+                                     &info.max_line_count, &info.max_words_per_line))
         return NULL;
     int f = format_arg(fmt);
     if (f < 0) {
         Py_DECREF(path_obj);
         return NULL;
     }
-    cw_output_info info = { .file = file, .model = model };
+    info.file = file;
+    info.model = model;
     cw_status s;
     Py_BEGIN_ALLOW_THREADS
     s = cw_output_write_file(self->r, (cw_output_format)f, &info, PyBytes_AS_STRING(path_obj));
@@ -169,9 +183,11 @@ static PyMethodDef Result_methods[] = {
       "segments() -> list of (id, seek, start, end, text, tokens, avg_logprob, compression_ratio, "
       "no_speech_prob, temperature)" },
     { "format", (PyCFunction)(void (*)(void))Result_format, METH_VARARGS | METH_KEYWORDS,
-      "format(fmt, file=None, model=None) -> str: the transcript as txt, srt, vtt, json or tsv" },
+      "format(fmt, file=None, model=None, highlight_words=False, max_line_width=0, max_line_count=0, "
+      "max_words_per_line=0) -> str: the transcript as txt, srt, vtt, json or tsv" },
     { "write", (PyCFunction)(void (*)(void))Result_write, METH_VARARGS | METH_KEYWORDS,
-      "write(path, fmt, file=None, model=None): writes the transcript to path atomically" },
+      "write(path, fmt, file=None, model=None, highlight_words=False, max_line_width=0, max_line_count=0, "
+      "max_words_per_line=0): writes the transcript to path atomically" },
     { NULL, NULL, 0, NULL }
 };
 
@@ -288,6 +304,16 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
             else p->vad_params.model = s;
             continue;
         }
+        if (strcmp(k, "clip_timestamps") == 0) { /* bytes of native doubles, kept alive by the dict */
+            if (!PyBytes_Check(value) || PyBytes_GET_SIZE(value) % (Py_ssize_t)sizeof(double) != 0 ||
+                (uintptr_t)PyBytes_AS_STRING(value) % _Alignof(double) != 0) {
+                PyErr_SetString(PyExc_TypeError, "clip_timestamps must be bytes of packed doubles");
+                return -1;
+            }
+            p->clip_timestamps = (const double *)(const void *)PyBytes_AS_STRING(value);
+            p->n_clip_timestamps = (size_t)PyBytes_GET_SIZE(value) / sizeof(double);
+            continue;
+        }
         if (strcmp(k, "seed") == 0) {
             unsigned long long v = PyLong_AsUnsignedLongLong(value);
             if (PyErr_Occurred()) return -1;
@@ -317,6 +343,7 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
         else if (strcmp(k, "beam_size") == 0) i = &p->beam_size;
         else if (strcmp(k, "best_of") == 0) i = &p->best_of;
         else if (strcmp(k, "condition_on_previous_text") == 0) i = &p->condition_on_previous_text;
+        else if (strcmp(k, "carry_initial_prompt") == 0) i = &p->carry_initial_prompt;
         else if (strcmp(k, "suppress_blank") == 0) i = &p->suppress_blank;
         else if (strcmp(k, "without_timestamps") == 0) i = &p->without_timestamps;
         else if (strcmp(k, "batch_size") == 0) i = &p->batch_size;

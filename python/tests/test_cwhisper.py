@@ -262,3 +262,31 @@ def test_vad_options_equal_the_cli(model):
         assert [(list(s.tokens), s.start, s.end) for s in got] == \
             [(s["tokens"], s["start"], s["end"]) for s in ref["segments"]], py_opts
         assert "ask not what your country" in got.text
+
+
+def test_clip_timestamps_and_carry_equal_the_cli(model):
+    """clip_timestamps as openai-whisper's string or a list, carry_initial_prompt: the CLI's tokens and times."""
+    for py_opts, cli_opts in [({"clip_timestamps": "2,7.5,8"}, ["--clip-timestamps", "2,7.5,8"]),
+                              ({"clip_timestamps": [0, 4.2, 4.2, 8], "initial_prompt": "Kennedy's address.",
+                                "carry_initial_prompt": True, "condition_on_previous_text": False},
+                               ["--clip-timestamps", "0,4.2,4.2,8", "--initial-prompt", "Kennedy's address.",
+                                "--carry-initial-prompt", "--no-condition-on-previous-text"])]:
+        ref = json.loads(run_cli("--output-format", "json", *cli_opts, str(JFK)))
+        got = model.transcribe(str(JFK), **py_opts)
+        assert [(list(s.tokens), s.start, s.end) for s in got] == \
+            [(s["tokens"], s["start"], s["end"]) for s in ref["segments"]], py_opts
+        assert got[0].start >= 2.0 or py_opts["clip_timestamps"] != "2,7.5,8"
+    assert model.transcribe(str(JFK), clip_timestamps="").text == model.transcribe(str(JFK)).text
+    with pytest.raises(cwhisper.CwhisperError, match="sequential"):
+        model.transcribe(str(JFK), clip_timestamps=[1, 2], long_form="chunked")
+
+
+def test_writer_options(jfk, tmp_path):
+    """Without word timestamps the writer options change nothing (openai-whisper's writers fall back to the
+    segments); negative values are the library's error."""
+    plain = jfk.format("srt")
+    assert jfk.format("srt", highlight_words=True, max_line_width=10, max_line_count=1, max_words_per_line=2) == plain
+    jfk.write(tmp_path / "o.vtt", highlight_words=True, max_words_per_line=3)
+    assert (tmp_path / "o.vtt").read_text() == jfk.format("vtt")
+    with pytest.raises(cwhisper.CwhisperError, match="negative"):
+        jfk.format("srt", max_line_width=-1)

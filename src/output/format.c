@@ -16,6 +16,12 @@ static void out_fail(cw_out *o)
     o->failed = 1;
 }
 
+void cw_out_fail(cw_out *o, int err)
+{
+    if (!o->failed) o->err = err;
+    o->failed = 1;
+}
+
 void cw_out_bytes(cw_out *o, const char *p, size_t n)
 {
     if (o->failed || n == 0) return;

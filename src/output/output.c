@@ -26,14 +26,25 @@ const char *cw_output_format_ext(cw_output_format format)
     return (size_t)format < N_FORMATS ? format_names[format] : "";
 }
 
-static cw_status check_args(const cw_result *result, cw_output_format format, const void *dest)
+static cw_status check_args(const cw_result *result, cw_output_format format,
+                            const cw_output_info *info, const void *dest)
 {
     if (!result || !dest)
         return cw_error(CW_ERR_INVALID_ARG, "cw_output_write: NULL argument");
     if ((size_t)format >= N_FORMATS)
         return cw_error(CW_ERR_INVALID_ARG, "output format %d is not txt, srt, vtt, json or tsv",
                         (int)format);
+    if (info && (info->max_line_width < 0 || info->max_line_count < 0 || info->max_words_per_line < 0))
+        return cw_error(CW_ERR_INVALID_ARG, "output: max line width %d, max line count %d or max words "
+                        "per line %d is negative", info->max_line_width, info->max_line_count,
+                        info->max_words_per_line);
     return CW_OK;
+}
+
+/* The status of a failed sink: a writer's allocation, or the I/O. */
+static cw_status sink_status(const cw_out *o)
+{
+    return o->err == ENOMEM ? CW_ERR_NOMEM : CW_ERR_IO;
 }
 
 /* Runs the writer for format; the sink records whether a write failed. */
@@ -42,8 +53,8 @@ static void write_format(cw_out *o, const cw_result *r, cw_output_format format,
 {
     switch (format) {
     case CW_OUTPUT_TXT: cw_write_txt(o, r); break;
-    case CW_OUTPUT_SRT: cw_write_srt(o, r); break;
-    case CW_OUTPUT_VTT: cw_write_vtt(o, r); break;
+    case CW_OUTPUT_SRT: cw_write_srt(o, r, info); break;
+    case CW_OUTPUT_VTT: cw_write_vtt(o, r, info); break;
     case CW_OUTPUT_JSON: cw_write_json(o, r, info); break;
     case CW_OUTPUT_TSV: cw_write_tsv(o, r); break;
     }
@@ -57,13 +68,13 @@ static const char *reason(int err)
 cw_status cw_output_write_stream(const cw_result *result, cw_output_format format,
                                  const cw_output_info *info, void *stream)
 {
-    cw_status st = check_args(result, format, stream);
+    cw_status st = check_args(result, format, info, stream);
     if (st != CW_OK) return st;
     cw_out o = { stream, 0, 0 };
     write_format(&o, result, format, info);
     errno = 0;
     if (!o.failed && (fflush(o.fp) != 0 || ferror(o.fp))) o.failed = 1, o.err = errno;
-    if (o.failed) return cw_error(CW_ERR_IO, "output stream: %s", reason(o.err));
+    if (o.failed) return cw_error(sink_status(&o), "output stream: %s", reason(o.err));
     return CW_OK;
 }
 
@@ -107,14 +118,14 @@ static cw_status write_temp(int fd, const char *path, const cw_result *r, cw_out
     if (ferror(fp) && !o.failed) o.failed = 1, o.err = errno;
     errno = 0;
     if (fclose(fp) != 0 && !o.failed) o.failed = 1, o.err = errno;
-    if (o.failed) return cw_error(CW_ERR_IO, "%s: cannot write: %s", path, reason(o.err));
+    if (o.failed) return cw_error(sink_status(&o), "%s: cannot write: %s", path, reason(o.err));
     return CW_OK;
 }
 
 cw_status cw_output_write_file(const cw_result *result, cw_output_format format,
                                const cw_output_info *info, const char *path)
 {
-    cw_status st = check_args(result, format, path);
+    cw_status st = check_args(result, format, info, path);
     if (st != CW_OK) return st;
     static const char suffix[] = ".tmp.XXXXXX";
     size_t len = strlen(path);

@@ -26,6 +26,8 @@ typedef struct {
 void cw_out_bytes(cw_out *o, const char *p, size_t n);
 void cw_out_str(cw_out *o, const char *s);
 void cw_out_printf(cw_out *o, const char *fmt, ...) CW_PRINTF(2, 3);
+/* Marks the sink failed with errno value err (ENOMEM: a writer's scratch). */
+void cw_out_fail(cw_out *o, int err);
 
 /* A byte range of a NUL-terminated string (not itself terminated). */
 typedef struct {
@@ -49,10 +51,23 @@ long long cw_out_round_ms(double seconds);
  * when always_hours is set or they are non-zero. buf holds at least 48 bytes. */
 void cw_out_timestamp(char *buf, size_t cap, double seconds, int always_hours, char marker);
 
+/* How srt and vtt differ: timestamps "HH:MM:SS,mmm" or "[HH:]MM:SS.mmm",
+ * and srt's cue numbers. */
+typedef struct {
+    int always_hours;
+    char decimal_marker;
+    int numbered;
+} cw_subtitle_style;
+
+/* The cues of srt and vtt (subtitles.c), each "[N\n]START --> END\nTEXT\n\n",
+ * from the segments, or from the words with info's options. */
+void cw_write_cues(cw_out *o, const cw_result *r, const cw_output_info *info,
+                   const cw_subtitle_style *style);
+
 /* The writers. They only write; output.c checks the sink afterwards. */
 void cw_write_txt(cw_out *o, const cw_result *r);
-void cw_write_srt(cw_out *o, const cw_result *r);
-void cw_write_vtt(cw_out *o, const cw_result *r);
+void cw_write_srt(cw_out *o, const cw_result *r, const cw_output_info *info);
+void cw_write_vtt(cw_out *o, const cw_result *r, const cw_output_info *info);
 void cw_write_tsv(cw_out *o, const cw_result *r);
 void cw_write_json(cw_out *o, const cw_result *r, const cw_output_info *info);
 

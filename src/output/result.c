@@ -103,7 +103,7 @@ static void copy_words(cw_segment *d, const cw_segment *s, cw_word **words, char
         w[i].word = *txt;
         *txt += len;
     }
-    d->words = s->n_words ? w : NULL;
+    d->words = s->words ? w : NULL; /* an empty list stays a list: see cwhisper.h */
     *words = w + s->n_words;
 }
 

@@ -229,7 +229,7 @@ static void check_json_result(const cw_result *r, const cw_output_info *info)
 
 static void test_json_round_trip(void)
 {
-    cw_output_info info = { "dir/ta\"b\\le\t.wav", "tiny.en" };
+    cw_output_info info = { .file = "dir/ta\"b\\le\t.wav", .model = "tiny.en" };
     cw_json *doc = load_cases();
     const cw_json *cases = doc ? cw_json_get(doc, "cases") : NULL;
     for (size_t c = 0; cases && c < cases->n; c++) {
