@@ -89,6 +89,12 @@ static void usage(FILE *f)
         "  --max-line-count N       srt/vtt: lines in a cue (with --max-line-width)\n"
         "  --max-words-per-line N   srt/vtt: words in a cue\n"
         "                           (these four need --word-timestamps, as in openai-whisper)\n"
+        "  --word-timestamps [true|false]  word-level times in each segment (sequential only;\n"
+        "                           json: \"words\"), as openai-whisper's\n"
+        "  --prepend-punctuations S merged into the next word (default \"'“¿([{-)\n"
+        "  --append-punctuations S  merged into the previous word (default \"'.。,，!！?？:：”)]}、)\n"
+        "  --hallucination-silence-threshold S  with word timestamps: skip silences longer than S\n"
+        "                           seconds around a possible hallucination\n"
         "  --output-format txt|srt|vtt|json|tsv|all   (default txt)\n"
         "  --output-dir DIR         write FILE's outputs there; without it, print to stdout\n"
         "  --verbose                print the kernels in use, and segments as they are found\n"
@@ -234,6 +240,14 @@ static int parse_option(int argc, char **argv, int *i, options *o)
     if (strcmp(a, "--without-timestamps") == 0) { o->tp.without_timestamps = 1; return 0; }
     if (strcmp(a, "--no-condition-on-previous-text") == 0) { o->tp.condition_on_previous_text = 0; return 0; }
     if (strcmp(a, "--skip-existing") == 0) { o->skip_existing = 1; return 0; }
+    if (strcmp(a, "--word-timestamps") == 0) { /* openai-whisper's str2bool value, or bare */
+        const char *b = *i + 1 < argc ? argv[*i + 1] : NULL;
+        int t = b && (strcmp(b, "True") == 0 || strcmp(b, "true") == 0);
+        int f = b && (strcmp(b, "False") == 0 || strcmp(b, "false") == 0);
+        if (t || f) ++*i;
+        o->tp.word_timestamps = !f;
+        return 0;
+    }
     if (*i + 1 >= argc) {
         fprintf(stderr, "cwhisper: %s needs a value (or is unknown; see --help)\n", a);
         return -1;
@@ -331,6 +345,14 @@ static int parse_option(int argc, char **argv, int *i, options *o)
         if (parse_double(a, v, &o->tp.logprob_threshold)) return -1;
     } else if (strcmp(a, "--no-speech-threshold") == 0) {
         if (parse_double(a, v, &o->tp.no_speech_threshold)) return -1;
+    } else if (strcmp(a, "--prepend-punctuations") == 0) {
+        o->tp.prepend_punctuations = v;
+    } else if (strcmp(a, "--append-punctuations") == 0) {
+        o->tp.append_punctuations = v;
+    } else if (strcmp(a, "--hallucination-silence-threshold") == 0) {
+        if (parse_double(a, v, &x)) return -1;
+        if (!(x > 0)) { fprintf(stderr, "cwhisper: --hallucination-silence-threshold %s must be positive\n", v); return -1; }
+        o->tp.hallucination_silence_threshold = x;
     } else if (strcmp(a, "--max-duration") == 0) {
         if (parse_double(a, v, &x)) return -1;
         if (!(x > 0 && x < 1e9)) { fprintf(stderr, "cwhisper: --max-duration %s is outside (0, 1e9) seconds\n", v); return -1; }

@@ -280,8 +280,16 @@ typedef struct {
                                       (regions concatenated, times mapped back), as faster-whisper's vad_filter */
     cw_vad_params vad_params;
     int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
-    int word_timestamps;           /* placeholder until the word-timestamp stage lands (issue 19):
-                                      not computed yet; the CLI's writer options ask for it */
+    /* Word timestamps (SEQUENTIAL only), as openai-whisper's word_timestamps=True:
+     * each segment gets words; prepend / append_punctuations (NULL: openai-whisper's
+     * defaults "\"'“¿([{-" and "\"'.。,，!！?？:：”)]}、") are merged into the
+     * neighbouring word. hallucination_silence_threshold (seconds, needs word
+     * timestamps; <= 0 or NAN: off): skip silent stretches longer than this around
+     * segments that look hallucinated. */
+    int word_timestamps;
+    const char *prepend_punctuations;
+    const char *append_punctuations;
+    double hallucination_silence_threshold;
     /* Limits for servers and batch runs (CW_ERR_LIMIT, message naming the file).
      * max_duration (> 0, seconds): a file whose container states a longer
      * duration is refused before any decoding; one that states none (or lies)
@@ -363,7 +371,8 @@ const char *cw_output_format_ext(cw_output_format format); /* "txt", ... */
 /* txt, srt, vtt and tsv are byte for byte what openai-whisper's writers give
  * (with the options in cw_output_info; txt and tsv have none). json is cwhisper's own object: file, model, language,
  * duration, text, segments (id, start, end, text, tokens, avg_logprob,
- * compression_ratio, no_speech_prob, temperature); numbers round-trip
+ * compression_ratio, no_speech_prob, temperature, and words [{word, start,
+ * end, probability}] when the segment has any); numbers round-trip
  * exactly, non-finite ones are null; info and its fields may be NULL. */
 
 /* Writes result in format to path atomically: to a temporary name in the same

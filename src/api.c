@@ -134,6 +134,8 @@ cw_transcribe_params cw_transcribe_default_params(void)
         .progress = NULL, .progress_user = NULL,
         .long_form = CW_LONG_FORM_SEQUENTIAL, .batch_size = 1, .chunk_length = 0.0, .stride_length = 0.0,
         .vad = 0, .vad_params = cw_vad_default_params(), .vad_batched_timestamps = 0,
+        .word_timestamps = 0, .prepend_punctuations = NULL, .append_punctuations = NULL,
+        .hallucination_silence_threshold = 0.0,
     };
 }
 
@@ -202,6 +204,8 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
                         p->long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
     cw_status cs = check_clips(p);
     if (cs != CW_OK) return cs;
+    if (p->word_timestamps && (p->long_form != CW_LONG_FORM_SEQUENTIAL || p->vad))
+        return cw_error(CW_ERR_INVALID_ARG, "word timestamps need --long-form sequential (without --vad)");
     if (!(p->max_duration >= 0 && p->max_duration < 1e12) || p->max_file_size < 0)
         return cw_error(CW_ERR_INVALID_ARG, "maximum duration %g s or file size %lld bytes is out of range",
                         p->max_duration, p->max_file_size);
@@ -298,6 +302,11 @@ static void fill_longform(cw_longform_params *lp, const cw_model *m, const cw_tr
     lp->carry_initial_prompt = p->carry_initial_prompt;
     lp->clip_timestamps = p->n_clip_timestamps ? p->clip_timestamps : NULL;
     lp->n_clip_timestamps = p->n_clip_timestamps;
+    lp->word_timestamps = p->word_timestamps;
+    if (p->prepend_punctuations) lp->prepend_punctuations = p->prepend_punctuations;
+    if (p->append_punctuations) lp->append_punctuations = p->append_punctuations;
+    lp->hallucination_silence_threshold =
+        p->hallucination_silence_threshold > 0 ? p->hallucination_silence_threshold : NAN;
     relay->p = p;
     lp->progress = relay_progress;
     lp->progress_user = relay;
@@ -534,7 +543,9 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
     if (p.batch_size < 0 || p.batch_size > 64)
         return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p.batch_size);
     /* lockstep: the sequential mode on the whole file (a VAD run is one by one) */
-    size_t batch = p.batch_size > 1 && p.long_form == CW_LONG_FORM_SEQUENTIAL && !p.vad ? (size_t)p.batch_size : 1;
+    /* (word timestamps need the window's own decoder pass: one by one) */
+    size_t batch = p.batch_size > 1 && p.long_form == CW_LONG_FORM_SEQUENTIAL && !p.vad && !p.word_timestamps
+                       ? (size_t)p.batch_size : 1;
     if (!c->be->ops->linear_rows) batch = 1; /* a back end without per-item ops (CUDA): one by one */
     if (p.long_form == CW_LONG_FORM_SEQUENTIAL) p.batch_size = 1; /* the files, not chunks, are batched */
     int32_t lang_token;

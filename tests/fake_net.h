@@ -128,7 +128,7 @@ static inline cw_status fake_reorder(void *ctx, const size_t *source, size_t n_s
 
 static inline cw_decoder_net fake_decoder_net(fake_decoder *f)
 {
-    cw_decoder_net n = {f, f->n_vocab, fake_set_audio, fake_reset, fake_forward, fake_reorder};
+    cw_decoder_net n = {f, f->n_vocab, fake_set_audio, fake_reset, fake_forward, fake_reorder, 0, NULL};
     return n;
 }
 

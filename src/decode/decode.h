@@ -70,6 +70,17 @@ typedef struct {
     cw_status (*forward)(void *ctx, const int32_t *tokens, size_t n_seq, size_t k,
                          float *logits, size_t extra_pos, float *extra_logits);
     cw_status (*reorder)(void *ctx, const size_t *source, size_t n_seq);
+    /* Optional (NULL where the network cannot): word timestamps' forward
+     * (timing.py find_alignment). Resets to one sequence on audio 0 and
+     * runs tokens [n] from an empty cache; fills
+     *   qk    [n_align_heads, n, n_frames]: the raw cross-attention scores
+     *         q . k^T / sqrt(head dim) of the model's alignment heads
+     *         against the first n_frames audio positions;
+     *   probs [n]: softmax(logits_i[0:n_soft])[want[i]] for row i (0 where
+     *         want[i] < 0). */
+    size_t n_align_heads;
+    cw_status (*align)(void *ctx, const int32_t *tokens, size_t n, size_t n_frames, float *qk,
+                       const int32_t *want, size_t n_soft, float *probs);
 } cw_decoder_net;
 
 /* Decoding many windows in lockstep (src/longform/lockstep.c): a decoder
@@ -108,6 +119,9 @@ typedef struct {
     void *ctx;
     cw_status (*decode)(void *ctx, const int32_t *ids, size_t n, char **text);
     cw_status (*encode)(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n_ids);
+    /* Optional: decode_with_timestamps (specials and timestamps as text,
+     * "<|endoftext|>"); NULL: decode is used (word splitting, timing.c). */
+    cw_status (*decode_all)(void *ctx, const int32_t *ids, size_t n, char **text);
 } cw_text_codec;
 
 cw_text_codec cw_text_codec_tokenizer(const cw_tokenizer *tok);

@@ -25,12 +25,20 @@ typedef struct {
     int carry_initial_prompt;       /* 0 */
     const double *clip_timestamps;  /* seconds start,end,start,...; NULL = "0" */
     size_t n_clip_timestamps;
+    int word_timestamps;            /* 0; words.c (not in lockstep) */
+    const char *prepend_punctuations; /* CW_PREPEND_PUNCTUATIONS */
+    const char *append_punctuations;  /* CW_APPEND_PUNCTUATIONS */
+    double hallucination_silence_threshold; /* seconds; NAN = None */
     /* Called after each window: seconds of content done, total seconds. */
     void (*progress)(void *user, double done_s, double total_s);
     void *progress_user;
 } cw_longform_params;
 
 cw_longform_params cw_longform_default_params(void);
+
+/* transcribe()'s punctuation defaults (UTF-8). */
+#define CW_PREPEND_PUNCTUATIONS "\"'\u201c\u00bf([{-"
+#define CW_APPEND_PUNCTUATIONS "\"'.\u3002,\uff0c!\uff01?\uff1f:\uff1a\u201d)]}\u3001"
 
 typedef struct {
     cw_segment *segments;   /* [n_segments]; text and tokens owned by the result */

@@ -3,13 +3,15 @@
  * first 30 s, then windows mel[:, seek:seek+segment_size] zero-padded in the
  * log-mel domain to 3000 frames, decode_with_fallback with the previous
  * output as prompt, the no-speech skip rule, the timestamp split (split.c),
- * the seek advance and the prompt reset. */
+ * the seek advance and the prompt reset; with word timestamps, words.c's
+ * steps where transcribe() calls add_word_timestamps. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "longform/longform.h"
 #include "longform/sequential_file.h"
+#include "longform/words.h"
 #include "util/error.h"
 
 #define N_FRAMES 3000 /* mel frames per window */
@@ -21,6 +23,9 @@ cw_longform_params cw_longform_default_params(void)
     p.decode = cw_decode_default_options();
     p.fallback = cw_fallback_default_options();
     p.condition_on_previous_text = 1;
+    p.prepend_punctuations = CW_PREPEND_PUNCTUATIONS;
+    p.append_punctuations = CW_APPEND_PUNCTUATIONS;
+    p.hallucination_silence_threshold = NAN;
     return p;
 }
 
@@ -30,6 +35,7 @@ void cw_longform_result_free(cw_longform_result *r)
     for (size_t i = 0; i < r->n_segments; i++) {
         free((void *)r->segments[i].text);
         free((void *)r->segments[i].tokens);
+        cw_segment_words_free(&r->segments[i]);
     }
     free(r->segments);
     free(r->text);
@@ -135,18 +141,10 @@ static cw_status window_prompt(const lf_state *s, cw_decode_options *o, int32_t 
     return CW_OK;
 }
 
-/* transcribe()'s new_segment + the "instantaneous or empty" clearing. */
-static cw_status add_segment(lf_state *s, long seek, const cw_split_piece *pc,
-                             const cw_decode_result *r)
+/* transcribe()'s new_segment: the piece's tokens and text (seg->words empty). */
+static cw_status make_segment(lf_state *s, long seek, const cw_split_piece *pc, const cw_decode_result *r,
+                              cw_segment *seg)
 {
-    cw_longform_result *out = s->out;
-    if (out->n_segments == s->seg_cap) {
-        size_t cap = s->seg_cap ? s->seg_cap * 2 : 16;
-        cw_segment *v = cw_realloc(out->segments, cap * sizeof *v);
-        if (!v) return CW_ERR_NOMEM;
-        out->segments = v;
-        s->seg_cap = cap;
-    }
     size_t n = pc->end - pc->begin, n_text = 0;
     int32_t *toks = cw_malloc((n ? n : 1) * sizeof *toks), *text_toks = cw_malloc((n ? n : 1) * sizeof *toks);
     char *text = NULL;
@@ -162,18 +160,65 @@ static cw_status add_segment(lf_state *s, long seek, const cw_split_piece *pc,
         free(toks);
         return rc;
     }
-    char *probe = cw_strdup(text);
-    if (!probe) { free(toks); free(text); return CW_ERR_NOMEM; }
-    if (pc->start == pc->end_time || cw_strip_inplace(probe)[0] == '\0') {
-        text[0] = '\0';
-        n = 0;
+    *seg = (cw_segment){0, seek, pc->start, pc->end_time, text, toks, n,
+                        r->avg_logprob, r->compression_ratio, r->no_speech_prob, r->temperature, NULL, 0};
+    return CW_OK;
+}
+
+static void free_segment(cw_segment *seg)
+{
+    free((void *)seg->text);
+    free((void *)seg->tokens);
+    cw_segment_words_free(seg);
+}
+
+/* The "instantaneous or empty" clearing, then the segment joins the
+ * result and all_tokens (seg is taken, also on failure). */
+static cw_status commit_segment(lf_state *s, cw_segment *seg)
+{
+    cw_longform_result *out = s->out;
+    if (out->n_segments == s->seg_cap) {
+        size_t cap = s->seg_cap ? s->seg_cap * 2 : 16;
+        cw_segment *v = cw_realloc(out->segments, cap * sizeof *v);
+        if (!v) {
+            free_segment(seg);
+            return CW_ERR_NOMEM;
+        }
+        out->segments = v;
+        s->seg_cap = cap;
+    }
+    char *probe = cw_strdup(seg->text);
+    if (!probe) {
+        free_segment(seg);
+        return CW_ERR_NOMEM;
+    }
+    if (seg->start == seg->end || cw_strip_inplace(probe)[0] == '\0') {
+        ((char *)seg->text)[0] = '\0';
+        seg->n_tokens = 0;
+        cw_segment_words_free(seg);
     }
     free(probe);
-    cw_segment *seg = &out->segments[out->n_segments];
-    *seg = (cw_segment){(int)out->n_segments, seek, pc->start, pc->end_time, text, toks, n,
-                        r->avg_logprob, r->compression_ratio, r->no_speech_prob, r->temperature, NULL, 0};
-    out->n_segments++;
-    return cw_token_run_push(&s->all_tokens, toks, n);
+    seg->id = (int)out->n_segments;
+    out->segments[out->n_segments++] = *seg;
+    return cw_token_run_push(&s->all_tokens, seg->tokens, seg->n_tokens);
+}
+
+/* transcribe()'s word-timestamp steps on the window's segments cur [*n]. */
+static cw_status window_words(lf_state *s, const cw_decode_result *r, long previous_seek, cw_segment *cur,
+                              size_t *n, int *drop)
+{
+    const cw_longform_params *p = s->p;
+    int32_t tb = s->env.sp->timestamp_begin;
+    cw_words_env e = {s->env.net, s->env.codec, s->env.sp, s->out->language_token, p->decode.translate,
+                      p->prepend_punctuations ? p->prepend_punctuations : CW_PREPEND_PUNCTUATIONS,
+                      p->append_punctuations ? p->append_punctuations : CW_APPEND_PUNCTUATIONS,
+                      p->hallucination_silence_threshold};
+    s->words.previous_seek = previous_seek;
+    s->words.segment_size = s->size;
+    s->words.content_frames = s->content_frames;
+    s->words.single_timestamp_ending =
+        r->n_tokens >= 2 && r->tokens[r->n_tokens - 2] < tb && r->tokens[r->n_tokens - 1] >= tb;
+    return cw_words_window_pass(&e, &s->words, cur, n, &s->seek, drop);
 }
 
 /* The seek loop's head (the flattened clip/seek loop of transcribe()):
@@ -227,15 +272,25 @@ cw_status cw_lf_file_window_done(cw_lf_file *s, cw_decode_result *rr)
         s->seek += (long)s->size;
     } else {
         cw_split_piece *pieces = cw_malloc((r.n_tokens + 1) * sizeof *pieces);
-        long advance = 0;
-        rc = pieces ? CW_OK : CW_ERR_NOMEM;
+        cw_segment *cur = cw_calloc(r.n_tokens + 1, sizeof *cur);
+        long advance = 0, previous_seek = s->seek;
+        rc = pieces && cur ? CW_OK : CW_ERR_NOMEM;
         size_t np = rc == CW_OK ? cw_split_window(r.tokens, r.n_tokens, s->env.sp->timestamp_begin,
                                                    s->time_offset, s->size, pieces, &advance) : 0;
-        for (size_t i = 0; rc == CW_OK && i < np; i++) rc = add_segment(s, s->seek, &pieces[i], &r);
+        size_t n_made = 0, n_keep;
+        int drop = 0;
+        for (; rc == CW_OK && n_made < np; n_made++) rc = make_segment(s, s->seek, &pieces[n_made], &r, &cur[n_made]);
         free(pieces);
         s->seek += advance;
+        n_keep = n_made;
+        if (rc == CW_OK && p->word_timestamps) rc = window_words(s, &r, previous_seek, cur, &n_keep, &drop);
+        for (size_t i = 0; i < n_made; i++) {
+            if (rc == CW_OK && !drop && i < n_keep) rc = commit_segment(s, &cur[i]);
+            else free_segment(&cur[i]);
+        }
+        free(cur);
         /* do not feed the prompt tokens if a high temperature was used */
-        if (!p->condition_on_previous_text || r.temperature > 0.5) s->prompt_reset_since = s->all_tokens.n;
+        if (!drop && (!p->condition_on_previous_text || r.temperature > 0.5)) s->prompt_reset_since = s->all_tokens.n;
     }
     cw_decode_result_free(&r);
     if (rc == CW_OK && p->progress) {

@@ -11,6 +11,7 @@
 #define CW_LONGFORM_SEQUENTIAL_FILE_H
 
 #include "longform/longform.h"
+#include "longform/words.h"
 
 typedef struct {
     const cw_encoder_net *enc;
@@ -31,6 +32,7 @@ typedef struct {
     double time_offset;
     cw_decode_options o;     /* its decoding options (prompt included) */
     int32_t *prompt_buf;
+    cw_words_window words;   /* word timestamps: the window's place, last speech */
 } cw_lf_file;
 
 /* mel: the whole file's log-mel with its 30 s padding (see

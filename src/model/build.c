@@ -383,11 +383,80 @@ cw_status cw_json_read_pairs(const cw_json *obj, const char *key, const char *fi
     return read_ints(obj, key, file, out, n_pairs, 1);
 }
 
+/* openai-whisper's _ALIGNMENT_HEADS (whisper/__init__.py, 20250625), the
+ * base85+gzip boolean masks decoded to (layer, head) pairs, keyed by the
+ * dimensions that tell the checkpoints apart: mels, vocabulary, decoder
+ * layers, text state. large-v1 and large-v2 share every dimension; v2 is
+ * taken unless the model's folder name says v1. */
+typedef struct {
+    const char *name;
+    int n_mels, n_vocab, n_text_layer, n_text_state;
+    const int8_t *pairs; /* [n * 2] */
+    size_t n;
+} align_table_entry;
+
+static const int8_t AH_TINY_EN[] = {1, 0, 2, 0, 2, 5, 3, 0, 3, 1, 3, 2, 3, 3, 3, 4};
+static const int8_t AH_TINY[] = {2, 2, 3, 0, 3, 2, 3, 3, 3, 4, 3, 5};
+static const int8_t AH_BASE_EN[] = {3, 3, 4, 7, 5, 1, 5, 5, 5, 7};
+static const int8_t AH_BASE[] = {3, 1, 4, 2, 4, 3, 4, 7, 5, 1, 5, 2, 5, 4, 5, 6};
+static const int8_t AH_SMALL_EN[] = {6, 6, 7, 0, 7, 3, 7, 8, 8, 2, 8, 5, 8, 7, 9, 0, 9, 4, 9, 8, 9, 10, 10, 0, 10, 1,
+                                     10, 2, 10, 3, 10, 6, 10, 11, 11, 2, 11, 4};
+static const int8_t AH_SMALL[] = {5, 3, 5, 9, 8, 0, 8, 4, 8, 7, 8, 8, 9, 0, 9, 7, 9, 9, 10, 5};
+static const int8_t AH_MEDIUM_EN[] = {11, 4, 14, 1, 14, 12, 14, 14, 15, 4, 16, 0, 16, 4, 16, 9, 17, 12, 17, 14, 18, 7,
+                                      18, 10, 18, 15, 20, 0, 20, 3, 20, 9, 20, 14, 21, 12};
+static const int8_t AH_MEDIUM[] = {13, 15, 15, 4, 15, 15, 16, 1, 20, 0, 23, 4};
+static const int8_t AH_LARGE_V1[] = {9, 19, 11, 2, 11, 4, 11, 17, 22, 7, 22, 11, 22, 17, 23, 2, 23, 15};
+static const int8_t AH_LARGE_V2[] = {10, 12, 13, 17, 16, 11, 16, 12, 16, 13, 17, 15, 17, 16, 18, 4, 18, 11, 18, 19, 19,
+                                     11, 21, 2, 21, 3, 22, 3, 22, 9, 22, 12, 23, 5, 23, 7, 23, 13, 25, 5, 26, 1, 26,
+                                     12, 27, 15};
+static const int8_t AH_LARGE_V3[] = {7, 0, 10, 17, 12, 18, 13, 12, 16, 1, 17, 14, 19, 11, 21, 4, 24, 1, 25, 6};
+static const int8_t AH_TURBO[] = {2, 4, 2, 11, 3, 3, 3, 6, 3, 11, 3, 14};
+
+#define AH(name, mels, vocab, layers, state, a) {name, mels, vocab, layers, state, a, sizeof a / 2}
+static const align_table_entry ALIGN_TABLE[] = {
+    AH("tiny.en", 80, 51864, 4, 384, AH_TINY_EN),
+    AH("tiny", 80, 51865, 4, 384, AH_TINY),
+    AH("base.en", 80, 51864, 6, 512, AH_BASE_EN),
+    AH("base", 80, 51865, 6, 512, AH_BASE),
+    AH("small.en", 80, 51864, 12, 768, AH_SMALL_EN),
+    AH("small", 80, 51865, 12, 768, AH_SMALL),
+    AH("medium.en", 80, 51864, 24, 1024, AH_MEDIUM_EN),
+    AH("medium", 80, 51865, 24, 1024, AH_MEDIUM),
+    AH("large-v2", 80, 51865, 32, 1280, AH_LARGE_V2), /* before v1: the default of the pair */
+    AH("large-v1", 80, 51865, 32, 1280, AH_LARGE_V1),
+    AH("large-v3", 128, 51866, 32, 1280, AH_LARGE_V3),
+    AH("turbo", 128, 51866, 4, 1280, AH_TURBO),
+};
+#undef AH
+
+/* The table's entry for m's dimensions (and, for large-v1/v2, its folder name). */
+static const align_table_entry *align_table_find(const cw_model *m)
+{
+    const cw_model_dims *d = &m->dims;
+    const align_table_entry *hit = NULL;
+    for (size_t i = 0; i < sizeof ALIGN_TABLE / sizeof *ALIGN_TABLE; i++) {
+        const align_table_entry *e = &ALIGN_TABLE[i];
+        if (e->n_mels != d->n_mels || e->n_vocab != d->n_vocab || e->n_text_layer != d->n_text_layer ||
+            e->n_text_state != d->n_text_state)
+            continue;
+        if (!hit) hit = e;
+        else if (m->dir && strstr(m->dir, "v1") && strcmp(e->name, "large-v1") == 0) hit = e;
+    }
+    return hit;
+}
+
 cw_status cw_model_default_extras(cw_model *m)
 {
     cw_model_extras *ex = &m->extras;
-    if (ex->n_alignment_heads) return CW_OK;
-    /* CT2 WhisperConfig default: every head of the second half of the decoder. */
+    if (ex->n_alignment_heads) return CW_OK; /* the model's config named them */
+    const align_table_entry *e = align_table_find(m);
+    if (e) {
+        if (!(ex->alignment_heads = cw_calloc(2 * e->n + 1, sizeof(int32_t)))) return CW_ERR_NOMEM;
+        for (size_t i = 0; i < 2 * e->n; i++) ex->alignment_heads[i] = e->pairs[i];
+        ex->n_alignment_heads = e->n;
+        return CW_OK;
+    }
+    /* model.py's default (and CT2's): every head of the second half of the decoder. */
     int first = m->dims.n_text_layer / 2, heads = m->dims.n_text_head;
     size_t n = (size_t)(m->dims.n_text_layer - first) * (size_t)heads;
     if (!(ex->alignment_heads = cw_calloc(2 * n + 1, sizeof(int32_t)))) return CW_ERR_NOMEM;

@@ -5,6 +5,7 @@
  * final LayerNorm; logits against the token embedding (tied). */
 #include "nn/nn.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@ struct cw_decoder {
      * [max_seq * n_ctx] */
     size_t *it_ord, *it_row, *it_slot, *it_audio, *it_nkv, *it_pos;
     int32_t *it_tok;
+    /* cw_decoder_forward_capture: the alignment heads' scores to fill
+     * during the forward it runs, NULL otherwise */
+    const cw_decoder_capture *cap;
 };
 
 #define TRY(x) do { cw_status s_ = (x); if (s_ != CW_OK) return s_; } while (0)
@@ -220,6 +224,51 @@ static cw_status self_attn(cw_decoder *dc, size_t l, size_t n_new)
     return op->add(be, cw_ref_at(dc->x, 0), cw_ref_at(dc->x, 0), cw_ref_at(dc->h, 0), rows * d);
 }
 
+/* The raw scores q . k^T / sqrt(64) of layer l's captured heads for the
+ * n_new query rows of sequence 0 against the first cap->n_frames keys of its
+ * window (model.py qkv_attention's qk), computed on the host in float32:
+ * the fused attention op never materialises them. q: dc->q after the
+ * cross-attention query projection. */
+static cw_status capture_qk(cw_decoder *dc, size_t l, size_t n_new)
+{
+    const cw_decoder_capture *cap = dc->cap;
+    cw_backend *be = dc->w->be;
+    size_t d = dc->d, hd = d / (size_t)dc->w->dims.n_text_head, nf = cap->n_frames;
+    int wanted = 0;
+    for (size_t i = 0; i < cap->n_heads; i++) wanted |= (size_t)cap->heads[2 * i] == l;
+    if (!wanted) return CW_OK;
+    float *q = cw_malloc(n_new * d * sizeof *q), *k = cw_malloc(nf * d * sizeof *k);
+    cw_status s = q && k ? CW_OK : CW_ERR_NOMEM;
+    size_t kv = dc->seq_audio[0] * dc->n_audio_ctx * d; /* elements of the window's keys */
+    if (!s) s = be->ops->download(be, q, dc->q, 0, n_new * d * sizeof *q);
+    if (!s && dc->kv16) { /* bf16 keys, widened from the top of k's storage down */
+        uint16_t *k16 = (uint16_t *)(void *)k;
+        s = be->ops->download(be, k16, dc->k_cross[l], kv * 2, nf * d * 2);
+        for (size_t i = nf * d; !s && i-- > 0;) {
+            uint32_t bits = (uint32_t)k16[i] << 16;
+            memcpy(&k[i], &bits, sizeof bits);
+        }
+    } else if (!s) {
+        s = be->ops->download(be, k, dc->k_cross[l], kv * sizeof *k, nf * d * sizeof *k);
+    }
+    float scale = 1.0f / sqrtf((float)hd);
+    for (size_t i = 0; !s && i < cap->n_heads; i++) {
+        if ((size_t)cap->heads[2 * i] != l) continue;
+        size_t h = (size_t)cap->heads[2 * i + 1];
+        float *out = cap->qk + i * n_new * nf; /* [n_new, nf] */
+        for (size_t t = 0; t < n_new; t++)
+            for (size_t f = 0; f < nf; f++) {
+                const float *qr = q + t * d + h * hd, *kr = k + f * d + h * hd;
+                float acc = 0.0f;
+                for (size_t c = 0; c < hd; c++) acc += qr[c] * kr[c];
+                out[t * nf + f] = acc * scale;
+            }
+    }
+    free(q);
+    free(k);
+    return s;
+}
+
 /* Cross-attention: each run of consecutive sequences listening to the same
  * window shares that window's keys and values (batch stride 0). */
 static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
@@ -229,6 +278,7 @@ static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
     const cw_nn_attn *at = &dc->w->dec[l].cross;
     size_t d = dc->d, rows = dc->n_seq * n_new;
     TRY(op->linear(be, cw_ref_at(dc->q, 0), cw_ref_at(dc->h, 0), &at->q, cw_ref_at(at->bq, 0), rows));
+    if (dc->cap) TRY(capture_qk(dc, l, n_new));
     for (size_t s0 = 0; s0 < dc->n_seq;) {
         size_t s1 = s0 + 1, audio = dc->seq_audio[s0];
         while (s1 < dc->n_seq && dc->seq_audio[s1] == audio) s1++;
@@ -319,6 +369,57 @@ cw_status cw_decoder_forward(cw_decoder *dc, const int32_t *tokens, size_t n_seq
         TRY(logits_at(dc, n_new, (size_t)extra_pos, extra_logits));
     }
     return logits_at(dc, n_new, n_new - 1, logits);
+}
+
+cw_status cw_decoder_forward_capture(cw_decoder *dc, const int32_t *tokens, size_t n_new,
+                                     const cw_decoder_capture *cap, float *logits)
+{
+    if (dc->n_seq != 1 || dc->len != 0)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: capture needs one fresh sequence");
+    for (size_t i = 0; i < cap->n_heads; i++)
+        if (cap->heads[2 * i] < 0 || (size_t)cap->heads[2 * i] >= dc->n_layer || cap->heads[2 * i + 1] < 0 ||
+            cap->heads[2 * i + 1] >= dc->w->dims.n_text_head)
+            return cw_error(CW_ERR_INVALID_ARG, "decoder: no head [%d, %d]", (int)cap->heads[2 * i],
+                            (int)cap->heads[2 * i + 1]);
+    if (cap->n_frames > dc->n_audio_ctx)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: %zu frames of %zu", cap->n_frames, dc->n_audio_ctx);
+    dc->cap = cap;
+    cw_status s = cw_decoder_forward(dc, tokens, 1, n_new, logits, -1, NULL);
+    dc->cap = NULL;
+    return s;
+}
+
+cw_status cw_decoder_row_probs(cw_decoder *dc, size_t n_rows, const int32_t *want, size_t n_soft, float *probs)
+{
+    cw_backend *be = dc->w->be;
+    const cw_backend_ops *op = be->ops;
+    size_t d = dc->d, nv = dc->n_vocab, chunk = 32;
+    if (dc->n_seq != 1 || n_rows > dc->len || n_soft == 0 || n_soft > nv)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: probabilities of %zu rows of %zu", n_rows, dc->len);
+    cw_buf *lg = NULL;
+    float *host = cw_malloc(chunk * nv * sizeof *host);
+    cw_status s = host ? be->ops->buf_alloc(be, chunk * nv * sizeof(float), &lg) : CW_ERR_NOMEM;
+    /* rows [r0, r0 + n) of the last forward through the final LayerNorm
+     * (into f, free after the forward) and the tied embedding */
+    for (size_t r0 = 0; !s && r0 < n_rows; r0 += chunk) {
+        size_t n = n_rows - r0 < chunk ? n_rows - r0 : chunk;
+        s = op->layernorm(be, cw_ref_at(dc->f, 0), cw_ref_at(dc->x, r0 * d), cw_ref_at(dc->w->dec_ln.gamma, 0),
+                          cw_ref_at(dc->w->dec_ln.beta, 0), n, d, 1e-5f);
+        if (!s) s = op->linear(be, cw_ref_at(lg, 0), cw_ref_at(dc->f, 0), &dc->w->tok_emb, cw_ref_none(), n);
+        if (!s) s = op->download(be, host, lg, 0, n * nv * sizeof *host);
+        for (size_t i = 0; !s && i < n; i++) { /* softmax over [0, n_soft), in double */
+            const float *row = host + i * nv;
+            int32_t t = want[r0 + i];
+            float mx = row[0];
+            for (size_t v = 1; v < n_soft; v++) mx = row[v] > mx ? row[v] : mx;
+            double sum = 0.0;
+            for (size_t v = 0; v < n_soft; v++) sum += exp((double)(row[v] - mx));
+            probs[r0 + i] = t >= 0 && (size_t)t < n_soft ? (float)(exp((double)(row[t] - mx)) / sum) : 0.0f;
+        }
+    }
+    if (lg) be->ops->buf_free(be, lg);
+    free(host);
+    return s;
 }
 
 cw_status cw_decoder_reorder(cw_decoder *dc, const size_t *source, size_t n_seq)

@@ -50,6 +50,22 @@ static cw_status net_reorder(void *ctx, const size_t *source, size_t n_seq)
     return cw_decoder_reorder(n->dec, source, n_seq);
 }
 
+/* One sequence over window 0 with the alignment heads' scores captured,
+ * then the wanted tokens' probabilities from the same forward's rows. */
+static cw_status net_align(void *ctx, const int32_t *tokens, size_t n_tok, size_t n_frames, float *qk,
+                           const int32_t *want, size_t n_soft, float *probs)
+{
+    cw_net *n = ctx;
+    float *last = cw_malloc(n->decoder.n_vocab * sizeof *last);
+    if (!last) return CW_ERR_NOMEM;
+    cw_decoder_capture cap = { n->align_heads, n->decoder.n_align_heads, n_frames, qk };
+    cw_status s = cw_decoder_reset(n->dec, 1, NULL);
+    if (!s) s = cw_decoder_forward_capture(n->dec, tokens, n_tok, &cap, last);
+    if (!s) s = cw_decoder_row_probs(n->dec, n_tok, want, n_soft, probs);
+    free(last);
+    return s;
+}
+
 cw_status cw_net_create(cw_backend *be, const cw_model *model, size_t max_audio, size_t max_seq,
                         cw_net **out)
 {
@@ -75,7 +91,9 @@ cw_status cw_net_create_dtype(cw_backend *be, const cw_model *model, cw_compute_
     n->decoder = (cw_decoder_net){
         .ctx = n, .n_vocab = (size_t)model->dims.n_vocab, .set_audio = net_set_audio,
         .reset = net_reset, .forward = net_forward, .reorder = net_reorder,
+        .n_align_heads = model->extras.n_alignment_heads, .align = net_align,
     };
+    n->align_heads = model->extras.alignment_heads;
     *out = n;
     return CW_OK;
 }

@@ -15,6 +15,7 @@ typedef struct {
     size_t *seq_audio;       /* [max_seq] scratch: window of each sequence */
     cw_encoder_net encoder;  /* ctx = this */
     cw_decoder_net decoder;  /* ctx = this */
+    const int32_t *align_heads; /* the model's (layer, head) pairs, borrowed */
     /* lockstep (cw_net_enable_slots): slots over dec, and a side decoder
      * of side_seq sequences and one window for the rest */
     cw_decoder *side;

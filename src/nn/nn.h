@@ -108,6 +108,26 @@ cw_status cw_decoder_reset(cw_decoder *dec, size_t n_seq, const size_t *seq_audi
 cw_status cw_decoder_forward(cw_decoder *dec, const int32_t *tokens, size_t n_seq, size_t n_new,
                              float *logits, long extra_pos, float *extra_logits);
 
+/* Word timestamps (openai/whisper timing.py find_alignment): one forward
+ * of a single fresh sequence (reset to one sequence, nothing cached) that
+ * also captures the cross-attention scores of chosen heads. */
+typedef struct {
+    const int32_t *heads; /* [n_heads * 2]: (layer, head) pairs */
+    size_t n_heads;
+    size_t n_frames;      /* audio positions kept, <= n_audio_ctx */
+    float *qk;            /* [n_heads, n_new, n_frames] host: q . k^T / sqrt(head dim) */
+} cw_decoder_capture;
+
+/* tokens [n_new] through the decoder as cw_decoder_forward (logits of the
+ * last row into logits [n_vocab]), filling cap->qk. */
+cw_status cw_decoder_forward_capture(cw_decoder *dec, const int32_t *tokens, size_t n_new,
+                                     const cw_decoder_capture *cap, float *logits);
+
+/* After a one-sequence forward from an empty cache: for rows [0, n_rows) of
+ * it, probs[i] = softmax(logits_i[0:n_soft])[want[i]] (0 where want[i] is
+ * negative or >= n_soft). */
+cw_status cw_decoder_row_probs(cw_decoder *dec, size_t n_rows, const int32_t *want, size_t n_soft, float *probs);
+
 /* Beam search: new sequence i continues old sequence source[i] (i < n_seq):
  * copies the self-attention caches accordingly. n_seq may be smaller than
  * the live count: sequences no source names are dropped (finished rows of

@@ -2,7 +2,8 @@
  *
  *   {"file", "model", "language", "duration", "text",
  *    "segments": [{"id", "start", "end", "text", "tokens", "avg_logprob",
- *                  "compression_ratio", "no_speech_prob", "temperature"}]}
+ *                  "compression_ratio", "no_speech_prob", "temperature",
+ *                  "words": [{"word", "start", "end", "probability"}] when present}]}
  *
  * with one segment per line. Numbers are the shortest of %.15g, %.16g and
  * %.17g that reads back as the same double, so every value round-trips
@@ -108,6 +109,19 @@ static void json_segment(cw_out *o, const cw_segment *s)
     json_key_number(o, "compression_ratio", s->compression_ratio);
     json_key_number(o, "no_speech_prob", s->no_speech_prob);
     json_key_number(o, "temperature", s->temperature);
+    if (s->n_words) { /* as openai-whisper's result with word_timestamps=True */
+        cw_out_str(o, ", \"words\": [");
+        for (size_t i = 0; i < s->n_words; i++) {
+            const cw_word *w = &s->words[i];
+            cw_out_str(o, i ? ", {\"word\": " : "{\"word\": ");
+            json_string(o, w->word);
+            json_key_number(o, "start", w->start);
+            json_key_number(o, "end", w->end);
+            json_key_number(o, "probability", w->probability);
+            cw_out_str(o, "}");
+        }
+        cw_out_str(o, "]");
+    }
     cw_out_str(o, "}");
 }
 

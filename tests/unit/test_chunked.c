@@ -260,7 +260,7 @@ static void test_chunked_loop(void)
         fake_encoder es = {.n_mels = 2};
         cw_encoder_net enc = {&es, 2, fake_encode};
         fake_codec_ctx cc = {sp.n_text};
-        cw_text_codec codec = {&cc, fake_codec_decode, fake_codec_encode};
+        cw_text_codec codec = {&cc, fake_codec_decode, fake_codec_encode, NULL};
         cw_chunked_params p = cw_chunked_default_params();
         p.batch_size = batch;
         cw_longform_result r;
@@ -306,7 +306,7 @@ static void test_chunked_lengths(void)
     fake_encoder es = {.n_mels = 2};
     cw_encoder_net enc = {&es, 2, fake_encode};
     fake_codec_ctx cc = {sp.n_text};
-    cw_text_codec codec = {&cc, fake_codec_decode, fake_codec_encode};
+    cw_text_codec codec = {&cc, fake_codec_decode, fake_codec_encode, NULL};
     cw_chunked_params p = cw_chunked_default_params();
     p.batch_size = 8;
     p.chunk_length = 10; /* stride 10/6 s: step 1000 - 2 * 167 = 666 frames -> 4 chunks */

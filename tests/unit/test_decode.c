@@ -65,7 +65,7 @@ static fixture *fixture_new(int multilingual, fake_logits_fn fn, void *user)
     fx->dec->user = user ? user : &fx->script;
     fx->net = fake_decoder_net(fx->dec);
     fx->cc.n_text = fx->sp.n_text;
-    fx->codec = (cw_text_codec){&fx->cc, fake_codec_decode, fake_codec_encode};
+    fx->codec = (cw_text_codec){&fx->cc, fake_codec_decode, fake_codec_encode, NULL};
     cw_rng_seed(&fx->rng, 1234);
     fx->env = (cw_decode_env){&fx->net, &fx->sp, &fx->codec, &fx->rng};
     fx->script.sp = &fx->sp;

@@ -79,7 +79,7 @@ static void xc_init(xc_setup *x, int multilingual)
     x->dec.user = &x->v;
     x->net = fake_decoder_net(&x->dec);
     x->cc.n_text = x->sp.n_text;
-    x->codec = (cw_text_codec){&x->cc, fake_codec_decode, fake_codec_encode};
+    x->codec = (cw_text_codec){&x->cc, fake_codec_decode, fake_codec_encode, NULL};
     x->env = (cw_decode_env){&x->net, &x->sp, &x->codec, NULL};
     float audio[4] = {0};
     x->net.set_audio(x->net.ctx, audio, 1);

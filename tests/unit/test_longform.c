@@ -158,7 +158,7 @@ static lf_fixture *lf_new(int multilingual, size_t content, const win_script *w,
     fx->enc_state.n_mels = 2;
     fx->enc = (cw_encoder_net){&fx->enc_state, 2, fake_encode};
     fx->cc.n_text = fx->sp.n_text;
-    fx->codec = (cw_text_codec){&fx->cc, fake_codec_decode, fake_codec_encode};
+    fx->codec = (cw_text_codec){&fx->cc, fake_codec_decode, fake_codec_encode, NULL};
     cw_rng_seed(&fx->rng, 7);
     fx->n_frames = content + 3000;
     fx->mel = malloc(2 * fx->n_frames * sizeof *fx->mel);

@@ -122,7 +122,7 @@ static void run_case(const exp_case *c)
     fake_encoder es = {{{0}}, 0, 2};
     cw_encoder_net enc = {&es, 2, fake_encode};
     fake_codec_ctx cc = {sp.n_text};
-    cw_text_codec codec = {&cc, fake_codec_decode, fake_codec_encode};
+    cw_text_codec codec = {&cc, fake_codec_decode, fake_codec_encode, NULL};
     size_t n_frames = c->content + 3000;
     float *mel = malloc(2 * n_frames * sizeof *mel);
     for (size_t t = 0; t < n_frames; t++) {
