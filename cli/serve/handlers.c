@@ -4,8 +4,10 @@
  *   POST /v1/audio/transcriptions, /v1/audio/translations (multipart form):
  *     file (required, a file part), model, language, prompt, response_format
  *     (json | text | srt | verbose_json | vtt), temperature,
- *     timestamp_granularities[] (segment; word is refused with 400: cwhisper
- *     has no word timestamps yet, and a client asking for them should know)
+ *     timestamp_granularities[] (segment, word: verbose_json only; with word
+ *     the transcription runs with word timestamps and the reply has OpenAI's
+ *     top-level "words" [{word, start, end}], and "segments" only when
+ *     segment was asked for too)
  *   GET /v1/models, /v1/models/{id}, /health
  *
  * Uploaded audio goes to a temporary file (named with the upload's
@@ -65,6 +67,7 @@ typedef struct {
     char *model, *language, *prompt, *response_format, *temperature;
     response_format fmt;
     double temp;
+    int words, segments; /* timestamp_granularities[] asked for word / segment */
 } form;
 
 static void form_free(form *f)
@@ -170,16 +173,24 @@ static int read_form(const serve_state *st, const mp_part *parts, size_t n, form
             continue;
         const char *v = parts[i].data;
         size_t len = parts[i].len;
-        if (len == 7 && memcmp(v, "segment", 7) == 0) continue;
+        if (len == 7 && memcmp(v, "segment", 7) == 0) {
+            f->segments = 1;
+            continue;
+        }
         if (len == 4 && memcmp(v, "word", 4) == 0) {
-            bad_request(r, "timestamp_granularities[]", "unsupported_value",
-                        "word timestamps are not supported by cwhisper yet; ask for 'segment' only");
-            return -1;
+            f->words = 1;
+            continue;
         }
         reply_error(r, 400, "invalid_request_error", "timestamp_granularities[]", "invalid_value",
                     "timestamp_granularities[] '%.*s' is not segment or word", len > 40 ? 40 : (int)len, v);
         return -1;
     }
+    if (f->words && f->fmt != FMT_VERBOSE_JSON) {
+        bad_request(r, "timestamp_granularities[]", "invalid_value",
+                    "timestamp_granularities[] word needs response_format verbose_json");
+        return -1;
+    }
+    if (!f->words) f->segments = 1; /* the default granularity */
     return 0;
 }
 
@@ -272,7 +283,29 @@ static void json_text(sbuf *b, const char *text)
     free(t);
 }
 
-static void verbose_json(const cw_result *res, cw_task task, sbuf *b)
+/* OpenAI's top-level "words": every segment's words, text stripped of the
+ * spaces Whisper's tokens give. */
+static void json_words(const cw_result *res, sbuf *b)
+{
+    sb_puts(b, ",\"words\":[");
+    int first = 1;
+    for (size_t i = 0; i < cw_result_n_segments(res); i++) {
+        const cw_segment *s = cw_result_segment(res, i);
+        for (size_t k = 0; k < s->n_words; k++) {
+            sb_puts(b, first ? "{\"word\":" : ",{\"word\":");
+            first = 0;
+            json_text(b, s->words[k].word);
+            sb_puts(b, ",\"start\":");
+            sb_json_num(b, s->words[k].start);
+            sb_puts(b, ",\"end\":");
+            sb_json_num(b, s->words[k].end);
+            sb_puts(b, "}");
+        }
+    }
+    sb_puts(b, "]");
+}
+
+static void verbose_json(const cw_result *res, cw_task task, const form *f, sbuf *b)
 {
     const char *lang = cw_result_language(res);
     const char *full = cw_language_full_name(lang);
@@ -284,6 +317,11 @@ static void verbose_json(const cw_result *res, cw_task task, sbuf *b)
     sb_json_num(b, cw_result_duration(res));
     sb_puts(b, ",\"text\":");
     json_text(b, cw_result_text(res));
+    if (f->words) json_words(res, b);
+    if (!f->segments) {
+        sb_puts(b, "}\n");
+        return;
+    }
     sb_puts(b, ",\"segments\":[");
     for (size_t i = 0; i < cw_result_n_segments(res); i++) {
         const cw_segment *s = cw_result_segment(res, i);
@@ -322,8 +360,9 @@ static int writer_body(const cw_result *res, cw_output_format f, sbuf *b)
     return s || rc ? -1 : 0;
 }
 
-static void render(const cw_result *res, cw_task task, response_format fmt, serve_reply *r)
+static void render(const cw_result *res, cw_task task, const form *f, serve_reply *r)
 {
+    response_format fmt = f->fmt;
     r->status = 200;
     int rc = 0;
     switch (fmt) {
@@ -335,7 +374,7 @@ static void render(const cw_result *res, cw_task task, response_format fmt, serv
         break;
     case FMT_VERBOSE_JSON:
         r->content_type = "application/json";
-        verbose_json(res, task, &r->body);
+        verbose_json(res, task, f, &r->body);
         break;
     case FMT_TEXT: { /* as OpenAI's API: the whole transcript, one string, then a newline */
         r->content_type = "text/plain; charset=utf-8";
@@ -388,6 +427,7 @@ void handle_audio(const serve_state *st, cw_task task, const char *content_type,
     if (f.language && *f.language && strcmp(f.language, "auto") != 0) tp.language = f.language;
     if (f.prompt && *f.prompt) tp.initial_prompt = f.prompt;
     tp.temperature = f.temp; /* 0: OpenAI's "automatic" = the fallback ladder from 0 */
+    tp.word_timestamps = f.words;
 
     /* Decoded only once a context is free: cw_transcribe_file streams the
      * audio and its log-mel, so a queue of long uploads holds files on
@@ -405,7 +445,7 @@ void handle_audio(const serve_state *st, cw_task task, const char *content_type,
         if (s)
             transcribe_error(s, msg, path, f.file, r);
         else
-            render(res, task, f.fmt, r);
+            render(res, task, &f, r);
         cw_result_free(res);
     }
     unlink(path);

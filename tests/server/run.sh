@@ -79,6 +79,26 @@ for s, c in zip(v["segments"], cli["segments"]):
     assert isinstance(s["seek"], int)
 EOF
 
+# timestamp_granularities[]=word: OpenAI's top-level words (no segments unless
+# asked for too), the CLI's --word-timestamps words without their spaces.
+"$cli" transcribe --model "$models/tiny.en" --threads 2 --word-timestamps --output-format json "$jfk" \
+  >"$tmp/jfk-words.json" 2>>"$tmp/clierr" || bad "cli words: $(cat "$tmp/clierr")"
+post r.words "${auth[@]}" -F "file=@$jfk" -F response_format=verbose_json -F 'timestamp_granularities[]=word' \
+  "$url/v1/audio/transcriptions"
+post r.both "${auth[@]}" -F "file=@$jfk" -F response_format=verbose_json -F 'timestamp_granularities[]=word' \
+  -F 'timestamp_granularities[]=segment' "$url/v1/audio/transcriptions"
+python3 - "$tmp" <<'EOF' && ok || bad "word granularity: $(head -c 300 "$tmp/r.words")"
+import json, sys
+d = sys.argv[1]
+cli = [w for s in json.load(open(f"{d}/jfk-words.json"))["segments"] for w in s["words"]]
+v = json.load(open(f"{d}/r.words"))
+assert "segments" not in v and len(v["words"]) == len(cli) > 10, v
+for w, c in zip(v["words"], cli):
+    assert w == {"word": c["word"].strip(), "start": c["start"], "end": c["end"]}, (w, c)
+b = json.load(open(f"{d}/r.both"))
+assert b["words"] == v["words"] and len(b["segments"]) > 0
+EOF
+
 # GET routes.
 post models "${auth[@]}" "$url/v1/models"
 python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['object']=='list' and [m['id'] for m in j['data']]==['whisper-1','tiny.en']" \
@@ -127,8 +147,8 @@ err unknown-model 400 model_not_found "whisper-9" "${auth[@]}" -F "file=@$jfk" -
 err bad-format 400 invalid_value "response_format 'doc'" "${auth[@]}" -F "file=@$jfk" -F response_format=doc "$T"
 err bad-temperature 400 invalid_value "temperature 'hot'" "${auth[@]}" -F "file=@$jfk" -F temperature=hot "$T"
 err bad-language 400 invalid_language "'xx'" "${auth[@]}" -F "file=@$jfk" -F language=xx "$T"
-err word-timestamps 400 unsupported_value "word timestamps" "${auth[@]}" -F "file=@$jfk" \
-  -F response_format=verbose_json -F 'timestamp_granularities[]=word' "$T"
+err words-not-verbose 400 invalid_value "verbose_json" "${auth[@]}" -F "file=@$jfk" \
+  -F response_format=json -F 'timestamp_granularities[]=word' "$T"
 err not-multipart 400 invalid_multipart "not multipart/form-data" "${auth[@]}" -H 'Content-Type: application/json' \
   -d '{"file": "x"}' "$T"
 err truncated-multipart 400 invalid_multipart "truncated" "${auth[@]}" \
