@@ -434,13 +434,15 @@ static const align_table_entry *align_table_find(const cw_model *m)
 {
     const cw_model_dims *d = &m->dims;
     const align_table_entry *hit = NULL;
+    const char *base = m->dir ? strrchr(m->dir, '/') : NULL; /* the folder's own name */
+    base = base && base[1] ? base + 1 : m->dir;
     for (size_t i = 0; i < sizeof ALIGN_TABLE / sizeof *ALIGN_TABLE; i++) {
         const align_table_entry *e = &ALIGN_TABLE[i];
         if (e->n_mels != d->n_mels || e->n_vocab != d->n_vocab || e->n_text_layer != d->n_text_layer ||
             e->n_text_state != d->n_text_state)
             continue;
         if (!hit) hit = e;
-        else if (m->dir && strstr(m->dir, "v1") && strcmp(e->name, "large-v1") == 0) hit = e;
+        else if (base && strstr(base, "v1") && strcmp(e->name, "large-v1") == 0) hit = e;
     }
     return hit;
 }

@@ -10,6 +10,7 @@
 #include "test.h"
 #include "cwhisper.h"
 #include "decode/decode.h"
+#include "model/model.h"
 #include "timing/timing.h"
 #include "tokenizer/tokenizer.h"
 #include "util/file.h"
@@ -165,6 +166,45 @@ static void test_round2_and_substring(void)
     CHECK(cw_str_in("", "abc") && cw_str_in("bc", "abc") && !cw_str_in("ac", "abc"));
 }
 
+/* Without heads in the model's config: openai-whisper's table by the
+ * model's dimensions (large-v1 only by its folder name), else the last half
+ * of the decoder's heads. */
+static void test_alignment_heads_table(void)
+{
+    static const struct {
+        const char *dir;
+        int mels, vocab, layers, state, heads;
+        size_t n;
+        int32_t first[2], last[2];
+    } cases[] = {
+        {"m/tiny.en", 80, 51864, 4, 384, 6, 8, {1, 0}, {3, 4}},
+        {"m/base", 80, 51865, 6, 512, 8, 8, {3, 1}, {5, 6}},
+        {"m/large-v2", 80, 51865, 32, 1280, 20, 23, {10, 12}, {27, 15}},
+        {"m/whisper-large-v1", 80, 51865, 32, 1280, 20, 9, {9, 19}, {23, 15}},
+        {"m/turbo", 128, 51866, 4, 1280, 20, 6, {2, 4}, {3, 14}},
+        {"m/odd", 80, 51865, 4, 256, 4, 8, {2, 0}, {3, 3}}, /* no entry: the last half */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cw_model m;
+        memset(&m, 0, sizeof m);
+        m.dir = (char *)cases[i].dir;
+        m.dims = (cw_model_dims){cases[i].mels, 1500, cases[i].state, cases[i].heads, cases[i].layers,
+                                 cases[i].vocab, 448, cases[i].state, cases[i].heads, cases[i].layers};
+        CHECK(cw_model_default_extras(&m) == CW_OK);
+        const cw_model_extras *ex = &m.extras;
+        CHECK_EQ_INT(ex->n_alignment_heads, cases[i].n);
+        if (ex->n_alignment_heads == cases[i].n && cases[i].n) {
+            CHECK(ex->alignment_heads[0] == cases[i].first[0] && ex->alignment_heads[1] == cases[i].first[1]);
+            CHECK(ex->alignment_heads[2 * cases[i].n - 2] == cases[i].last[0] &&
+                  ex->alignment_heads[2 * cases[i].n - 1] == cases[i].last[1]);
+        }
+        free(m.extras.alignment_heads);
+        free(m.extras.suppress_ids);
+        free(m.extras.suppress_ids_begin);
+        free(m.extras.lang_ids);
+    }
+}
+
 int main(void)
 {
     char *text = NULL;
@@ -180,6 +220,7 @@ int main(void)
     RUN(test_merge_punctuations);
     RUN(test_split_words);
     RUN(test_round2_and_substring);
+    RUN(test_alignment_heads_table);
     cw_json_free(refs);
     free(text);
     return test_summary();
