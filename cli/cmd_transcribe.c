@@ -89,7 +89,7 @@ static void usage(FILE *f)
         "  --max-line-count N       srt/vtt: lines in a cue (with --max-line-width)\n"
         "  --max-words-per-line N   srt/vtt: words in a cue\n"
         "                           (these four need --word-timestamps, as in openai-whisper)\n"
-        "  --word-timestamps [true|false]  word-level times in each segment (sequential only;\n"
+        "  --word-timestamps [true|false]  word-level times in each segment (sequential, also with --vad;\n"
         "                           json: \"words\"), as openai-whisper's\n"
         "  --prepend-punctuations S merged into the next word (default \"'“¿([{-)\n"
         "  --append-punctuations S  merged into the previous word (default \"'.。,，!！?？:：”)]}、)\n"

@@ -280,7 +280,8 @@ typedef struct {
                                       (regions concatenated, times mapped back), as faster-whisper's vad_filter */
     cw_vad_params vad_params;
     int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
-    /* Word timestamps (SEQUENTIAL only), as openai-whisper's word_timestamps=True:
+    /* Word timestamps (SEQUENTIAL only; with vad, words are mapped back as faster-whisper's
+     * restore_speech_timestamps does), as openai-whisper's word_timestamps=True:
      * each segment gets words; prepend / append_punctuations (NULL: openai-whisper's
      * defaults "\"'“¿([{-" and "\"'.。,，!！?？:：”)]}、") are merged into the
      * neighbouring word. hallucination_silence_threshold (seconds, needs word

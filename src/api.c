@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "decode/decode.h"
 #include "longform/longform.h"
+#include "longform/words.h"
 #include "model/model.h"
 #include "nn/net.h"
 #include "tokenizer/tokenizer.h"
@@ -204,8 +205,8 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
                         p->long_form == CW_LONG_FORM_CHUNKED ? "chunked" : "vad-batched");
     cw_status cs = check_clips(p);
     if (cs != CW_OK) return cs;
-    if (p->word_timestamps && (p->long_form != CW_LONG_FORM_SEQUENTIAL || p->vad))
-        return cw_error(CW_ERR_INVALID_ARG, "word timestamps need --long-form sequential (without --vad)");
+    if (p->word_timestamps && p->long_form != CW_LONG_FORM_SEQUENTIAL)
+        return cw_error(CW_ERR_INVALID_ARG, "word timestamps need --long-form sequential");
     if (!(p->max_duration >= 0 && p->max_duration < 1e12) || p->max_file_size < 0)
         return cw_error(CW_ERR_INVALID_ARG, "maximum duration %g s or file size %lld bytes is out of range",
                         p->max_duration, p->max_file_size);
@@ -447,9 +448,15 @@ static cw_status transcribe_vad(cw_context *c, const cw_transcribe_params *p, in
         size_t ns = cw_result_n_segments(r);
         cw_segment *segs = cw_malloc((ns ? ns : 1) * sizeof *segs);
         if (!segs) s = CW_ERR_NOMEM;
-        for (size_t i = 0; !s && i < ns; i++) segs[i] = *cw_result_segment(r, i);
-        if (!s) cw_vad_restore_segments(segs, ns, &map);
+        size_t nw = 0;
+        for (size_t i = 0; !s && i < ns; i++) nw += (segs[i] = *cw_result_segment(r, i)).n_words;
+        cw_word *words = s ? NULL : cw_malloc((nw ? nw : 1) * sizeof *words); /* writable copies */
+        if (!s && !words) s = CW_ERR_NOMEM;
+        for (size_t i = 0, k = 0; !s && i < ns; k += segs[i].n_words, i++)
+            if (segs[i].n_words) memcpy(words + k, segs[i].words, segs[i].n_words * sizeof *words);
+        if (!s) cw_vad_restore_words(segs, ns, words, &map);
         if (!s) s = cw_result_create(segs, ns, cw_result_text(r), cw_result_language(r), (double)n / 16000.0, out);
+        free(words);
         free(segs);
     }
     cw_result_free(r);

@@ -7,6 +7,8 @@
  * that look hallucinated. */
 #include "longform/words.h"
 
+#include "longform/longform.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +247,27 @@ static int skip_hallucinations(const cw_words_window *w, double threshold, cw_se
         hal_last_end = seg->end;
     }
     return 0;
+}
+
+void cw_vad_restore_words(cw_segment *segs, size_t n, cw_word *words, const cw_vad_timemap *map)
+{
+    for (size_t i = 0, k = 0; i < n && map->n; i++) {
+        cw_segment *s = &segs[i];
+        if (s->n_words == 0) {
+            cw_vad_restore_segments(s, 1, map);
+            continue;
+        }
+        cw_word *w = words + k;
+        for (size_t j = 0; j < s->n_words; j++) { /* start and end resolved to one span */
+            size_t chunk = cw_vad_timemap_chunk(map, (w[j].start + w[j].end) / 2, 0);
+            w[j].start = cw_vad_timemap_original(map, w[j].start, chunk);
+            w[j].end = cw_vad_timemap_original(map, w[j].end, chunk);
+        }
+        s->words = w;
+        s->start = w[0].start;
+        s->end = w[s->n_words - 1].end;
+        k += s->n_words;
+    }
 }
 
 cw_status cw_words_window_pass(const cw_words_env *e, cw_words_window *w, cw_segment *segs, size_t *n_segs,

@@ -8,6 +8,7 @@
 
 #include "cwhisper.h"
 #include "decode/decode.h"
+#include "vad/vad.h"
 
 /* What the alignment needs besides the segments; pointers borrowed. */
 typedef struct {
@@ -45,5 +46,12 @@ cw_status cw_words_window_pass(const cw_words_env *e, cw_words_window *w, cw_seg
                                long *seek, int *drop);
 
 void cw_segment_words_free(cw_segment *seg);
+
+/* faster-whisper's restore_speech_timestamps (--vad): a segment with words
+ * gets each word's start and end mapped through the span of the word's
+ * middle, and its start and end from its words; one without, as
+ * cw_vad_restore_segments. words: a writable copy of the segments' words,
+ * in order (segs[i].words are pointed into it). */
+void cw_vad_restore_words(cw_segment *segs, size_t n, cw_word *words, const cw_vad_timemap *map);
 
 #endif

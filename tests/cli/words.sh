@@ -4,7 +4,7 @@
 # times within 0.02 s and probabilities within 1e-3, the segments' times
 # too; --hallucination-silence-threshold 2 on speech with 10 s silences
 # (built here by lib/make_silence_wav.py) gives openai-whisper's segments;
-# the flags' refusals.
+# --vad maps the words back; the flags' refusals.
 set -u
 . "$(dirname "$0")/lib/transcribe_prologue.sh"
 lib=$(dirname "$0")/lib
@@ -33,6 +33,25 @@ if "$cli" transcribe "${m[@]}" --word-timestamps --hallucination-silence-thresho
   python3 "$lib/words_compare.py" "$fx/tiny.en-silences.json" "$tmp/hst" >"$tmp/cmp" && ok ||
     bad "hallucination threshold: $(cat "$tmp/cmp")"
 else bad "hallucination threshold: $(cat "$tmp/err")"; fi
+
+# --vad: the words mapped back to the file's timeline (faster-whisper's
+# restore_speech_timestamps): each segment spans its words, in order, and
+# the speech after the first 10 s of silence starts near 10 s.
+if [ -f "$models/silero-vad/silero_vad_v6.safetensors" ]; then
+  "$cli" transcribe "${m[@]}" --word-timestamps --vad --vad-model "$models/silero-vad" --output-format json \
+    "$tmp/silences.wav" >"$tmp/vad.json" 2>"$tmp/err" && python3 - "$tmp/vad.json" <<'EOF' && ok || bad "--vad words: $(cat "$tmp/err")"
+import json, sys
+segs = json.load(open(sys.argv[1]))["segments"]
+assert len(segs) >= 4 and 9.5 < segs[0]["start"] < 10.5, segs[0]
+last = 0.0
+for s in segs:
+    w = s["words"]
+    assert w and s["start"] == w[0]["start"] and s["end"] == w[-1]["end"], s
+    for x in w:
+        assert last - 1e-9 <= x["start"] <= x["end"], (last, x)
+        last = x["end"]
+EOF
+fi
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
