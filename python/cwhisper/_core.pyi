@@ -5,7 +5,11 @@ class CwhisperError(RuntimeError):
     status: int
     status_name: str
 
-SegmentTuple = Tuple[int, int, float, float, str, Tuple[int, ...], float, float, float, float]
+WordTuple = Tuple[str, float, float, float]
+"""(word, start, end, probability)"""
+SegmentTuple = Tuple[int, int, float, float, str, Tuple[int, ...], float, float, float, float,
+                     Optional[Tuple[WordTuple, ...]]]
+"""(id, seek, start, end, text, tokens, avg_logprob, compression_ratio, no_speech_prob, temperature, words)"""
 
 class Result:
     text: str

@@ -25,6 +25,23 @@ _DTYPES = {"fp32": "fp32", "float32": "fp32", "fp16": "fp16", "float16": "fp16",
 
 
 @dataclass(frozen=True)
+class Word:
+    """One word of a segment (word_timestamps=True), as openai-whisper's
+    result gives it: the text with its leading space and the punctuation
+    merged into it, its times in seconds from the start of the audio, and
+    the mean probability of its tokens."""
+
+    start: float
+    end: float
+    word: str
+    probability: float
+
+    def to_dict(self) -> Dict[str, Any]:
+        """openai-whisper's word dict: {"word", "start", "end", "probability"}."""
+        return {"word": self.word, "start": self.start, "end": self.end, "probability": self.probability}
+
+
+@dataclass(frozen=True)
 class Segment:
     """One segment of a transcript, as openai-whisper's transcribe() gives it."""
 
@@ -41,8 +58,26 @@ class Segment:
     compression_ratio: float
     no_speech_prob: float
     temperature: float
-    words: Optional[List[Any]] = None
-    """word timestamps: not computed by cwhisper yet (always None)"""
+    words: Optional[List[Word]] = None
+    """the segment's words with their times (word_timestamps=True; possibly
+    empty), None without word timestamps"""
+
+    def to_dict(self) -> Dict[str, Any]:
+        """openai-whisper's segment dict (its result["segments"][i]); "words"
+        only with word timestamps, as there."""
+        d: Dict[str, Any] = {"id": self.id, "seek": self.seek, "start": self.start, "end": self.end,
+                             "text": self.text, "tokens": list(self.tokens), "temperature": self.temperature,
+                             "avg_logprob": self.avg_logprob, "compression_ratio": self.compression_ratio,
+                             "no_speech_prob": self.no_speech_prob}
+        if self.words is not None:
+            d["words"] = [w.to_dict() for w in self.words]
+        return d
+
+
+def _segment(t: Tuple[Any, ...]) -> Segment:
+    """A Segment from the C binding's tuple, whose last item is the words."""
+    words = None if t[10] is None else [Word(start, end, word, p) for word, start, end, p in t[10]]
+    return Segment(*t[:10], words=words)
 
 
 class Transcript(Sequence[Segment]):
@@ -53,7 +88,7 @@ class Transcript(Sequence[Segment]):
     def __init__(self, result: "_core.Result", source: Optional[str] = None, model: Optional[str] = None):
         self._result = result
         self._source, self._model = source, model
-        self.segments: List[Segment] = [Segment(*s) for s in result.segments()]
+        self.segments: List[Segment] = [_segment(s) for s in result.segments()]
         self.text: str = result.text
         self.language: str = result.language
         self.duration: float = result.duration
@@ -70,14 +105,20 @@ class Transcript(Sequence[Segment]):
     def __repr__(self) -> str:
         return f"Transcript(language={self.language!r}, duration={self.duration:.2f}, segments={len(self)})"
 
+    def to_dict(self) -> Dict[str, Any]:
+        """openai-whisper's result dict: {"text", "segments", "language"}
+        (segments as Segment.to_dict, with "words" under word_timestamps=True)."""
+        return {"text": self.text, "segments": [s.to_dict() for s in self.segments], "language": self.language}
+
     def format(self, fmt: str = "txt", *, highlight_words: bool = False, max_line_width: Optional[int] = None,
                max_line_count: Optional[int] = None, max_words_per_line: Optional[int] = None) -> str:
         """The transcript as txt, srt, vtt, json or tsv. The keywords are
         openai-whisper's writer options: srt and vtt cues made from the words
-        (a transcript with word timestamps), a cue per word with it underlined
-        (highlight_words), lines of at most max_line_width characters,
-        max_line_count lines a cue, max_words_per_line words a cue; without
-        words they change nothing, as in openai-whisper."""
+        (a transcript made with word_timestamps=True), a cue per word with it
+        underlined (highlight_words), lines of at most max_line_width
+        characters, max_line_count lines a cue, max_words_per_line words a
+        cue; without words they change nothing, as in openai-whisper. json
+        has each segment's "words" under word_timestamps=True."""
         return self._result.format(fmt, self._source, self._model, highlight_words, max_line_width or 0,
                                    max_line_count or 0, max_words_per_line or 0)
 
@@ -116,8 +157,12 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
              stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
              vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
              vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
-             vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None) -> Dict[str, Any]:
+             vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None,
+             word_timestamps: bool = False, prepend_punctuations: Optional[str] = None,
+             append_punctuations: Optional[str] = None,
+             hallucination_silence_threshold: Optional[float] = None) -> Dict[str, Any]:
     """Model.transcribe's options as the C binding's dict of cw_transcribe_params fields (None: the default)."""
+    _check_word_options(word_timestamps, prepend_punctuations, append_punctuations, hallucination_silence_threshold)
     if task not in ("transcribe", "translate"):
         raise ValueError(f"task '{task}' is not transcribe or translate")
     if long_form not in _LONG_FORMS:
@@ -129,7 +174,8 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
                             "vad": int(vad), "vad_batched_timestamps": int(vad_batched_timestamps),
                             "condition_on_previous_text": int(condition_on_previous_text),
                             "carry_initial_prompt": int(carry_initial_prompt),
-                            "without_timestamps": int(without_timestamps)}
+                            "without_timestamps": int(without_timestamps),
+                            "word_timestamps": int(word_timestamps)}
     given = dict(language=language, temperature=temperature, temperature_increment=temperature_increment,
                  beam_size=beam_size, patience=patience, best_of=best_of, length_penalty=length_penalty,
                  compression_ratio_threshold=compression_ratio_threshold, logprob_threshold=logprob_threshold,
@@ -138,7 +184,9 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
                  max_initial_timestamp=max_initial_timestamp, batch_size=batch_size,
                  chunk_length=chunk_length, stride_length=stride_length, vad_threshold=vad_threshold,
                  vad_min_speech_ms=vad_min_speech_ms, vad_min_silence_ms=vad_min_silence_ms,
-                 vad_speech_pad_ms=vad_speech_pad_ms, vad_max_speech_s=vad_max_speech_s, vad_model=vad_model)
+                 vad_speech_pad_ms=vad_speech_pad_ms, vad_max_speech_s=vad_max_speech_s, vad_model=vad_model,
+                 prepend_punctuations=prepend_punctuations, append_punctuations=append_punctuations,
+                 hallucination_silence_threshold=hallucination_silence_threshold)
     opts.update({k: v for k, v in given.items() if v is not None})
     if clip_timestamps is not None:  # openai-whisper's "start,end,..." string or a list of seconds
         if isinstance(clip_timestamps, str):
@@ -148,6 +196,24 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
         if clips:
             opts["clip_timestamps"] = array.array("d", clips).tobytes()
     return opts
+
+
+def _check_word_options(word_timestamps: bool, prepend: Optional[str], append: Optional[str],
+                        hst: Optional[float]) -> None:
+    """The word-timestamp options' errors, before any work (the library would
+    take a NUL as the string's end and ignore a threshold without words)."""
+    for name, v in (("prepend_punctuations", prepend), ("append_punctuations", append)):
+        if v is not None and not isinstance(v, str):
+            raise TypeError(f"{name} must be a str, not {type(v).__name__}")
+        if v is not None and "\0" in v:
+            raise ValueError(f"{name} must not contain NUL characters")
+    if hst is not None:
+        if isinstance(hst, bool) or not isinstance(hst, (int, float)):
+            raise TypeError(f"hallucination_silence_threshold must be a number of seconds, not {type(hst).__name__}")
+        if not hst > 0 or hst == float("inf"):
+            raise ValueError(f"hallucination_silence_threshold must be a positive number of seconds, not {hst}")
+        if not word_timestamps:
+            raise ValueError("hallucination_silence_threshold needs word_timestamps=True (it works on the words' times)")
 
 
 def load_audio(path: Union[str, "os.PathLike[str]"]) -> Any:
@@ -226,6 +292,9 @@ class Model:
                    vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
                    vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
                    vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None,
+                   word_timestamps: bool = False, prepend_punctuations: Optional[str] = None,
+                   append_punctuations: Optional[str] = None,
+                   hallucination_silence_threshold: Optional[float] = None,
                    progress: Optional[ProgressCallback] = None) -> Transcript:
         """Transcribes audio: a path (any file FFmpeg reads), the bytes of such
         a file, or a 1-D float32 numpy array of 16 kHz mono samples.
@@ -253,6 +322,16 @@ class Model:
           in the other modes; vad_threshold (0.5), vad_min_speech_ms,
           vad_min_silence_ms, vad_speech_pad_ms, vad_max_speech_s, vad_model
           (default: "silero-vad" in the models folder, fetched on first use);
+        - word_timestamps: each segment gets its words (Segment.words, a list
+          of Word: word, start, end, probability) as openai-whisper's
+          word_timestamps=True computes them (the alignment heads'
+          cross-attention, DTW), and the segment times and the seek follow
+          the words as there; sequential long-form mode only (with vad too).
+          prepend_punctuations (openai-whisper's default "\\"'“¿([{-") and
+          append_punctuations ("\\"'.。,，!！?？:：”)]}、") are merged into the
+          next / previous word; hallucination_silence_threshold (seconds,
+          needs word_timestamps): silences longer than this around segments
+          that look hallucinated are skipped, as openai-whisper does;
         - progress(done_s, total_s): called after each window from the
           transcribing thread; if it raises, it is not called again and its
           exception is raised when the transcription ends.

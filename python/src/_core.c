@@ -12,6 +12,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <Python.h>
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,28 @@ static PyObject *utf8(const char *s)
     return PyUnicode_DecodeUTF8(s ? s : "", (Py_ssize_t)strlen(s ? s : ""), "replace");
 }
 
+/* A segment's words: None when word timestamps were not asked for (words
+ * NULL), else a tuple of (word, start, end, probability), possibly empty. */
+static PyObject *segment_words(const cw_segment *s)
+{
+    if (!s->words) Py_RETURN_NONE;
+    PyObject *words = PyTuple_New((Py_ssize_t)s->n_words);
+    if (!words) return NULL;
+    for (size_t k = 0; k < s->n_words; k++) {
+        const cw_word *w = &s->words[k];
+        PyObject *item = Py_BuildValue("(Nddd)", utf8(w->word), w->start, w->end, w->probability);
+        if (!item) {
+            Py_DECREF(words);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(words, (Py_ssize_t)k, item);
+    }
+    return words;
+}
+
 /* segments() -> list of (id, seek, start, end, text, tokens, avg_logprob,
- * compression_ratio, no_speech_prob, temperature) tuples. */
+ * compression_ratio, no_speech_prob, temperature, words) tuples; words is
+ * segment_words(). */
 static PyObject *Result_segments(ResultObject *self, PyObject *Py_UNUSED(arg))
 {
     size_t n = cw_result_n_segments(self->r);
@@ -89,8 +110,16 @@ static PyObject *Result_segments(ResultObject *self, PyObject *Py_UNUSED(arg))
             }
             PyTuple_SET_ITEM(tokens, (Py_ssize_t)k, t);
         }
-        PyObject *item = Py_BuildValue("(ilddNNdddd)", s->id, s->seek, s->start, s->end, text, tokens,
-                                       s->avg_logprob, s->compression_ratio, s->no_speech_prob, s->temperature);
+        PyObject *words = segment_words(s);
+        if (!words) {
+            Py_DECREF(tokens);
+            Py_DECREF(text);
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyObject *item = Py_BuildValue("(ilddNNddddN)", s->id, s->seek, s->start, s->end, text, tokens,
+                                       s->avg_logprob, s->compression_ratio, s->no_speech_prob, s->temperature,
+                                       words);
         if (!item) {
             Py_DECREF(list);
             return NULL;
@@ -181,7 +210,7 @@ static PyObject *Result_write(ResultObject *self, PyObject *args, PyObject *kw)
 static PyMethodDef Result_methods[] = {
     { "segments", (PyCFunction)Result_segments, METH_NOARGS,
       "segments() -> list of (id, seek, start, end, text, tokens, avg_logprob, compression_ratio, "
-      "no_speech_prob, temperature)" },
+      "no_speech_prob, temperature, words); words: None, or a tuple of (word, start, end, probability)" },
     { "format", (PyCFunction)(void (*)(void))Result_format, METH_VARARGS | METH_KEYWORDS,
       "format(fmt, file=None, model=None, highlight_words=False, max_line_width=0, max_line_count=0, "
       "max_words_per_line=0) -> str: the transcript as txt, srt, vtt, json or tsv" },
@@ -296,12 +325,19 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
         if (!k) return -1;
         double *d = NULL;
         int *i = NULL;
-        if (strcmp(k, "language") == 0 || strcmp(k, "initial_prompt") == 0 || strcmp(k, "vad_model") == 0) {
+        static const struct { const char *name; size_t off; } strs[] = {
+            { "language", offsetof(cw_transcribe_params, language) },
+            { "initial_prompt", offsetof(cw_transcribe_params, initial_prompt) },
+            { "vad_model", offsetof(cw_transcribe_params, vad_params) + offsetof(cw_vad_params, model) },
+            { "prepend_punctuations", offsetof(cw_transcribe_params, prepend_punctuations) },
+            { "append_punctuations", offsetof(cw_transcribe_params, append_punctuations) },
+        };
+        size_t si = 0;
+        while (si < sizeof strs / sizeof *strs && strcmp(k, strs[si].name) != 0) si++;
+        if (si < sizeof strs / sizeof *strs) {
             const char *s = NULL;
             if (value != Py_None && !(s = PyUnicode_AsUTF8(value))) return -1;
-            if (k[0] == 'l') p->language = s;
-            else if (k[0] == 'i') p->initial_prompt = s;
-            else p->vad_params.model = s;
+            *(const char **)(void *)((char *)p + strs[si].off) = s;
             continue;
         }
         if (strcmp(k, "clip_timestamps") == 0) { /* bytes of native doubles, kept alive by the dict */
@@ -335,6 +371,7 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
         else if (strcmp(k, "vad_min_silence_ms") == 0) d = &p->vad_params.min_silence_duration_ms;
         else if (strcmp(k, "vad_speech_pad_ms") == 0) d = &p->vad_params.speech_pad_ms;
         else if (strcmp(k, "vad_max_speech_s") == 0) d = &p->vad_params.max_speech_duration_s;
+        else if (strcmp(k, "hallucination_silence_threshold") == 0) d = &p->hallucination_silence_threshold;
         else if (strcmp(k, "vad") == 0) i = &p->vad;
         else if (strcmp(k, "vad_batched_timestamps") == 0) i = &p->vad_batched_timestamps;
         else if (strcmp(k, "task") == 0) i = (int *)&p->task;
@@ -347,6 +384,7 @@ static int set_options(PyObject *opts, cw_transcribe_params *p)
         else if (strcmp(k, "suppress_blank") == 0) i = &p->suppress_blank;
         else if (strcmp(k, "without_timestamps") == 0) i = &p->without_timestamps;
         else if (strcmp(k, "batch_size") == 0) i = &p->batch_size;
+        else if (strcmp(k, "word_timestamps") == 0) i = &p->word_timestamps;
         else {
             PyErr_Format(PyExc_TypeError, "unknown transcription option '%s'", k);
             return -1;

@@ -290,3 +290,109 @@ def test_writer_options(jfk, tmp_path):
     assert (tmp_path / "o.vtt").read_text() == jfk.format("vtt")
     with pytest.raises(cwhisper.CwhisperError, match="negative"):
         jfk.format("srt", max_line_width=-1)
+
+
+UBERI = FIXTURES / "uberi-english.wav"  # " One, two, three.": punctuation to merge
+
+
+def cli_words(ref):
+    return [[(w["word"], w["start"], w["end"], w["probability"]) for w in s["words"]] for s in ref["segments"]]
+
+
+def assert_words_match(got, ref):
+    """Same segments and words as the CLI's JSON, times within 0.02 s (one DTW frame)."""
+    want = cli_words(ref)
+    assert [[w.word for w in s.words] for s in got] == [[w[0] for w in ws] for ws in want]
+    for s, r, ws in zip(got, ref["segments"], want):
+        assert (s.start, s.end, s.text) == pytest.approx((r["start"], r["end"], r["text"]), abs=0.02)
+        for w, (_, start, end, p) in zip(s.words, ws):
+            assert (w.start, w.end) == pytest.approx((start, end), abs=0.02), w
+            assert w.probability == pytest.approx(p, abs=1e-6), w
+
+
+@pytest.fixture(scope="module")
+def jfk_words(model):
+    return model.transcribe(str(JFK), word_timestamps=True)
+
+
+def test_word_timestamps_equal_the_cli(model, jfk, jfk_words):
+    """word_timestamps=True: every segment's words as `cwhisper transcribe --word-timestamps` gives them."""
+    ref = json.loads(run_cli("--word-timestamps", "--output-format", "json", str(JFK)))
+    assert_words_match(jfk_words, ref)
+    assert sum(len(s.words) for s in jfk_words) == 22  # jfk's 22 words
+    words = [w for s in jfk_words for w in s.words]
+    assert words[0].word == " And" and words[-1].word == " country"
+    assert all(w.start <= w.end for w in words) and all(0 <= w.probability <= 1 for w in words)
+    assert [w.start for w in words] == sorted(w.start for w in words)
+    assert jfk_words.text == jfk.text  # the words do not change jfk's text
+    assert all(s.words is None for s in jfk)  # without the option: None, as before
+    assert "words" not in jfk.to_dict()["segments"][0]
+    d = jfk_words.to_dict()  # openai-whisper's result dict
+    assert set(d) == {"text", "segments", "language"} and d["text"] == ref["text"]
+    assert d["segments"][0]["words"][0] == {"word": " And", "start": words[0].start, "end": words[0].end,
+                                            "probability": words[0].probability}
+    assert json.loads(jfk_words.format("json"))["segments"][0]["words"] == ref["segments"][0]["words"]
+
+
+def test_punctuation_options_equal_the_cli(model):
+    """prepend_punctuations / append_punctuations: the default merges ", " and "." into the words; empty
+    strings keep them as words of their own; both as the CLI's."""
+    default = model.transcribe(str(UBERI), word_timestamps=True)
+    assert [w.word for s in default for w in s.words] == [" One,", " two,", " three."]
+    ref = json.loads(run_cli("--word-timestamps", "--output-format", "json", str(UBERI)))
+    assert_words_match(default, ref)
+    for py_opts, cli_opts in [({"append_punctuations": ""}, ["--append-punctuations", ""]),
+                              ({"append_punctuations": ".", "prepend_punctuations": ""},
+                               ["--append-punctuations", ".", "--prepend-punctuations", ""])]:
+        got = model.transcribe(str(UBERI), word_timestamps=True, **py_opts)
+        ref = json.loads(run_cli("--word-timestamps", "--output-format", "json", *cli_opts, str(UBERI)))
+        assert_words_match(got, ref)
+        assert [w.word for s in got for w in s.words] != [" One,", " two,", " three."], py_opts
+
+
+def test_hallucination_silence_threshold_equals_the_cli(model):
+    got = model.transcribe(str(JFK), word_timestamps=True, hallucination_silence_threshold=1.0)
+    ref = json.loads(run_cli("--word-timestamps", "--hallucination-silence-threshold", "1", "--output-format",
+                             "json", str(JFK)))
+    assert_words_match(got, ref)
+
+
+def test_word_writers_equal_the_clis(jfk_words, tmp_path):
+    """srt / vtt with words and openai-whisper's writer options: byte for byte the CLI's."""
+    for py_opts, cli_opts in [({}, []),
+                              ({"highlight_words": True}, ["--highlight-words"]),
+                              ({"max_line_width": 20, "max_line_count": 2}, ["--max-line-width", "20",
+                                                                              "--max-line-count", "2"]),
+                              ({"max_words_per_line": 3, "highlight_words": True},
+                               ["--max-words-per-line", "3", "--highlight-words"])]:
+        out = tmp_path / f"o{len(cli_opts)}"
+        out.mkdir()
+        run_cli("--word-timestamps", "--output-format", "all", "--output-dir", str(out), *cli_opts, str(JFK))
+        for fmt in ("srt", "vtt"):
+            assert jfk_words.format(fmt, **py_opts) == (out / f"jfk.{fmt}").read_text(), (fmt, py_opts)
+        jfk_words.write(tmp_path / "py.vtt", **py_opts)
+        assert (tmp_path / "py.vtt").read_text() == (out / "jfk.vtt").read_text(), py_opts
+    assert "<u>" in jfk_words.format("srt", highlight_words=True)
+    assert jfk_words.format("srt", max_words_per_line=1).count("-->") == 22  # a cue per word
+
+
+def test_word_timestamps_in_transcribe_multiple(model, jfk_words):
+    got = model.transcribe_multiple([str(UBERI), str(JFK)], word_timestamps=True)
+    assert [s.to_dict() for s in got[1]] == [s.to_dict() for s in jfk_words]
+    assert [w.word for s in got[0] for w in s.words] == [" One,", " two,", " three."]
+
+
+def test_word_option_errors(model):
+    for bad in (0, -1.5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="hallucination_silence_threshold must be a positive"):
+            model.transcribe(str(JFK), word_timestamps=True, hallucination_silence_threshold=bad)
+    with pytest.raises(TypeError, match="hallucination_silence_threshold"):
+        model.transcribe(str(JFK), word_timestamps=True, hallucination_silence_threshold="2")
+    with pytest.raises(ValueError, match="needs word_timestamps=True"):
+        model.transcribe(str(JFK), hallucination_silence_threshold=2.0)
+    with pytest.raises(TypeError, match="prepend_punctuations must be a str"):
+        model.transcribe(str(JFK), word_timestamps=True, prepend_punctuations=["("])
+    with pytest.raises(ValueError, match="append_punctuations must not contain NUL"):
+        model.transcribe(str(JFK), word_timestamps=True, append_punctuations=".\0,")
+    with pytest.raises(cwhisper.CwhisperError, match="sequential"):
+        model.transcribe(str(JFK), word_timestamps=True, long_form="chunked")
