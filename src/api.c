@@ -108,6 +108,12 @@ size_t cw_context_describe(const cw_context *c, char *buf, size_t cap)
                          " (conv stem, attention), %s GEMM: %s (Linear layers, logits)",
                          cw_compute_dtype_name(c->dtype), k ? k : "?");
         len += n > 0 ? (size_t)n : 0;
+        if (c->dtype == CW_COMPUTE_INT8 && be->logits_screen_desc) {
+            n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
+                         ", logits ranked by an int4 screen: %s (the best 128 text tokens and the specials exact)",
+                         be->logits_screen_desc);
+            len += n > 0 ? (size_t)n : 0;
+        }
     }
     return len;
 }

@@ -146,6 +146,15 @@ typedef struct cw_backend_ops {
      * call pass the row count each has alone to keep its bits. */
     cw_status (*linear_rows)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m,
                              size_t m_class);
+    /* Optional (NULL: use linear). A vocabulary projection y [m, N] = x [m, K] . W^T
+     * for a search that reads exact values only among the largest of columns
+     * [0, n_screen) and in columns [n_screen, N): a back end may rank columns
+     * [0, n_screen) by a cheaper approximation and leave approximate values
+     * there, provided the `keep` best of them by that ranking, and all columns
+     * from n_screen on, hold what linear_rows with m_class 1 gives. Without a
+     * cheaper way it computes them all exactly. */
+    cw_status (*logits)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, size_t m, size_t n_screen,
+                        size_t keep);
     /* y [C_out, T_out] = conv1d(x [C_in, T_in]), kernel 3, zero padding 1,
      * stride 1 or 2, T_out = (T_in - 1) / stride + 1; w [C_out, C_in*3] (the
      * PyTorch [C_out, C_in, 3] weight), bias [C_out] optional. */
@@ -233,6 +242,8 @@ struct cw_backend {
     const char *lowp_i8_desc, *lowp_bf16_desc;
     /* lowp mode: the bf16 attention kernel, or NULL (attention float32) */
     const char *lowp_attn_desc;
+    /* the logits op's screen kernel, or NULL when logits are plain products */
+    const char *logits_screen_desc;
     void *impl;       /* back-end private state (CPU: kernels, scratch) */
 };
 

@@ -329,6 +329,25 @@ static cw_status layer(cw_decoder *dc, size_t l, size_t n_new)
     return mlp(dc, l, rows);
 }
 
+/* Ids below this are text tokens in every Whisper vocabulary (the specials
+ * start at 50256 or 50257); the search reads their logits only near the top
+ * (argmax, beams, the timestamp rule's max), so a back end's logits op may
+ * rank them cheaply and compute the best LOGITS_KEEP of them, and every
+ * special token, exactly. */
+enum { LOGITS_TEXT = 50256, LOGITS_KEEP = 128 };
+
+/* dc->logits [m, n_vocab] = dc->last [m, d] . E^T, each row as a one-row product. */
+static cw_status vocab_product(cw_decoder *dc, size_t m)
+{
+    cw_backend *be = dc->w->be;
+    const cw_backend_ops *op = be->ops;
+    cw_ref y = cw_ref_at(dc->logits, 0), x = cw_ref_at(dc->last, 0);
+    if (op->logits && dc->n_vocab > LOGITS_TEXT + LOGITS_KEEP)
+        return op->logits(be, y, x, &dc->w->tok_emb, m, LOGITS_TEXT, LOGITS_KEEP);
+    if (!op->linear_rows) return op->linear(be, y, x, &dc->w->tok_emb, cw_ref_none(), m); /* m == 1 here */
+    return op->linear_rows(be, y, x, &dc->w->tok_emb, cw_ref_none(), m, 1);
+}
+
 /* Logits of row `pos` of every sequence: final LN, then x . E^T -> host out
  * [n_seq, n_vocab]. */
 static cw_status logits_at(cw_decoder *dc, size_t n_new, size_t pos, float *out)
@@ -339,8 +358,9 @@ static cw_status logits_at(cw_decoder *dc, size_t n_new, size_t pos, float *out)
     TRY(op->copy2d(be, cw_ref_at(dc->last, 0), d, cw_ref_at(dc->x, pos * d), n_new * d, dc->n_seq, d));
     TRY(op->layernorm(be, cw_ref_at(dc->last, 0), cw_ref_at(dc->last, 0), cw_ref_at(dc->w->dec_ln.gamma, 0),
                       cw_ref_at(dc->w->dec_ln.beta, 0), dc->n_seq, d, 1e-5f));
-    TRY(op->linear(be, cw_ref_at(dc->logits, 0), cw_ref_at(dc->last, 0), &dc->w->tok_emb, cw_ref_none(),
-                   dc->n_seq));
+    if (dc->n_seq == 1) TRY(vocab_product(dc, 1));
+    else TRY(op->linear(be, cw_ref_at(dc->logits, 0), cw_ref_at(dc->last, 0), &dc->w->tok_emb, cw_ref_none(),
+                        dc->n_seq));
     return op->download(be, out, dc->logits, 0, dc->n_seq * dc->n_vocab * sizeof(float));
 }
 
@@ -610,7 +630,7 @@ static cw_status items_logits(cw_decoder *dc, const size_t *row, size_t n, float
         TRY(op->copy2d(be, cw_ref_at(dc->last, i * d), d, cw_ref_at(dc->x, row[i] * d), d, 1, d));
     TRY(op->layernorm(be, cw_ref_at(dc->last, 0), cw_ref_at(dc->last, 0), cw_ref_at(dc->w->dec_ln.gamma, 0),
                       cw_ref_at(dc->w->dec_ln.beta, 0), n, d, 1e-5f));
-    TRY(op->linear_rows(be, cw_ref_at(dc->logits, 0), cw_ref_at(dc->last, 0), &dc->w->tok_emb, cw_ref_none(), n, 1));
+    TRY(vocab_product(dc, n));
     for (size_t i = 0; i < n; i++)
         TRY(op->download(be, out + dst[i] * nv, dc->logits, i * nv * sizeof(float), nv * sizeof(float)));
     return CW_OK;

@@ -168,4 +168,76 @@ CW_TARGET void cw_avx2_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t
     }
 }
 
+/* ---- the int4 screen of the logits (lowp.h) -----------------------------------
+ *
+ * As avx512_lowp.c's, 32 bytes (2 groups, 4 lanes each) at a time: vpmaddubsw
+ * of the low nibbles (q + 8 <= 15, unsigned) by the groups' first halves of
+ * activations plus that of the high nibbles by the second halves (each <=
+ * 2 * 15 * 127, their sum fits int16), vpmaddwd to 8 lanes of exact sums,
+ * less 8 x the activations' lane sums; one FMA by the lanes' steps. */
+
+enum { SCREEN_MAXC = 16 }; /* chunks of 128: k <= 2048 */
+
+CW_TARGET CW_INLINE __m256i pair_sums(__m256i u8lo, __m256i s8lo, __m256i u8hi, __m256i s8hi)
+{
+    return _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(u8lo, s8lo), _mm256_maddubs_epi16(u8hi, s8hi)),
+                             _mm256_set1_epi16(1));
+}
+
+/* One activation row per 32-byte half h (groups 2 h, 2 h + 1): rearranged as
+ * the nibbles pair up, and 8 x its lane sums. */
+typedef struct {
+    __m256i lo[2 * SCREEN_MAXC], hi[2 * SCREEN_MAXC], off[2 * SCREEN_MAXC];
+} screen_act;
+
+CW_TARGET static void screen_prep(screen_act *p, const int8_t *a, size_t nh)
+{
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (size_t h = 0; h < nh; h++) {
+        int8_t bl[32], bh[32];
+        for (size_t b = 0; b < 32; b++) {
+            bl[b] = a[64 * h + 32 * (b / 16) + b % 16];
+            bh[b] = a[64 * h + 32 * (b / 16) + 16 + b % 16];
+        }
+        p->lo[h] = _mm256_loadu_si256((const __m256i *)(const void *)bl);
+        p->hi[h] = _mm256_loadu_si256((const __m256i *)(const void *)bh);
+        p->off[h] = _mm256_slli_epi32(pair_sums(ones, p->lo[h], ones, p->hi[h]), 3);
+    }
+}
+
+CW_TARGET void cw_avx2_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m,
+                                 float *y, size_t ldy, size_t n0, size_t n1)
+{
+    size_t nh = s->ld / 32, ng = s->ld / 16;
+    if (nh > 2 * SCREEN_MAXC || m > CW_SCREEN_MAX_M) {
+        cw_ref_screen_i4(s, a, lda, ascale, m, y, ldy, n0, n1);
+        return;
+    }
+    screen_act act[CW_SCREEN_MAX_M];
+    for (size_t i = 0; i < m; i++) screen_prep(&act[i], a + i * lda, nh);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    float d[4 * SCREEN_MAXC + 8];
+    for (size_t j = n0; j < n1; j++) {
+        const uint8_t *q = s->q + j * s->ld;
+        for (size_t g = 0; g < ng; g += 8)
+            _mm256_storeu_ps(d + g, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(s->d + j * ng + g))));
+        for (size_t i = 0; i < m; i++) {
+            const screen_act *p = &act[i];
+            __m256 f = _mm256_setzero_ps();
+            for (size_t h = 0; h < nh; h++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32 * h));
+                __m256i acc = _mm256_sub_epi32(
+                    pair_sums(_mm256_and_si256(v, m4), p->lo[h], _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), p->hi[h]),
+                    p->off[h]);
+                __m256 st = _mm256_setr_m128(_mm_set1_ps(d[2 * h]), _mm_set1_ps(d[2 * h + 1]));
+                f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), st, f);
+            }
+            __m128 t = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+            t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+            t = _mm_add_ss(t, _mm_movehdup_ps(t));
+            y[i * ldy + j] = _mm_cvtss_f32(t) / ascale[i];
+        }
+    }
+}
+
 #endif /* CW_HAVE_X86 */

@@ -255,6 +255,104 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
     }
 }
 
+/* ---- the int4 screen of the logits (lowp.h) ----------------------------------------
+ *
+ * Memory-bound by design: half the bytes of the int8 rows. A 64-byte chunk of
+ * a row is 4 groups of 32, 4 lanes each; two chained vpdpbusd (low nibbles by
+ * the activations of the groups' first halves, high by their second halves,
+ * both rearranged once per call) leave each lane an exact sum within its
+ * group. The nibbles are q + 8 as u8: the accumulators start at -8 x the
+ * activations' lane sums. Then one conversion and one FMA by the lanes'
+ * steps per chunk, and 16 rows reduced at once by a transpose-add tree. */
+
+enum { SCREEN_MAXC = 16 }; /* chunks of 128: k <= 2048, Whisper's widest is 1280 */
+
+/* v[r]: 16 partial sums of row r; returns the 16 totals in row order. */
+CW_TARGET_VNNI CW_INLINE __m512 sum16x16_ps(const __m512 v[16])
+{
+    __m512 w[8], u[4], t[2];
+    for (int p = 0; p < 8; p++)
+        w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int q = 0; q < 4; q++)
+        u[q] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int r = 0; r < 2; r++)
+        t[r] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 tot = _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    /* row 4 e + c sat in lane 4 c + e */
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, tot);
+}
+
+/* Row j's chunk c (lanes: exact sums within groups) weighted by its 4 steps, into f. */
+CW_TARGET_VNNI CW_INLINE __m512 screen_chunk(__m512 f, const uint8_t *q, const uint16_t *d, __m512i lo, __m512i hi,
+                                              __m512i noff)
+{
+    const __m512i m4 = _mm512_set1_epi8(15);
+    const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    __m512i v = _mm512_loadu_si512(q);
+    __m512i acc = dpbusd(dpbusd(noff, _mm512_and_si512(v, m4), lo), _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), hi);
+    __m512 dz = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(const void *)d)));
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_permutexvar_ps(spread, dz), f);
+}
+
+/* One activation row's chunks rearranged (lo[c] byte 16 t + i = a[128 c + 32 t + i],
+ * hi[c] the same + 16) and -8 x their lane sums. */
+typedef struct {
+    __m512i lo[SCREEN_MAXC], hi[SCREEN_MAXC], noff[SCREEN_MAXC];
+} screen_act;
+
+CW_TARGET_VNNI static void screen_prep(screen_act *p, const int8_t *a, size_t nc)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (size_t c = 0; c < nc; c++) {
+        int8_t bl[64], bh[64];
+        for (size_t b = 0; b < 64; b++) {
+            bl[b] = a[128 * c + 32 * (b / 16) + b % 16];
+            bh[b] = a[128 * c + 32 * (b / 16) + 16 + b % 16];
+        }
+        p->lo[c] = _mm512_loadu_si512(bl);
+        p->hi[c] = _mm512_loadu_si512(bh);
+        __m512i sums = dpbusd(dpbusd(_mm512_setzero_si512(), ones, p->lo[c]), ones, p->hi[c]);
+        p->noff[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, 3));
+    }
+}
+
+CW_TARGET_VNNI void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale,
+                                         size_t m, float *y, size_t ldy, size_t n0, size_t n1)
+{
+    size_t nc = s->ld / 64, ng = s->ld / 16;
+    if (nc > SCREEN_MAXC || m > CW_SCREEN_MAX_M) {
+        cw_ref_screen_i4(s, a, lda, ascale, m, y, ldy, n0, n1);
+        return;
+    }
+    screen_act act[CW_SCREEN_MAX_M];
+    for (size_t i = 0; i < m; i++) screen_prep(&act[i], a + i * lda, nc);
+    size_t j = n0;
+    for (; j + 16 <= n1; j += 16) /* the 16 rows of W stay in L1 for every activation row */
+        for (size_t i = 0; i < m; i++) {
+            const screen_act *p = &act[i];
+            __m512 f[16];
+            for (int r = 0; r < 16; r++) f[r] = _mm512_setzero_ps();
+            for (size_t c = 0; c < nc; c++)
+                for (int r = 0; r < 16; r++)
+                    f[r] = screen_chunk(f[r], s->q + (j + (size_t)r) * s->ld + 64 * c, s->d + (j + (size_t)r) * ng + 4 * c,
+                                        p->lo[c], p->hi[c], p->noff[c]);
+            _mm512_storeu_ps(y + i * ldy + j, _mm512_div_ps(sum16x16_ps(f), _mm512_set1_ps(ascale[i])));
+        }
+    for (; j < n1; j++)
+        for (size_t i = 0; i < m; i++) {
+            const screen_act *p = &act[i];
+            __m512 f = _mm512_setzero_ps();
+            for (size_t c = 0; c < nc; c++)
+                f = screen_chunk(f, s->q + j * s->ld + 64 * c, s->d + j * ng + 4 * c, p->lo[c], p->hi[c], p->noff[c]);
+            y[i * ldy + j] = _mm512_reduce_add_ps(f) / ascale[i];
+        }
+}
+
 /* ---- bf16 ----------------------------------------------------------------------- */
 
 /* ab: NULL, or A rows [i0, ...) already narrowed to bf16, row stride lda16 (a

@@ -92,7 +92,26 @@ typedef struct {
     void (*attention_lowp)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
     size_t (*attn_lowp_scratch_floats)(const cw_attn *a);
     const char *attention_lowp_name;
+    /* the int4 screen of the logits op (lowp.h), or NULL: logits as linear */
+    cw_screen_i4_fn screen_i4;
+    const char *screen_i4_name;
 } cw_cpu_kernels;
+
+/* The logits op's screen (logits.c): the 4-bit copy of the int8 rows it was
+ * last asked for, rebuilt when the weight changes. */
+typedef struct {
+    const void *wdata; /* the int8 rows it was made from */
+    uint8_t *q;
+    uint16_t *d;
+    cw_i4_screen s;
+} cw_cpu_screen;
+
+/* sc = the screen of w [n, k] (w = q / wscale); frees what sc held. */
+cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *wscale, size_t n, size_t k);
+void cw_cpu_screen_free(cw_cpu_screen *sc);
+/* idx [keep], val [keep] = the min(keep, n) largest entries of y [n] and
+ * their indices, in no order; returns how many. */
+size_t cw_cpu_top(const float *y, size_t n, size_t keep, uint32_t *idx, float *val);
 
 /* Fills k for isa (CW_ISA_AUTO: the best this CPU supports). Returns
  * CW_ERR_UNSUPPORTED if the CPU lacks the requested ISA. */

@@ -4,6 +4,7 @@
  * themselves come from the table that dispatch.c filled for this handle. */
 #include "backend/cpu/cpu.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@ typedef struct {
     size_t scratch_floats;
     int lowp;             /* cw_backend_params.lowp */
     size_t attn_calls;    /* attention ops so far: cw_attn_ptrs.call_id */
+    int screen_on;        /* lowp logits through the int4 screen (CW_LOGITS_SCREEN=0: off) */
+    cw_cpu_screen screen; /* logits.c */
 } cw_cpu_state;
 
 static cw_cpu_state *state(cw_backend *be) { return be->impl; }
@@ -324,6 +327,84 @@ static cw_status cpu_linear_rows(cw_backend *be, cw_ref y, cw_ref x, const cw_we
 static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m)
 {
     return cpu_linear_rows(be, y, x, w, bias, m, 0);
+}
+
+/* ---- logits (logits.c) ---------------------------------------------------------- */
+
+typedef struct {
+    const cw_cpu_kernels *k;
+    const cw_i4_screen *s;
+    const cw_i8_gemm *q; /* the exact product of the rows */
+    size_t n_screen;
+} logits_job;
+
+/* Thread ith: its 16-row share of the screen, and of the exact columns from n_screen on. */
+static void logits_worker(int ith, int nth, void *arg)
+{
+    const logits_job *j = arg;
+    const cw_i8_gemm *q = j->q;
+    size_t nb = (j->n_screen + 15) / 16, r0 = nb * (size_t)ith / (size_t)nth * 16,
+           r1 = nb * (size_t)(ith + 1) / (size_t)nth * 16;
+    if (r1 > j->n_screen) r1 = j->n_screen;
+    if (r0 < r1) j->k->screen_i4(j->s, q->a, q->lda, q->ascale, q->m, q->c, q->ldc, r0, r1);
+    size_t nt = q->n - j->n_screen, t0 = j->n_screen + nt * (size_t)ith / (size_t)nth,
+           t1 = j->n_screen + nt * (size_t)(ith + 1) / (size_t)nth;
+    if (t0 < t1) j->k->gemm_i8(q, 0, q->m, t0, t1);
+}
+
+/* Rows of y [m, n] (m <= CW_SCREEN_MAX_M) through the screen. */
+static cw_status logits_rows(cw_backend *be, float *py, const float *px, const cw_weight *w, size_t m, size_t n_screen,
+                             size_t keep)
+{
+    cw_cpu_state *st = state(be);
+    size_t n = w->rows, k = w->cols;
+    const int8_t *wq = weight_ptr(w);
+    const float *wscale = w->scale->data;
+    if (st->screen.wdata != wq || st->screen.s.n != n_screen || st->screen.s.k != k) {
+        cw_status s = cw_cpu_screen_build(&st->screen, wq, wscale, n_screen, k);
+        if (s) return s;
+    }
+    /* scratch: the quantized rows [m, lda] bytes, their scales, keep indices and values */
+    size_t lda = st->screen.s.ld * 2, qf = round16(m * lda / sizeof(float));
+    float *scr = scratch_get(st, qf + 16 + 2 * round16(keep));
+    if (!scr) return CW_ERR_NOMEM;
+    int8_t *aq = (int8_t *)scr;
+    float *as = scr + qf, *val = as + 16 + round16(keep);
+    uint32_t *idx = (uint32_t *)(as + 16);
+    st->k.quant_rows(aq, as, px, m, k, lda);
+    cw_i8_gemm q = { .m = m, .n = n, .k = k, .a = aq, .lda = lda, .ascale = as, .w = wq, .ldw = k,
+                     .wscale = wscale, .c = py, .ldc = n, .m_class = 1 };
+    logits_job j = { &st->k, &st->screen.s, &q, n_screen };
+    cw_threadpool_run(be->pool, logits_worker, &j);
+    for (size_t i = 0; i < m; i++) {
+        size_t nk = cw_cpu_top(py + i * n, n_screen, keep, idx, val);
+        for (size_t t = 0; t < nk; t++) st->k.gemm_i8(&q, i, i + 1, idx[t], idx[t] + 1);
+    }
+    return CW_OK;
+}
+
+#define TRY_S(x) do { cw_status s_ = (x); if (s_ != CW_OK) return s_; } while (0)
+
+static cw_status cpu_logits(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, size_t m, size_t n_screen,
+                            size_t keep)
+{
+    cw_cpu_state *st = state(be);
+    if (!st->lowp || !st->screen_on || !st->k.screen_i4 || w->dtype != CW_DTYPE_I8 || n_screen > w->rows ||
+        keep == 0 || keep >= n_screen)
+        return cpu_linear_rows(be, y, x, w, cw_ref_none(), m, 1);
+    cw_status s = check_weight(w);
+    if (s != CW_OK) return cw_error_prefix(s, "logits");
+    size_t n = w->rows, k = w->cols, mk, mn;
+    if (cw_mul_size(m, k, &mk) || cw_mul_size(m, n, &mn)) return cw_error(CW_ERR_INVALID_ARG, "logits: too large");
+    float *py = ref_ptr(y, mn, "logits y");
+    const float *px = ref_ptr(x, mk, "logits x");
+    if (!py || !px) return CW_ERR_INVALID_ARG;
+    /* groups of rows: each row gets what it gets alone */
+    for (size_t i = 0; i < m; i += CW_SCREEN_MAX_M) {
+        size_t r = m - i < CW_SCREEN_MAX_M ? m - i : CW_SCREEN_MAX_M;
+        TRY_S(logits_rows(be, py + i * n, px + i * k, w, r, n_screen, keep));
+    }
+    return CW_OK;
 }
 
 /* cols [t_out, c_in*3]: cols[t, c*3 + j] = x[c, t*stride + j - 1], 0 outside. */
@@ -662,7 +743,10 @@ static cw_status cpu_narrow(cw_backend *be, cw_ref y, cw_dtype dtype, cw_ref x, 
 static void cpu_destroy(cw_backend *be)
 {
     cw_cpu_state *st = state(be);
-    if (st) free(st->scratch);
+    if (st) {
+        free(st->scratch);
+        cw_cpu_screen_free(&st->screen);
+    }
     free(st);
     cw_threadpool_free(be->pool);
     free(be);
@@ -672,7 +756,7 @@ static const cw_backend_ops cpu_ops = {
     .name = "cpu",
     .buf_alloc = cpu_buf_alloc, .buf_wrap = cpu_buf_wrap, .buf_free = cpu_buf_free,
     .buf_size = cpu_buf_size, .upload = cpu_upload, .download = cpu_download,
-    .linear = cpu_linear, .linear_rows = cpu_linear_rows, .conv1d = cpu_conv1d, .attention = cpu_attention,
+    .linear = cpu_linear, .linear_rows = cpu_linear_rows, .logits = cpu_logits, .conv1d = cpu_conv1d, .attention = cpu_attention,
     .layernorm = cpu_layernorm, .softmax = cpu_softmax,
     .gelu = cpu_gelu, .add = cpu_add, .add_bcast = cpu_add_bcast,
     .embedding = cpu_embedding, .copy2d = cpu_copy2d, .transpose = cpu_transpose,
@@ -703,6 +787,10 @@ cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **ou
         be->lowp_i8_desc = st->k.gemm_i8_name;
         be->lowp_bf16_desc = st->k.gemm_bf16_name;
         be->lowp_attn_desc = st->k.attention_lowp_name;
+        /* CW_LOGITS_SCREEN=0: every logit exact (to compare) */
+        const char *sc = getenv("CW_LOGITS_SCREEN");
+        st->screen_on = !(sc && strcmp(sc, "0") == 0);
+        if (st->screen_on) be->logits_screen_desc = st->k.screen_i4_name;
     }
     int n = params->n_threads > 0 ? params->n_threads : cw_cpu_count();
     if (n > 1 && !(be->pool = cw_threadpool_create(n))) {

@@ -120,6 +120,8 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->attention_lowp = NULL; /* attention stays float32 without a bf16 kernel */
     k->attn_lowp_scratch_floats = NULL;
     k->attention_lowp_name = NULL;
+    k->screen_i4 = cw_ref_screen_i4;
+    k->screen_i4_name = "ref";
     if (isa == CW_ISA_REF) return;
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
@@ -129,6 +131,8 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->bf16_round = cw_avx2_bf16_round;
     k->gemm_i8 = cw_avx2_gemm_i8;
     k->gemm_i8_name = "avx2 (maddubs)";
+    k->screen_i4 = cw_avx2_screen_i4;
+    k->screen_i4_name = "avx2 (maddubs)";
     k->gemm_bf16 = cw_avx2_gemm;
     k->gemm_bf16_scratch_floats = cw_avx2_gemm_scratch_floats;
     k->gemm_bf16_name = "avx2 (bf16 -> f32, fma)";
@@ -137,6 +141,8 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     if (avx512 && f.avx512_vnni) {
         k->gemm_i8 = cw_avx512_gemm_i8;
         k->gemm_i8_name = "avx512-vnni";
+        k->screen_i4 = cw_avx512_screen_i4;
+        k->screen_i4_name = "avx512-vnni";
     }
     if (avx512 && f.avx512_bf16) {
         k->gemm_bf16 = cw_avx512_gemm_bf16;

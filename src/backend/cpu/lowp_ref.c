@@ -32,6 +32,29 @@ void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
     }
 }
 
+/* Element e of screen row j: its nibble (lowp.h) less 8. */
+static int32_t screen_q(const cw_i4_screen *s, size_t j, size_t e)
+{
+    uint8_t b = s->q[j * s->ld + e / 32 * 16 + e % 16];
+    return (int32_t)(e % 32 < 16 ? b & 15u : b >> 4) - 8;
+}
+
+void cw_ref_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m, float *y,
+                      size_t ldy, size_t n0, size_t n1)
+{
+    size_t ng = s->ld / 16;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = n0; j < n1; j++) {
+            double t = 0.0;
+            for (size_t g = 0; g < ng; g++) {
+                int32_t acc = 0;
+                for (size_t e = 32 * g; e < 32 * g + 32 && e < s->k; e++) acc += screen_q(s, j, e) * (int32_t)a[i * lda + e];
+                t += (double)cw_f16_to_f32(s->d[j * ng + g]) * acc;
+            }
+            y[i * ldy + j] = (float)(t / ascale[i]);
+        }
+}
+
 static double bf16r(float x) { return cw_bf16_to_f32(cw_f32_to_bf16(x)); }
 
 /* cw_ref_attention with Q, K, P and V rounded to bf16: each dot product the
