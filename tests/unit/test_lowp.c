@@ -434,7 +434,7 @@ static void test_weights_dtype(void)
     CHECK_FAILS(cw_context_create(model, &cp, &ctx), CW_ERR_INVALID_ARG, "dtype");
     cp.dtype = CW_COMPUTE_INT8;
     CHECK(cw_context_create(model, &cp, &ctx) == CW_OK);
-    char desc[256];
+    char desc[512];
     size_t n = cw_context_describe(ctx, desc, sizeof desc);
     CHECK(n == strlen(desc) && strstr(desc, "dtype int8") && strstr(desc, "int8 GEMM: "));
     CHECK(cw_context_describe(ctx, desc, 8) == n && strlen(desc) == 7);

@@ -49,14 +49,17 @@ CW_TARGET_VNNI CW_INLINE __m512i dpbusd(__m512i acc, __m512i u8, __m512i s8)
 
 /* ---- int8 ----------------------------------------------------------------------- */
 
-CW_TARGET_VNNI CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const int R, const int C)
+/* W is the unsigned operand here, w ^ 0x80 = w + 128: (w + 128) . a = w . a +
+ * 128 sum(a), and sum(a) is one dot per A row per call (asum), where the
+ * other way round (A offset) cost one more vpdpbusd per W vector for W's sums
+ * and a second reduction per output. */
+CW_TARGET_VNNI CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const int32_t *asum, const int R,
+                                       const int C)
 {
-    const __m512i ones = _mm512_set1_epi8(1), flip = _mm512_set1_epi8((char)0x80);
-    __m512i acc[MR_GEMV][NR], sum[NR];
-    for (int c = 0; c < C; c++) {
-        sum[c] = _mm512_setzero_si512();
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i acc[MR_GEMV][NR];
+    for (int c = 0; c < C; c++)
         for (int r = 0; r < R; r++) acc[r][c] = _mm512_setzero_si512();
-    }
     const int8_t *w[NR], *a[MR_GEMV];
     for (int c = 0; c < C; c++) w[c] = g->w + (j + (size_t)c) * g->ldw;
     for (int r = 0; r < R; r++) a[r] = g->a + (i + (size_t)r) * g->lda;
@@ -64,37 +67,35 @@ CW_TARGET_VNNI CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, c
         size_t left = g->k - p;
         __mmask64 mk = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
         __m512i wv[NR];
-        for (int c = 0; c < C; c++) {
-            wv[c] = _mm512_maskz_loadu_epi8(mk, w[c] + p);
-            sum[c] = dpbusd(sum[c], ones, wv[c]);
-        }
-        for (int r = 0; r < R; r++) { /* A is zero-padded to lda: whole loads, 0 ^ 0x80 meets w = 0 */
-            __m512i av = _mm512_xor_si512(_mm512_loadu_si512(a[r] + p), flip);
-            for (int c = 0; c < C; c++) acc[r][c] = dpbusd(acc[r][c], av, wv[c]);
+        /* past k: w = 0 ^ 0x80 = 128 meets a = 0 (A is zero-padded to lda) */
+        for (int c = 0; c < C; c++) wv[c] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mk, w[c] + p), flip);
+        for (int r = 0; r < R; r++) {
+            __m512i av = _mm512_loadu_si512(a[r] + p);
+            for (int c = 0; c < C; c++) acc[r][c] = dpbusd(acc[r][c], wv[c], av);
         }
     }
     for (int c = 0; c < C; c++) {
         size_t jj = j + (size_t)c;
-        int32_t s = _mm512_reduce_add_epi32(sum[c]);
         for (int r = 0; r < R; r++) {
             size_t ii = i + (size_t)r;
             /* wrap-around int32 arithmetic: the true total fits, so the result is exact */
-            int32_t t = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[r][c]) - 128u * (uint32_t)s);
+            int32_t t = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[r][c]) - 128u * (uint32_t)asum[r]);
             g->c[ii * g->ldc + jj] = cw_i8_out(t, g->ascale[ii], g->wscale[jj], g->bias, jj);
         }
     }
 }
 
-CW_TARGET_VNNI static void tile_i8_any(const cw_i8_gemm *g, size_t i, size_t j, size_t mr, size_t nr)
+CW_TARGET_VNNI static void tile_i8_any(const cw_i8_gemm *g, size_t i, size_t j, const int32_t *asum, size_t mr,
+                                        size_t nr)
 {
-#define CW_T(R)                                        \
-    switch (nr) {                                      \
-    case 1: tile_i8(g, i, j, R, 1); break;             \
-    case 2: tile_i8(g, i, j, R, 2); break;             \
-    case 3: tile_i8(g, i, j, R, 3); break;             \
-    default: tile_i8(g, i, j, R, 4); break;            \
+#define CW_T(R)                                              \
+    switch (nr) {                                            \
+    case 1: tile_i8(g, i, j, asum, R, 1); break;             \
+    case 2: tile_i8(g, i, j, asum, R, 2); break;             \
+    case 3: tile_i8(g, i, j, asum, R, 3); break;             \
+    default: tile_i8(g, i, j, asum, R, 4); break;            \
     }
-#define CW_T2(R) (nr == 1 ? tile_i8(g, i, j, R, 1) : tile_i8(g, i, j, R, 2))
+#define CW_T2(R) (nr == 1 ? tile_i8(g, i, j, asum, R, 1) : tile_i8(g, i, j, asum, R, 2))
     switch (mr) { /* 5..8 rows (the decoder's beams): at most 2 W rows, 16 accumulators */
     case 1: CW_T(1); break;
     case 2: CW_T(2); break;
@@ -246,11 +247,18 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
      * rows take at most 2 W rows per tile */
     size_t nrg = gemv_cols(g->n * g->k), mrg = m1 - m0 > MR ? MR_GEMV : MR;
     if (mrg > MR && nrg > 2) nrg = 2;
-    for (size_t jb = n0; jb < n1; jb += NBLK) {
-        size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
-        for (size_t i = m0; i < m1; i += mrg) {
-            size_t mr = m1 - i < mrg ? m1 - i : mrg;
-            for (size_t j = jb; j < je; j += nrg) tile_i8_any(g, i, j, mr, je - j < nrg ? je - j : nrg);
+    /* rows in strips of up to 64 (more only where the packed form found no memory) */
+    int32_t asum[64];
+    for (size_t s0 = m0; s0 < m1; s0 += 64) {
+        size_t s1 = m1 - s0 < 64 ? m1 : s0 + 64;
+        for (size_t i = s0; i < s1; i += PR) row_sums(g, i, s1 - i < PR ? s1 - i : PR, asum + (i - s0));
+        for (size_t jb = n0; jb < n1; jb += NBLK) {
+            size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
+            for (size_t i = s0; i < s1; i += mrg) {
+                size_t mr = s1 - i < mrg ? s1 - i : mrg;
+                for (size_t j = jb; j < je; j += nrg)
+                    tile_i8_any(g, i, j, asum + (i - s0), mr, je - j < nrg ? je - j : nrg);
+            }
         }
     }
 }
