@@ -216,9 +216,13 @@ typedef enum { CW_LONG_FORM_SEQUENTIAL = 0, CW_LONG_FORM_CHUNKED, CW_LONG_FORM_V
 /* VAD_BATCHED: faster-whisper's BatchedInferencePipeline: Silero VAD speech
  * regions merged into chunks of at most 30 s of speech, each chunk decoded
  * (batch_size at a time, greedy, T = 0, no conditioning) and its segments
- * mapped back to the file's timeline; text only unless vad_batched_timestamps
- * (then segments split at timestamp pairs, and a chunk whose last timestamp
- * comes over a second before its end decoded again from there). Needs the Silero VAD model
+ * mapped back to the file's timeline. By default timestamp tokens are decoded
+ * (vad_batched_timestamps = 1): segments split at timestamp pairs, and a chunk
+ * whose last timestamp comes over a second before its end decoded again from
+ * there; vad_batched_timestamps = 0 or without_timestamps gives the pipeline's
+ * default, text only (one segment per chunk; the model drops more speech: on
+ * the 22.7-min recording 1.5 WER points more with base, bench/results/
+ * 2026-12-05-vad-batched-gap.md). Needs the Silero VAD model
  * (vad_params.model; scripts/fetch-model silero-vad). */
 
 /* Silero VAD (v6, faster-whisper's VadOptions). Defaults: faster-whisper's. */
@@ -279,7 +283,7 @@ typedef struct {
     int vad;                       /* SEQUENTIAL / CHUNKED: transcribe only the speech Silero VAD finds
                                       (regions concatenated, times mapped back), as faster-whisper's vad_filter */
     cw_vad_params vad_params;
-    int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default: text only) */
+    int vad_batched_timestamps;    /* VAD_BATCHED: decode timestamp tokens (default 1; 0: text only) */
     /* Word timestamps (SEQUENTIAL only; with vad, words are mapped back as faster-whisper's
      * restore_speech_timestamps does), as openai-whisper's word_timestamps=True:
      * each segment gets words; prepend / append_punctuations (NULL: openai-whisper's

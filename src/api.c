@@ -140,7 +140,7 @@ cw_transcribe_params cw_transcribe_default_params(void)
         .clip_timestamps = NULL, .n_clip_timestamps = 0,
         .progress = NULL, .progress_user = NULL,
         .long_form = CW_LONG_FORM_SEQUENTIAL, .batch_size = 1, .chunk_length = 0.0, .stride_length = 0.0,
-        .vad = 0, .vad_params = cw_vad_default_params(), .vad_batched_timestamps = 0,
+        .vad = 0, .vad_params = cw_vad_default_params(), .vad_batched_timestamps = 1,
         .word_timestamps = 0, .prepend_punctuations = NULL, .append_punctuations = NULL,
         .hallucination_silence_threshold = 0.0,
     };
@@ -429,7 +429,8 @@ static cw_status transcribe_vad(cw_context *c, const cw_transcribe_params *p, in
         cw_longform_params lp;
         progress_relay relay;
         fill_longform(&lp, m, p, lang_token, &relay);
-        cw_vad_batched_params bp = {lp.decode, p->vad_batched_timestamps,
+        /* without_timestamps asks for text only here too (the pipeline's default) */
+        cw_vad_batched_params bp = {lp.decode, p->vad_batched_timestamps && !p->without_timestamps,
                                     p->batch_size > 1 ? (size_t)p->batch_size : 1, vo, lp.progress, lp.progress_user};
         cw_text_codec codec = cw_text_codec_tokenizer(m->tok);
         cw_longform_result lr;

@@ -97,14 +97,15 @@ def load(args, cfg):
     cfg.update({"command": ["cwhisper"] + cmd,
                 "long_form": ("chunked (src/longform/chunked.c): 30 s chunks, 5 s strides, batched, merged as "
                               "_decode_asr" if LONG_FORM == "chunked" else
-                              "vad-batched (src/longform/vad_batched.c): Silero VAD chunks <= 30 s, batched, no "
-                              "timestamp tokens (faster-whisper's BatchedInferencePipeline)"
+                              "vad-batched (src/longform/vad_batched.c): Silero VAD chunks <= 30 s, batched, "
+                              "timestamp tokens, chunks ended early decoded again from their last timestamp "
+                              "(faster-whisper's BatchedInferencePipeline decodes text only, each chunk once)"
                               if chunked else
                               "openai sequential (src/longform), %d files in lockstep (src/longform/lockstep.c)"
                               % args.batch_size if lockstep else "openai sequential (src/longform)"),
                 "vad": LONG_FORM == "vad-batched",
                 "fallback": args.preset == "reference" and not chunked,
-                "timestamps": LONG_FORM != "vad-batched", "compute": args.dtype,
+                "timestamps": True, "compute": args.dtype,
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     if chunked and args.preset == "reference":
         cfg["note"] = "the chunked mode has no fallback nor conditioning: reference preset = greedy"

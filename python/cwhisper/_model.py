@@ -154,7 +154,7 @@ def _options(*, language: Optional[str] = None, task: str = "transcribe", temper
              seed: Optional[int] = None, suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
              max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
              batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
-             stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
+             stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = True,
              vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
              vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
              vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None,
@@ -288,7 +288,7 @@ class Model:
                    suppress_blank: Optional[bool] = None, without_timestamps: bool = False,
                    max_initial_timestamp: Optional[float] = None, long_form: str = "sequential",
                    batch_size: Optional[int] = None, chunk_length: Optional[float] = None,
-                   stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = False,
+                   stride_length: Optional[float] = None, vad: bool = False, vad_batched_timestamps: bool = True,
                    vad_threshold: Optional[float] = None, vad_min_speech_ms: Optional[float] = None,
                    vad_min_silence_ms: Optional[float] = None, vad_speech_pad_ms: Optional[float] = None,
                    vad_max_speech_s: Optional[float] = None, vad_model: Optional[str] = None,
@@ -318,7 +318,8 @@ class Model:
           (30 s chunks decoded batch_size at a time and merged; chunk_length,
           stride_length), or "vad-batched" (faster-whisper's batched
           pipeline: Silero VAD speech in <= 30 s chunks, batch_size at a time;
-          vad_batched_timestamps); vad=True skips what the VAD finds silent
+          vad_batched_timestamps (True: timestamp tokens; False or
+          without_timestamps: text only, the pipeline's default)); vad=True skips what the VAD finds silent
           in the other modes; vad_threshold (0.5), vad_min_speech_ms,
           vad_min_silence_ms, vad_speech_pad_ms, vad_max_speech_s, vad_model
           (default: "silero-vad" in the models folder, fetched on first use);

@@ -226,8 +226,9 @@ void cw_lcs_cut(const int32_t *left, size_t nl, const int32_t *right, size_t nr,
 typedef struct {
     cw_decode_options decode;  /* language_token -1: detect once (multilingual);
                                   greedy, T = 0, no prompt, as the chunked mode */
-    int with_timestamps;       /* 0: text only (<|notimestamps|>), faster-whisper's default;
-                                  1: timestamps, a chunk ended early decoded again from its last one */
+    int with_timestamps;       /* 1 (cwhisper's default): timestamps, a chunk ended early decoded
+                                  again from its last one; 0: text only (<|notimestamps|>),
+                                  faster-whisper's default */
     size_t batch_size;         /* chunks per encoder call and decoding, >= 1 */
     cw_vad_options vad;        /* max_speech_duration_s is forced to 30 */
     void (*progress)(void *user, double done_s, double total_s);

@@ -3,7 +3,8 @@
 # range errors (one stderr line, exit 2, nothing on stdout), a missing VAD
 # model (one line naming the path and scripts/fetch-model silero-vad), and
 # runs on a 20 s file with a 1.7 s pause: Silero's first speech starts at
-# 1.36 s, which the transcripts' first time must show.
+# 1.36 s, which the transcripts' first time must show; vad-batched decodes
+# timestamp tokens by default and text only with --without-timestamps.
 set -u
 . "$(dirname "$0")/lib/transcribe_prologue.sh"
 
@@ -26,17 +27,22 @@ if [ ! -f "$models/silero-vad/silero_vad_v6.safetensors" ]; then
   if [ -n "${CI:-}" ]; then bad "models/silero-vad is missing"; else echo "skipped: no VAD model"; fi
 else
   v=(--vad-model "$models/silero-vad")
-  # vad-batched, text only: one segment from the first speech to the last
-  if "$cli" transcribe "${m[@]}" "${vb[@]}" "${v[@]}" --batch-size 2 --output-format srt "$f" >"$tmp/vb.srt" \
+  # vad-batched, text only (--without-timestamps): one segment from the first speech to the last
+  if "$cli" transcribe "${m[@]}" "${vb[@]}" "${v[@]}" --batch-size 2 --without-timestamps --output-format srt "$f" \
+       >"$tmp/vb.srt" \
        2>"$tmp/err" && [ "$(grep -c -- "-->" "$tmp/vb.srt")" -eq 1 ] &&
      grep -q "^00:00:01,360 --> 00:00:19," "$tmp/vb.srt" && grep -q "crocodile" "$tmp/vb.srt" &&
      grep -q "turbulence" "$tmp/vb.srt"; then ok
   else bad "vad-batched: $(cat "$tmp/vb.srt" "$tmp/err")"; fi
-  # with timestamp tokens: several segments, the first at the speech's start
-  if "$cli" transcribe "${m[@]}" "${vb[@]}" "${v[@]}" --vad-batched-timestamps --output-format srt "$f" \
+  # the default, timestamp tokens: several segments, the first at the speech's start
+  if "$cli" transcribe "${m[@]}" "${vb[@]}" "${v[@]}" --output-format srt "$f" \
        >"$tmp/vt.srt" 2>"$tmp/err" && [ "$(grep -c -- "-->" "$tmp/vt.srt")" -ge 3 ] &&
      grep -q "^00:00:01,360 --> " "$tmp/vt.srt" && grep -q "And so it begins" "$tmp/vt.srt"; then ok
   else bad "vad-batched with timestamps: $(cat "$tmp/vt.srt" "$tmp/err")"; fi
+  # --vad-batched-timestamps (once needed for them) is still accepted and changes nothing
+  if "$cli" transcribe "${m[@]}" "${vb[@]}" "${v[@]}" --vad-batched-timestamps --output-format srt "$f" \
+       >"$tmp/vt2.srt" 2>"$tmp/err" && cmp -s "$tmp/vt.srt" "$tmp/vt2.srt"; then ok
+  else bad "--vad-batched-timestamps differs from the default: $(diff "$tmp/vt.srt" "$tmp/vt2.srt"; cat "$tmp/err")"; fi
   # sequential --vad: the leading 1.36 s is skipped and the times mapped back
   if "$cli" transcribe "${m[@]}" --vad "${v[@]}" --output-format srt "$f" >"$tmp/sv.srt" 2>"$tmp/err" &&
      grep -q "^00:00:01,360 --> " "$tmp/sv.srt" && grep -q "crocodile" "$tmp/sv.srt"; then ok

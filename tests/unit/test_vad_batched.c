@@ -1,6 +1,7 @@
 /* The VAD-batched long form and --vad on the real tiny.en model: LJSpeech
  * sentences (LJ001-0001...) joined in memory with 2.5 s of silence between
- * them, about 55 s (two chunks). Checks: the text-only vad-batched transcript (batch 1 and
+ * them, about 55 s (two chunks). Checks: timestamp tokens are the default; the text-only
+ * vad-batched transcript (vad_batched_timestamps 0 at batch 1, without_timestamps at batch
  * 4) is within a few WER points of the reference text (2.8% here) and the two batch
  * sizes agree; text-only segments carry no timestamp tokens and there is one
  * per 30 s chunk; with timestamp tokens (chunks continued from their last
@@ -123,13 +124,16 @@ static void test_vad_batched_tiny_en(void)
     CHECK_EQ_INT(cw_context_create(model, &cp, &ctx), CW_OK);
 
     cw_transcribe_params p = cw_transcribe_default_params();
+    CHECK_EQ_INT(p.vad_batched_timestamps, 1); /* timestamp tokens by default */
     p.long_form = CW_LONG_FORM_VAD_BATCHED;
     p.vad_params.model = test_path("CW_MODELS_DIR", "silero-vad");
     cw_result *b1 = NULL, *b4 = NULL, *ts = NULL, *seq = NULL;
+    p.vad_batched_timestamps = 0; /* text only, the pipeline's default */
     CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &p, &b1), CW_OK);
+    p.vad_batched_timestamps = 1, p.without_timestamps = 1; /* text only too */
     p.batch_size = 4;
     CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &p, &b4), CW_OK);
-    p.vad_batched_timestamps = 1;
+    p.without_timestamps = 0;
     CHECK_EQ_INT(cw_transcribe_pcm(ctx, pcm, n, &p, &ts), CW_OK);
     cw_transcribe_params q = cw_transcribe_default_params();
     q.vad = 1;
@@ -151,7 +155,7 @@ static void test_vad_batched_tiny_en(void)
         CHECK(d14 < 0.02);
         /* text only: one segment per chunk of <= 30 s of speech, no timestamp tokens */
         CHECK(cw_result_n_segments(b1) >= 2 && cw_result_n_segments(b1) <= 4);
-        CHECK(!has_timestamps(b1) && has_timestamps(ts) && has_timestamps(seq));
+        CHECK(!has_timestamps(b1) && !has_timestamps(b4) && has_timestamps(ts) && has_timestamps(seq));
         CHECK(cw_result_n_segments(ts) > cw_result_n_segments(b1));
         CHECK_NEAR(cw_result_duration(b1), n / 16000.0, 1e-9);
         CHECK_NEAR(cw_result_duration(seq), n / 16000.0, 1e-9);
