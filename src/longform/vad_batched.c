@@ -6,13 +6,16 @@
  *   - collect_chunks: regions merged in order while the chunk's speech stays
  *     within 30 s, the chunk's samples concatenated;
  *   - each chunk featurised on its own (log-mel clamped over the chunk), cut
- *     or zero-padded to 3000 frames (pad_or_trim on the features);
+ *     or zero-padded to 3000 frames (pad_or_trim on the features; with
+ *     timestamps, cwhisper's default, the audio padded to 30 s instead);
  *   - batch_size chunks encoded and decoded together: greedy at T = 0, no
- *     fallback, no prompt, no conditioning; text only by default
- *     (without_timestamps=True) or with timestamp tokens;
+ *     fallback, no prompt, no conditioning; with timestamp tokens
+ *     (cwhisper's default) or text only (the pipeline's default,
+ *     without_timestamps=True);
  *   - _split_segments_by_timestamps with time_offset = the chunk's offset on
  *     the speech-only timeline, then restore_speech_timestamps.
- * Deviations, by design: with timestamp tokens, a chunk whose last
+ * Text only is the pipeline's algorithm as it is. Deviations, by design,
+ * with timestamp tokens: the zero-sample padding above; a chunk whose last
  * timestamp lies over a second before its end is decoded again from that
  * timestamp in a later batch (the sequential loop's seek; the pipeline
  * decodes each chunk once and loses the rest: on the 22.7-min recording,
@@ -106,10 +109,18 @@ static cw_status chunk_window(vb_state *s, const vb_chunk *c, size_t skip, float
         memcpy(audio + k, s->samples + s->spans[i].start, len * sizeof *audio);
         k += len;
     }
-    size_t nf = 0;
+    size_t nf = 0, len = c->n_samples - skip, pad = 160;
     /* feature_extractor(chunk) pads 160 zero samples and drops the last
-     * frame: n / 160 + 1 frames, as cw_log_mel with padding 160 gives */
-    cw_status rc = cw_log_mel_pool(s->pool, audio + skip, c->n_samples - skip, 160, (int)s->n_mels, &mel, &nf);
+     * frame: n / 160 + 1 frames, as cw_log_mel with padding 160 gives; the
+     * pipeline then pads the features with zeros to 3000 frames. With
+     * timestamps (cwhisper's default) the audio is padded with zero samples
+     * to 30 s instead, as openai-whisper's windows are: zero features are a
+     * hum at log10 -4, not the silence the model saw after speech in
+     * training, and words just before them are lost or garbled more often
+     * (bench/results/2026-12-05-vad-batched-gap.md: -0.18 WER points with
+     * tiny.en, -0.06 with base on the 30.5-min recording). */
+    if (s->continue_chunks && len < (size_t)N_FRAMES * 160) pad += (size_t)N_FRAMES * 160 - len;
+    cw_status rc = cw_log_mel_pool(s->pool, audio + skip, len, pad, (int)s->n_mels, &mel, &nf);
     free(audio);
     if (rc) return rc;
     size_t keep = nf < N_FRAMES ? nf : N_FRAMES;
