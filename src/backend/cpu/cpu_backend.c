@@ -4,7 +4,6 @@
  * themselves come from the table that dispatch.c filled for this handle. */
 #include "backend/cpu/cpu.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
