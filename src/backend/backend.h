@@ -101,12 +101,24 @@ typedef struct {
     float scale;   /* usually 1/sqrt(64) */
     int causal;    /* non-zero: query i sees keys j <= q_pos + i */
     size_t q_pos;  /* causal: kv position of query 0 (the cache length before it) */
-    /* F32 (0, the default) or BF16: K and V hold bf16 values (made by the
-     * narrow op); their ld and bstride then count bf16 elements, while the
-     * refs' offsets count float32 slots as everywhere (element 2 * off). The
-     * decoder keeps its cross-attention K/V so in the low-precision modes:
-     * a decoder step reads them whole for every token. */
+    /* F32 (0, the default), BF16 or I8 (below). BF16: K and V hold bf16
+     * values (made by the narrow op); their ld and bstride then count bf16
+     * elements, while the refs' offsets count float32 slots as everywhere
+     * (element 2 * off). The decoder keeps its cross-attention K/V so in the
+     * low-precision modes: a decoder step reads them whole for every token. */
     cw_dtype kv_dtype;
+    /* kv_dtype I8 (the quantize_heads op's layout, which halves the bf16
+     * bytes again): K and V hold int8 values, addressed per head rather than
+     * per row of all heads,
+     *   K[b, t, h] = k + b * k_bstride + h * k_hstride + t * k_ld  (64 int8)
+     * (strides in int8 elements; the refs' offsets count float32 slots,
+     * element 4 * off), each row times its step, a float32 at
+     *   k_step + b * s_bstride + h * s_hstride + t
+     * (and the same for V with v_hstride, v_step; kv_item picks the slot of
+     * the steps too). F32 and BF16 ignore these. */
+    size_t k_hstride, v_hstride;
+    cw_ref k_step, v_step;
+    size_t s_bstride, s_hstride;
     /* Per-sequence fields (NULL: the scalars above for every sequence), so
      * that sequences at different points of their decoding share one op:
      * sequence b reads the K/V of slot kv_item[b] (at k + kv_item[b] *
@@ -194,6 +206,14 @@ typedef struct cw_backend_ops {
     /* y [n] of dtype (BF16) = x [n] float32 rounded to nearest even; y's
      * offset counts float32 slots (element 2 * off). */
     cw_status (*narrow)(cw_backend *be, cw_ref y, cw_dtype dtype, cw_ref x, size_t n);
+    /* Optional (NULL: the decoder keeps its cross K/V in bf16). Per head
+     * and row, symmetric int8 as util/quant.h quantizes activations: the
+     * segment x[t, h*64 .. h*64+63] of x [rows, H*64] becomes
+     * y[h, t, 0..63] = cw_quantize_row_i8 of it, with step[h, t] = 1 / its
+     * scale (x ~ y * step); y int8 [H, rows, 64] (element 4 * y.off on),
+     * step float32 [H, rows]: the attention op's I8 layout with k_ld = 64,
+     * k_hstride = rows * 64, s_hstride = rows. */
+    cw_status (*quantize_heads)(cw_backend *be, cw_ref y, cw_ref step, cw_ref x, size_t rows, size_t n_head);
 
     void (*destroy)(cw_backend *be);
 } cw_backend_ops;

@@ -20,11 +20,16 @@ struct cw_decoder {
     size_t *audio_tmp;        /* [max_seq] scratch for reordering seq_audio */
     size_t n_audio;
     cw_buf **k_self, **v_self;   /* [n_layer] of [max_seq, n_ctx, d] */
-    cw_buf **k_cross, **v_cross; /* [n_layer] of [max_audio, n_audio_ctx, d] */
-    /* cross K/V held in bf16 (the low-precision modes): a decoder step reads
-     * all of them for every token, and in float32 they are as many bytes as
-     * the int8 weights (base: 37 MB a step, 74 MB per 8 chunks' worth) */
-    int kv16;
+    /* [n_layer] of [max_audio, n_audio_ctx, d] (F32, BF16), or of
+     * [max_audio, H, n_audio_ctx, 64] int8 followed by the steps
+     * [max_audio, H, n_audio_ctx] (I8: the quantize_heads op's layout) */
+    cw_buf **k_cross, **v_cross;
+    /* The cross K/V's type: a decoder step reads all of them for every token,
+     * and in float32 they are as many bytes as the int8 weights (base: 37 MB
+     * a step). F32 in the exact mode, I8 in the int8 mode where the back end
+     * has quantize_heads (head-major rows, which the prefetchers follow, at
+     * a quarter of the bytes), BF16 otherwise. */
+    cw_dtype kv_dt;
     cw_buf *x, *h, *q, *k, *v, *a; /* [max_seq * n_ctx, d] */
     cw_buf *f;                     /* [max_seq * n_ctx, 4d]; also reorder scratch */
     cw_buf *last;                  /* [max_seq, d] gathered rows */
@@ -46,6 +51,26 @@ static cw_status alloc(cw_backend *be, size_t n_floats, cw_buf **out)
     return be->ops->buf_alloc(be, n_floats * sizeof(float), out);
 }
 
+static size_t n_head(const cw_decoder *dc) { return (size_t)dc->w->dims.n_text_head; }
+
+/* float32 slots of one window's cross K (or V) values; n_audio_ctx * d is a
+ * multiple of 4 (d of 64) */
+static size_t win_slots(const cw_decoder *dc)
+{
+    size_t n = dc->n_audio_ctx * dc->d;
+    return dc->kv_dt == CW_DTYPE_F32 ? n : dc->kv_dt == CW_DTYPE_BF16 ? n / 2 : n / 4;
+}
+
+/* I8: the steps of one window, and where the steps of window 0 start */
+static size_t win_steps(const cw_decoder *dc) { return n_head(dc) * dc->n_audio_ctx; }
+static size_t steps_at(const cw_decoder *dc) { return dc->max_audio * win_slots(dc); }
+
+/* float32 slots of a layer's cross K (or V) cache */
+static size_t cross_slots(const cw_decoder *dc)
+{
+    return dc->kv_dt == CW_DTYPE_I8 ? win_slots(dc) + win_steps(dc) : win_slots(dc);
+}
+
 static cw_status alloc_caches(cw_decoder *dc)
 {
     cw_backend *be = dc->w->be;
@@ -54,8 +79,7 @@ static cw_status alloc_caches(cw_decoder *dc)
     dc->k_cross = cw_calloc(dc->n_layer, sizeof *dc->k_cross);
     dc->v_cross = cw_calloc(dc->n_layer, sizeof *dc->v_cross);
     if (!dc->k_self || !dc->v_self || !dc->k_cross || !dc->v_cross) return CW_ERR_NOMEM;
-    size_t self = dc->max_seq * dc->n_ctx * dc->d, cross = dc->max_audio * dc->n_audio_ctx * dc->d;
-    if (dc->kv16) cross = (cross + 1) / 2; /* float32 slots of bf16 elements */
+    size_t self = dc->max_seq * dc->n_ctx * dc->d, cross = dc->max_audio * cross_slots(dc);
     for (size_t l = 0; l < dc->n_layer; l++) {
         TRY(alloc(be, self, &dc->k_self[l]));
         TRY(alloc(be, self, &dc->v_self[l]));
@@ -94,7 +118,9 @@ cw_status cw_decoder_create(const cw_nn_weights *w, size_t max_seq, size_t max_a
     dc->n_audio_ctx = (size_t)w->dims.n_audio_ctx;
     dc->n_vocab = (size_t)w->dims.n_vocab;
     dc->n_layer = (size_t)w->dims.n_text_layer;
-    dc->kv16 = w->dtype == CW_COMPUTE_BF16 || w->dtype == CW_COMPUTE_INT8;
+    dc->kv_dt = w->dtype == CW_COMPUTE_INT8 && w->be->ops->quantize_heads ? CW_DTYPE_I8
+                : w->dtype == CW_COMPUTE_BF16 || w->dtype == CW_COMPUTE_INT8 ? CW_DTYPE_BF16
+                                                                             : CW_DTYPE_F32;
     dc->seq_audio = cw_calloc(dc->max_seq, sizeof *dc->seq_audio);
     dc->audio_tmp = cw_calloc(dc->max_seq, sizeof *dc->audio_tmp);
     size_t *its[6];
@@ -139,22 +165,48 @@ void cw_decoder_free(cw_decoder *dc)
 
 size_t cw_decoder_length(const cw_decoder *dc) { return dc->len; }
 
-/* Layer l's cross K/V of n_audio windows in bf16: each window's products
- * through f (float32 [n_audio_ctx, d], which f's 4 n_ctx rows hold), then
- * narrowed into the caches. */
-static cw_status cross_kv16(cw_decoder *dc, size_t l, cw_buf *enc_out, size_t n_audio)
+/* Layer l's cross K/V of window `index` of enc_out into window slot `slot`,
+ * in bf16 or int8: the products through f (float32 [n_audio_ctx, d], which
+ * f's 4 n_ctx rows hold), then narrowed or quantized into the caches. */
+static cw_status window_kv(cw_decoder *dc, size_t l, cw_buf *enc_out, size_t index, size_t slot)
 {
     cw_backend *be = dc->w->be;
     const cw_nn_attn *c = &dc->w->dec[l].cross;
     size_t n = dc->n_audio_ctx * dc->d;
-    for (size_t a = 0; a < n_audio; a++) {
-        TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, a * n), &c->k, cw_ref_none(), dc->n_audio_ctx));
-        TRY(be->ops->narrow(be, cw_ref_at(dc->k_cross[l], a * n / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
-        TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, a * n), &c->v, cw_ref_at(c->bv, 0),
-                            dc->n_audio_ctx));
-        TRY(be->ops->narrow(be, cw_ref_at(dc->v_cross[l], a * n / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+    cw_buf *dst[2] = { dc->k_cross[l], dc->v_cross[l] };
+    for (int i = 0; i < 2; i++) {
+        TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, index * n), i ? &c->v : &c->k,
+                            i ? cw_ref_at(c->bv, 0) : cw_ref_none(), dc->n_audio_ctx));
+        if (dc->kv_dt == CW_DTYPE_BF16)
+            TRY(be->ops->narrow(be, cw_ref_at(dst[i], slot * win_slots(dc)), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+        else
+            TRY(be->ops->quantize_heads(be, cw_ref_at(dst[i], slot * win_slots(dc)),
+                                        cw_ref_at(dst[i], steps_at(dc) + slot * win_steps(dc)), cw_ref_at(dc->f, 0),
+                                        dc->n_audio_ctx, n_head(dc)));
     }
     return CW_OK;
+}
+
+/* The attention op's K/V fields for the cross caches of layer l, from window
+ * slot `slot` on (bstride: one window, for per-sequence slots). */
+static void cross_fields(const cw_decoder *dc, size_t l, size_t slot, cw_attn *a)
+{
+    size_t d = dc->d, at = slot * win_slots(dc);
+    a->nkv = dc->n_audio_ctx;
+    a->kv_dtype = dc->kv_dt;
+    a->k = cw_ref_at(dc->k_cross[l], at), a->v = cw_ref_at(dc->v_cross[l], at);
+    if (dc->kv_dt != CW_DTYPE_I8) { /* BF16: strides count bf16 elements */
+        a->k_ld = a->v_ld = d;
+        a->k_bstride = a->v_bstride = dc->n_audio_ctx * d;
+        return;
+    }
+    a->k_ld = a->v_ld = CW_HEAD_DIM;
+    a->k_hstride = a->v_hstride = dc->n_audio_ctx * CW_HEAD_DIM;
+    a->k_bstride = a->v_bstride = dc->n_audio_ctx * d;
+    a->k_step = cw_ref_at(dc->k_cross[l], steps_at(dc) + slot * win_steps(dc));
+    a->v_step = cw_ref_at(dc->v_cross[l], steps_at(dc) + slot * win_steps(dc));
+    a->s_hstride = dc->n_audio_ctx;
+    a->s_bstride = win_steps(dc);
 }
 
 cw_status cw_decoder_set_audio(cw_decoder *dc, cw_buf *enc_out, size_t n_audio)
@@ -165,8 +217,8 @@ cw_status cw_decoder_set_audio(cw_decoder *dc, cw_buf *enc_out, size_t n_audio)
     size_t rows = n_audio * dc->n_audio_ctx;
     for (size_t l = 0; l < dc->n_layer; l++) {
         const cw_nn_attn *c = &dc->w->dec[l].cross;
-        if (dc->kv16) {
-            TRY(cross_kv16(dc, l, enc_out, n_audio));
+        if (dc->kv_dt != CW_DTYPE_F32) {
+            for (size_t a = 0; a < n_audio; a++) TRY(window_kv(dc, l, enc_out, a, a));
             continue;
         }
         TRY(be->ops->linear(be, cw_ref_at(dc->k_cross[l], 0), cw_ref_at(enc_out, 0), &c->k,
@@ -224,6 +276,37 @@ static cw_status self_attn(cw_decoder *dc, size_t l, size_t n_new)
     return op->add(be, cw_ref_at(dc->x, 0), cw_ref_at(dc->x, 0), cw_ref_at(dc->h, 0), rows * d);
 }
 
+/* k [nf, d] float32 = the first nf cross keys of window slot `slot` of
+ * layer l, widened (bf16) or times their steps (int8) on the host. */
+static cw_status cross_keys(cw_decoder *dc, size_t l, size_t slot, size_t nf, float *k)
+{
+    cw_backend *be = dc->w->be;
+    size_t d = dc->d, at = slot * win_slots(dc) * sizeof(float); /* bytes */
+    if (dc->kv_dt == CW_DTYPE_F32) return be->ops->download(be, k, dc->k_cross[l], at, nf * d * sizeof *k);
+    if (dc->kv_dt == CW_DTYPE_BF16) { /* widened from the top of k's storage down */
+        uint16_t *k16 = (uint16_t *)(void *)k;
+        cw_status s = be->ops->download(be, k16, dc->k_cross[l], at, nf * d * 2);
+        for (size_t i = nf * d; !s && i-- > 0;) {
+            uint32_t bits = (uint32_t)k16[i] << 16;
+            memcpy(&k[i], &bits, sizeof bits);
+        }
+        return s;
+    }
+    int8_t *k8 = cw_malloc(nf * CW_HEAD_DIM);
+    float *st = cw_malloc(nf * sizeof *st);
+    cw_status s = k8 && st ? CW_OK : CW_ERR_NOMEM;
+    for (size_t h = 0; !s && h < n_head(dc); h++) { /* head h's rows are contiguous */
+        s = be->ops->download(be, k8, dc->k_cross[l], at + h * dc->n_audio_ctx * CW_HEAD_DIM, nf * CW_HEAD_DIM);
+        size_t s_at = (steps_at(dc) + slot * win_steps(dc) + h * dc->n_audio_ctx) * sizeof *st;
+        if (!s) s = be->ops->download(be, st, dc->k_cross[l], s_at, nf * sizeof *st);
+        for (size_t t = 0; !s && t < nf; t++)
+            for (size_t i = 0; i < CW_HEAD_DIM; i++) k[t * d + h * CW_HEAD_DIM + i] = (float)k8[t * CW_HEAD_DIM + i] * st[t];
+    }
+    free(k8);
+    free(st);
+    return s;
+}
+
 /* The raw scores q . k^T / sqrt(64) of layer l's captured heads for the
  * n_new query rows of sequence 0 against the first cap->n_frames keys of its
  * window (model.py qkv_attention's qk), computed on the host in float32:
@@ -239,18 +322,8 @@ static cw_status capture_qk(cw_decoder *dc, size_t l, size_t n_new)
     if (!wanted) return CW_OK;
     float *q = cw_malloc(n_new * d * sizeof *q), *k = cw_malloc(nf * d * sizeof *k);
     cw_status s = q && k ? CW_OK : CW_ERR_NOMEM;
-    size_t kv = dc->seq_audio[0] * dc->n_audio_ctx * d; /* elements of the window's keys */
     if (!s) s = be->ops->download(be, q, dc->q, 0, n_new * d * sizeof *q);
-    if (!s && dc->kv16) { /* bf16 keys, widened from the top of k's storage down */
-        uint16_t *k16 = (uint16_t *)(void *)k;
-        s = be->ops->download(be, k16, dc->k_cross[l], kv * 2, nf * d * 2);
-        for (size_t i = nf * d; !s && i-- > 0;) {
-            uint32_t bits = (uint32_t)k16[i] << 16;
-            memcpy(&k[i], &bits, sizeof bits);
-        }
-    } else if (!s) {
-        s = be->ops->download(be, k, dc->k_cross[l], kv * sizeof *k, nf * d * sizeof *k);
-    }
+    if (!s) s = cross_keys(dc, l, dc->seq_audio[0], nf, k);
     float scale = 1.0f / sqrtf((float)hd);
     for (size_t i = 0; !s && i < cap->n_heads; i++) {
         if ((size_t)cap->heads[2 * i] != l) continue;
@@ -282,18 +355,14 @@ static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
     for (size_t s0 = 0; s0 < dc->n_seq;) {
         size_t s1 = s0 + 1, audio = dc->seq_audio[s0];
         while (s1 < dc->n_seq && dc->seq_audio[s1] == audio) s1++;
-        size_t kv = audio * dc->n_audio_ctx * d;
-        if (dc->kv16) kv /= 2; /* float32 slots; n_audio_ctx * d is even */
         cw_attn a = {
-            .n_batch = s1 - s0, .n_head = (size_t)dc->w->dims.n_text_head, .nq = n_new,
-            .nkv = dc->n_audio_ctx,
+            .n_batch = s1 - s0, .n_head = n_head(dc), .nq = n_new,
             .o = cw_ref_at(dc->a, s0 * n_new * d), .o_ld = d, .o_bstride = n_new * d,
             .q = cw_ref_at(dc->q, s0 * n_new * d), .q_ld = d, .q_bstride = n_new * d,
-            .k = cw_ref_at(dc->k_cross[l], kv), .k_ld = d, .k_bstride = 0,
-            .v = cw_ref_at(dc->v_cross[l], kv), .v_ld = d, .v_bstride = 0,
             .scale = 0.125f, .causal = 0, .q_pos = 0,
-            .kv_dtype = dc->kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32,
         };
+        cross_fields(dc, l, audio, &a);
+        a.k_bstride = a.v_bstride = a.s_bstride = 0; /* the sequences share the window */
         TRY(op->attention(be, &a));
         s0 = s1;
     }
@@ -492,12 +561,8 @@ cw_status cw_decoder_set_audio_at(cw_decoder *dc, size_t audio, cw_buf *enc_out,
     size_t n = dc->n_audio_ctx * dc->d, src = index * n, dst = audio * n;
     for (size_t l = 0; l < dc->n_layer; l++) {
         const cw_nn_attn *c = &dc->w->dec[l].cross;
-        if (dc->kv16) { /* as cross_kv16, for one window */
-            TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, src), &c->k, cw_ref_none(), dc->n_audio_ctx));
-            TRY(be->ops->narrow(be, cw_ref_at(dc->k_cross[l], dst / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
-            TRY(be->ops->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(enc_out, src), &c->v, cw_ref_at(c->bv, 0),
-                                dc->n_audio_ctx));
-            TRY(be->ops->narrow(be, cw_ref_at(dc->v_cross[l], dst / 2), CW_DTYPE_BF16, cw_ref_at(dc->f, 0), n));
+        if (dc->kv_dt != CW_DTYPE_F32) {
+            TRY(window_kv(dc, l, enc_out, index, audio));
             continue;
         }
         TRY(be->ops->linear(be, cw_ref_at(dc->k_cross[l], dst), cw_ref_at(enc_out, src), &c->k, cw_ref_none(),
@@ -510,16 +575,18 @@ cw_status cw_decoder_set_audio_at(cw_decoder *dc, size_t audio, cw_buf *enc_out,
 
 cw_status cw_decoder_copy_audio(cw_decoder *dst, size_t dst_audio, const cw_decoder *src, size_t src_audio)
 {
-    if (dst_audio >= dst->max_audio || src_audio >= src->max_audio || dst->w != src->w || dst->kv16 != src->kv16)
+    if (dst_audio >= dst->max_audio || src_audio >= src->max_audio || dst->w != src->w || dst->kv_dt != src->kv_dt)
         return cw_error(CW_ERR_INVALID_ARG, "decoder: cannot copy window %zu to %zu", src_audio, dst_audio);
     cw_backend *be = dst->w->be;
-    size_t n = dst->n_audio_ctx * dst->d;
-    if (dst->kv16) n /= 2; /* float32 slots of bf16 pairs */
+    size_t n = win_slots(dst), ns = win_steps(dst);
     for (size_t l = 0; l < dst->n_layer; l++) {
-        TRY(be->ops->copy2d(be, cw_ref_at(dst->k_cross[l], dst_audio * n), n, cw_ref_at(src->k_cross[l], src_audio * n),
-                            n, 1, n));
-        TRY(be->ops->copy2d(be, cw_ref_at(dst->v_cross[l], dst_audio * n), n, cw_ref_at(src->v_cross[l], src_audio * n),
-                            n, 1, n));
+        cw_buf *to[2] = { dst->k_cross[l], dst->v_cross[l] }, *from[2] = { src->k_cross[l], src->v_cross[l] };
+        for (int i = 0; i < 2; i++) {
+            TRY(be->ops->copy2d(be, cw_ref_at(to[i], dst_audio * n), n, cw_ref_at(from[i], src_audio * n), n, 1, n));
+            if (dst->kv_dt == CW_DTYPE_I8)
+                TRY(be->ops->copy2d(be, cw_ref_at(to[i], steps_at(dst) + dst_audio * ns), ns,
+                                    cw_ref_at(from[i], steps_at(src) + src_audio * ns), ns, 1, ns));
+        }
     }
     return CW_OK;
 }
@@ -572,10 +639,7 @@ static cw_status items_attention(cw_decoder *dc, const items_plan *pl, size_t l,
             a.causal = 1;
             a.kv_item = dc->it_slot + g0, a.b_nkv = dc->it_nkv + g0, a.b_q_pos = dc->it_pos + g0;
         } else {
-            a.nkv = dc->n_audio_ctx;
-            a.k = cw_ref_at(dc->k_cross[l], 0), a.k_ld = d, a.k_bstride = dc->n_audio_ctx * d;
-            a.v = cw_ref_at(dc->v_cross[l], 0), a.v_ld = d, a.v_bstride = dc->n_audio_ctx * d;
-            a.kv_dtype = dc->kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32; /* strides then count bf16 elements */
+            cross_fields(dc, l, 0, &a);
             a.kv_item = dc->it_audio + g0;
         }
         TRY(be->ops->attention(be, &a));

@@ -84,8 +84,8 @@ static void test_fused_equals_gemm_route(void)
         size_t per = cw_avx512_attn_scratch_floats(&a) + 32;
         float *scr = calloc(per, 4), *scr2 = calloc(per, 4);
         float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63), *al2 = (float *)(((uintptr_t)scr2 + 63) & ~(uintptr_t)63);
-        cw_attn_ptrs pw = { &a, want, q, k, v, NULL, NULL, 0 }, pg = { &a, got, q, k, v, NULL, NULL, 0 };
-        cw_attn_ptrs pk = { &a, got_kept, q, k, v, NULL, NULL, 7 }; /* call 7: K panels kept between items */
+        cw_attn_ptrs pw = { .a = &a, .o = want, .q = q, .k = k, .v = v, .call_id = 0 }, pg = { .a = &a, .o = got, .q = q, .k = k, .v = v, .call_id = 0 };
+        cw_attn_ptrs pk = { .a = &a, .o = got_kept, .q = q, .k = k, .v = v, .call_id = 7 }; /* call 7: K panels kept between items */
         size_t blk = cw_avx512_attn_block, nfused = 0;
         for (size_t bh = 0; bh < B * H; bh++)
             for (size_t i0 = 0; i0 < nq; i0 += blk) {

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "util/half.h"
+#include "util/quant.h"
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/cpu_features.h"
 #include "test.h"
@@ -338,67 +339,152 @@ typedef struct {
     int shared_kv;     /* K/V batch stride 0: every sequence reads sequence 0's */
 } attn_case;
 
-/* kv16: K and V narrowed to bf16 on the back end (the narrow op), attention
- * reading them as such (kv_dtype BF16) */
+/* K/V element types of the tests: float32, bf16 (narrow op), int8 (quantize_heads op) */
+enum { KV_F32 = 0, KV_BF16 = 1, KV_I8 = 2 };
+
+/* x [n_slots, ctx, H*64] into a back end's K/V of type kvt; I8: the values
+ * [n_slots, H, ctx, 64] (quantize_heads, slot by slot) with the steps
+ * [n_slots, H, ctx] in *steps. */
+static cw_buf *kv_upload(cw_backend *be, const float *x, size_t n_slots, size_t ctx, size_t H, int kvt, cw_buf **steps)
+{
+    size_t hd = H * 64, n = n_slots * ctx * hd;
+    cw_buf *bx = up(be, x, n * 4), *y = NULL;
+    if (kvt == KV_F32) return bx;
+    if (kvt == KV_BF16) {
+        CHECK(be->ops->buf_alloc(be, n * 2, &y) == CW_OK);
+        CHECK(be->ops->narrow(be, cw_ref_at(y, 0), CW_DTYPE_BF16, cw_ref_at(bx, 0), n) == CW_OK);
+    } else {
+        CHECK(be->ops->buf_alloc(be, n, &y) == CW_OK && be->ops->buf_alloc(be, n_slots * H * ctx * 4, steps) == CW_OK);
+        for (size_t b = 0; b < n_slots; b++)
+            CHECK(be->ops->quantize_heads(be, cw_ref_at(y, b * ctx * hd / 4), cw_ref_at(*steps, b * H * ctx),
+                                          cw_ref_at(bx, b * ctx * hd), ctx, H) == CW_OK);
+    }
+    be->ops->buf_free(be, bx);
+    return y;
+}
+
+/* x [n] (rows of 64-wide head segments) as the attention op sees it after
+ * kv_upload: bf16 values, or each segment's cw_quantize_row_i8 integers
+ * times 1 / its scale. */
+static float *kv_values(const float *x, size_t n, int kvt)
+{
+    float *r = malloc(n * 4);
+    for (size_t i = 0; i < n; i += 64) {
+        if (kvt == KV_BF16) {
+            for (size_t e = 0; e < 64; e++) r[i + e] = cw_bf16_to_f32(cw_f32_to_bf16(x[i + e]));
+            continue;
+        }
+        int8_t q8[64];
+        float step = 1.0f / cw_quantize_row_i8(q8, x + i, 64);
+        for (size_t e = 0; e < 64; e++) r[i + e] = (float)q8[e] * step;
+    }
+    return r;
+}
+
+/* The op's K/V fields for kv_upload's buffers (slot stride `slot`, 0: shared). */
+static void kv_fields(cw_attn *a, cw_buf *bk, cw_buf *bv, cw_buf *ks, cw_buf *vs, size_t ctx, size_t H, int slot,
+                      int kvt)
+{
+    size_t hd = H * 64;
+    a->kv_dtype = kvt == KV_F32 ? CW_DTYPE_F32 : kvt == KV_BF16 ? CW_DTYPE_BF16 : CW_DTYPE_I8;
+    a->k = cw_ref_at(bk, 0), a->v = cw_ref_at(bv, 0);
+    a->k_bstride = a->v_bstride = slot ? ctx * hd : 0;
+    a->k_ld = a->v_ld = hd;
+    if (kvt != KV_I8) return;
+    a->k_ld = a->v_ld = 64;
+    a->k_hstride = a->v_hstride = ctx * 64;
+    a->k_step = cw_ref_at(ks, 0), a->v_step = cw_ref_at(vs, 0);
+    a->s_hstride = ctx;
+    a->s_bstride = slot ? H * ctx : 0;
+}
+
 static float *run_attention_kv(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v,
-                               int kv16)
+                               int kvt)
 {
     size_t hd = c->H * 64, ld = hd + c->pad;
-    size_t nq_f = c->B * c->nq * ld, kv_f = c->B * c->ctx * hd;
-    cw_buf *bq = up(be, q, nq_f * 4), *bk = up(be, k, kv_f * 4), *bv = up(be, v, kv_f * 4), *bo = NULL;
-    if (kv16) {
-        cw_buf *k16 = NULL, *v16 = NULL;
-        CHECK(be->ops->buf_alloc(be, kv_f * 2, &k16) == CW_OK && be->ops->buf_alloc(be, kv_f * 2, &v16) == CW_OK);
-        CHECK(be->ops->narrow(be, cw_ref_at(k16, 0), CW_DTYPE_BF16, cw_ref_at(bk, 0), kv_f) == CW_OK);
-        CHECK(be->ops->narrow(be, cw_ref_at(v16, 0), CW_DTYPE_BF16, cw_ref_at(bv, 0), kv_f) == CW_OK);
-        be->ops->buf_free(be, bk); be->ops->buf_free(be, bv);
-        bk = k16, bv = v16;
-    }
+    size_t nq_f = c->B * c->nq * ld;
+    cw_buf *ks = NULL, *vs = NULL, *bq = up(be, q, nq_f * 4), *bo = NULL;
+    cw_buf *bk = kv_upload(be, k, c->B, c->ctx, c->H, kvt, &ks), *bv = kv_upload(be, v, c->B, c->ctx, c->H, kvt, &vs);
     CHECK(be->ops->buf_alloc(be, nq_f * 4, &bo) == CW_OK);
     float *zero = calloc(nq_f, 4);
     CHECK(be->ops->upload(be, bo, 0, zero, nq_f * 4) == CW_OK);
     cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv,
                   .o = cw_ref_at(bo, 0), .o_ld = ld, .o_bstride = c->nq * ld,
                   .q = cw_ref_at(bq, 0), .q_ld = ld, .q_bstride = c->nq * ld,
-                  .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = c->shared_kv ? 0 : c->ctx * hd,
-                  .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = c->shared_kv ? 0 : c->ctx * hd,
-                  .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos,
-                  .kv_dtype = kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32 };
+                  .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
+    kv_fields(&a, bk, bv, ks, vs, c->ctx, c->H, !c->shared_kv, kvt);
     CHECK(be->ops->attention(be, &a) == CW_OK);
     float *o = down(be, bo, nq_f);
     free(zero);
     be->ops->buf_free(be, bq); be->ops->buf_free(be, bk); be->ops->buf_free(be, bv); be->ops->buf_free(be, bo);
+    be->ops->buf_free(be, ks); be->ops->buf_free(be, vs);
     return o;
 }
 
 static float *run_attention(cw_backend *be, const attn_case *c, const float *q, const float *k, const float *v)
 {
-    return run_attention_kv(be, c, q, k, v, 0);
+    return run_attention_kv(be, c, q, k, v, KV_F32);
 }
 
-/* Every back end with bf16 K/V against the float32 reference on K/V rounded
- * to bf16 values: the same attention, so the float32 tolerances hold. */
-static void check_attention_kv16(const backends *b, const attn_case *c, size_t ci, const float *q, const float *k,
-                                 const float *v)
+/* Every back end with bf16 or int8 K/V against the float32 reference on the
+ * values they hold (kv_values): the same attention, so the float32
+ * tolerances hold. */
+static void check_attention_kvq(const backends *b, const attn_case *c, size_t ci, const float *q, const float *k,
+                                const float *v, int kvt)
 {
     size_t hd = c->H * 64, nq_f = c->B * c->nq * (hd + c->pad), kv_f = c->B * c->ctx * hd;
-    float *kr = malloc(kv_f * 4), *vr = malloc(kv_f * 4);
-    for (size_t i = 0; i < kv_f; i++) kr[i] = cw_bf16_to_f32(cw_f32_to_bf16(k[i])), vr[i] = cw_bf16_to_f32(cw_f32_to_bf16(v[i]));
+    const char *name = kvt == KV_BF16 ? "bf16" : "int8";
+    float *kr = kv_values(k, kv_f, kvt), *vr = kv_values(v, kv_f, kvt);
     float *r = run_attention(b->ref, c, q, kr, vr), *o1 = NULL;
     for (int t = -1; t < 3; t++) {
-        float *o = run_attention_kv(t < 0 ? b->ref : b->fast[t], c, q, k, v, 1);
+        float *o = run_attention_kv(t < 0 ? b->ref : b->fast[t], c, q, k, v, kvt);
         char what[64];
-        snprintf(what, sizeof what, "attention bf16 K/V case %zu threads %d", ci, t + 1);
+        snprintf(what, sizeof what, "attention %s K/V case %zu threads %d", name, ci, t + 1);
         close_all(o, r, nq_f, 2e-6, 1e-5, what);
         if (t <= 0) {
             free(o1);
             o1 = o;
         } else {
-            CHECK_MSG(memcmp(o, o1, nq_f * 4) == 0, "attention bf16 K/V case %zu: %d threads differ", ci, t + 1);
+            CHECK_MSG(memcmp(o, o1, nq_f * 4) == 0, "attention %s K/V case %zu: %d threads differ", name, ci, t + 1);
             free(o);
         }
     }
     free(o1); free(r); free(kr); free(vr);
+}
+
+/* quantize_heads: every back end's integers and steps are those of
+ * cw_quantize_row_i8 on each 64-wide segment, moved head-major; a zero
+ * segment is all zeros with step 1. */
+static void test_quantize_heads(void)
+{
+    backends b = make_backends();
+    uint64_t s = 11;
+    size_t rows = 37, H = 3, hd = H * 64, n = rows * hd;
+    float *x = rand_vec(n, -3, 3, &s);
+    for (size_t e = 0; e < 64; e++) x[5 * hd + 64 + e] = 0.0f; /* row 5, head 1 */
+    for (int t = -1; t < 3; t++) {
+        cw_backend *be = t < 0 ? b.ref : b.fast[t];
+        cw_buf *ks = NULL, *bk = kv_upload(be, x, 1, rows, H, KV_I8, &ks);
+        int8_t *y = malloc(n);
+        float *st = malloc(rows * H * 4);
+        CHECK(be->ops->download(be, y, bk, 0, n) == CW_OK && be->ops->download(be, st, ks, 0, rows * H * 4) == CW_OK);
+        int bad = 0;
+        for (size_t r = 0; r < rows; r++)
+            for (size_t h = 0; h < H; h++) {
+                int8_t q8[64];
+                float sc = cw_quantize_row_i8(q8, x + r * hd + h * 64, 64);
+                bad += memcmp(q8, y + (h * rows + r) * 64, 64) != 0 || st[h * rows + r] != 1.0f / sc;
+            }
+        CHECK_MSG(bad == 0, "quantize_heads threads %d: %d segments differ", t + 1, bad);
+        CHECK(st[1 * rows + 5] == 1.0f && y[(1 * rows + 5) * 64] == 0);
+        /* a destination that does not fit is refused */
+        CHECK(be->ops->quantize_heads(be, cw_ref_at(bk, 1), cw_ref_at(ks, 0), cw_ref_at(bk, 0), rows, H) ==
+              CW_ERR_INVALID_ARG);
+        free(y); free(st);
+        be->ops->buf_free(be, bk); be->ops->buf_free(be, ks);
+    }
+    free(x);
+    free_backends(&b);
 }
 
 static void test_attention(void)
@@ -446,7 +532,8 @@ static void test_attention(void)
                 free(o);
             }
         }
-        check_attention_kv16(&b, c, ci, q, k, v);
+        check_attention_kvq(&b, c, ci, q, k, v, KV_BF16);
+        check_attention_kvq(&b, c, ci, q, k, v, KV_I8);
         free(o1); free(r); free(q); free(k); free(v);
     }
     free_backends(&b);
@@ -458,33 +545,26 @@ static void test_attention(void)
  * reference (float32 tolerance), float32 and bf16 K/V. */
 static float *run_attn_items(cw_backend *be, size_t B, size_t H, size_t nq, size_t ctx, const float *q,
                              const float *k, const float *v, size_t n_slots, const size_t *kv_item,
-                             const size_t *nkv, const size_t *q_pos, int causal, int kv16)
+                             const size_t *nkv, const size_t *q_pos, int causal, int kvt)
 {
-    size_t hd = H * 64, nq_f = B * nq * hd, kv_f = n_slots * ctx * hd;
-    cw_buf *bq = up(be, q, nq_f * 4), *bk = up(be, k, kv_f * 4), *bv = up(be, v, kv_f * 4), *bo = NULL;
-    if (kv16) {
-        cw_buf *k16 = NULL, *v16 = NULL;
-        CHECK(be->ops->buf_alloc(be, kv_f * 2, &k16) == CW_OK && be->ops->buf_alloc(be, kv_f * 2, &v16) == CW_OK);
-        CHECK(be->ops->narrow(be, cw_ref_at(k16, 0), CW_DTYPE_BF16, cw_ref_at(bk, 0), kv_f) == CW_OK);
-        CHECK(be->ops->narrow(be, cw_ref_at(v16, 0), CW_DTYPE_BF16, cw_ref_at(bv, 0), kv_f) == CW_OK);
-        be->ops->buf_free(be, bk); be->ops->buf_free(be, bv);
-        bk = k16, bv = v16;
-    }
+    size_t hd = H * 64, nq_f = B * nq * hd;
+    cw_buf *ks = NULL, *vs = NULL, *bq = up(be, q, nq_f * 4), *bo = NULL;
+    cw_buf *bk = kv_upload(be, k, n_slots, ctx, H, kvt, &ks), *bv = kv_upload(be, v, n_slots, ctx, H, kvt, &vs);
     CHECK(be->ops->buf_alloc(be, nq_f * 4, &bo) == CW_OK);
     size_t mx = 0;
     for (size_t b = 0; b < B; b++) mx = nkv[b] > mx ? nkv[b] : mx;
     cw_attn a = { .n_batch = B, .n_head = H, .nq = nq, .nkv = mx,
                   .o = cw_ref_at(bo, 0), .o_ld = hd, .o_bstride = nq * hd,
                   .q = cw_ref_at(bq, 0), .q_ld = hd, .q_bstride = nq * hd,
-                  .k = cw_ref_at(bk, 0), .k_ld = hd, .k_bstride = ctx * hd,
-                  .v = cw_ref_at(bv, 0), .v_ld = hd, .v_bstride = ctx * hd,
-                  .scale = 0.125f, .causal = causal, .kv_dtype = kv16 ? CW_DTYPE_BF16 : CW_DTYPE_F32,
+                  .scale = 0.125f, .causal = causal,
                   .kv_item = kv_item, .b_nkv = nkv, .b_q_pos = q_pos };
+    kv_fields(&a, bk, bv, ks, vs, ctx, H, 1, kvt);
     if (!kv_item) /* the plain op: one sequence, scalars */
         a.nkv = nkv[0], a.q_pos = q_pos[0], a.b_nkv = a.b_q_pos = NULL;
     CHECK(be->ops->attention(be, &a) == CW_OK);
     float *o = down(be, bo, nq_f);
     be->ops->buf_free(be, bq); be->ops->buf_free(be, bk); be->ops->buf_free(be, bv); be->ops->buf_free(be, bo);
+    be->ops->buf_free(be, ks); be->ops->buf_free(be, vs);
     return o;
 }
 
@@ -492,32 +572,31 @@ static void test_attention_items(void)
 {
     backends bs = make_backends();
     uint64_t s = 9;
-    size_t B = 3, H = 2, ctx = 80, n_slots = 4, hd = H * 64;
+    size_t B = 3, H = 2, ctx = 80, n_slots = 4, hd = H * 64, n = n_slots * ctx * hd;
     static const size_t kv_item[] = { 2, 0, 3 }, q_pos[] = { 17, 0, 60 };
     static const size_t nqs[] = { 1, 4, 9 }; /* steps, the few-row route, a prompt */
-    float *k = rand_vec(n_slots * ctx * hd, -2, 2, &s), *v = rand_vec(n_slots * ctx * hd, -1, 1, &s);
-    float *kr = malloc(n_slots * ctx * hd * 4), *vr = malloc(n_slots * ctx * hd * 4);
-    for (size_t i = 0; i < n_slots * ctx * hd; i++)
-        kr[i] = cw_bf16_to_f32(cw_f32_to_bf16(k[i])), vr[i] = cw_bf16_to_f32(cw_f32_to_bf16(v[i]));
+    float *k = rand_vec(n, -2, 2, &s), *v = rand_vec(n, -1, 1, &s);
+    float *kr[3] = { k, kv_values(k, n, KV_BF16), kv_values(k, n, KV_I8) };
+    float *vr[3] = { v, kv_values(v, n, KV_BF16), kv_values(v, n, KV_I8) };
     for (size_t qi = 0; qi < 3; qi++)
         for (int causal = 0; causal < 2; causal++)
-            for (int kv16 = 0; kv16 < 2; kv16++) {
+            for (int kvt = 0; kvt < 3; kvt++) {
                 size_t nq = nqs[qi], nkv[3];
                 for (size_t b = 0; b < B; b++) nkv[b] = causal ? q_pos[b] + nq : 30 + 20 * b;
                 float *q = rand_vec(B * nq * hd, -2, 2, &s);
-                float *r = run_attn_items(bs.ref, B, H, nq, ctx, q, kv16 ? kr : k, kv16 ? vr : v, n_slots, kv_item,
-                                          nkv, q_pos, causal, 0);
+                float *r = run_attn_items(bs.ref, B, H, nq, ctx, q, kr[kvt], vr[kvt], n_slots, kv_item, nkv, q_pos,
+                                          causal, KV_F32);
                 for (int t = -1; t < 2; t++) {
                     cw_backend *be = t < 0 ? bs.ref : bs.fast[t];
-                    float *o = run_attn_items(be, B, H, nq, ctx, q, k, v, n_slots, kv_item, nkv, q_pos, causal, kv16);
+                    float *o = run_attn_items(be, B, H, nq, ctx, q, k, v, n_slots, kv_item, nkv, q_pos, causal, kvt);
                     char what[96];
-                    snprintf(what, sizeof what, "attention items nq %zu causal %d kv16 %d threads %d", nq, causal,
-                             kv16, t + 1);
+                    snprintf(what, sizeof what, "attention items nq %zu causal %d K/V type %d threads %d", nq, causal,
+                             kvt, t + 1);
                     close_all(o, r, B * nq * hd, 2e-6, 1e-5, what);
                     for (size_t b = 0; b < B; b++) { /* sequence b alone: slot kv_item[b] as its only one */
                         float *ob = run_attn_items(be, 1, H, nq, ctx, q + b * nq * hd, k + kv_item[b] * ctx * hd,
                                                    v + kv_item[b] * ctx * hd, 1, NULL, &nkv[b], &q_pos[b],
-                                                   causal, kv16);
+                                                   causal, kvt);
                         CHECK_MSG(memcmp(ob, o + b * nq * hd, nq * hd * 4) == 0, "%s: sequence %zu differs from alone",
                                   what, b);
                         free(ob);
@@ -526,7 +605,8 @@ static void test_attention_items(void)
                 }
                 free(q); free(r);
             }
-    free(k); free(v); free(kr); free(vr);
+    for (int i = 1; i < 3; i++) free(kr[i]), free(vr[i]);
+    free(k); free(v);
     free_backends(&bs);
 }
 
@@ -798,6 +878,7 @@ int main(void)
         RUN(test_linear_rows);
         RUN(test_attention);
         RUN(test_attention_items);
+        RUN(test_quantize_heads);
         RUN(test_layernorm);
         RUN(test_softmax);
         RUN(test_gelu);

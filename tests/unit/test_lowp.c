@@ -581,7 +581,7 @@ static void test_attention_lowp(void)
                       .q_ld = ld, .q_bstride = qbs, .k_ld = hd, .k_bstride = c->shared_kv ? 0 : kvbs, .v_ld = hd,
                       .v_bstride = c->shared_kv ? 0 : kvbs, .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
         float *r = calloc(nq_f, 4), *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
-        cw_attn_ptrs pr = { &a, r, q, k, v, NULL, NULL, 0 };
+        cw_attn_ptrs pr = { .a = &a, .o = r, .q = q, .k = k, .v = v, .call_id = 0 };
         size_t blk = cw_avx512_attn_block;
         for (size_t bh = 0; bh < c->B * c->H; bh++)
             for (size_t i0 = 0; i0 < c->nq; i0 += blk) {
@@ -594,7 +594,7 @@ static void test_attention_lowp(void)
             o[ki] = calloc(nq_f, 4);
             float *scr = malloc((kk[ki].scratch_floats(&a) + 32) * 4);
             float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
-            cw_attn_ptrs p = { &a, o[ki], q, k, v, NULL, NULL, 0 }; /* 0: nothing kept between items */
+            cw_attn_ptrs p = { .a = &a, .o = o[ki], .q = q, .k = k, .v = v, .call_id = 0 }; /* 0: nothing kept between items */
             for (size_t bh = 0; bh < c->B * c->H; bh++)
                 for (size_t i0 = 0; i0 < c->nq; i0 += blk)
                     kk[ki].run(&p, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, al);

@@ -190,10 +190,16 @@ size_t cw_avx2_attn_scratch_floats(const cw_attn *a)
 enum { CW_ATTN_FEW = 4 };
 const size_t cw_avx2_attn_few = CW_ATTN_FEW;
 
-/* 8 values of a K or V row: float32, or bf16 (BF16 != 0) widened exactly */
-CW_TARGET CW_INLINE __m256 load_kv8(const void *x, size_t i, const int BF16)
+/* K/V element types of the few-row route */
+enum { KV_F32 = 0, KV_BF16 = 1, KV_I8 = 2 };
+
+/* 8 values of a K or V row: float32, bf16 widened exactly, or int8 (the
+ * integers; the row's step is applied to the sums) */
+CW_TARGET CW_INLINE __m256 load_kv8(const void *x, size_t i, const int T)
 {
-    if (!BF16) return _mm256_loadu_ps((const float *)x + i);
+    if (T == KV_I8)
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)((const int8_t *)x + i))));
+    if (T == KV_F32) return _mm256_loadu_ps((const float *)x + i);
     __m128i h = _mm_loadu_si128((const __m128i *)(const void *)((const uint16_t *)x + i));
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
@@ -214,41 +220,50 @@ CW_TARGET CW_INLINE __m256 sum8x8(const __m256 v[8])
     return _mm256_permutevar8x32_ps(t, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)); /* key 2e + c sat in 4c + e */
 }
 
-CW_TARGET CW_INLINE __m256 dot64_8(const __m256 q[8], const void *k, size_t at, const int BF16)
+CW_TARGET CW_INLINE __m256 dot64_8(const __m256 q[8], const void *k, size_t at, const int T)
 {
-    __m256 a = _mm256_mul_ps(q[0], load_kv8(k, at, BF16));
-    for (int c = 1; c < 8; c++) a = _mm256_fmadd_ps(q[c], load_kv8(k, at + 8 * (size_t)c, BF16), a);
+    __m256 a = _mm256_mul_ps(q[0], load_kv8(k, at, T));
+    for (int c = 1; c < 8; c++) a = _mm256_fmadd_ps(q[c], load_kv8(k, at + 8 * (size_t)c, T), a);
     return a;
 }
 
-/* s [n] = q [64] . k rows [n] (stride ld elements) */
-CW_TARGET CW_INLINE void dot_rows8(float *s, const float *qp, const void *k, size_t ld, size_t n, const int BF16)
+/* s [n] = q [64] . k rows [n] (stride ld elements), times the rows' steps
+ * ks [n] for int8 keys */
+CW_TARGET CW_INLINE void dot_rows8(float *s, const float *qp, const void *k, size_t ld, size_t n, const float *ks,
+                                   const int T)
 {
     __m256 q[8];
     for (int c = 0; c < 8; c++) q[c] = _mm256_loadu_ps(qp + 8 * c);
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m256 v[8];
-        for (int i = 0; i < 8; i++) v[i] = dot64_8(q, k, (j + (size_t)i) * ld, BF16);
-        _mm256_storeu_ps(s + j, sum8x8(v));
+        for (int i = 0; i < 8; i++) v[i] = dot64_8(q, k, (j + (size_t)i) * ld, T);
+        __m256 t = sum8x8(v);
+        if (T == KV_I8) t = _mm256_mul_ps(t, _mm256_loadu_ps(ks + j));
+        _mm256_storeu_ps(s + j, t);
     }
-    for (; j < n; j++) s[j] = hsum8(dot64_8(q, k, j * ld, BF16));
+    for (; j < n; j++) {
+        float t = hsum8(dot64_8(q, k, j * ld, T));
+        s[j] = T == KV_I8 ? t * ks[j] : t;
+    }
 }
 
 /* o [64] = p [n] . v rows [n] (stride ld elements) */
-CW_TARGET CW_INLINE void weigh_rows8(float *o, const float *p, const void *v, size_t ld, size_t n, const int BF16)
+CW_TARGET CW_INLINE void weigh_rows8(float *o, const float *p, const void *v, size_t ld, size_t n, const int T)
 {
     __m256 a[8];
     for (int c = 0; c < 8; c++) a[c] = _mm256_setzero_ps();
     for (size_t j = 0; j < n; j++) {
         __m256 pj = _mm256_set1_ps(p[j]);
-        for (int c = 0; c < 8; c++) a[c] = _mm256_fmadd_ps(pj, load_kv8(v, j * ld + 8 * (size_t)c, BF16), a[c]);
+        for (int c = 0; c < 8; c++) a[c] = _mm256_fmadd_ps(pj, load_kv8(v, j * ld + 8 * (size_t)c, T), a[c]);
     }
     for (int c = 0; c < 8; c++) _mm256_storeu_ps(o + 8 * c, a[c]);
 }
 
-CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const void *k, const void *v, float *o,
-                                          size_t i0, size_t i1, size_t ncols, float *s, const int BF16)
+/* k, v: float32, bf16 or int8 with their rows' steps ks, vs (T: KV_*) */
+CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const void *k, const void *v,
+                                          const float *ks, const float *vs, float *o, size_t i0, size_t i1,
+                                          size_t ncols, float *s, const int T)
 {
     cw_mask mask = { a->causal, a->q_pos, 0 };
     for (size_t i = i0; i < i1; i++) {
@@ -259,26 +274,32 @@ CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const
             for (size_t d = 0; d < CW_HEAD_DIM; d++) oi[d] = 0.0f;
             continue;
         }
-        dot_rows8(s, qi, k, a->k_ld, keep, BF16);
+        dot_rows8(s, qi, k, a->k_ld, keep, ks, T);
         cw_avx2_softmax(s, s, 0, 1, keep, a->scale, NULL);
-        weigh_rows8(oi, s, v, a->v_ld, keep, BF16);
+        if (T == KV_I8) /* P.V = (P x steps) . the integers */
+            for (size_t j = 0; j < keep; j++) s[j] *= vs[j];
+        weigh_rows8(oi, s, v, a->v_ld, keep, T);
     }
 }
 
-/* Query rows [i0, i1) (at most CW_ATTN_FEW) of head (b, h); K/V float32 or
- * bf16 (p->k16). */
+/* Query rows [i0, i1) (at most CW_ATTN_FEW) of head (b, h); K/V float32,
+ * bf16 (p->k16) or int8 (p->k8). */
 CW_TARGET void cw_avx2_attention_few(const cw_attn_ptrs *p, size_t b, size_t h, size_t i0, size_t i1,
                                      size_t ncols, float *s)
 {
     const cw_attn *a = p->a;
     const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
     float *o = p->o + b * a->o_bstride + i0 * a->o_ld + h * CW_HEAD_DIM;
-    if (p->k16)
+    if (p->k8)
+        attention_few_t(a, q, p->k8 + b * a->k_bstride + h * a->k_hstride, p->v8 + b * a->v_bstride + h * a->v_hstride,
+                        p->ks + b * a->s_bstride + h * a->s_hstride, p->vs + b * a->s_bstride + h * a->s_hstride,
+                        o, i0, i1, ncols, s, KV_I8);
+    else if (p->k16)
         attention_few_t(a, q, p->k16 + b * a->k_bstride + h * CW_HEAD_DIM, p->v16 + b * a->v_bstride + h * CW_HEAD_DIM,
-                        o, i0, i1, ncols, s, 1);
+                        NULL, NULL, o, i0, i1, ncols, s, KV_BF16);
     else
         attention_few_t(a, q, p->k + b * a->k_bstride + h * CW_HEAD_DIM, p->v + b * a->v_bstride + h * CW_HEAD_DIM,
-                        o, i0, i1, ncols, s, 0);
+                        NULL, NULL, o, i0, i1, ncols, s, KV_F32);
 }
 
 /* Query rows [i0, i1) (at most CW_ATTN_BLOCK) of head bh:
@@ -292,7 +313,7 @@ CW_TARGET void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, si
     size_t ncols = a->nkv;
     if (a->causal && a->q_pos + i1 < ncols) ncols = a->q_pos + i1;
     float *s = scratch, *gs = scratch + (size_t)CW_ATTN_BLOCK * a->nkv;
-    if (nb <= CW_ATTN_FEW) { /* before the float32 pointers: K/V may be bf16 here */
+    if (nb <= CW_ATTN_FEW) { /* before the float32 pointers: K/V may be bf16 or int8 here */
         cw_avx2_attention_few(p, b, h, i0, i1, ncols, s);
         return;
     }

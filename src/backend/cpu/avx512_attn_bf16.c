@@ -268,7 +268,7 @@ CW_TARGET_BF16 void cw_avx512_attention_bf16(const cw_attn_ptrs *p, size_t bh, s
     size_t b = bh / a->n_head, h = bh % a->n_head;
     size_t ncols = a->nkv;
     if (a->causal && a->q_pos + i1 < ncols) ncols = a->q_pos + i1;
-    if (i1 - i0 < MIN_ROWS || ncols == 0 || !p->k) { /* bf16 K/V (p->k16) come here widened */
+    if (i1 - i0 < MIN_ROWS || ncols == 0 || !p->k) { /* bf16 or int8 K/V: few rows, read as they are */
         cw_avx512_attention(p, bh, i0, i1, scratch);
         return;
     }

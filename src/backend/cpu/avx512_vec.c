@@ -63,25 +63,33 @@ CW_TARGET CW_INLINE __m512 sum16x16(__m512 v[16])
                          _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/* 16 values of a K or V row: float32, or bf16 (BF16 != 0) widened exactly */
-CW_TARGET CW_INLINE __m512 load_kv(const void *x, size_t i, const int BF16)
+/* K/V element types of the few-row route */
+enum { KV_F32 = 0, KV_BF16 = 1, KV_I8 = 2 };
+
+/* 16 values of a K or V row: float32, bf16 widened exactly, or int8 (the
+ * integers; the row's step is applied to the sums) */
+CW_TARGET CW_INLINE __m512 load_kv(const void *x, size_t i, const int T)
 {
-    if (!BF16) return _mm512_loadu_ps((const float *)x + i);
+    if (T == KV_I8)
+        return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(const void *)((const int8_t *)x + i))));
+    if (T == KV_F32) return _mm512_loadu_ps((const float *)x + i);
     __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)((const uint16_t *)x + i));
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
 CW_TARGET CW_INLINE __m512 dot64(__m512 q0, __m512 q1, __m512 q2, __m512 q3, const void *k, size_t at,
-                                 const int BF16)
+                                 const int T)
 {
-    __m512 a = _mm512_mul_ps(q0, load_kv(k, at, BF16));
-    a = _mm512_fmadd_ps(q1, load_kv(k, at + 16, BF16), a);
-    a = _mm512_fmadd_ps(q2, load_kv(k, at + 32, BF16), a);
-    return _mm512_fmadd_ps(q3, load_kv(k, at + 48, BF16), a);
+    __m512 a = _mm512_mul_ps(q0, load_kv(k, at, T));
+    a = _mm512_fmadd_ps(q1, load_kv(k, at + 16, T), a);
+    a = _mm512_fmadd_ps(q2, load_kv(k, at + 32, T), a);
+    return _mm512_fmadd_ps(q3, load_kv(k, at + 48, T), a);
 }
 
-/* s [n] = q [64] . k rows [n] (stride ld elements) */
-CW_TARGET CW_INLINE void dot_rows(float *s, const float *q, const void *k, size_t ld, size_t n, const int BF16)
+/* s [n] = q [64] . k rows [n] (stride ld elements), times the rows' steps
+ * ks [n] for int8 keys */
+CW_TARGET CW_INLINE void dot_rows(float *s, const float *q, const void *k, size_t ld, size_t n, const float *ks,
+                                  const int T)
 {
     __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
            q3 = _mm512_loadu_ps(q + 48);
@@ -91,15 +99,20 @@ CW_TARGET CW_INLINE void dot_rows(float *s, const float *q, const void *k, size_
     size_t j = 0;
     for (; j + 16 <= n; j += 16) {
         __m512 v[16];
-        for (int i = 0; i < 16; i++) v[i] = dot64(q0, q1, q2, q3, k, (j + (size_t)i) * ld, BF16);
-        _mm512_storeu_ps(s + j, _mm512_permutexvar_ps(order, sum16x16(v)));
+        for (int i = 0; i < 16; i++) v[i] = dot64(q0, q1, q2, q3, k, (j + (size_t)i) * ld, T);
+        __m512 t = _mm512_permutexvar_ps(order, sum16x16(v));
+        if (T == KV_I8) t = _mm512_mul_ps(t, _mm512_loadu_ps(ks + j));
+        _mm512_storeu_ps(s + j, t);
     }
-    for (; j < n; j++) s[j] = _mm512_reduce_add_ps(dot64(q0, q1, q2, q3, k, j * ld, BF16));
+    for (; j < n; j++) {
+        float t = _mm512_reduce_add_ps(dot64(q0, q1, q2, q3, k, j * ld, T));
+        s[j] = T == KV_I8 ? t * ks[j] : t;
+    }
 }
 
 /* o [64] = p [n] . v rows [n] (stride ld elements); two sets of accumulators
  * (even and odd keys) so that the FMAs' latency is covered. */
-CW_TARGET CW_INLINE void weigh_rows(float *o, const float *p, const void *v, size_t ld, size_t n, const int BF16)
+CW_TARGET CW_INLINE void weigh_rows(float *o, const float *p, const void *v, size_t ld, size_t n, const int T)
 {
     __m512 a[8];
     for (int c = 0; c < 8; c++) a[c] = _mm512_setzero_ps();
@@ -107,20 +120,21 @@ CW_TARGET CW_INLINE void weigh_rows(float *o, const float *p, const void *v, siz
     for (; j + 2 <= n; j += 2) {
         __m512 p0 = _mm512_set1_ps(p[j]), p1 = _mm512_set1_ps(p[j + 1]);
         for (int c = 0; c < 4; c++) {
-            a[c] = _mm512_fmadd_ps(p0, load_kv(v, j * ld + 16 * (size_t)c, BF16), a[c]);
-            a[4 + c] = _mm512_fmadd_ps(p1, load_kv(v, (j + 1) * ld + 16 * (size_t)c, BF16), a[4 + c]);
+            a[c] = _mm512_fmadd_ps(p0, load_kv(v, j * ld + 16 * (size_t)c, T), a[c]);
+            a[4 + c] = _mm512_fmadd_ps(p1, load_kv(v, (j + 1) * ld + 16 * (size_t)c, T), a[4 + c]);
         }
     }
     if (j < n) {
         __m512 p0 = _mm512_set1_ps(p[j]);
-        for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_kv(v, j * ld + 16 * (size_t)c, BF16), a[c]);
+        for (int c = 0; c < 4; c++) a[c] = _mm512_fmadd_ps(p0, load_kv(v, j * ld + 16 * (size_t)c, T), a[c]);
     }
     for (int c = 0; c < 4; c++) _mm512_storeu_ps(o + 16 * c, _mm512_add_ps(a[c], a[4 + c]));
 }
 
-/* k, v: float32, or bf16 (BF16 != 0) */
-CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const void *k, const void *v, float *o,
-                                          size_t i0, size_t i1, size_t ncols, float *s, const int BF16)
+/* k, v: float32, bf16 or int8 with their rows' steps ks, vs (T: KV_*) */
+CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const void *k, const void *v,
+                                          const float *ks, const float *vs, float *o, size_t i0, size_t i1,
+                                          size_t ncols, float *s, const int T)
 {
     cw_mask mask = { a->causal, a->q_pos, 0 };
     for (size_t i = i0; i < i1; i++) {
@@ -131,9 +145,11 @@ CW_TARGET CW_INLINE void attention_few_t(const cw_attn *a, const float *q, const
             for (size_t d = 0; d < CW_HEAD_DIM; d++) oi[d] = 0.0f;
             continue;
         }
-        dot_rows(s, qi, k, a->k_ld, keep, BF16);
+        dot_rows(s, qi, k, a->k_ld, keep, ks, T);
         cw_avx2_softmax(s, s, 0, 1, keep, a->scale, NULL);
-        weigh_rows(oi, s, v, a->v_ld, keep, BF16);
+        if (T == KV_I8) /* P.V = (P x steps) . the integers */
+            for (size_t j = 0; j < keep; j++) s[j] *= vs[j];
+        weigh_rows(oi, s, v, a->v_ld, keep, T);
     }
 }
 
@@ -143,12 +159,16 @@ CW_TARGET static void attention_few(const cw_attn_ptrs *p, size_t b, size_t h, s
     const cw_attn *a = p->a;
     const float *q = p->q + b * a->q_bstride + i0 * a->q_ld + h * CW_HEAD_DIM;
     float *o = p->o + b * a->o_bstride + i0 * a->o_ld + h * CW_HEAD_DIM;
-    if (p->k16)
+    if (p->k8)
+        attention_few_t(a, q, p->k8 + b * a->k_bstride + h * a->k_hstride, p->v8 + b * a->v_bstride + h * a->v_hstride,
+                        p->ks + b * a->s_bstride + h * a->s_hstride, p->vs + b * a->s_bstride + h * a->s_hstride,
+                        o, i0, i1, ncols, s, KV_I8);
+    else if (p->k16)
         attention_few_t(a, q, p->k16 + b * a->k_bstride + h * CW_HEAD_DIM, p->v16 + b * a->v_bstride + h * CW_HEAD_DIM,
-                        o, i0, i1, ncols, s, 1);
+                        NULL, NULL, o, i0, i1, ncols, s, KV_BF16);
     else
         attention_few_t(a, q, p->k + b * a->k_bstride + h * CW_HEAD_DIM, p->v + b * a->v_bstride + h * CW_HEAD_DIM,
-                        o, i0, i1, ncols, s, 0);
+                        NULL, NULL, o, i0, i1, ncols, s, KV_F32);
 }
 
 /* ---- blocks of more than 8 query rows, fused ------------------------------
@@ -294,7 +314,7 @@ void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1,
     size_t ncols = a->nkv;
     if (a->causal && a->q_pos + i1 < ncols) ncols = a->q_pos + i1;
     float *s = scratch, *gs = scratch + (size_t)CW_ATTN_BLOCK * a->nkv + 16;
-    if (nb <= CW_ATTN_FEW) { /* before the float32 pointers: K/V may be bf16 here */
+    if (nb <= CW_ATTN_FEW) { /* before the float32 pointers: K/V may be bf16 or int8 here */
         attention_few(p, b, h, i0, i1, ncols, s);
         return;
     }

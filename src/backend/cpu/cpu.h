@@ -47,6 +47,10 @@ typedef struct {
     /* kv_dtype BF16: k and v are NULL and these hold K and V (element
      * strides as the cw_attn says); only a kernel with attn_kv16 gets them */
     const uint16_t *k16, *v16;
+    /* kv_dtype I8: k and v are NULL and these hold K, V and their steps
+     * (strides as the cw_attn says); only a kernel with attn_kv8_rows gets them */
+    const int8_t *k8, *v8;
+    const float *ks, *vs;
     /* unique per op call, or 0: lets a kernel keep per-head work (the bf16
      * K and V) in its thread's scratch from one item to the next */
     size_t call_id;
@@ -78,6 +82,8 @@ typedef struct {
      * bf16 K/V (cw_attn_ptrs.k16) itself; others get K/V widened to float32
      * first (0: always widened) */
     size_t attn_kv16_rows;
+    /* the same for int8 K/V in the head-major layout (cw_attn_ptrs.k8) */
+    size_t attn_kv8_rows;
     /* lowp mode (lowp.h), filled by cw_cpu_select_lowp; names for logs */
     cw_quant_rows_fn quant_rows;
     cw_bf16_round_fn bf16_round;
@@ -174,7 +180,7 @@ void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n)
 void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
 /* blocks of up to this many query rows: dot products reading K/V in place,
- * float32 or bf16 (attn_kv16_rows) */
+ * float32, bf16 or int8 (attn_kv16_rows, attn_kv8_rows) */
 extern const size_t cw_avx2_attn_few;
 /* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
  * attention on them and to_f32; the AVX2 layernorm, softmax and GELU serve
@@ -189,7 +195,7 @@ size_t cw_avx512_attn_scratch_floats(const cw_attn *a);
 void cw_avx512_gelu(float *x, size_t n); /* lane for lane cw_avx2_gelu's bits */
 extern const size_t cw_avx512_attn_block;
 /* blocks of up to this many query rows: dot products read K/V in place,
- * float32 or bf16 (attn_kv16_rows) */
+ * float32, bf16 or int8 (attn_kv16_rows, attn_kv8_rows) */
 extern const size_t cw_avx512_attn_few;
 /* The lowp BF16 product with vdpbf16ps (avx512_lowp.c; AVX512-BF16). */
 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);

@@ -470,20 +470,35 @@ typedef struct {
     size_t per, n_blocks, n_items;
 } attn_job;
 
-/* With bf16 K/V, an item the kernel cannot take as such: head bh's keys and
+/* With bf16 or int8 K/V, an item the kernel cannot take as such: head bh's keys and
  * values widened to float32 in scratch (the first 2 * nkv * 64 floats), and
  * the item run as one of a single-head, single-sequence float32 op. */
+/* Row x [64] of int8 times its step (as the int8 kernels weigh it). */
+static void widen_i8(float *y, const int8_t *x, float step)
+{
+    for (size_t i = 0; i < CW_HEAD_DIM; i++) y[i] = (float)x[i] * step;
+}
+
 static void attn_item_widened(const attn_job *j, const cw_attn_ptrs *pp, size_t bh, size_t i0, size_t i1,
                               float *scratch)
 {
     const cw_attn *a = pp->a;
     size_t b = bh / a->n_head, h = bh % a->n_head, nkv = a->nkv;
     float *k = scratch, *v = scratch + nkv * CW_HEAD_DIM;
-    const uint16_t *k16 = pp->k16 + b * a->k_bstride + h * CW_HEAD_DIM;
-    const uint16_t *v16 = pp->v16 + b * a->v_bstride + h * CW_HEAD_DIM;
-    for (size_t t = 0; t < nkv; t++) {
-        j->k->to_f32(k + t * CW_HEAD_DIM, k16 + t * a->k_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
-        j->k->to_f32(v + t * CW_HEAD_DIM, v16 + t * a->v_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
+    if (pp->k8) {
+        const int8_t *k8 = pp->k8 + b * a->k_bstride + h * a->k_hstride, *v8 = pp->v8 + b * a->v_bstride + h * a->v_hstride;
+        const float *ks = pp->ks + b * a->s_bstride + h * a->s_hstride, *vs = pp->vs + b * a->s_bstride + h * a->s_hstride;
+        for (size_t t = 0; t < nkv; t++) {
+            widen_i8(k + t * CW_HEAD_DIM, k8 + t * a->k_ld, ks[t]);
+            widen_i8(v + t * CW_HEAD_DIM, v8 + t * a->v_ld, vs[t]);
+        }
+    } else {
+        const uint16_t *k16 = pp->k16 + b * a->k_bstride + h * CW_HEAD_DIM;
+        const uint16_t *v16 = pp->v16 + b * a->v_bstride + h * CW_HEAD_DIM;
+        for (size_t t = 0; t < nkv; t++) {
+            j->k->to_f32(k + t * CW_HEAD_DIM, k16 + t * a->k_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
+            j->k->to_f32(v + t * CW_HEAD_DIM, v16 + t * a->v_ld, CW_DTYPE_BF16, 1.0f, CW_HEAD_DIM);
+        }
     }
     cw_attn one = *a;
     one.n_batch = 1;
@@ -492,14 +507,16 @@ static void attn_item_widened(const attn_job *j, const cw_attn_ptrs *pp, size_t 
     one.k_bstride = one.v_bstride = 0;
     one.kv_dtype = CW_DTYPE_F32;
     cw_attn_ptrs p = { &one, pp->o + b * a->o_bstride + h * CW_HEAD_DIM,
-                       pp->q + b * a->q_bstride + h * CW_HEAD_DIM, k, v, NULL, NULL, 0 };
+                       pp->q + b * a->q_bstride + h * CW_HEAD_DIM, k, v, NULL, NULL, NULL, NULL, NULL, NULL, 0 };
     j->fn(&p, 0, i0, i1, scratch + 2 * nkv * CW_HEAD_DIM);
 }
 
 static void attn_item(const attn_job *j, const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
 {
-    if (p->k16 && i1 - i0 > j->k->attn_kv16_rows) attn_item_widened(j, p, bh, i0, i1, scratch);
-    else j->fn(p, bh, i0, i1, scratch);
+    if ((p->k16 && i1 - i0 > j->k->attn_kv16_rows) || (p->k8 && i1 - i0 > j->k->attn_kv8_rows))
+        attn_item_widened(j, p, bh, i0, i1, scratch);
+    else
+        j->fn(p, bh, i0, i1, scratch);
 }
 
 /* An item of an op with per-sequence fields (kv_item, b_nkv, b_q_pos):
@@ -519,7 +536,9 @@ static void attn_item_own(const attn_job *j, size_t bh, size_t i0, size_t i1, fl
      * another sequence's for this one's */
     cw_attn_ptrs p = { &one, pa->o + b * a->o_bstride, pa->q + b * a->q_bstride,
                        pa->k ? pa->k + kv * a->k_bstride : NULL, pa->v ? pa->v + kv * a->v_bstride : NULL,
-                       pa->k16 ? pa->k16 + kv * a->k_bstride : NULL, pa->v16 ? pa->v16 + kv * a->v_bstride : NULL, 0 };
+                       pa->k16 ? pa->k16 + kv * a->k_bstride : NULL, pa->v16 ? pa->v16 + kv * a->v_bstride : NULL,
+                       pa->k8 ? pa->k8 + kv * a->k_bstride : NULL, pa->v8 ? pa->v8 + kv * a->v_bstride : NULL,
+                       pa->ks ? pa->ks + kv * a->s_bstride : NULL, pa->vs ? pa->vs + kv * a->s_bstride : NULL, 0 };
     attn_item(j, &p, h, i0, i1, scratch);
 }
 
@@ -547,13 +566,40 @@ static size_t attn_span(size_t nb, size_t nt, size_t ld, size_t bstride, size_t 
     return (nb - 1) * bstride + (nt - 1) * ld + n_head * CW_HEAD_DIM;
 }
 
+/* Elements spanned by the I8 layout's X[b, t, h] (or its steps, with ld 1
+ * and 1 element a row). */
+static size_t attn_span_i8(size_t nb, size_t nt, size_t ld, size_t hstride, size_t bstride, size_t n_head,
+                           size_t row)
+{
+    if (nb == 0 || nt == 0 || n_head == 0) return 0;
+    return (nb - 1) * bstride + (n_head - 1) * hstride + (nt - 1) * ld + row;
+}
+
+/* The I8 operands: K, V and their steps' pointers into p, or CW_ERR_INVALID_ARG. */
+static cw_status attn_i8_ptrs(const cw_attn *a, size_t kv_b, cw_attn_ptrs *p)
+{
+    size_t H = a->n_head;
+    if (a->k_ld < CW_HEAD_DIM || a->v_ld < CW_HEAD_DIM)
+        return cw_error(CW_ERR_INVALID_ARG, "attention: an int8 K/V row stride is below 64");
+    size_t k_n = attn_span_i8(kv_b, a->nkv, a->k_ld, a->k_hstride, a->k_bstride, H, CW_HEAD_DIM);
+    size_t v_n = attn_span_i8(kv_b, a->nkv, a->v_ld, a->v_hstride, a->v_bstride, H, CW_HEAD_DIM);
+    size_t s_n = attn_span_i8(kv_b, a->nkv, 1, a->s_hstride, a->s_bstride, H, 1);
+    const float *k = ref_ptr(a->k, (k_n + 3) / 4, "attention k"), *v = ref_ptr(a->v, (v_n + 3) / 4, "attention v");
+    const float *ks = ref_ptr(a->k_step, s_n, "attention k steps"), *vs = ref_ptr(a->v_step, s_n, "attention v steps");
+    if (!k || !v || !ks || !vs) return CW_ERR_INVALID_ARG;
+    p->k8 = (const int8_t *)(const void *)k, p->v8 = (const int8_t *)(const void *)v;
+    p->ks = ks, p->vs = vs;
+    return CW_OK;
+}
+
 static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
 {
     size_t B = a->n_batch, H = a->n_head, hd = H * CW_HEAD_DIM;
-    if (a->q_ld < hd || a->k_ld < hd || a->v_ld < hd || a->o_ld < hd)
+    int kv8 = a->kv_dtype == CW_DTYPE_I8;
+    if (a->q_ld < hd || a->o_ld < hd || (!kv8 && (a->k_ld < hd || a->v_ld < hd)))
         return cw_error(CW_ERR_INVALID_ARG, "attention: a row stride is below H*64 = %zu", hd);
-    if (a->kv_dtype != CW_DTYPE_F32 && a->kv_dtype != CW_DTYPE_BF16)
-        return cw_error(CW_ERR_INVALID_ARG, "attention: K/V dtype %d is neither F32 nor BF16", (int)a->kv_dtype);
+    if (a->kv_dtype != CW_DTYPE_F32 && a->kv_dtype != CW_DTYPE_BF16 && !kv8)
+        return cw_error(CW_ERR_INVALID_ARG, "attention: K/V dtype %d is none of F32, BF16, I8", (int)a->kv_dtype);
     int kv16 = a->kv_dtype == CW_DTYPE_BF16;
     /* per-sequence fields: K/V reach slot max(kv_item), keys max(b_nkv) */
     size_t kv_b = B;
@@ -566,19 +612,26 @@ static cw_status cpu_attention(cw_backend *be, const cw_attn *a)
             return cw_error(CW_ERR_INVALID_ARG, "attention: sequence %zu has %zu keys, nkv %zu", b, a->b_nkv[b], a->nkv);
     float *o = ref_ptr(a->o, attn_span(B, a->nq, a->o_ld, a->o_bstride, H), "attention o");
     const float *q = ref_ptr(a->q, attn_span(B, a->nq, a->q_ld, a->q_bstride, H), "attention q");
-    /* bf16 K/V: elements 2 * off onwards, half a float32 slot each */
-    size_t k_n = attn_span(kv_b, a->nkv, a->k_ld, a->k_bstride, H), v_n = attn_span(kv_b, a->nkv, a->v_ld, a->v_bstride, H);
-    const float *k = ref_ptr(a->k, kv16 ? (k_n + 1) / 2 : k_n, "attention k");
-    const float *v = ref_ptr(a->v, kv16 ? (v_n + 1) / 2 : v_n, "attention v");
-    if (!o || !q || !k || !v) return CW_ERR_INVALID_ARG;
-    if (B == 0 || H == 0 || a->nq == 0) return CW_OK;
+    if (!o || !q) return CW_ERR_INVALID_ARG;
     cw_cpu_state *st = state(be);
-    cw_attn_ptrs p = { a, o, q, kv16 ? NULL : k, kv16 ? NULL : v, kv16 ? (const uint16_t *)(const void *)k : NULL,
-                       kv16 ? (const uint16_t *)(const void *)v : NULL, ++st->attn_calls };
+    cw_attn_ptrs p = { a, o, q, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ++st->attn_calls };
+    if (kv8) {
+        if (attn_i8_ptrs(a, kv_b, &p)) return CW_ERR_INVALID_ARG;
+    } else {
+        /* bf16 K/V: elements 2 * off onwards, half a float32 slot each */
+        size_t k_n = attn_span(kv_b, a->nkv, a->k_ld, a->k_bstride, H);
+        size_t v_n = attn_span(kv_b, a->nkv, a->v_ld, a->v_bstride, H);
+        const float *k = ref_ptr(a->k, kv16 ? (k_n + 1) / 2 : k_n, "attention k");
+        const float *v = ref_ptr(a->v, kv16 ? (v_n + 1) / 2 : v_n, "attention v");
+        if (!k || !v) return CW_ERR_INVALID_ARG;
+        if (kv16) p.k16 = (const uint16_t *)(const void *)k, p.v16 = (const uint16_t *)(const void *)v;
+        else p.k = k, p.v = v;
+    }
+    if (B == 0 || H == 0 || a->nq == 0) return CW_OK;
     /* lowp: attention in bf16 where a kernel exists (lowp.h) */
     int lowp = st->lowp && st->k.attention_lowp;
     size_t per = lowp ? st->k.attn_lowp_scratch_floats(a) : st->k.attn_scratch_floats(a);
-    if (kv16) per += 2 * a->nkv * CW_HEAD_DIM; /* attn_item_widened */
+    if (kv16 || kv8) per += 2 * a->nkv * CW_HEAD_DIM; /* attn_item_widened */
     attn_job j = { &p, &st->k, lowp ? st->k.attention_lowp : st->k.attention, NULL, round16(per) + 16, 0, 0 };
     j.n_blocks = (a->nq + st->k.attn_block - 1) / st->k.attn_block;
     j.n_items = B * H * j.n_blocks;
@@ -737,6 +790,44 @@ static cw_status cpu_narrow(cw_backend *be, cw_ref y, cw_dtype dtype, cw_ref x, 
     return CW_OK;
 }
 
+typedef struct {
+    cw_quant_rows_fn quant;
+    int8_t *y;
+    float *step;
+    const float *x;
+    size_t rows, n_head;
+} qheads_job;
+
+/* Rows of x split between threads; each (row, head) segment through the
+ * lowp row quantizer, so the integers are those of int8 activations. */
+static void qheads_worker(int ith, int nth, void *arg)
+{
+    const qheads_job *j = arg;
+    size_t r0, r1, H = j->n_head;
+    rows_range(ith, nth, j->rows, &r0, &r1);
+    for (size_t t = r0; t < r1; t++)
+        for (size_t h = 0; h < H; h++) {
+            float s;
+            j->quant(j->y + (h * j->rows + t) * CW_HEAD_DIM, &s, j->x + (t * H + h) * CW_HEAD_DIM, 1, CW_HEAD_DIM,
+                     CW_HEAD_DIM);
+            j->step[h * j->rows + t] = 1.0f / s;
+        }
+}
+
+static cw_status cpu_quantize_heads(cw_backend *be, cw_ref y, cw_ref step, cw_ref x, size_t rows, size_t n_head)
+{
+    size_t n = mul(rows, mul(n_head, CW_HEAD_DIM));
+    float *py = ref_ptr(y, n / 4 + (n % 4 != 0), "quantize_heads y");
+    float *ps = ref_ptr(step, mul(rows, n_head), "quantize_heads step");
+    const float *px = ref_ptr(x, n, "quantize_heads x");
+    if (!py || !ps || !px) return CW_ERR_INVALID_ARG;
+    cw_cpu_state *st = state(be);
+    qheads_job j = { st->k.quant_rows ? st->k.quant_rows : cw_ref_quant_rows, (int8_t *)(void *)py, ps, px, rows,
+                     n_head };
+    cw_threadpool_run(be->pool, qheads_worker, &j);
+    return CW_OK;
+}
+
 /* ---- the handle ----------------------------------------------------------------- */
 
 static void cpu_destroy(cw_backend *be)
@@ -760,6 +851,7 @@ static const cw_backend_ops cpu_ops = {
     .gelu = cpu_gelu, .add = cpu_add, .add_bcast = cpu_add_bcast,
     .embedding = cpu_embedding, .copy2d = cpu_copy2d, .transpose = cpu_transpose,
     .narrow = cpu_narrow,
+    .quantize_heads = cpu_quantize_heads,
     .destroy = cpu_destroy,
 };
 

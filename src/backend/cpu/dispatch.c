@@ -48,6 +48,7 @@ static void use_avx2(cw_cpu_kernels *k)
         .attn_scratch_floats = cw_avx2_attn_scratch_floats,
         .attn_block = 64,
         .attn_kv16_rows = cw_avx2_attn_few,
+        .attn_kv8_rows = cw_avx2_attn_few,
     };
 }
 
@@ -68,6 +69,7 @@ static void use_avx512(cw_cpu_kernels *k)
     k->attn_scratch_floats = cw_avx512_attn_scratch_floats;
     k->attn_block = cw_avx512_attn_block;
     k->attn_kv16_rows = cw_avx512_attn_few;
+    k->attn_kv8_rows = cw_avx512_attn_few;
 }
 #endif
 

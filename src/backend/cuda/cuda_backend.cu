@@ -611,7 +611,8 @@ static const cw_backend_ops cuda_ops = {
     .layernorm = cuda_layernorm, .softmax = cuda_softmax,
     .gelu = cuda_gelu, .add = cuda_add, .add_bcast = cuda_add_bcast,
     .embedding = cuda_embedding, .copy2d = cuda_copy2d, .transpose = cuda_transpose,
-    .narrow = cuda_narrow,
+    /* quantize_heads NULL: the decoder keeps its cross K/V in bf16 here */
+    .narrow = cuda_narrow, .quantize_heads = NULL,
     .destroy = cuda_destroy,
 };
 
