@@ -27,8 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/quant.h"
+
 #define CW_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define CW_TARGET_F __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #define CW_INLINE static inline __attribute__((always_inline))
 
 enum { MR = 4, NR = 4, NBLK = 64, MR_GEMV = 8 };
@@ -237,6 +240,45 @@ CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t 
     free(bp);
     free(rs);
     return 1;
+}
+
+/* ---- activations ----------------------------------------------------------------
+ *
+ * quant_rows as avx2_lowp.c's, 16 lanes and masked tails: max|x| by vmaxps
+ * (which, like the reference's a > m ? a : m, never lets a NaN win; max is
+ * exact in any order), cvtps2dq rounding ties to even as the reference's
+ * 1.5 * 2^23 trick, and vpmovdb on values clamped to [-127, 127]. */
+CW_TARGET_F static float absmax16(const float *x, size_t n)
+{
+    __m512 m = _mm512_setzero_ps();
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(k, x + i)), m);
+    }
+    return _mm512_reduce_max_ps(m);
+}
+
+CW_TARGET_F void cw_avx512_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq)
+{
+    const __m512i lo = _mm512_set1_epi32(-127), hi = _mm512_set1_epi32(127);
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * k;
+        int8_t *qr = q + r * ldq;
+        float s = cw_quant_scale(absmax16(xr, k));
+        if (s == 0.0f) {
+            memset(qr, 0, ldq);
+            scale[r] = 1.0f;
+            continue;
+        }
+        scale[r] = s;
+        memset(qr + k, 0, ldq - k);
+        __m512 vs = _mm512_set1_ps(s);
+        for (size_t i = 0; i < k; i += 16) {
+            __mmask16 m = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + i), vs));
+            _mm512_mask_cvtepi32_storeu_epi8(qr + i, m, _mm512_min_epi32(_mm512_max_epi32(v, lo), hi));
+        }
+    }
 }
 
 CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)

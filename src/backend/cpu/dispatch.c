@@ -140,6 +140,7 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->gemm_bf16_name = "avx2 (bf16 -> f32, fma)";
     if (isa == CW_ISA_AVX2) return;
     int avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
+    if (avx512) k->quant_rows = cw_avx512_quant_rows;
     if (avx512 && f.avx512_vnni) {
         k->gemm_i8 = cw_avx512_gemm_i8;
         k->gemm_i8_name = "avx512-vnni";

@@ -113,6 +113,7 @@ void cw_avx2_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const
 /* AVX-512 (avx512_lowp.c): vpdpbusd (AVX512-VNNI); the vdpbf16ps
  * (AVX512-BF16) product is declared in cpu.h, next to cw_gemm. */
 void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+void cw_avx512_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq);
 void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m,
                          float *y, size_t ldy, size_t n0, size_t n1);
 #endif
