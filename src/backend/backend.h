@@ -229,7 +229,8 @@ typedef enum {
     CW_ISA_REF,   /* the plain C reference kernels */
     CW_ISA_AVX2,  /* AVX2 + FMA + F16C (x86-64) */
     CW_ISA_AVX512 /* AVX-512 F/BW/VL/DQ with AVX2 + FMA + F16C (Skylake-X, Zen 4) */
-    /* TODO: AMX for Sapphire Rapids once we have a machine to test it on. */
+    /* AVX-512 VNNI/BF16 and AMX (Sapphire Rapids) are picked within these for
+     * the lowp kernels, from the CPU's flags (CW_AMX=0 turns AMX off). */
 } cw_isa;
 
 typedef struct {

@@ -193,14 +193,11 @@ typedef struct {
 CW_TARGET static void screen_prep(screen_act *p, const int8_t *a, size_t nh)
 {
     const __m256i ones = _mm256_set1_epi8(1);
+    int8_t bl[64 * SCREEN_MAXC], bh[64 * SCREEN_MAXC];
+    cw_screen_split(a, 64 * nh, bl, bh);
     for (size_t h = 0; h < nh; h++) {
-        int8_t bl[32], bh[32];
-        for (size_t b = 0; b < 32; b++) {
-            bl[b] = a[64 * h + 32 * (b / 16) + b % 16];
-            bh[b] = a[64 * h + 32 * (b / 16) + 16 + b % 16];
-        }
-        p->lo[h] = _mm256_loadu_si256((const __m256i *)(const void *)bl);
-        p->hi[h] = _mm256_loadu_si256((const __m256i *)(const void *)bh);
+        p->lo[h] = _mm256_loadu_si256((const __m256i *)(const void *)(bl + 32 * h));
+        p->hi[h] = _mm256_loadu_si256((const __m256i *)(const void *)(bh + 32 * h));
         p->off[h] = _mm256_slli_epi32(pair_sums(ones, p->lo[h], ones, p->hi[h]), 3);
     }
 }

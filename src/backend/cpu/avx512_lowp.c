@@ -32,6 +32,8 @@
 #define CW_TARGET_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
 #define CW_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #define CW_TARGET_F __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#define CW_AVX512_MATH_TARGET CW_TARGET_F
+#include "backend/cpu/avx512_math.h"
 #define CW_INLINE static inline __attribute__((always_inline))
 
 enum { MR = 4, NR = 4, NBLK = 64, MR_GEMV = 8 };
@@ -317,26 +319,6 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
 
 enum { SCREEN_MAXC = 16 }; /* chunks of 128: k <= 2048, Whisper's widest is 1280 */
 
-/* v[r]: 16 partial sums of row r; returns the 16 totals in row order. */
-CW_TARGET_VNNI CW_INLINE __m512 sum16x16_ps(const __m512 v[16])
-{
-    __m512 w[8], u[4], t[2];
-    for (int p = 0; p < 8; p++)
-        w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    for (int q = 0; q < 4; q++)
-        u[q] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    for (int r = 0; r < 2; r++)
-        t[r] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    __m512 tot = _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                               _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    /* row 4 e + c sat in lane 4 c + e */
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    return _mm512_permutexvar_ps(order, tot);
-}
-
 /* Row j's chunk c (lanes: exact sums within groups) weighted by its 4 steps, into f. */
 CW_TARGET_VNNI CW_INLINE __m512 screen_chunk(__m512 f, const uint8_t *q, const uint16_t *d, __m512i lo, __m512i hi,
                                               __m512i noff)
@@ -358,14 +340,11 @@ typedef struct {
 CW_TARGET_VNNI static void screen_prep(screen_act *p, const int8_t *a, size_t nc)
 {
     const __m512i ones = _mm512_set1_epi8(1);
+    int8_t bl[64 * SCREEN_MAXC], bh[64 * SCREEN_MAXC];
+    cw_screen_split(a, 128 * nc, bl, bh);
     for (size_t c = 0; c < nc; c++) {
-        int8_t bl[64], bh[64];
-        for (size_t b = 0; b < 64; b++) {
-            bl[b] = a[128 * c + 32 * (b / 16) + b % 16];
-            bh[b] = a[128 * c + 32 * (b / 16) + 16 + b % 16];
-        }
-        p->lo[c] = _mm512_loadu_si512(bl);
-        p->hi[c] = _mm512_loadu_si512(bh);
+        p->lo[c] = _mm512_loadu_si512(bl + 64 * c);
+        p->hi[c] = _mm512_loadu_si512(bh + 64 * c);
         __m512i sums = dpbusd(dpbusd(_mm512_setzero_si512(), ones, p->lo[c]), ones, p->hi[c]);
         p->noff[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, 3));
     }
@@ -391,7 +370,7 @@ CW_TARGET_VNNI void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, 
                 for (int r = 0; r < 16; r++)
                     f[r] = screen_chunk(f[r], s->q + (j + (size_t)r) * s->ld + 64 * c, s->d + (j + (size_t)r) * ng + 4 * c,
                                         p->lo[c], p->hi[c], p->noff[c]);
-            _mm512_storeu_ps(y + i * ldy + j, _mm512_div_ps(sum16x16_ps(f), _mm512_set1_ps(ascale[i])));
+            _mm512_storeu_ps(y + i * ldy + j, _mm512_div_ps(cw_sum16x16(f), _mm512_set1_ps(ascale[i])));
         }
     for (; j < n1; j++)
         for (size_t i = 0; i < m; i++) {

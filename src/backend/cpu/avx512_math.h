@@ -51,4 +51,25 @@ CW_AVX512_MATH_INLINE __m512 cw_gelu16(__m512 x)
     return _mm512_mul_ps(x, phi);
 }
 
+/* v[r] holds 16 partial sums of row r; returns the 16 totals in row order.
+ * A transpose-add tree of four levels of 128-bit and 32-bit shuffles (it
+ * leaves row 4 e + c in lane 4 c + e), then one permute. */
+CW_AVX512_MATH_INLINE __m512 cw_sum16x16(const __m512 v[16])
+{
+    __m512 w[8], u[4], t[2];
+    for (int p = 0; p < 8; p++)
+        w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    for (int q = 0; q < 4; q++)
+        u[q] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    for (int r = 0; r < 2; r++)
+        t[r] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    __m512 tot = _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                               _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    return _mm512_permutexvar_ps(order, tot);
+}
+
 #endif

@@ -44,25 +44,6 @@ size_t cw_avx512_attn_scratch_floats(const cw_attn *a)
 enum { CW_ATTN_FEW = 4 };
 const size_t cw_avx512_attn_few = CW_ATTN_FEW;
 
-/* v[i] holds the 16 partial sums of key i of a block of 16; returns their
- * totals, key 4 e + c in lane 4 c + e. Four levels of pairwise 128-bit and
- * 32-bit shuffles. */
-CW_TARGET CW_INLINE __m512 sum16x16(__m512 v[16])
-{
-    __m512 w[8], u[4], t[2];
-    for (int p = 0; p < 8; p++)
-        w[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    for (int q = 0; q < 4; q++)
-        u[q] = _mm512_add_ps(_mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                             _mm512_shuffle_f32x4(w[2 * q], w[2 * q + 1], _MM_SHUFFLE(3, 1, 3, 1)));
-    for (int r = 0; r < 2; r++)
-        t[r] = _mm512_add_ps(_mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                             _mm512_shuffle_ps(u[2 * r], u[2 * r + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    return _mm512_add_ps(_mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                         _mm512_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
-}
-
 /* K/V element types of the few-row route */
 enum { KV_F32 = 0, KV_BF16 = 1, KV_I8 = 2 };
 
@@ -93,14 +74,12 @@ CW_TARGET CW_INLINE void dot_rows(float *s, const float *q, const void *k, size_
 {
     __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
            q3 = _mm512_loadu_ps(q + 48);
-    /* keys in their order (the prefetchers follow a constant stride) and the
-     * tree's lanes put back in order at the end */
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    /* keys in their order: the prefetchers follow a constant stride */
     size_t j = 0;
     for (; j + 16 <= n; j += 16) {
         __m512 v[16];
         for (int i = 0; i < 16; i++) v[i] = dot64(q0, q1, q2, q3, k, (j + (size_t)i) * ld, T);
-        __m512 t = _mm512_permutexvar_ps(order, sum16x16(v));
+        __m512 t = cw_sum16x16(v);
         if (T == KV_I8) t = _mm512_mul_ps(t, _mm512_loadu_ps(ks + j));
         _mm512_storeu_ps(s + j, t);
     }

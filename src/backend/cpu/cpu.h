@@ -183,8 +183,8 @@ size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
  * float32, bf16 or int8 (attn_kv16_rows, attn_kv8_rows) */
 extern const size_t cw_avx2_attn_few;
 /* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
- * attention on them and to_f32; the AVX2 layernorm, softmax and GELU serve
- * the avx512 table too (about 5% of the encoder profile: not rewritten). */
+ * attention on them, to_f32 and GELU; the AVX2 layernorm and softmax serve
+ * the avx512 table too (a few % of the encoder profile: not rewritten). */
 extern const size_t cw_avx512_gemm_mr, cw_avx512_gemm_nr, cw_avx512_gemv_max_m;
 size_t cw_avx512_k_block(size_t k); /* the GEMM's k block for depth k */
 void cw_avx512_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);

@@ -89,8 +89,8 @@ cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k)
     if (isa != CW_ISA_AUTO && isa != CW_ISA_AVX2 && isa != CW_ISA_AVX512)
         return cw_error(CW_ERR_INVALID_ARG, "unknown instruction set %d", (int)isa);
 #ifdef CW_HAVE_X86
-    /* TODO: AMX-BF16 for the f16/bf16 weights on Sapphire Rapids (amx_tile
-     * in cw_cpu_features), once a machine can test it. */
+    /* AMX serves the lowp table only (cw_cpu_select_lowp below): this one is
+     * the fp32 mode's, whose products must stay float32 FMA chains. */
     cw_cpu_features f;
     cw_cpu_detect(&f);
     if ((isa == CW_ISA_AUTO || isa == CW_ISA_AVX512) && has_avx512(&f)) {

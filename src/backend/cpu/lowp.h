@@ -75,6 +75,18 @@ typedef struct {
 typedef void (*cw_screen_i4_fn)(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m,
                                 float *y, size_t ldy, size_t n0, size_t n1);
 
+/* An activation row a [k] (k a multiple of 32) split as the screen's nibbles
+ * pair up: lo [k / 2] takes the elements that meet low nibbles (the first 16
+ * of each group of 32), hi [k / 2] the rest, so byte b of either lies in the
+ * group of byte b of a row of W. Shared by the SIMD screen kernels. */
+static inline void cw_screen_split(const int8_t *a, size_t k, int8_t *lo, int8_t *hi)
+{
+    for (size_t b = 0; b < k / 2; b++) {
+        lo[b] = a[32 * (b / 16) + b % 16];
+        hi[b] = a[32 * (b / 16) + 16 + b % 16];
+    }
+}
+
 /* Kernel types of the lowp slots of cw_cpu_kernels (cpu.h). */
 
 /* q [rows, ldq] and scale [rows]: cw_quantize_row_i8 of each row of x [rows, k]
