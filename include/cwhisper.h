@@ -167,6 +167,10 @@ typedef enum {
     CW_COMPUTE_INT8      /* matrices quantized to int8 per row once (stored int8 used
                             as is); activations quantized per row, int32 sums */
 } cw_compute_dtype;
+/* With bf16 and int8, a multilingual model detects the language on the first
+ * window as it is decoded (one encoder pass fewer a file); openai-whisper (and
+ * fp32/fp16 here) on the file's first 30 s padded with the log-mel of silence,
+ * which differs from that window for files under 30 s. */
 
 /* "fp32", "fp16", "bf16", "int8" (NULL for an invalid value), and back (-1). */
 const char *cw_compute_dtype_name(cw_compute_dtype dtype);

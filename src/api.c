@@ -273,10 +273,13 @@ static void relay_progress(void *user, double done_s, double total_s)
     if (r->p->progress) r->p->progress(done_s, total_s, r->p->progress_user);
 }
 
-static void fill_longform(cw_longform_params *lp, const cw_model *m, const cw_transcribe_params *p,
+static void fill_longform(cw_longform_params *lp, const cw_context *c, const cw_transcribe_params *p,
                           int32_t lang_token, progress_relay *relay)
 {
+    const cw_model *m = c->model;
     *lp = cw_longform_default_params();
+    /* not the exact mode: one encoder pass fewer for each file under 30 s */
+    lp->language_from_window = c->dtype == CW_COMPUTE_BF16 || c->dtype == CW_COMPUTE_INT8;
     cw_decode_options *o = &lp->decode;
     o->language_token = lang_token;
     o->translate = p->task == CW_TASK_TRANSLATE;
@@ -338,7 +341,7 @@ static cw_status transcribe_mel(cw_context *c, const cw_transcribe_params *p, in
     const cw_model *m = c->model;
     cw_longform_params lp;
     progress_relay relay;
-    fill_longform(&lp, m, p, lang_token, &relay);
+    fill_longform(&lp, c, p, lang_token, &relay);
     cw_text_codec codec = cw_text_codec_tokenizer(m->tok);
     cw_rng rng;
     cw_rng_seed(&rng, p->seed);
@@ -428,7 +431,7 @@ static cw_status transcribe_vad(cw_context *c, const cw_transcribe_params *p, in
     if (p->long_form == CW_LONG_FORM_VAD_BATCHED) {
         cw_longform_params lp;
         progress_relay relay;
-        fill_longform(&lp, m, p, lang_token, &relay);
+        fill_longform(&lp, c, p, lang_token, &relay);
         /* without_timestamps asks for text only here too (the pipeline's default) */
         cw_vad_batched_params bp = {lp.decode, p->vad_batched_timestamps && !p->without_timestamps,
                                     p->batch_size > 1 ? (size_t)p->batch_size : 1, vo, lp.progress, lp.progress_user};
@@ -577,7 +580,7 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
     }
     cw_longform_params lp;
     progress_relay relay;
-    fill_longform(&lp, c->model, &p, lang_token, &relay);
+    fill_longform(&lp, c, &p, lang_token, &relay);
     cw_text_codec codec = cw_text_codec_tokenizer(c->model->tok);
     files_job job = { c, paths, done, user };
     cw_lockstep_io io = { files_open, files_done, &job };

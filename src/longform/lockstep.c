@@ -123,6 +123,15 @@ static cw_status start_window(ls_state *L, size_t s)
 {
     ls_slot *sl = &L->slots[s];
     const cw_fallback_options *fb = &L->p->fallback;
+    if (sl->f.lang_pending) { /* detected on this window: the side decoder listens to it */
+        cw_status rc = L->net->side_audio(L->net->ctx, s);
+        if (rc != CW_OK) return rc; /* the shared net failed */
+        rc = cw_lf_file_window_language(&sl->f);
+        if (rc != CW_OK) {
+            slot_fail(L, sl, rc);
+            return CW_OK;
+        }
+    }
     cw_decode_options o = sl->f.o;
     o.temperature = first_temperature(fb);
     if (o.temperature > 0) o.beam_size = 0, o.patience = 0;

@@ -29,6 +29,14 @@ typedef struct {
     const char *prepend_punctuations; /* CW_PREPEND_PUNCTUATIONS */
     const char *append_punctuations;  /* CW_APPEND_PUNCTUATIONS */
     double hallucination_silence_threshold; /* seconds; NAN = None */
+    /* 0: the language (when detected) from the padded mel's first 30 s, as
+     * openai-whisper; 1: from the first window as decoded, its encoding
+     * reused (one encoder pass fewer a file). The two windows are the same
+     * when the file is 30 s or longer and its first clip starts at 0, and
+     * then the encoding is reused either way; under 30 s openai-whisper's
+     * window has the log-mel of silence past the audio, the decoded window
+     * zeros. The low-precision dtypes set 1 (api.c). */
+    int language_from_window;
     /* Called after each window: seconds of content done, total seconds. */
     void (*progress)(void *user, double done_s, double total_s);
     void *progress_user;

@@ -81,15 +81,42 @@ static cw_status encode_window(lf_state *s, const float *window)
 
 /* transcribe(): language from the first 3000 frames of the padded mel
  * (real log-mel of the zero tail, not 0.0 padding) when not given. */
+static cw_status detect_padded(lf_state *s, int32_t *language)
+{
+    cw_status rc = cw_mel_source_get(s->mel, 0, N_FRAMES, s->window);
+    if (rc == CW_OK) rc = encode_window(s, s->window);
+    if (rc == CW_OK) rc = cw_detect_language(s->env.net, s->env.sp, 1, language, NULL);
+    return rc;
+}
+
+/* The language, or the decision to take it from the first window: where
+ * that window is the padded mel's first 30 s (seek 0, 3000 frames of
+ * content) the same encoding serves both (cw_longform_params). */
 static cw_status pick_language(lf_state *s, int32_t *language)
 {
     const cw_special_tokens *sp = s->env.sp;
     *language = sp->multilingual ? s->p->decode.language_token : -1;
     if (!sp->multilingual || *language >= 0) return CW_OK;
-    cw_status rc = cw_mel_source_get(s->mel, 0, N_FRAMES, s->window);
-    if (rc == CW_OK) rc = encode_window(s, s->window);
-    if (rc == CW_OK) rc = cw_detect_language(s->env.net, sp, 1, language, NULL);
-    return rc;
+    long first_end = s->n_clips ? s->clips[1] : 0;
+    if (first_end > (long)s->content_frames) first_end = (long)s->content_frames;
+    int same = s->n_clips && s->clips[0] == 0 && first_end >= N_FRAMES;
+    if (same || s->p->language_from_window) {
+        s->lang_pending = 1;
+        return CW_OK;
+    }
+    return detect_padded(s, language);
+}
+
+cw_status cw_lf_file_window_language(cw_lf_file *s)
+{
+    if (!s->lang_pending) return CW_OK;
+    int32_t lang = -1;
+    cw_status rc = cw_detect_language(s->env.net, s->env.sp, 1, &lang, NULL);
+    if (rc != CW_OK) return rc;
+    s->lang_pending = 0;
+    s->out->language_token = lang;
+    s->o.language_token = lang;
+    return CW_OK;
 }
 
 /* initial_prompt tokens = encode(" " + initial_prompt.strip()), preloaded into all_tokens. */
@@ -330,6 +357,11 @@ cw_status cw_lf_file_begin(cw_lf_file *s, const cw_encoder_net *enc, const cw_de
 cw_status cw_lf_file_finish(cw_lf_file *s)
 {
     const cw_text_codec *codec = s->env.codec;
+    if (s->lang_pending) { /* no window was decoded: detect as openai-whisper does */
+        cw_status rc = detect_padded(s, &s->out->language_token);
+        if (rc != CW_OK) return rc;
+        s->lang_pending = 0;
+    }
     return codec->decode(codec->ctx, s->all_tokens.v ? s->all_tokens.v + s->n_initial_prompt : NULL,
                          s->all_tokens.n - s->n_initial_prompt, &s->out->text);
 }
@@ -346,7 +378,8 @@ void cw_lf_file_free(cw_lf_file *s)
 /* The window f->window through the encoder; the decoder (env.net) listens to it. */
 cw_status cw_lf_file_encode(cw_lf_file *s)
 {
-    return encode_window(s, s->window);
+    cw_status rc = encode_window(s, s->window);
+    return rc ? rc : cw_lf_file_window_language(s);
 }
 
 cw_status cw_transcribe_sequential_source(const cw_encoder_net *enc, const cw_decoder_net *dec,
