@@ -49,9 +49,12 @@ IMPLS = {
 MODELS = ["tiny.en", "base", "small"]
 
 
-def cell(impl, model, dtype, batch, preset="greedy", device="cpu", tier="headline"):
-    return {"impl": impl, "model": model, "device": device, "dtype": dtype, "batch_size": batch,
-            "preset": preset, "beam_size": 1, "tier": tier}
+def cell(impl, model, dtype, batch, preset="greedy", device="cpu", tier="headline", jobs=None):
+    c = {"impl": impl, "model": model, "device": device, "dtype": dtype, "batch_size": batch,
+         "preset": preset, "beam_size": 1, "tier": tier}
+    if jobs:  # only these job kinds (run.py's jobs_for)
+        c["jobs"] = tuple(jobs)
+    return c
 
 
 def variant(c):
@@ -93,6 +96,10 @@ def _per_model(model):
         # cwhisper's fastest configurations: chunked, batched, low precision
         cell("cwhisper-chunked", model, "int8", 8),
         cell("cwhisper-vad-batched", model, "int8", 8),  # the like-for-like of faster-whisper-batched
+        # many files at once: the exact sequential algorithm on 8 files in lockstep, each file's tokens its
+        # one-file tokens; the short sets only (one long file has nothing to step with)
+        cell("cwhisper", model, "int8", 8, jobs=("short",)),
+        cell("cwhisper", model, "fp32", 8, jobs=("short",)),
         variant(cell("cwhisper-chunked", model, "bf16", 8)),
         variant(cell("faster-whisper", model, "fp32", 1)),  # oneDNN fp32 on AMD: one of the slowest cells
         # MKL int8 on AMD: no run of the 30.5-min recording finished within 9 min

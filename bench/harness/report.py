@@ -176,6 +176,10 @@ def build_rows(recs):
                         "text_changed_between_runs": bool(r.get("repeat_text_differs")),
                         "other_cpu_pct": other_cpu_pct(h), "started": h.get("started", ""),
                         "boot": boot_of(h)})
+        elif job == "short":  # one process over all the short files: its whole transcription time
+            row.update({"short_files": h.get("n_files"), "short_load_s": r.get("load_seconds"), "short_s": cold,
+                        "short_peak_rss_mib": rss, "short_other_cpu_pct": other_cpu_pct(h),
+                        "short_started": h.get("started", "")})
         elif job.endswith("p2"):
             row.update({"second_process_load_s": r.get("load_seconds"), "second_process_run_s": cold,
                         "second_process_wall_s": h.get("process_wall_seconds"),
@@ -209,7 +213,9 @@ COLUMNS = ["cell", "impl", "model", "device", "dtype", "batch_size", "preset", "
            "first_process_wall_s", "second_process_load_s", "second_process_run_s", "second_process_wall_s",
            "second_process_started", "second_process_boot",
            "peak_rss_mib", "other_cpu_pct", "started", "boot", "wer_long", "wer_quick", "wer_short", "agreement_long",
-           "agreement_quick", "agreement_short", "text_changed_between_runs", "repeat_cut", "error", "job_errors", "versions"]
+           "agreement_quick", "agreement_short", "short_files", "short_load_s", "short_s", "short_peak_rss_mib",
+           "short_other_cpu_pct", "short_started", "text_changed_between_runs", "repeat_cut", "error", "job_errors",
+           "versions"]
 
 
 def write_csv(d, rows):
@@ -235,7 +241,8 @@ def charts(d, rows, machine):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ok = [r for r in rows if r.get("warm_median_s")]
+    # cells with a warm median, and those run cold only (--runs 0, or a variant cut by its budget)
+    ok = [r for r in rows if r.get("input") and (r.get("warm_median_s") or r.get("cold_s"))]
     fig, axes = plt.subplots(1, 2, figsize=(15, max(4, 0.32 * max(len(ok), 6) + 1.5)),
                              gridspec_kw={"width_ratios": [3, 2]})
     for ax, dev in zip(axes, ("cpu", "cuda")):
@@ -245,8 +252,13 @@ def charts(d, rows, machine):
             ax.set_axis_off()
             continue
         y = list(range(len(rs)))[::-1]
-        ax.barh(y, [r["cold_s"] for r in rs], color="#f4b183", label="first run (cold, model loaded)")
-        ax.barh(y, [r["warm_median_s"] for r in rs], color="#2e75b6", height=0.5, label="median of the warm runs")
+        ax.barh(y, [r["cold_s"] or 0 for r in rs], color="#f4b183", label="first run (cold, model loaded)")
+        if any(r.get("warm_median_s") for r in rs):
+            ax.barh(y, [r.get("warm_median_s") or 0 for r in rs], color="#2e75b6", height=0.5,
+                    label="median of the warm runs")
+        for yi, r in zip(y, rs):
+            ax.annotate(f" {r.get('warm_median_s') or r['cold_s']:.1f} s", (r.get("warm_median_s") or r["cold_s"], yi),
+                        va="center", fontsize=7)
         ax.set_yticks(y, [label(r) for r in rs], fontsize=8)
         ax.set_xlabel(f"seconds for {rs[0]['audio_seconds'] / 60:.1f} min of audio (lower is better)")
         ax.set_title(f"{dev.upper()}: {machine.get('cpu', '') if dev == 'cpu' else 'GPU'}, "
@@ -355,6 +367,29 @@ def anchors_table(d, recs):
     return out
 
 
+def short_table(shorts):
+    """The short sets' job: one process per cell over all the files (batch > 1 for cwhisper: that many files
+    in lockstep), its whole transcription time, and the ratio to openai-whisper's of the same model."""
+    if not shorts:
+        return []
+    ref = {(r["model"], r["preset"]): r["short_s"] for r in shorts if r["impl"] == "openai-whisper"}
+    out = ["", f"**Short utterances** ({shorts[0].get('short_files')} files of the short sets, one process per "
+           "cell, the model loaded once; *s* = the whole transcription, load excluded; *vs openai-whisper* = its "
+           "time for the same model and preset over this one):", "",
+           "| implementation | model | dtype | batch | preset | load s | s | vs openai-whisper | peak RSS MiB | "
+           "WER short | agree short | other CPU | started (UTC) |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(shorts, key=lambda r: (r["model"], r["short_s"])):
+        k = (r["model"], r["preset"])
+        vs = f"{ref[k] / r['short_s']:.2f}x" if k in ref and r["short_s"] else ""
+        oc = r.get("short_other_cpu_pct")
+        out.append(f"| {r['impl']} | {r['model']} | {r['dtype']} | {r['batch_size']} | {r['preset']} | "
+                   f"{fmt(r.get('short_load_s'))} | {fmt(r['short_s'])} | {vs} | "
+                   f"{fmt(r.get('short_peak_rss_mib'), 0)} | {pct(r.get('wer_short'))} | "
+                   f"{pct(r.get('agreement_short'))} | {'' if oc is None else f'{oc:.0f}%'} | "
+                   f"{hhmm(r.get('short_started'))} |")
+    return out
+
+
 def markdown(d, rows, machine, meta, recs=()):
     out = [f"# bench/run results: {os.path.basename(os.path.normpath(d))}", ""]
     out.append(f"Machine (of the latest bench/run; see *Anchor runs*): {machine.get('cpu')} ({machine.get('cpus')} CPUs, {', '.join(machine.get('isa', []))}), "
@@ -378,7 +413,8 @@ def markdown(d, rows, machine, meta, recs=()):
             "cold run where a variant has no warm run); *2nd proc* = load + first run of a second "
             "fresh process. WER with cwhisper's English normaliser; *agree* = word agreement with openai-whisper's "
             "output (same model, preset, input).", ""]
-    ok = [r for r in rows if not r["error"]]
+    shorts = [r for r in rows if not r["error"] and r.get("short_s") is not None]
+    ok = [r for r in rows if not r["error"] and r.get("input")]  # short-only cells: their own table below
     bad = [r for r in rows if r["error"]]
     noisy = [r for r in ok if (r.get("other_cpu_pct") or 0) > 5]
     if ok:
@@ -396,6 +432,7 @@ def markdown(d, rows, machine, meta, recs=()):
                        f"{warm_cell(r)} | {fmt(r.get('speed_x_realtime'))} | {second} | "
                        f"{fmt(r.get('peak_rss_mib'), 0)} | {pct(r.get('wer_long'))} | {pct(wer_s)} | {pct(ag)} | "
                        f"{pct(r.get('agreement_short'))} | {hhmm(r.get('started'))} |")
+    out += short_table(shorts)
     if noisy:
         out += ["", "Other processes used more than 5% of the CPUs during the first process of: " +
                 ", ".join(f"{r['cell']} ({r['other_cpu_pct']:.0f}%)" for r in noisy) + " (their times are less "

@@ -131,8 +131,9 @@ def short_files(shared):
 def jobs_for(cell, quick, runs, long_input, shorts):
     if quick:
         return [("quick-p1", "quick", [long_input], 2), ("quick-p2", "quick", [long_input], 1)]
-    return [("long-p1", "long", [long_input], 1 + runs), ("long-p2", "long", [long_input], 1),
+    jobs = [("long-p1", "long", [long_input], 1 + runs), ("long-p2", "long", [long_input], 1),
             ("short", "short", shorts, 1)]
+    return [j for j in jobs if j[0] in cell.get("jobs", (j[0],))]
 
 
 def job_rank(cell, job):
