@@ -5,9 +5,15 @@
  * 2 and 3 threads. Ops with no SIMD variant are checked against loops
  * written here. The log names the kernel sets skipped for lack of
  * instructions, so a run on another CPU says what it tested. */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 #include "backend/backend.h"
 #include "util/half.h"
@@ -328,6 +334,50 @@ static void test_linear_rows(void)
                 }
             cw_backend_free(be);
         }
+}
+
+/* GELU far below 0: erfc underflows. The exact mode keeps what its
+ * subnormal intermediates give (tiny values); the lowp modes flush them, so
+ * those outputs are -0 (src/backend/cpu/fpenv.h); every other output has the
+ * same bits in both modes, and the calling thread's MXCSR is what it was. */
+static void test_gelu_subnormals(void)
+{
+    enum { N = 40 };
+    float x[N];
+    for (int i = 0; i < N; i++) x[i] = -20.0f + 0.5f * (float)i; /* -20 ... -0.5 */
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned csr = _mm_getcsr();
+#endif
+    float *out[2];
+    for (int lowp = 0; lowp < 2; lowp++) {
+        cw_backend_params p = cw_backend_default_params();
+        p.isa = fast_isa;
+        p.n_threads = 2;
+        p.lowp = lowp;
+        cw_backend *be = NULL;
+        CHECK(cw_backend_create(&p, &be) == CW_OK);
+        cw_buf *b = up(be, x, sizeof x);
+        CHECK(be->ops->gelu(be, cw_ref_at(b, 0), N) == CW_OK);
+        out[lowp] = down(be, b, N);
+        be->ops->buf_free(be, b);
+        cw_backend_free(be);
+#if defined(__x86_64__) || defined(__i386__)
+        CHECK_MSG(_mm_getcsr() == csr, "gelu lowp %d left MXCSR %#x (was %#x)", lowp, _mm_getcsr(), csr);
+#endif
+    }
+    int flushed = 0;
+    for (int i = 0; i < N; i++) {
+        float a = out[0][i], f = out[1][i];
+        if (f == 0.0f && a != 0.0f) { /* from subnormal intermediates: tiny either way */
+            flushed++;
+            CHECK_MSG(fabsf(a) < 1e3f * FLT_MIN, "gelu(%g): exact %g, lowp flushed it to 0", (double)x[i], (double)a);
+        } else {
+            CHECK_MSG(memcmp(&a, &f, 4) == 0, "gelu(%g): exact %g, lowp %g", (double)x[i], (double)a, (double)f);
+        }
+    }
+    CHECK_MSG(flushed > 0, "no GELU output in [-20, -0.5] flushed by the lowp mode");
+    free(out[0]);
+    free(out[1]);
 }
 
 /* ---- attention ----------------------------------------------------------------- */
@@ -885,6 +935,7 @@ int main(void)
         RUN(test_conv1d);
         RUN(test_embedding);
         RUN(test_copies_and_adds);
+        RUN(test_gelu_subnormals);
     }
     return test_summary();
 }
