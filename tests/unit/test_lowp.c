@@ -79,6 +79,9 @@ typedef struct {
     cw_gemm_i8_fn i8;
     void (*bf16)(const cw_gemm *, size_t, size_t, size_t, size_t, float *);
     size_t (*bf16_scratch)(const cw_gemm *);
+    /* W packed once first (cw_i8_gemm.bp), for i8 */
+    size_t (*pack_bytes)(const cw_i8_gemm *);
+    void (*pack)(const cw_i8_gemm *, size_t, size_t, int8_t *);
 } variant;
 
 /* The kernels this CPU runs; the others are printed as skipped. */
@@ -86,30 +89,34 @@ static size_t variants(variant *v)
 {
     size_t n = 0;
     v[n++] = (variant){ "ref", cw_ref_quant_rows, cw_ref_bf16_round, cw_ref_gemm_i8, cw_ref_gemm,
-                        cw_ref_gemm_scratch_floats };
+                        cw_ref_gemm_scratch_floats, NULL, NULL };
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
     cw_cpu_detect(&f);
     int avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     if (f.avx2 && f.fma && f.f16c)
         v[n++] = (variant){ "avx2", cw_avx2_quant_rows, cw_avx2_bf16_round, cw_avx2_gemm_i8, cw_avx2_gemm,
-                            cw_avx2_gemm_scratch_floats };
+                            cw_avx2_gemm_scratch_floats, NULL, NULL };
     else printf("  skipped: avx2 lowp kernels (no AVX2+FMA+F16C)\n");
-    if (avx512) v[n++] = (variant){ "avx512", cw_avx512_quant_rows, NULL, NULL, NULL, NULL };
+    if (avx512) v[n++] = (variant){ "avx512", cw_avx512_quant_rows, NULL, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512 quant_rows (no AVX-512)\n");
     if (avx512 && f.avx512_vnni)
-        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL };
+        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512-vnni int8 kernel (no AVX512-VNNI)\n");
     if (avx512 && f.avx512_bf16)
-        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats };
+        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL };
     else printf("  skipped: avx512-bf16 kernel (no AVX512-BF16)\n");
 #ifdef CW_HAVE_AMX
     /* tested wherever the CPU has AMX, whether or not CW_AMX=1 enables it */
     if (avx512 && f.amx_tile && f.amx_int8 && f.avx512_vnni)
-        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL };
+    {
+        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "amx-int8 packed", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, cw_amx_pack_i8_bytes,
+                            cw_amx_pack_i8 };
+    }
     else printf("  skipped: amx-int8 kernel (no AMX-INT8 granted)\n");
     if (avx512 && f.amx_tile && f.amx_bf16 && f.avx512_bf16)
-        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats };
+        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL };
     else printf("  skipped: amx-bf16 kernel (no AMX-BF16 granted)\n");
 #endif
 #else
@@ -120,7 +127,7 @@ static size_t variants(variant *v)
 
 static void test_prep_kernels(void)
 {
-    variant v[10];
+    variant v[12];
     size_t nv = variants(v);
     uint64_t s = 7;
     for (size_t vi = 1; vi < nv; vi++) {
@@ -153,7 +160,7 @@ static void test_prep_kernels(void)
 /* Every kernel on every shape, whole and in slices, against the reference. */
 static void test_gemm_kernels(void)
 {
-    variant v[10];
+    variant v[12];
     size_t nv = variants(v);
     uint64_t s = 11;
     for (size_t mi = 0; mi < LEN(MS); mi++)
@@ -171,7 +178,7 @@ static void test_gemm_kernels(void)
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0 };
+                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL };
                 cw_gemm bg = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
                                .bias = (n & 1) ? bias : NULL, .ldc = n };
                 float *c0 = calloc(m * n, sizeof *c0), *b0 = calloc(m * n, sizeof *b0);
@@ -181,6 +188,14 @@ static void test_gemm_kernels(void)
                 bg.c = b0;
                 cw_ref_gemm(&bg, 0, m, 0, n, NULL);
                 for (size_t vi = 1; vi < nv; vi++) {
+                    int8_t *bp = NULL;
+                    if (v[vi].pack) { /* in two uneven parts, as by two threads */
+                        size_t nb = (n + CW_AMX_PACK_COLS - 1) / CW_AMX_PACK_COLS;
+                        bp = malloc(v[vi].pack_bytes(&qg));
+                        v[vi].pack(&qg, 0, nb / 3, bp);
+                        v[vi].pack(&qg, nb / 3, nb, bp);
+                        qg.bp = bp;
+                    }
                     /* whole, then in 4 uneven slices (rows, then columns) */
                     size_t cuts[3][4] = { { 0, m, 0, n }, { 0, m / 3, 0, n }, { 0, m, 0, n / 2 } };
                     for (int cut = 0; cut < 3; cut++) {
@@ -212,6 +227,8 @@ static void test_gemm_kernels(void)
                             free(scr);
                         }
                     }
+                    qg.bp = NULL;
+                    free(bp);
                 }
                 free(x), free(xr), free(wf), free(ws), free(bias), free(wq), free(aq), free(wb), free(as);
                 free(c0), free(b0), free(c1);

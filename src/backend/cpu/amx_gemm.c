@@ -13,6 +13,8 @@
 #ifdef CW_AMX_EMULATE
 #define cw_amx_gemm_i8 cw_emu_amx_gemm_i8
 #define cw_amx_gemm_bf16 cw_emu_amx_gemm_bf16
+#define cw_amx_pack_i8 cw_emu_amx_pack_i8
+#define cw_amx_pack_i8_bytes cw_emu_amx_pack_i8_bytes
 #endif
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/amx_tiles.h"
@@ -43,7 +45,7 @@
 #define TILE_DPBF16PS(c, a, b) _tile_dpbf16ps(c, a, b)
 #endif
 
-enum { TR = 16, TB = 64, BR = 32, BC = 32, GEMV_MAX_M = 8 };
+enum { TR = 16, TB = 64, BR = 32, BC = CW_AMX_PACK_COLS, GEMV_MAX_M = CW_AMX_GEMV_MAX_M };
 
 CW_TARGET_AMX static void configure(void)
 {
@@ -67,8 +69,10 @@ static const void *a_block(const void *a, size_t lda, size_t i, size_t m1, void 
 
 /* bp [2][kb][16][64]: columns [j0, j0+32) of W, k in 64-byte blocks; int8
  * quad q of block t of column c at [c/16][t][q][(c%16)*4]; zero past k, n.
- * Moved a quad (4 bytes) at a time: a byte loop with index arithmetic cost
- * five times the tile products of a 1500-row encoder GEMM. */
+ * The emulation moves a quad (4 bytes) at a time; the AVX-512 version
+ * transposes each 16 x 16 block of quads in registers (a tenth of the
+ * instructions: packing was a fifth of a 1500-row product's time). */
+#ifdef CW_AMX_EMULATE
 static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
 {
     memset(bp, 0, 2 * kb * TR * TB);
@@ -80,28 +84,79 @@ static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
         for (size_t kk = full * 4; kk < g->k; kk++) d[full * TB + kk % 4] = w[kk];
     }
 }
+#else
+/* d [16][64]: quad q of columns j0 + c (c < 16) from byte kk on at [q][4c]. */
+CW_TARGET_AMX static void pack_tile_i8(const cw_i8_gemm *g, size_t j0, size_t kk, int8_t *d)
+{
+    size_t left = g->k - kk;
+    __mmask64 mk = left >= TB ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+    __m512i r[16], t[16];
+    for (size_t c = 0; c < 16; c++)
+        r[c] = j0 + c < g->n ? _mm512_maskz_loadu_epi8(mk, g->w + (j0 + c) * g->ldw + kk) : _mm512_setzero_si512();
+    /* quads 4L + e of rows 4a .. 4a + 3 in 128-bit lane L of t[4a + e] */
+    for (size_t a = 0; a < 16; a += 4) {
+        __m512i lo0 = _mm512_unpacklo_epi32(r[a], r[a + 1]), hi0 = _mm512_unpackhi_epi32(r[a], r[a + 1]);
+        __m512i lo1 = _mm512_unpacklo_epi32(r[a + 2], r[a + 3]), hi1 = _mm512_unpackhi_epi32(r[a + 2], r[a + 3]);
+        t[a] = _mm512_unpacklo_epi64(lo0, lo1);
+        t[a + 1] = _mm512_unpackhi_epi64(lo0, lo1);
+        t[a + 2] = _mm512_unpacklo_epi64(hi0, hi1);
+        t[a + 3] = _mm512_unpackhi_epi64(hi0, hi1);
+    }
+    /* row 4L + e = lane L of t[e], t[4 + e], t[8 + e], t[12 + e] */
+    for (size_t e = 0; e < 4; e++) {
+        __m512i x0 = _mm512_shuffle_i32x4(t[e], t[4 + e], 0x88), x1 = _mm512_shuffle_i32x4(t[e], t[4 + e], 0xdd);
+        __m512i y0 = _mm512_shuffle_i32x4(t[8 + e], t[12 + e], 0x88), y1 = _mm512_shuffle_i32x4(t[8 + e], t[12 + e], 0xdd);
+        _mm512_storeu_si512(d + (0 + e) * TB, _mm512_shuffle_i32x4(x0, y0, 0x88));
+        _mm512_storeu_si512(d + (4 + e) * TB, _mm512_shuffle_i32x4(x1, y1, 0x88));
+        _mm512_storeu_si512(d + (8 + e) * TB, _mm512_shuffle_i32x4(x0, y0, 0xdd));
+        _mm512_storeu_si512(d + (12 + e) * TB, _mm512_shuffle_i32x4(x1, y1, 0xdd));
+    }
+}
+
+CW_TARGET_AMX static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
+{
+    for (size_t h = 0; h < 2; h++)
+        for (size_t t = 0; t < kb; t++) pack_tile_i8(g, j0 + 16 * h, t * TB, bp + (h * kb + t) * TR * TB);
+}
+#endif
+
+size_t cw_amx_pack_i8_bytes(const cw_i8_gemm *g)
+{
+    return (g->n + BC - 1) / BC * 2 * (g->lda / TB) * TR * TB;
+}
+
+void cw_amx_pack_i8(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp)
+{
+    size_t kb = g->lda / TB, per = 2 * kb * TR * TB;
+    for (size_t b = b0; b < b1; b++) pack_b_i8(g, b * BC, kb, bp + b * per);
+}
 
 /* c[i + r][j + q] for the 32 x 32 int32 block acc (row stride BC): mr rows,
- * nc columns; cw_i8_out's arithmetic, 16 lanes at a time (scalar in the
- * emulation, which runs on CPUs without AVX-512). */
+ * columns q0 <= q < q1; cw_i8_out's arithmetic, 16 lanes at a time (scalar
+ * in the emulation, which runs on CPUs without AVX-512). */
 #ifdef CW_AMX_EMULATE
-static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr, size_t nc)
+static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr, size_t q0,
+                           size_t q1)
 {
     for (size_t r = 0; r < mr; r++)
-        for (size_t q = 0; q < nc; q++)
-            g->c[(i + r) * g->ldc + j + q] = cw_i8_out(acc[r * BC + q], g->ascale[i + r], g->wscale[j + q], g->bias, j + q);
+        for (size_t q = q0; q < q1; q++)
+            g->c[(i + r) * g->ldc + j + q] =
+                cw_i8_out(acc[r * BC + q], cw_i8_recip(g->ascale[i + r]), cw_i8_recip(g->wscale[j + q]), g->bias, j + q);
 }
 #else
 CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr,
-                                         size_t nc)
+                                         size_t q0, size_t q1)
 {
-    for (size_t q = 0; q < nc; q += 16) {
-        __mmask16 m = nc - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nc - q)) - 1);
-        __m512 ws = _mm512_maskz_loadu_ps(m, g->wscale + j + q);
+    float ra[BR];
+    for (size_t r = 0; r < mr; r++) ra[r] = cw_i8_recip(g->ascale[i + r]);
+    for (size_t q = q0; q < q1; q += 16) {
+        __mmask16 m = q1 - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q1 - q)) - 1);
+        /* cw_i8_recip lane by lane; masked-off lanes divide by 1 */
+        __m512 ws = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, g->wscale + j + q));
         __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
         for (size_t r = 0; r < mr; r++) {
             __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + r * BC + q));
-            __m512 y = _mm512_div_ps(x, _mm512_mul_ps(_mm512_set1_ps(g->ascale[i + r]), ws));
+            __m512 y = _mm512_mul_ps(x, _mm512_mul_ps(_mm512_set1_ps(ra[r]), ws));
             if (g->bias) y = _mm512_add_ps(y, b);
             _mm512_mask_storeu_ps(g->c + (i + r) * g->ldc + j + q, m, y);
         }
@@ -109,25 +164,28 @@ CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc
 }
 #endif
 
-/* B is packed whole first, then each block of 32 rows of A (in L1) meets
- * every column block in turn: walking A once per column block instead kept
- * the tile loads waiting on L2. */
+/* B packed whole first (here, or once for all threads in g->bp), then each
+ * block of 32 rows of A (in L1) meets every column block in turn: walking A
+ * once per column block instead kept the tile loads waiting on L2. With
+ * g->bp the blocks are those of the whole W, so a slice from column n0 may
+ * begin inside one (q0). */
 CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     size_t kb = g->lda / TB; /* lda: a multiple of 64, zeros past k */
-    size_t nb = (n1 - n0 + BC - 1) / BC, per = 2 * kb * TR * TB;
-    int8_t *bp = malloc(nb * per), *pad = malloc(BR * g->lda);
+    size_t base = g->bp ? n0 / BC * BC : n0, nb = (n1 - base + BC - 1) / BC, per = 2 * kb * TR * TB;
+    int8_t *own = g->bp ? NULL : malloc(nb * per), *pad = malloc(BR * g->lda);
     int32_t *c = malloc(BR * BC * sizeof *c);
-    if (!bp || !pad || !c) {
-        free(bp), free(pad), free(c);
+    if ((!g->bp && !own) || !pad || !c) {
+        free(own), free(pad), free(c);
         return 0;
     }
-    for (size_t b = 0; b < nb; b++) pack_b_i8(g, n0 + b * BC, kb, bp + b * per);
+    const int8_t *bp = g->bp ? g->bp + base / BC * per : own;
+    for (size_t b = 0; own && b < nb; b++) pack_b_i8(g, base + b * BC, kb, own + b * per);
     configure();
     for (size_t i = m0; i < m1; i += BR) {
         const int8_t *a = a_block(g->a, g->lda, i, m1, pad);
         for (size_t b = 0; b < nb; b++) {
-            size_t j = n0 + b * BC, nc = n1 - j < BC ? n1 - j : BC;
+            size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
             const int8_t *bb = bp + b * per;
             TILE_ZERO(0);
             TILE_ZERO(1);
@@ -147,11 +205,11 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
             TILE_STORE(1, c + 16, BC * sizeof *c);
             TILE_STORE(2, c + TR * BC, BC * sizeof *c);
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
-            store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, nc);
+            store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
     }
     TILE_RELEASE();
-    free(bp), free(pad), free(c);
+    free(own), free(pad), free(c);
     return 1;
 }
 

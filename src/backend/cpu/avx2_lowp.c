@@ -136,11 +136,15 @@ CW_TARGET CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const 
             }
         }
     }
-    for (int r = 0; r < R; r++)
+    float rw[NR];
+    for (int c = 0; c < C; c++) rw[c] = cw_i8_recip(g->wscale[j + (size_t)c]);
+    for (int r = 0; r < R; r++) {
+        float ra = cw_i8_recip(g->ascale[i + (size_t)r]);
         for (int c = 0; c < C; c++) {
             size_t ii = i + (size_t)r, jj = j + (size_t)c;
-            g->c[ii * g->ldc + jj] = cw_i8_out(hsum_epi32(acc[r][c]), g->ascale[ii], g->wscale[jj], g->bias, jj);
+            g->c[ii * g->ldc + jj] = cw_i8_out(hsum_epi32(acc[r][c]), ra, rw[c], g->bias, jj);
         }
+    }
 }
 
 CW_TARGET static void tile_any(const cw_i8_gemm *g, size_t i, size_t j, size_t mr, size_t nr)

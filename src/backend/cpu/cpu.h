@@ -89,6 +89,12 @@ typedef struct {
     cw_bf16_round_fn bf16_round;
     cw_gemm_i8_fn gemm_i8;
     const char *gemm_i8_name;
+    /* Optional (NULL): W packed once per product of more than pack_i8_min_m
+     * rows (m_class), for gemm_i8 to read from cw_i8_gemm.bp; bytes, and
+     * column blocks [b0, b1) of pack_i8_cols (any split of the blocks). */
+    size_t (*pack_i8_bytes)(const cw_i8_gemm *g);
+    void (*pack_i8)(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp);
+    size_t pack_i8_cols, pack_i8_min_m;
     /* the BF16 product on rounded activations (a cw_gemm with bt BF16) */
     void (*gemm_bf16)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
     size_t (*gemm_bf16_scratch_floats)(const cw_gemm *g);

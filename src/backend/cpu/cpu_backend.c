@@ -212,32 +212,38 @@ typedef struct {
     float *scratch;         /* BF16: [nth][per] */
     size_t per;
     int split_n;
-    /* the preparation of A, by rows */
+    /* the preparation of A, by rows (and of W, by column blocks, where packed) */
     const float *x;
     float *xr;              /* BF16: rounded copy of x */
     int8_t *aq; float *as;  /* I8: quantized rows and scales */
+    int8_t *bp;             /* I8: W packed by k->pack_i8, or NULL */
 } lowp_job;
 
 static void lowp_prep_worker(int ith, int nth, void *arg)
 {
     const lowp_job *j = arg;
     size_t m = j->q ? j->q->m : j->g->m, k = j->q ? j->q->k : j->g->k, r0, r1;
+    if (j->bp) {
+        size_t nb = (j->q->n + j->k->pack_i8_cols - 1) / j->k->pack_i8_cols;
+        j->k->pack_i8(j->q, nb * (size_t)ith / (size_t)nth, nb * (size_t)(ith + 1) / (size_t)nth, j->bp);
+    }
     rows_range(ith, nth, m, &r0, &r1);
     if (r0 >= r1) return;
     if (j->q) j->k->quant_rows(j->aq + r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
     else j->k->bf16_round(j->xr + r0 * k, j->x + r0 * k, (r1 - r0) * k);
 }
 
-/* As gemm_worker: 16-column panels or 12-row strips (whole tiles of every
- * lowp kernel); the kernels give the same bits for any slice anyway. */
+/* As gemm_worker: 16-column panels (the packed W's blocks where there is
+ * one) or 12-row strips (whole tiles of every lowp kernel); the kernels give
+ * the same bits for any slice anyway. */
 static void lowp_worker(int ith, int nth, void *arg)
 {
     const lowp_job *j = arg;
     size_t m = j->q ? j->q->m : j->g->m, n = j->q ? j->q->n : j->g->n;
     size_t m0 = 0, m1 = m, n0 = 0, n1 = n;
     if (j->split_n) {
-        size_t np = (n + 15) / 16;
-        n0 = np * (size_t)ith / (size_t)nth * 16, n1 = np * (size_t)(ith + 1) / (size_t)nth * 16;
+        size_t w = j->bp ? j->k->pack_i8_cols : 16, np = (n + w - 1) / w;
+        n0 = np * (size_t)ith / (size_t)nth * w, n1 = np * (size_t)(ith + 1) / (size_t)nth * w;
         if (n1 > n) n1 = n;
     } else {
         size_t nm = (m + 11) / 12;
@@ -249,6 +255,22 @@ static void lowp_worker(int ith, int nth, void *arg)
     else j->k->gemm_bf16(j->g, m0, m1, n0, n1, j->scratch + (size_t)ith * j->per);
 }
 
+/* The I8 product of g on quantized rows aq [m, lda] with scales as [m]. */
+static cw_i8_gemm lowp_i8(const cw_gemm *g, int8_t *aq, size_t lda, float *as)
+{
+    return (cw_i8_gemm){ .m = g->m, .n = g->n, .k = g->k, .a = aq, .lda = lda, .ascale = as, .w = g->b, .ldw = g->ldb,
+                         .wscale = g->scale, .bias = g->bias, .c = g->c, .ldc = g->ldc, .m_class = g->m_class };
+}
+
+/* Bytes of W packed once for the I8 kernel (0: it packs none, or not for
+ * this few rows). */
+static size_t lowp_pack_bytes(const cw_cpu_state *st, const cw_gemm *g, size_t lda)
+{
+    if (!st->k.pack_i8 || (g->m_class ? g->m_class : g->m) < st->k.pack_i8_min_m) return 0;
+    cw_i8_gemm q = lowp_i8(g, NULL, lda, NULL);
+    return st->k.pack_i8_bytes(&q);
+}
+
 /* Floats of scratch linear_lowp_run needs for g. */
 static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t nth)
 {
@@ -256,7 +278,7 @@ static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t
         size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
         size_t qb = mul(g->m, lda);
         if (qb == SIZE_MAX) return SIZE_MAX;
-        return round16(qb / sizeof(float) + 1) + round16(g->m);
+        return round16(qb / sizeof(float) + 1) + round16(g->m) + round16(lowp_pack_bytes(st, g, lda) / sizeof(float) + 1);
     }
     size_t per = round16(st->k.gemm_bf16_scratch_floats(g)) + 16;
     return round16(mul(g->m, g->k)) + nth * per;
@@ -272,9 +294,8 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
         size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
         j.aq = (int8_t *)scr;
         j.as = scr + round16(mul(g->m, lda) / sizeof(float) + 1);
-        cw_i8_gemm q = { .m = g->m, .n = g->n, .k = g->k, .a = j.aq, .lda = lda, .ascale = j.as,
-                         .w = g->b, .ldw = g->ldb, .wscale = g->scale, .bias = g->bias,
-                         .c = g->c, .ldc = g->ldc, .m_class = g->m_class };
+        cw_i8_gemm q = lowp_i8(g, j.aq, lda, j.as);
+        if (lowp_pack_bytes(st, g, lda)) q.bp = j.bp = (int8_t *)(j.as + round16(g->m));
         j.q = &q;
         cw_threadpool_run(be->pool, lowp_prep_worker, &j);
         cw_threadpool_run(be->pool, lowp_worker, &j);

@@ -116,6 +116,9 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->bf16_round = cw_ref_bf16_round;
     k->gemm_i8 = cw_ref_gemm_i8;
     k->gemm_i8_name = "ref";
+    k->pack_i8_bytes = NULL;
+    k->pack_i8 = NULL;
+    k->pack_i8_cols = k->pack_i8_min_m = 0;
     k->gemm_bf16 = cw_ref_gemm;
     k->gemm_bf16_scratch_floats = cw_ref_gemm_scratch_floats;
     k->gemm_bf16_name = "ref";
@@ -165,6 +168,10 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         if (f.amx_int8 && f.avx512_vnni) {
             k->gemm_i8 = cw_amx_gemm_i8;
             k->gemm_i8_name = "amx-int8 (m > 8), avx512-vnni";
+            k->pack_i8_bytes = cw_amx_pack_i8_bytes;
+            k->pack_i8 = cw_amx_pack_i8;
+            k->pack_i8_cols = CW_AMX_PACK_COLS;
+            k->pack_i8_min_m = CW_AMX_GEMV_MAX_M + 1;
         }
         if (f.amx_bf16 && f.avx512_bf16) {
             k->gemm_bf16 = cw_amx_gemm_bf16;

@@ -7,8 +7,10 @@
  *         sum in any fixed order: results agree to ~1e-2 relative, not bits.
  *   I8:   each activation row quantized symmetrically (util/quant.h: sa = 127 /
  *         max|row|, q = round(x * sa)), acc = sum q * w exactly in int32, then
- *         y = acc / (sa * sw[n]) (+ b[n]) in float32: every kernel gives the
- *         same bits as the reference.
+ *         y = acc * ((1 / sa) * (1 / sw[n])) (+ b[n]) in float32, each
+ *         reciprocal rounded to float32 (cw_i8_recip): every kernel gives the
+ *         same bits as the reference. Reciprocals, not acc / (sa * sw[n]):
+ *         a division per output cost the AMX kernel a fifth of its time.
  *   Attention (with a kernel for it, else float32): S = scale * bf16(Q) .
  *         bf16(K)^T accumulated in float32, softmax in float32, then
  *         O = bf16(P) . bf16(V) accumulated in float32, P the probabilities;
@@ -39,6 +41,8 @@ typedef struct {
     const float *bias;            /* [n] or NULL */
     float *c; size_t ldc;         /* [m, n] */
     size_t m_class;               /* as cw_gemm.m_class (0: m) */
+    const int8_t *bp;             /* W packed whole by the kernel table's pack_i8
+                                     for a kernel that reads it (NULL: none) */
 } cw_i8_gemm;
 
 /* The 4-bit screen of an I8 logits projection (cw_backend_ops.logits): rows
@@ -107,10 +111,17 @@ void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
 void cw_ref_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m,
                       float *y, size_t ldy, size_t n0, size_t n1);
 
-/* The float32 result of one int8 dot product: what every kernel stores. */
-static inline float cw_i8_out(int32_t acc, float sa, float sw, const float *bias, size_t j)
+/* 1 / s in float32: the row and column factors of cw_i8_out. */
+static inline float cw_i8_recip(float s)
 {
-    float y = (float)acc / (sa * sw);
+    return 1.0f / s;
+}
+
+/* The float32 result of one int8 dot product: what every kernel stores. ra =
+ * cw_i8_recip(ascale[i]), rw = cw_i8_recip(wscale[j]). */
+static inline float cw_i8_out(int32_t acc, float ra, float rw, const float *bias, size_t j)
+{
+    float y = (float)acc * (ra * rw);
     return bias ? y + bias[j] : y;
 }
 
@@ -134,6 +145,13 @@ void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, con
  * AMX-BF16 product is declared in cpu.h. */
 #define CW_HAVE_AMX 1
 void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+/* Its B tiles made once per product and shared by the threads (cw_i8_gemm.bp)
+ * instead of by every thread for its slice on every call: bytes of the whole
+ * packed W, and its column blocks [b0, b1) of CW_AMX_PACK_COLS columns. */
+#define CW_AMX_PACK_COLS 32
+#define CW_AMX_GEMV_MAX_M 8 /* products of at most this many rows (m_class) go to AVX-512 */
+size_t cw_amx_pack_i8_bytes(const cw_i8_gemm *g);
+void cw_amx_pack_i8(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp);
 #endif
 
 #endif

@@ -23,11 +23,12 @@ void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
 {
     for (size_t i = m0; i < m1; i++) {
         const int8_t *a = g->a + i * g->lda; /* [k] */
+        float ra = cw_i8_recip(g->ascale[i]);
         for (size_t j = n0; j < n1; j++) {
             const int8_t *w = g->w + j * g->ldw; /* [k] */
             int32_t acc = 0; /* |acc| <= 127 * 127 * k: exact for k < 133 000 */
             for (size_t kk = 0; kk < g->k; kk++) acc += (int32_t)a[kk] * (int32_t)w[kk];
-            g->c[i * g->ldc + j] = cw_i8_out(acc, g->ascale[i], g->wscale[j], g->bias, j);
+            g->c[i * g->ldc + j] = cw_i8_out(acc, ra, cw_i8_recip(g->wscale[j]), g->bias, j);
         }
     }
 }
