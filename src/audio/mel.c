@@ -92,15 +92,30 @@ static void part_range(size_t total, int ith, int nth, size_t *lo, size_t *hi)
     *hi = total * (size_t)(ith + 1) / (size_t)nth;
 }
 
+static int zero_frame(const double *frame)
+{
+    for (size_t k = 0; k < CW_N_FFT; k++)
+        if (frame[k] != 0.0) return 0;
+    return 1;
+}
+
 /* Column t of the log10 mel (before the clamp); returns its maximum. */
 static float mel_frame(const mel_job *j, mel_scratch *s, size_t t)
 {
     stft_frame_at(j->x, j->base, j->n, j->L, t, s->frame);
+    float *out = j->mel + (t - j->t0) * j->stride_t;
+    if (zero_frame(s->frame)) {
+        /* the FFT of zeros is exactly zero, so every filter sums to 0 and
+         * takes the floor: the same bits without the FFT. Most frames of a
+         * short file are its 30 s of padding. */
+        const float v = (float)log10(1e-10);
+        for (int m = 0; m < j->n_mels; m++) out[(size_t)m * j->stride_m] = v;
+        return v;
+    }
     for (size_t k = 0; k < CW_N_FFT; k++) s->frame[k] *= j->window[k];
     cw_rfft(j->plan, s->frame, s->spec, s->scratch);
     for (size_t k = 0; k < CW_N_BINS; k++) s->power[k] = s->spec[k].re * s->spec[k].re + s->spec[k].im * s->spec[k].im;
     float mx = -FLT_MAX;
-    float *out = j->mel + (t - j->t0) * j->stride_t;
     for (int m = 0; m < j->n_mels; m++) {
         const float *f = j->filters + (size_t)m * CW_N_BINS;
         double acc = 0.0;

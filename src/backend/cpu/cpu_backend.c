@@ -565,8 +565,10 @@ static void attn_item_own(const attn_job *j, size_t bh, size_t i0, size_t i1, fl
     attn_item(j, &p, h, i0, i1, scratch);
 }
 
-/* Items (head, block of query rows) are dealt round-robin: fixed blocks, so
- * the arithmetic does not depend on the thread count. */
+/* Items (head, block of query rows) in fixed blocks, so the arithmetic does
+ * not depend on the thread count; each thread takes a contiguous run of them,
+ * so that a kernel keeping a head's K/V converted between items (the bf16
+ * ones) converts each head once, not once per thread as round-robin did. */
 static void attn_worker(int ith, int nth, void *arg)
 {
     const attn_job *j = arg;
@@ -574,7 +576,8 @@ static void attn_worker(int ith, int nth, void *arg)
     size_t blk = j->k->attn_block, nq = a->nq;
     int own = a->kv_item || a->b_nkv || a->b_q_pos;
     unsigned csr = j->flush ? cw_flush_subnormals_begin() : 0;
-    for (size_t it = (size_t)ith; it < j->n_items; it += (size_t)nth) {
+    size_t it0 = j->n_items * (size_t)ith / (size_t)nth, it1 = j->n_items * (size_t)(ith + 1) / (size_t)nth;
+    for (size_t it = it0; it < it1; it++) {
         size_t bh = it / j->n_blocks, i0 = it % j->n_blocks * blk;
         size_t i1 = i0 + blk < nq ? i0 + blk : nq;
         float *scratch = j->scratch + (size_t)ith * j->per;
