@@ -36,6 +36,8 @@ IMPLS = {
                          {"CWHISPER_LONG_FORM": "chunked"}),
     "cwhisper-vad-batched": ("cwhisper.py", "this project, Silero VAD chunks (faster-whisper batched), batched",
                              {"CWHISPER_LONG_FORM": "vad-batched"}),
+    "cwhisper-notimestamps": ("cwhisper.py", "this project, sequential, text-only decoding (--without-timestamps, "
+                              "as faster-whisper batched decodes)", {"CWHISPER_WITHOUT_TIMESTAMPS": "1"}),
     "faster-whisper": ("faster_whisper.py", "CTranslate2, sequential", {}),
     "faster-whisper-mkl": ("faster_whisper.py", "CTranslate2 with CT2_USE_MKL=1, sequential", {"CT2_USE_MKL": "1"}),
     "faster-whisper-batched": ("faster_whisper.py", "CTranslate2 BatchedInferencePipeline", {}),
@@ -100,6 +102,8 @@ def _per_model(model):
         # one-file tokens; the short sets only (one long file has nothing to step with)
         cell("cwhisper", model, "int8", 8, jobs=("short",)),
         cell("cwhisper", model, "fp32", 8, jobs=("short",)),
+        # the same without timestamp tokens: the text-only decoding faster-whisper batched uses
+        cell("cwhisper-notimestamps", model, "int8", 8, jobs=("short",)),
         variant(cell("cwhisper-chunked", model, "bf16", 8)),
         variant(cell("faster-whisper", model, "fp32", 1)),  # oneDNN fp32 on AMD: one of the slowest cells
         # MKL int8 on AMD: no run of the 30.5-min recording finished within 9 min

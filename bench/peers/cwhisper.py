@@ -41,6 +41,9 @@ import common  # noqa: E402
 
 NAME = "cwhisper"
 LONG_FORM = os.environ.get("CWHISPER_LONG_FORM", "sequential")
+# CWHISPER_WITHOUT_TIMESTAMPS=1: --without-timestamps (text-only decoding, one segment per
+# window), as faster-whisper's BatchedInferencePipeline decodes by default
+TEXT_ONLY = os.environ.get("CWHISPER_WITHOUT_TIMESTAMPS") == "1"
 BINARY = os.environ.get("CWHISPER", os.path.join(common.ROOT, "build", "cwhisper"))
 
 
@@ -92,6 +95,8 @@ def load(args, cfg):
         cmd += ["--no-fallback", "--no-condition-on-previous-text"]
     if lockstep:  # many files at once: the sequential algorithm on N files in lockstep
         cmd += ["--batch-size", str(args.batch_size)]
+    if TEXT_ONLY:
+        cmd += ["--without-timestamps"]
     r.cmd = cmd
     r.results = None
     cfg.update({"command": ["cwhisper"] + cmd,
@@ -105,7 +110,7 @@ def load(args, cfg):
                               % args.batch_size if lockstep else "openai sequential (src/longform)"),
                 "vad": LONG_FORM == "vad-batched",
                 "fallback": args.preset == "reference" and not chunked,
-                "timestamps": True, "compute": args.dtype,
+                "timestamps": not TEXT_ONLY, "compute": args.dtype,
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     if chunked and args.preset == "reference":
         cfg["note"] = "the chunked mode has no fallback nor conditioning: reference preset = greedy"
