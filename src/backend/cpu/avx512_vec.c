@@ -8,6 +8,7 @@
 #ifdef CW_HAVE_X86
 
 #include <immintrin.h>
+#include <string.h>
 
 
 #define CW_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
@@ -23,13 +24,14 @@ enum { CW_ATTN_BLOCK = CW_AVX512_ATTN_BLOCK };
 const size_t cw_avx512_attn_block = CW_ATTN_BLOCK;
 
 /* Scores [CW_ATTN_BLOCK, nkv], the GEMM's scratch, then the fused route's
- * K panels and what they hold (fused_k). */
+ * K panels and what they hold, and its V rows (fused_kv). */
 static size_t kpan_floats(size_t nkv) { return (nkv + 31) / 32 * 32 * CW_HEAD_DIM; }
 
 size_t cw_avx512_attn_scratch_floats(const cw_attn *a)
 {
     cw_gemm g = { 0 };
-    return (size_t)CW_ATTN_BLOCK * a->nkv + 16 + cw_avx512_gemm_scratch_floats(&g) + kpan_floats(a->nkv) + 32;
+    return (size_t)CW_ATTN_BLOCK * a->nkv + 16 + cw_avx512_gemm_scratch_floats(&g) + kpan_floats(a->nkv) + 32 +
+           a->nkv * CW_HEAD_DIM;
 }
 
 /* ---- a few query rows (decoder steps) ----------------------------------------
@@ -167,17 +169,24 @@ CW_TARGET static void attention_few(const cw_attn_ptrs *p, size_t b, size_t h, s
 enum { FG = 8 };
 
 /* K panels: kpan [npan][64][32] = K[32 p + c][d] at [p][d][c], zero past the
- * keys converted; held { call_id, bh, keys } after them. */
-static void fused_k(const cw_attn_ptrs *p, size_t bh, const float *k, size_t ncols, float *kpan)
+ * keys converted; held { call_id, bh, keys } after them (32 floats), then
+ * the head's V rows [nkv][64] side by side: read in place, 64 of a row's
+ * floats every v_ld, the V loads of P.V missed the cache (half the fused
+ * kernel's time); the copy is read in order. */
+static float *fused_vrows(const cw_attn *a, float *kpan) { return kpan + kpan_floats(a->nkv) + 32; }
+
+static void fused_kv(const cw_attn_ptrs *p, size_t bh, const float *k, const float *v, size_t ncols, float *kpan)
 {
     const cw_attn *a = p->a;
     size_t *held = (size_t *)(void *)(kpan + kpan_floats(a->nkv));
     size_t rows = p->call_id && held[0] == p->call_id && held[1] == bh ? held[2] : 0;
     if (ncols <= rows) return;
+    float *vr = fused_vrows(a, kpan);
     for (size_t j = rows; j < ncols; j++) {
         float *d = kpan + j / 32 * 32 * CW_HEAD_DIM + j % 32;
         const float *kr = k + j * a->k_ld;
         for (size_t q = 0; q < CW_HEAD_DIM; q++) d[q * 32] = kr[q];
+        memcpy(vr + j * CW_HEAD_DIM, v + j * a->v_ld, CW_HEAD_DIM * sizeof *vr);
     }
     for (size_t j = ncols; j % 32; j++) {
         float *d = kpan + j / 32 * 32 * CW_HEAD_DIM + j % 32;
@@ -265,14 +274,15 @@ CW_TARGET static void fpv_any(const float *s, size_t ncols, const float *v, size
 #undef CW_FCASES
 
 /* Rows [i0, i1) (more than cw_avx512_gemv_max_m) of head bh against ncols > 0
- * keys; s: scores [FG, ncols]; kpan: kpan_floats(nkv) + 32 floats. */
+ * keys; s: scores [FG, ncols]; kpan: kpan_floats(nkv) + 32 + nkv * 64 floats. */
 static void attention_fused(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, size_t ncols, float *s,
                             float *kpan)
 {
     const cw_attn *a = p->a;
     size_t b = bh / a->n_head, h = bh % a->n_head, kb = cw_avx512_k_block(ncols);
     const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
-    fused_k(p, bh, p->k + b * a->k_bstride + h * CW_HEAD_DIM, ncols, kpan);
+    fused_kv(p, bh, p->k + b * a->k_bstride + h * CW_HEAD_DIM, v, ncols, kpan);
+    const float *vr = fused_vrows(a, kpan);
     cw_mask mask = { a->causal, a->q_pos, 0 };
     for (size_t g0 = i0; g0 < i1; g0 += FG) {
         size_t R = i1 - g0 < FG ? i1 - g0 : FG;
@@ -281,7 +291,7 @@ static void attention_fused(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t 
         size_t keep_max = cw_mask_keep(&mask, g0 + R - 1, ncols); /* the group's last row sees the most keys */
         for (size_t c0 = 0; c0 < keep_max; c0 += 32) fqk_any(q, a->q_ld, kpan + c0 * CW_HEAD_DIM, s, ncols, c0, R);
         cw_avx2_softmax(s, s, g0, g0 + R, ncols, a->scale, &mask);
-        for (size_t hh = 0; hh < 2; hh++) fpv_any(s, ncols, v + 32 * hh, a->v_ld, o + 32 * hh, a->o_ld, kb, R);
+        for (size_t hh = 0; hh < 2; hh++) fpv_any(s, ncols, vr + 32 * hh, CW_HEAD_DIM, o + 32 * hh, a->o_ld, kb, R);
     }
 }
 
