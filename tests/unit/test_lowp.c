@@ -520,6 +520,33 @@ static void test_gelu_avx512_bits(void)
 #endif
 }
 
+/* The AVX-512 softmax gives avx2's bits too: every length's tail, masks
+ * (causal rows of a prompt), rows with no key kept. */
+static void test_softmax_avx512_bits(void)
+{
+#ifdef CW_HAVE_X86
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    if (!(f.avx2 && f.fma && f.f16c && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)) {
+        printf("  skipped: avx512 softmax (no AVX-512)\n");
+        return;
+    }
+    uint64_t s = 5;
+    enum { R = 5 };
+    for (size_t cols = 1; cols < 80; cols++)
+        for (int causal = 0; causal < 2; causal++) {
+            float *x = malloc(R * cols * sizeof *x), *a = malloc(R * cols * sizeof *a), *b = malloc(R * cols * sizeof *b);
+            for (size_t i = 0; i < R * cols; i++) x[i] = frand(&s) * 30.0f;
+            cw_mask m = { causal, cols > 3 ? cols - 3 : 0, 0 };
+            cw_avx2_softmax(a, x, 0, R, cols, 0.125f, causal ? &m : NULL);
+            cw_avx512_softmax(b, x, 0, R, cols, 0.125f, causal ? &m : NULL);
+            CHECK_MSG(memcmp(a, b, R * cols * sizeof *a) == 0, "avx512 softmax differs from avx2 at cols %zu causal %d",
+                      cols, causal);
+            free(x), free(a), free(b);
+        }
+#endif
+}
+
 typedef struct {
     const char *name;
     void (*run)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
@@ -652,5 +679,6 @@ int main(void)
     RUN(test_weights_dtype);
     RUN(test_attention_lowp);
     RUN(test_gelu_avx512_bits);
+    RUN(test_softmax_avx512_bits);
     return test_summary();
 }

@@ -199,6 +199,8 @@ void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t 
 void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_scratch_floats(const cw_attn *a);
 void cw_avx512_gelu(float *x, size_t n); /* lane for lane cw_avx2_gelu's bits */
+/* cw_avx2_softmax's bits, 16 lanes at a time */
+void cw_avx512_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols, float scale, const cw_mask *mask);
 extern const size_t cw_avx512_attn_block;
 /* blocks of up to this many query rows: dot products read K/V in place,
  * float32, bf16 or int8 (attn_kv16_rows, attn_kv8_rows) */

@@ -52,9 +52,9 @@ static void use_avx2(cw_cpu_kernels *k)
     };
 }
 
-/* The AVX-512 products (and attention, to_f32 built on them) and GELU (7.6%
- * of a 1-thread int8 profile with the AVX2 one); layernorm and softmax stay
- * AVX2, a few percent of the profile. */
+/* The AVX-512 products (and attention, to_f32 built on them), GELU (7.6%
+ * of a 1-thread int8 profile with the AVX2 one) and softmax (both with
+ * avx2's bits); layernorm stays AVX2, a few percent of the profile. */
 static void use_avx512(cw_cpu_kernels *k)
 {
     use_avx2(k);
@@ -65,6 +65,7 @@ static void use_avx512(cw_cpu_kernels *k)
     k->gemm_nr = cw_avx512_gemm_nr;
     k->to_f32 = cw_avx512_to_f32;
     k->gelu = cw_avx512_gelu;
+    k->softmax = cw_avx512_softmax;
     k->attention = cw_avx512_attention;
     k->attn_scratch_floats = cw_avx512_attn_scratch_floats;
     k->attn_block = cw_avx512_attn_block;
