@@ -18,27 +18,18 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from report import CLI, hyp_texts, one_line, short_refs  # noqa: E402
+from report import eval_stdout, hyp_texts, short_refs  # noqa: E402
 
 LINE = re.compile(r"^(\S+) WER [0-9.]+% \(S (\d+), D (\d+), I (\d+), N (\d+)\)$")
 
 
 def per_file(refs, hyps):
     """{id: (errors, words)} from cwhisper eval --verbose."""
-    with tempfile.TemporaryDirectory() as t:
-        rp, hp = os.path.join(t, "refs"), os.path.join(t, "hyps")
-        with open(rp, "w", encoding="utf-8") as f:
-            f.writelines(f"{k} {one_line(v)}\n" for k, v in refs.items())
-        with open(hp, "w", encoding="utf-8") as f:
-            f.writelines(f"{k} {one_line(v)}\n" for k, v in hyps.items())
-        out = subprocess.run([CLI, "eval", "--refs", rp, "--hyps", hp, "--verbose"], capture_output=True,
-                             text=True, check=True).stdout
+    out = eval_stdout(refs, hyps, "--verbose")
     counts = {}
     for line in out.splitlines():
         m = LINE.match(line.strip())

@@ -72,17 +72,23 @@ def one_line(text):
     return " ".join((text or "").split())
 
 
-def wer(refs, hyps):
-    """refs, hyps: {id: text}. Returns counts from `cwhisper eval` (pooled)."""
+def eval_stdout(refs, hyps, *flags):
+    """refs, hyps: {id: text}. What `cwhisper eval [flags]` prints for them."""
     with tempfile.TemporaryDirectory() as t:
         rp, hp = os.path.join(t, "refs"), os.path.join(t, "hyps")
         with open(rp, "w", encoding="utf-8") as f:
             f.writelines(f"{k} {one_line(v)}\n" for k, v in refs.items())
         with open(hp, "w", encoding="utf-8") as f:
             f.writelines(f"{k} {one_line(v)}\n" for k, v in hyps.items())
-        p = subprocess.run([CLI, "eval", "--refs", rp, "--hyps", hp], capture_output=True, text=True)
+        return subprocess.run([CLI, "eval", "--refs", rp, "--hyps", hp, *flags], capture_output=True,
+                              text=True).stdout
+
+
+def wer(refs, hyps):
+    """refs, hyps: {id: text}. Returns counts from `cwhisper eval` (pooled)."""
+    out = eval_stdout(refs, hyps)
     m = re.search(r"WER ([0-9.]+)% \((\d+) substitutions, (\d+) deletions, (\d+) insertions, (\d+) reference words",
-                  p.stdout)
+                  out)
     if not m:
         return None
     s, d, i, n = (int(x) for x in m.groups()[1:])

@@ -381,18 +381,9 @@ CW_TARGET static void softmax_row16(float *y, const float *x, size_t keep, size_
     for (c = keep; c < cols; c++) y[c] = 0.0f;
 }
 
-CW_TARGET void cw_avx512_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols, float scale,
-                                 const cw_mask *mask)
+void cw_avx512_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols, float scale, const cw_mask *mask)
 {
-    for (size_t r = r0; r < r1; r++) {
-        float *yr = y + (r - r0) * cols;
-        size_t keep = cw_mask_keep(mask, r, cols);
-        if (keep == 0) {
-            for (size_t c = 0; c < cols; c++) yr[c] = 0.0f;
-            continue;
-        }
-        softmax_row16(yr, x + (r - r0) * cols, keep, cols, scale);
-    }
+    cw_softmax_rows(y, x, r0, r1, cols, scale, mask, softmax_row16);
 }
 
 /* ---- GELU --------------------------------------------------------------- */

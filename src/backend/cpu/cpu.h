@@ -172,6 +172,24 @@ static inline size_t cw_mask_keep(const cw_mask *m, size_t i, size_t cols)
     return n;
 }
 
+/* Rows [r0, r1) of a softmax op (cw_backend_ops.softmax) through a kernel's
+ * row function, which writes y [cols] from the kept prefix x [keep] (keep
+ * > 0) and zeros; rows with nothing kept are zeros. */
+typedef void (*cw_softmax_row_fn)(float *y, const float *x, size_t keep, size_t cols, float scale);
+static inline void cw_softmax_rows(float *y, const float *x, size_t r0, size_t r1, size_t cols, float scale,
+                                   const cw_mask *mask, cw_softmax_row_fn row)
+{
+    for (size_t r = r0; r < r1; r++) {
+        float *yr = y + (r - r0) * cols;
+        size_t keep = cw_mask_keep(mask, r, cols);
+        if (keep == 0) {
+            for (size_t c = 0; c < cols; c++) yr[c] = 0.0f;
+            continue;
+        }
+        row(yr, x + (r - r0) * cols, keep, cols, scale);
+    }
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #define CW_HAVE_X86 1
 /* AVX2 + FMA + F16C kernels (avx2_gemm.c, avx2_vec.c). */
