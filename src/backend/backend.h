@@ -158,6 +158,11 @@ typedef struct cw_backend_ops {
      * call pass the row count each has alone to keep its bits. */
     cw_status (*linear_rows)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m,
                              size_t m_class);
+    /* Optional (NULL: linear_rows, or linear, then gelu). linear_rows and
+     * then gelu over y, bit for bit, in one op: a back end may apply GELU
+     * to each output while it is still in cache. */
+    cw_status (*linear_gelu)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias, size_t m,
+                             size_t m_class);
     /* Optional (NULL: use linear). A vocabulary projection y [m, N] = x [m, K] . W^T
      * for a search that reads exact values only among the largest of columns
      * [0, n_screen) and in columns [n_screen, N): a back end may rank columns

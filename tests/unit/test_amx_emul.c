@@ -103,7 +103,7 @@ static void test_amx_emulated(void)
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm q = { m, n, k, aq, ld, as, wq, k, ws, bias, c0, n, 0, NULL };
+                cw_i8_gemm q = { m, n, k, aq, ld, as, wq, k, ws, bias, c0, n, 0, NULL, NULL };
                 cw_ref_gemm_i8(&q, 0, m, 0, n);
                 q.c = c1;
                 emu_configured = 0;
@@ -121,6 +121,13 @@ static void test_amx_emulated(void)
                 cw_emu_amx_gemm_i8(&q, 0, m, 0, n / 3);
                 cw_emu_amx_gemm_i8(&q, 0, m, n / 3, n);
                 CHECK_MSG(memcmp(c0, c1, m * n * sizeof *c0) == 0, "packed int8 m %zu k %zu n %zu", m, k, n);
+                /* GELU applied by the kernel (linear_gelu): the same as after it */
+                q.post = cw_ref_gelu_block;
+                cw_emu_amx_gemm_i8(&q, 0, m / 2, 0, n);
+                cw_emu_amx_gemm_i8(&q, m / 2, m, 0, n);
+                cw_ref_gelu_block(c0, n, m, n);
+                CHECK_MSG(memcmp(c0, c1, m * n * sizeof *c0) == 0, "int8 + gelu m %zu k %zu n %zu", m, k, n);
+                q.post = NULL;
                 free(bp);
                 cw_gemm g = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
                               .bias = bias, .c = c0, .ldc = n };

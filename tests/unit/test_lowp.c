@@ -178,7 +178,7 @@ static void test_gemm_kernels(void)
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL };
+                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL, NULL };
                 cw_gemm bg = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
                                .bias = (n & 1) ? bias : NULL, .ldc = n };
                 float *c0 = calloc(m * n, sizeof *c0), *b0 = calloc(m * n, sizeof *b0);
@@ -245,19 +245,76 @@ static cw_buf *up(cw_backend *be, const void *x, size_t bytes)
     return b;
 }
 
-/* y = linear(x, w) on be (lowp as created), downloaded into out [m, n]. */
-static void run_linear(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
-                       const float *scale, size_t n, const float *bias, float *out)
+/* y = linear(x, w) on be (lowp as created), downloaded into out [m, n];
+ * gelu: 1 for linear then gelu, 2 for linear_gelu. */
+static void run_linear_act(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
+                           const float *scale, size_t n, const float *bias, float *out, int gelu)
 {
     cw_buf *bx = up(be, x, m * k * sizeof(float)), *bw = up(be, w, n * k * cw_dtype_size(dt));
     cw_buf *bs = scale ? up(be, scale, n * sizeof(float)) : NULL, *bb = bias ? up(be, bias, n * sizeof(float)) : NULL;
     cw_buf *by = NULL;
     CHECK(be->ops->buf_alloc(be, m * n * sizeof(float), &by) == CW_OK);
     cw_weight wt = { .dtype = dt, .rows = n, .cols = k, .data = bw, .scale = bs };
-    CHECK(be->ops->linear(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, bias ? cw_ref_at(bb, 0) : cw_ref_none(), m) == CW_OK);
+    cw_ref rb = bias ? cw_ref_at(bb, 0) : cw_ref_none();
+    if (gelu == 2) {
+        CHECK(be->ops->linear_gelu(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, rb, m, 0) == CW_OK);
+    } else {
+        CHECK(be->ops->linear(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, rb, m) == CW_OK);
+        if (gelu) CHECK(be->ops->gelu(be, cw_ref_at(by, 0), m * n) == CW_OK);
+    }
     CHECK(be->ops->download(be, out, by, 0, m * n * sizeof(float)) == CW_OK);
     be->ops->buf_free(be, bx), be->ops->buf_free(be, bw), be->ops->buf_free(be, bs);
     be->ops->buf_free(be, bb), be->ops->buf_free(be, by);
+}
+
+static void run_linear(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
+                       const float *scale, size_t n, const float *bias, float *out)
+{
+    run_linear_act(be, x, m, k, w, dt, scale, n, bias, out, 0);
+}
+
+/* linear_gelu gives linear-then-gelu's bits on every ISA, mode, dtype and
+ * thread count: GELU applied by each kernel to its tiles (cw_gemm.post),
+ * subnormals flushed as cpu_gelu flushes them (wide outputs reach x < -13). */
+static void test_linear_gelu(void)
+{
+    cw_isa isas[] = { CW_ISA_REF, CW_ISA_AVX2, CW_ISA_AUTO };
+    size_t shapes[][3] = { { 1, 64, 100 }, { 5, 100, 51 }, { 9, 64, 17 }, { 70, 200, 40 }, { 47, 400, 130 } };
+    cw_dtype dts[] = { CW_DTYPE_F32, CW_DTYPE_F16, CW_DTYPE_I8, CW_DTYPE_BF16 };
+    uint64_t s = 11;
+    for (size_t si = 0; si < LEN(shapes); si++) {
+        size_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
+        float *x = make_x(m, k, &s), *wf = malloc(n * k * sizeof *wf), *ws = malloc(n * sizeof *ws);
+        float *bias = malloc(n * sizeof *bias), *y0 = malloc(m * n * sizeof *y0), *y1 = malloc(m * n * sizeof *y1);
+        int8_t *wq = malloc(n * k);
+        uint16_t *wb = malloc(n * k * sizeof *wb), *wh = malloc(n * k * sizeof *wh);
+        for (size_t i = 0; i < n * k; i++) wf[i] = frand(&s) * 0.3f;
+        for (size_t j = 0; j < n; j++) ws[j] = cw_quantize_row_i8(wq + j * k, wf + j * k, k), bias[j] = frand(&s) * 20.0f;
+        for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]), wh[i] = cw_f32_to_f16(wf[i]);
+        const void *ws_of[] = { wf, wh, wq, wb };
+        size_t tiny = 0;
+        for (int a = 0; a < 3; a++)
+            for (int lowp = 0; lowp < 2; lowp++)
+                for (int t = 1; t <= 2; t++) {
+                    cw_backend_params p = cw_backend_default_params();
+                    p.isa = isas[a], p.lowp = lowp, p.n_threads = t;
+                    cw_backend *be = NULL;
+                    if (cw_backend_create(&p, &be) != CW_OK) continue;
+                    CHECK(be->ops->linear_gelu != NULL);
+                    for (size_t d = 0; d < LEN(dts); d++) {
+                        if (!lowp && (dts[d] == CW_DTYPE_I8 || dts[d] == CW_DTYPE_BF16)) continue;
+                        const float *sc = dts[d] == CW_DTYPE_I8 ? ws : NULL;
+                        run_linear_act(be, x, m, k, ws_of[d], dts[d], sc, n, bias, y0, 1);
+                        run_linear_act(be, x, m, k, ws_of[d], dts[d], sc, n, bias, y1, 2);
+                        CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0, "linear_gelu %s lowp %d %d threads dtype %d "
+                                  "m %zu k %zu n %zu", be->desc, lowp, t, (int)dts[d], m, k, n);
+                        for (size_t i = 0; i < m * n; i++) tiny += y0[i] == 0.0f;
+                    }
+                    cw_backend_free(be);
+                }
+        CHECK(tiny > 0); /* some outputs were far enough below zero to flush */
+        free(x), free(wf), free(ws), free(bias), free(y0), free(y1), free(wq), free(wb), free(wh);
+    }
 }
 
 static void test_backend_threads(void)
@@ -675,6 +732,7 @@ int main(void)
     RUN(test_prep_kernels);
     RUN(test_gemm_kernels);
     RUN(test_backend_threads);
+    RUN(test_linear_gelu);
     RUN(test_conv_lowp);
     RUN(test_weights_dtype);
     RUN(test_attention_lowp);

@@ -207,6 +207,8 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
             store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
+        /* the block's rows, in L2 after the column blocks */
+        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, n0, n1);
     }
     TILE_RELEASE();
     free(own), free(pad), free(c);
@@ -332,6 +334,7 @@ CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, s
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
             store_bf16_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, nc);
         }
+        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, n0, n1);
     }
     TILE_RELEASE();
     free(bp), free(ab), free(c);

@@ -168,6 +168,7 @@ CW_TARGET void cw_avx2_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t
         for (size_t i = m0; i < m1; i += MR) {
             size_t mr = m1 - i < MR ? m1 - i : MR;
             for (size_t j = jb; j < je; j += NR) tile_any(g, i, j, mr, je - j < NR ? je - j : NR);
+            cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, jb, je);
         }
     }
 }

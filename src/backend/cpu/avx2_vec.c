@@ -6,6 +6,7 @@
  * which keeps GELU's relative error small even deep in the negative tail
  * where 1 + erf(x) would cancel). */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/fpenv.h"
 
 #ifdef CW_HAVE_X86
 
@@ -166,6 +167,11 @@ CW_TARGET void cw_avx2_gelu(float *x, size_t n)
         _mm256_storeu_ps(t, gelu8(_mm256_loadu_ps(t)));
         for (size_t j = i; j < n; j++) x[j] = t[j - i];
     }
+}
+
+void cw_avx2_gelu_block(float *c, size_t ldc, size_t rows, size_t cols)
+{
+    cw_rows_flushed(cw_avx2_gelu, c, ldc, rows, cols);
 }
 
 /* ---- attention ---------------------------------------------------------- */

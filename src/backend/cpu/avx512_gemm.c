@@ -289,6 +289,7 @@ CW_TARGET static void gemm_packed(const cw_gemm *g, size_t m0, size_t m1, size_t
                     for (size_t i = ic; i < ie; i += MR) {
                         size_t mr = ie - i < MR ? ie - i : MR;
                         gemm_tile(g, i, mr, j, nr, p0, kc, ap + (i - ic) * kc, b, ldb, bias);
+                        if (p0 + kc == g->k) cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, j, j + nr);
                     }
                 }
             }
@@ -372,8 +373,11 @@ CW_TARGET void cw_avx512_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0,
 {
     if (m0 >= m1 || n0 >= n1) return;
     if (cw_gemm_class(g) <= CW_GEMV_MAX_M && !g->b_kn) { /* decided on the class, not the slice */
-        for (size_t i = m0; i < m1; i += CW_GEMV_MAX_M) /* each row's sum is its own */
-            gemv(g, i, m1 - i < CW_GEMV_MAX_M ? m1 - i : CW_GEMV_MAX_M, n0, n1);
+        for (size_t i = m0; i < m1; i += CW_GEMV_MAX_M) { /* each row's sum is its own */
+            size_t mr = m1 - i < CW_GEMV_MAX_M ? m1 - i : CW_GEMV_MAX_M;
+            gemv(g, i, mr, n0, n1);
+            cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, n0, n1);
+        }
         return;
     }
     float *s = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);

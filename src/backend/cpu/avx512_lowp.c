@@ -241,6 +241,7 @@ CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t 
             case 7: ptile_i8(g, i, j, nc, kq, bp, r, 7); break;
             default: ptile_i8(g, i, j, nc, kq, bp, r, 8); break;
             }
+            cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < PR ? m1 : i + PR, j, j + nc);
         }
     }
     free(bp);
@@ -333,6 +334,7 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
                 size_t mr = s1 - i < mrg ? s1 - i : mrg;
                 for (size_t j = jb; j < je; j += nrg)
                     tile_i8_any(g, i, j, asum + (i - s0), mr, je - j < nrg ? je - j : nrg);
+                cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, jb, je);
             }
         }
     }
@@ -588,6 +590,7 @@ CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m
             case 7: ptile_bf16(g, a, i, j, nc, kp, bp, 7); break;
             default: ptile_bf16(g, a, i, j, nc, kp, bp, 8); break;
             }
+            cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < PR ? m1 : i + PR, j, j + nc);
         }
     }
     if (!buf) {
@@ -636,6 +639,7 @@ CW_TARGET_BF16 void cw_avx512_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, 
         for (size_t i = m0; i < m1; i += mrg) {
             size_t mr = m1 - i < mrg ? m1 - i : mrg;
             for (size_t j = jb; j < je; j += nrg) tile_bf16_any(g, &ar, i, j, mr, je - j < nrg ? je - j : nrg);
+            cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, jb, je);
         }
     }
     if (own) free(ab);

@@ -4,6 +4,7 @@
  * block of 8 tiles (112 query rows) keeps S [112, nkv] (660 KiB for
  * nkv = 1500) in L2 while halving the times K is packed per head. */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/fpenv.h"
 
 #ifdef CW_HAVE_X86
 
@@ -398,6 +399,11 @@ CW_TARGET void cw_avx512_gelu(float *x, size_t n)
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         _mm512_mask_storeu_ps(x + i, m, cw_gelu16(_mm512_maskz_loadu_ps(m, x + i)));
     }
+}
+
+void cw_avx512_gelu_block(float *c, size_t ldc, size_t rows, size_t cols)
+{
+    cw_rows_flushed(cw_avx512_gelu, c, ldc, rows, cols);
 }
 
 #endif /* CW_HAVE_X86 */

@@ -36,6 +36,11 @@ typedef struct {
      * of several decodings batched together keep the bits they have alone
      * (cw_backend_ops.linear_rows). */
     size_t m_class;
+    /* NULL, or an elementwise function (the kernel table's gelu_block)
+     * every kernel applies in place to each value of C once it is final,
+     * while its tile is still in cache: linear_gelu, bit for bit a product
+     * and then cpu_gelu over C. */
+    cw_post_fn post;
 } cw_gemm;
 
 static inline size_t cw_gemm_class(const cw_gemm *g) { return g->m_class ? g->m_class : g->m; }
@@ -72,6 +77,7 @@ typedef struct {
     void (*softmax)(float *y, const float *x, size_t r0, size_t r1, size_t cols,
                     float scale, const cw_mask *mask);
     void (*gelu)(float *x, size_t n);
+    cw_post_fn gelu_block; /* gelu on a strided block, subnormals flushed as cpu_gelu */
     /* y [n] = float32 of x [n] of dtype dt (I8 rows need scale: w = q / scale) */
     void (*to_f32)(float *y, const void *x, cw_dtype dt, float scale, size_t n);
     /* head bh = b*H + h, query rows [i0, i1); scratch: attn_scratch_floats() */
@@ -142,6 +148,7 @@ void cw_ref_layernorm(float *y, const float *x, const float *gamma, const float 
 void cw_ref_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols,
                     float scale, const cw_mask *mask);
 void cw_ref_gelu(float *x, size_t n);
+void cw_ref_gelu_block(float *c, size_t ldc, size_t rows, size_t cols);
 void cw_ref_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_ref_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 /* cw_ref_attention with every product input passed through rnd (a rounding
@@ -200,6 +207,7 @@ void cw_avx2_layernorm(float *y, const float *x, const float *gamma, const float
 void cw_avx2_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols,
                      float scale, const cw_mask *mask);
 void cw_avx2_gelu(float *x, size_t n);
+void cw_avx2_gelu_block(float *c, size_t ldc, size_t rows, size_t cols);
 void cw_avx2_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t n);
 void cw_avx2_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
@@ -217,6 +225,7 @@ void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scale, size_t 
 void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_scratch_floats(const cw_attn *a);
 void cw_avx512_gelu(float *x, size_t n); /* lane for lane cw_avx2_gelu's bits */
+void cw_avx512_gelu_block(float *c, size_t ldc, size_t rows, size_t cols);
 /* cw_avx2_softmax's bits, 16 lanes at a time */
 void cw_avx512_softmax(float *y, const float *x, size_t r0, size_t r1, size_t cols, float scale, const cw_mask *mask);
 extern const size_t cw_avx512_attn_block;

@@ -19,6 +19,7 @@ static void use_ref(cw_cpu_kernels *k)
         .layernorm = cw_ref_layernorm,
         .softmax = cw_ref_softmax,
         .gelu = cw_ref_gelu,
+        .gelu_block = cw_ref_gelu_block,
         .to_f32 = cw_ref_to_f32,
         .attention = cw_ref_attention,
         .attn_scratch_floats = cw_ref_attn_scratch_floats,
@@ -43,6 +44,7 @@ static void use_avx2(cw_cpu_kernels *k)
         .layernorm = cw_avx2_layernorm,
         .softmax = cw_avx2_softmax,
         .gelu = cw_avx2_gelu,
+        .gelu_block = cw_avx2_gelu_block,
         .to_f32 = cw_avx2_to_f32,
         .attention = cw_avx2_attention,
         .attn_scratch_floats = cw_avx2_attn_scratch_floats,
@@ -65,6 +67,7 @@ static void use_avx512(cw_cpu_kernels *k)
     k->gemm_nr = cw_avx512_gemm_nr;
     k->to_f32 = cw_avx512_to_f32;
     k->gelu = cw_avx512_gelu;
+    k->gelu_block = cw_avx512_gelu_block;
     k->softmax = cw_avx512_softmax;
     k->attention = cw_avx512_attention;
     k->attn_scratch_floats = cw_avx512_attn_scratch_floats;

@@ -31,6 +31,16 @@
  * kernels read whole vectors of A without a tail. */
 #define CW_LOWP_ALIGN 64
 
+/* An elementwise function applied in place to a block c [rows, cols] of row
+ * stride ldc (cw_gemm.post). */
+typedef void (*cw_post_fn)(float *c, size_t ldc, size_t rows, size_t cols);
+
+/* post over rows [m0, m1) x columns [n0, n1) of c, if any. */
+static inline void cw_gemm_post(cw_post_fn post, float *c, size_t ldc, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    if (post && m0 < m1 && n0 < n1) post(c + m0 * ldc + n0, ldc, m1 - m0, n1 - n0);
+}
+
 /* C [m, n] = dequant(Aq [m, k] . W^T) (+ bias): the I8 product above. */
 typedef struct {
     size_t m, n, k;
@@ -43,6 +53,7 @@ typedef struct {
     size_t m_class;               /* as cw_gemm.m_class (0: m) */
     const int8_t *bp;             /* W packed whole by the kernel table's pack_i8
                                      for a kernel that reads it (NULL: none) */
+    cw_post_fn post;              /* as cw_gemm.post */
 } cw_i8_gemm;
 
 /* The 4-bit screen of an I8 logits projection (cw_backend_ops.logits): rows

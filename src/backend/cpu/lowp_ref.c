@@ -31,6 +31,7 @@ void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
             g->c[i * g->ldc + j] = cw_i8_out(acc, ra, cw_i8_recip(g->wscale[j]), g->bias, j);
         }
     }
+    cw_gemm_post(g->post, g->c, g->ldc, m0, m1, n0, n1);
 }
 
 /* Element e of screen row j: its nibble (lowp.h) less 8. */

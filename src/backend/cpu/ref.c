@@ -3,6 +3,7 @@
  * every SIMD kernel is tested against them, and CW_ISA_REF runs a whole model
  * on them when a result is in doubt. Speed is not a goal here. */
 #include "backend/cpu/cpu.h"
+#include "backend/cpu/fpenv.h"
 
 #include <math.h>
 #include <string.h>
@@ -54,6 +55,7 @@ void cw_ref_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, f
             g->c[i * g->ldc + j] = (float)s;
         }
     }
+    cw_gemm_post(g->post, g->c, g->ldc, m0, m1, n0, n1);
 }
 
 void cw_ref_layernorm(float *y, const float *x, const float *gamma, const float *beta,
@@ -96,6 +98,8 @@ void cw_ref_gelu(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * M_SQRT1_2)));
 }
+
+void cw_ref_gelu_block(float *c, size_t ldc, size_t rows, size_t cols) { cw_rows_flushed(cw_ref_gelu, c, ldc, rows, cols); }
 
 size_t cw_ref_attn_scratch_floats(const cw_attn *a)
 {
