@@ -15,6 +15,8 @@
 #ifdef CW_HAVE_X86
 
 #include <immintrin.h>
+
+#include "backend/cpu/hsum.h"
 #include <string.h>
 
 #define CW_TARGET __attribute__((target("avx2,fma,f16c")))
@@ -215,14 +217,6 @@ CW_TARGET static void gemm_packed(const cw_gemm *g, size_t m0, size_t m1, size_t
 
 /* ---- small m: W read once ------------------------------------------------ */
 
-CW_TARGET CW_INLINE float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* c[i, j] for i in [m0, m0+MRC), j in [n0, n1): MRC and DT are constants at
  * every call site, so the accumulators live in registers. */
 CW_TARGET CW_INLINE void gemv_t(const cw_gemm *g, size_t m0, size_t n0, size_t n1,
@@ -242,7 +236,7 @@ CW_TARGET CW_INLINE void gemv_t(const cw_gemm *g, size_t m0, size_t n0, size_t n
         if (k8 < g->k) cw_ref_to_f32(wt, w + k8 * es, DT, 1.0f, g->k - k8);
         for (int r = 0; r < MRC; r++) {
             const float *a = g->a + (m0 + r) * g->lda;
-            float s = hsum8(acc[r]);
+            float s = cw_hsum8(acc[r]);
             for (size_t p = k8; p < g->k; p++) s += a[p] * wt[p - k8];
             if (DT == CW_DTYPE_I8) s /= g->scale[j];
             g->c[(m0 + r) * g->ldc + j] = g->bias ? g->bias[j] + s : s;

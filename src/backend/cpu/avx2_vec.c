@@ -11,20 +11,14 @@
 #ifdef CW_HAVE_X86
 
 #include <immintrin.h>
+
+#include "backend/cpu/hsum.h"
 #include <math.h>
 
 #define CW_TARGET __attribute__((target("avx2,fma,f16c")))
 #define CW_INLINE static inline __attribute__((always_inline))
 
 enum { CW_ATTN_BLOCK = 64 };
-
-CW_TARGET CW_INLINE float hsum8(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 CW_TARGET CW_INLINE float hmax8(__m256 v)
 {
@@ -61,7 +55,7 @@ CW_TARGET static float row_sum(const float *x, size_t n)
     __m256 s = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= n; i += 8) s = _mm256_add_ps(s, _mm256_loadu_ps(x + i));
-    float t = hsum8(s);
+    float t = cw_hsum8(s);
     for (; i < n; i++) t += x[i];
     return t;
 }
@@ -74,7 +68,7 @@ CW_TARGET static float row_sqdev(const float *x, size_t n, float mean)
         __m256 d = _mm256_sub_ps(_mm256_loadu_ps(x + i), m);
         s = _mm256_fmadd_ps(d, d, s);
     }
-    float t = hsum8(s);
+    float t = cw_hsum8(s);
     for (; i < n; i++) t += (x[i] - mean) * (x[i] - mean);
     return t;
 }
@@ -121,7 +115,7 @@ CW_TARGET static void softmax_row(float *y, const float *x, size_t keep, size_t 
         _mm256_storeu_ps(y + c, e);
         vsum = _mm256_add_ps(vsum, e);
     }
-    float sum = hsum8(vsum);
+    float sum = cw_hsum8(vsum);
     for (; c < keep; c++) { /* tail through the same vector exp, lane 0 */
         float e = _mm256_cvtss_f32(exp8(_mm256_set1_ps(x[c] * scale - mx)));
         y[c] = e;
@@ -240,7 +234,7 @@ CW_TARGET CW_INLINE void dot_rows8(float *s, const float *qp, const void *k, siz
         _mm256_storeu_ps(s + j, t);
     }
     for (; j < n; j++) {
-        float t = hsum8(dot64_8(q, k, j * ld, T));
+        float t = cw_hsum8(dot64_8(q, k, j * ld, T));
         s[j] = T == KV_I8 ? t * ks[j] : t;
     }
 }

@@ -9,6 +9,8 @@
 #ifdef CW_HAVE_X86
 
 #include <immintrin.h>
+
+#include "backend/cpu/hsum.h"
 #include <math.h>
 #include <string.h>
 
@@ -340,14 +342,6 @@ void cw_avx512_attention(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1,
  * group of 8 after group of 8 in order (the upper half of each 16 after the
  * lower), the same horizontal reductions, the same scalar tail. The max is
  * exact in any order. The 8-lane exp was 7% of a base fp32 profile. */
-CW_TARGET CW_INLINE float hsum8_512(__m256 v)
-{
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 CW_TARGET static void softmax_row16(float *y, const float *x, size_t keep, size_t cols, float scale)
 {
     __m512 vs = _mm512_set1_ps(scale), vmax = _mm512_set1_ps(-INFINITY);
@@ -369,7 +363,7 @@ CW_TARGET static void softmax_row16(float *y, const float *x, size_t keep, size_
         _mm512_mask_storeu_ps(y + c, 0xff, e);
         vsum = _mm256_add_ps(vsum, _mm512_castps512_ps256(e));
     }
-    float sum = hsum8_512(vsum);
+    float sum = cw_hsum8(vsum);
     for (c = k8; c < keep; c++) { /* tail through the same vector exp, lane 0 */
         float e = _mm512_cvtss_f32(cw_exp16(_mm512_set1_ps(x[c] * scale - mx)));
         y[c] = e;
