@@ -152,6 +152,19 @@ static float *scratch_get(cw_cpu_state *st, size_t n)
 
 static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* fn over the pool, or on the calling thread alone when `work` (elements
+ * touched) is too little to pay for a dispatch: a decoder step's one-row
+ * layernorm or activation quantization took less time than waking the
+ * other threads and waiting for the slowest. Every worker here gives the
+ * same bits for any thread count, so only the time changes. */
+enum { POOL_MIN_WORK = 8192 };
+
+static void pool_run(cw_backend *be, cw_threadpool_fn fn, void *arg, size_t work)
+{
+    if (work < POOL_MIN_WORK) fn(0, 1, arg);
+    else cw_threadpool_run(be->pool, fn, arg);
+}
+
 /* ---- products ------------------------------------------------------------------ */
 
 typedef struct {
@@ -298,7 +311,7 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
         cw_i8_gemm q = lowp_i8(g, j.aq, lda, j.as);
         if (lowp_pack_bytes(st, g, lda)) q.bp = j.bp = (int8_t *)(j.as + round16(g->m));
         j.q = &q;
-        cw_threadpool_run(be->pool, lowp_prep_worker, &j);
+        pool_run(be, lowp_prep_worker, &j, j.bp ? SIZE_MAX : mul(g->m, g->k));
         cw_threadpool_run(be->pool, lowp_worker, &j);
         return;
     }
@@ -308,7 +321,7 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
     gb.a = j.xr = scr;
     j.g = &gb;
     j.scratch = scr + xf;
-    cw_threadpool_run(be->pool, lowp_prep_worker, &j);
+    pool_run(be, lowp_prep_worker, &j, mul(g->m, g->k));
     cw_threadpool_run(be->pool, lowp_worker, &j);
 }
 
@@ -723,7 +736,7 @@ static cw_status cpu_layernorm(cw_backend *be, cw_ref y, cw_ref x, cw_ref gamma,
                    opt_ptr(gamma, cols, "layernorm gamma", &ok), opt_ptr(beta, cols, "layernorm beta", &ok),
                    rows, cols, eps, 0, NULL, 0 };
     if (!j.y || !j.x || !ok) return CW_ERR_INVALID_ARG;
-    if (rows && cols) cw_threadpool_run(be->pool, layernorm_worker, &j);
+    if (rows && cols) pool_run(be, layernorm_worker, &j, mul(rows, cols));
     return CW_OK;
 }
 
@@ -741,7 +754,7 @@ static cw_status cpu_softmax(cw_backend *be, cw_ref y, cw_ref x, size_t rows, si
     rows_job j = { &state(be)->k, ref_ptr(y, mul(rows, cols), "softmax y"), ref_ptr(x, mul(rows, cols), "softmax x"),
                    NULL, NULL, rows, cols, 0, scale, mask, 0 };
     if (!j.y || !j.x) return CW_ERR_INVALID_ARG;
-    if (rows && cols) cw_threadpool_run(be->pool, softmax_worker, &j);
+    if (rows && cols) pool_run(be, softmax_worker, &j, mul(rows, cols));
     return CW_OK;
 }
 
@@ -765,7 +778,7 @@ static cw_status cpu_gelu(cw_backend *be, cw_ref x, size_t n)
     /* subnormals flushed: 10x faster on the encoder's MLP (fpenv.h) */
     rows_job j = { &state(be)->k, ref_ptr(x, n, "gelu x"), NULL, NULL, NULL, 0, n, 0, 0, NULL, 1 };
     if (!j.y) return CW_ERR_INVALID_ARG;
-    if (n) cw_threadpool_run(be->pool, gelu_worker, &j);
+    if (n) pool_run(be, gelu_worker, &j, n);
     return CW_OK;
 }
 
