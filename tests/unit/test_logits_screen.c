@@ -289,11 +289,79 @@ static void test_op(void)
     free(w), free(ws), free(ex), free(y2), free(wf);
 }
 
+/* BF16 weights (the bf16 mode): the screen made from the rows quantized to
+ * int8; every column from NS on, and at least KEEP below it, are exactly
+ * linear_rows of class 1 (the bf16 product), the rest the screen's values;
+ * the same for any thread count; two rows each what it gets alone. */
+static void test_op_bf16(void)
+{
+    enum { N = 3000, K = 384, NS = 2900, KEEP = 64 };
+    uint64_t s = 17;
+    uint16_t *w = malloc((size_t)N * K * sizeof *w);
+    float *wf = malloc((size_t)N * K * sizeof *wf), x[2 * K];
+    for (size_t i = 0; i < (size_t)N * K; i++) w[i] = cw_f32_to_bf16(frand(&s) * 0.1f);
+    for (size_t c = 0; c < K; c++) w[5 * K + c] = 0; /* a zero row */
+    for (size_t i = 0; i < (size_t)N * K; i++) wf[i] = cw_bf16_to_f32(w[i]);
+    for (size_t e = 0; e < 2 * K; e++) x[e] = frand(&s);
+    /* the screen's own values, from the same int8 rows */
+    cw_cpu_screen sc = { 0 };
+    CHECK(cw_cpu_screen_build_bf16(&sc, w, NS, K) == CW_OK);
+    int8_t *wq = malloc((size_t)N * K), aq[K + 128];
+    float *ws = malloc(N * sizeof *ws), *ap = malloc(NS * sizeof *ap);
+    for (size_t r = 0; r < N; r++) ws[r] = cw_quantize_row_i8(wq + r * K, wf + r * K, K);
+    cw_cpu_screen ref = { 0 };
+    CHECK(cw_cpu_screen_build(&ref, wq, ws, NS, K) == CW_OK);
+    CHECK(memcmp(sc.q, ref.q, (size_t)NS * sc.s.ld) == 0);
+    CHECK(memcmp(sc.d, ref.d, (size_t)NS * (sc.s.ld / 16) * sizeof *sc.d) == 0);
+    memset(aq, 0, sizeof aq);
+    float as = cw_quantize_row_i8(aq, x, K);
+    cw_ref_screen_i4(&sc.s, aq, K + 128, &as, 1, ap, NS, 0, NS);
+    float *ex = malloc(N * sizeof *ex), *y[3], *y2 = malloc(2 * N * sizeof *y2), *e2 = malloc(N * sizeof *e2);
+    cw_backend_params p = cw_backend_default_params();
+    p.lowp = 1;
+    for (int t = 0; t < 3; t++) {
+        p.n_threads = t + 1;
+        cw_backend *be = NULL;
+        CHECK(cw_backend_create(&p, &be) == CW_OK);
+        cw_buf *bw = up(be, w, (size_t)N * K * sizeof *w);
+        cw_weight wt = { .dtype = CW_DTYPE_BF16, .rows = N, .cols = K, .data = bw };
+        y[t] = malloc(N * sizeof *y[t]);
+        run(be, 0, x, 1, &wt, NS, KEEP, ex);
+        run(be, 1, x, 1, &wt, NS, KEEP, y[t]);
+        size_t n_exact = 0, approx = 0;
+        for (size_t j = 0; j < N; j++) {
+            if (j >= NS) CHECK_MSG(y[t][j] == ex[j], "bf16 threads %d col %zu: %g vs %g", t + 1, j, y[t][j], ex[j]);
+            else if (y[t][j] == ex[j]) n_exact++;
+            else {
+                CHECK_MSG(fabs(y[t][j] - ap[j]) <= 1e-6 * screen_mag(&sc.s, j, aq, as) + 1e-30,
+                          "bf16 threads %d col %zu: %g vs screen %g", t + 1, j, y[t][j], ap[j]);
+                approx++;
+            }
+            if (t) CHECK(y[t][j] == y[0][j]);
+        }
+        CHECK(n_exact >= KEEP);
+        CHECK(approx > N / 2);
+        size_t bx = 0;
+        for (size_t j = 1; j < NS; j++) bx = ex[j] > ex[bx] ? j : bx;
+        CHECK(y[t][bx] == ex[bx]);
+        run(be, 1, x, 2, &wt, NS, KEEP, y2);
+        run(be, 1, x + K, 1, &wt, NS, KEEP, e2);
+        CHECK(memcmp(y2, y[t], N * sizeof *y2) == 0);
+        CHECK(memcmp(y2 + N, e2, N * sizeof *e2) == 0);
+        be->ops->buf_free(be, bw);
+        cw_backend_free(be);
+    }
+    for (int t = 0; t < 3; t++) free(y[t]);
+    cw_cpu_screen_free(&sc), cw_cpu_screen_free(&ref);
+    free(w), free(wf), free(wq), free(ws), free(ap), free(ex), free(y2), free(e2);
+}
+
 int main(void)
 {
     RUN(test_screen_layout);
     RUN(test_screen_kernels);
     RUN(test_top);
     RUN(test_op);
+    RUN(test_op_bf16);
     return test_summary();
 }

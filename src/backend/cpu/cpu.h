@@ -118,7 +118,7 @@ typedef struct {
 /* The logits op's screen (logits.c): the 4-bit copy of the int8 rows it was
  * last asked for, rebuilt when the weight changes. */
 typedef struct {
-    const void *wdata; /* the int8 rows it was made from */
+    const void *wdata; /* the int8 or bf16 rows it was made from */
     uint8_t *q;
     uint16_t *d;
     cw_i4_screen s;
@@ -126,6 +126,8 @@ typedef struct {
 
 /* sc = the screen of w [n, k] (w = q / wscale); frees what sc held. */
 cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *wscale, size_t n, size_t k);
+/* sc = the screen of a BF16 w [n, k], its rows quantized to int8 first. */
+cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t n, size_t k);
 void cw_cpu_screen_free(cw_cpu_screen *sc);
 /* idx [keep], val [keep] = the min(keep, n) largest entries of y [n] and
  * their indices, in no order; returns how many. */

@@ -384,12 +384,23 @@ static cw_status cpu_linear(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
 
 /* ---- logits (logits.c) ---------------------------------------------------------- */
 
+#define TRY_S(x) do { cw_status s_ = (x); if (s_ != CW_OK) return s_; } while (0)
+
 typedef struct {
     const cw_cpu_kernels *k;
     const cw_i4_screen *s;
-    const cw_i8_gemm *q; /* the exact product of the rows */
-    size_t n_screen;
+    const cw_i8_gemm *q; /* the screen's quantized rows; I8: also the exact product */
+    const cw_gemm *gb;   /* BF16: the exact product (rows rounded to bf16), or NULL */
+    float *gscr;         /* BF16: gemm_bf16 scratch, [nth + 1][gper] */
+    size_t gper, n_screen;
 } logits_job;
+
+/* Columns [j0, j1) of every row, exactly as linear_rows of class 1 gives them. */
+static void logits_exact(const logits_job *j, size_t i0, size_t i1, size_t j0, size_t j1, float *gscr)
+{
+    if (j->gb) j->k->gemm_bf16(j->gb, i0, i1, j0, j1, gscr);
+    else j->k->gemm_i8(j->q, i0, i1, j0, j1);
+}
 
 /* Thread ith: its 16-row share of the screen, and of the exact columns from n_screen on. */
 static void logits_worker(int ith, int nth, void *arg)
@@ -402,7 +413,16 @@ static void logits_worker(int ith, int nth, void *arg)
     if (r0 < r1) j->k->screen_i4(j->s, q->a, q->lda, q->ascale, q->m, q->c, q->ldc, r0, r1);
     size_t nt = q->n - j->n_screen, t0 = j->n_screen + nt * (size_t)ith / (size_t)nth,
            t1 = j->n_screen + nt * (size_t)(ith + 1) / (size_t)nth;
-    if (t0 < t1) j->k->gemm_i8(q, 0, q->m, t0, t1);
+    if (t0 < t1) logits_exact(j, 0, q->m, t0, t1, j->gscr + (size_t)(ith + 1) * j->gper);
+}
+
+/* The screen of w (I8, or BF16 quantized to int8 for it), made once per weight. */
+static cw_status logits_screen(cw_cpu_state *st, const cw_weight *w, size_t n_screen)
+{
+    const void *wd = weight_ptr(w);
+    if (st->screen.wdata == wd && st->screen.s.n == n_screen && st->screen.s.k == w->cols) return CW_OK;
+    if (w->dtype == CW_DTYPE_BF16) return cw_cpu_screen_build_bf16(&st->screen, wd, n_screen, w->cols);
+    return cw_cpu_screen_build(&st->screen, wd, w->scale->data, n_screen, w->cols);
 }
 
 /* Rows of y [m, n] (m <= CW_SCREEN_MAX_M) through the screen. */
@@ -410,40 +430,41 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
                              size_t keep)
 {
     cw_cpu_state *st = state(be);
-    size_t n = w->rows, k = w->cols;
-    const int8_t *wq = weight_ptr(w);
-    const float *wscale = w->scale->data;
-    if (st->screen.wdata != wq || st->screen.s.n != n_screen || st->screen.s.k != k) {
-        cw_status s = cw_cpu_screen_build(&st->screen, wq, wscale, n_screen, k);
-        if (s) return s;
-    }
-    /* scratch: the quantized rows [m, lda] bytes, their scales, keep indices and values */
-    size_t lda = st->screen.s.ld * 2, qf = round16(m * lda / sizeof(float));
-    float *scr = scratch_get(st, qf + 16 + 2 * round16(keep));
+    size_t n = w->rows, k = w->cols, nth = (size_t)cw_threadpool_size(be->pool);
+    int bf16 = w->dtype == CW_DTYPE_BF16;
+    TRY_S(logits_screen(st, w, n_screen));
+    cw_i8_gemm q = { .m = m, .n = n, .k = k, .lda = st->screen.s.ld * 2, .w = weight_ptr(w), .ldw = k,
+                     .wscale = bf16 ? NULL : w->scale->data, .c = py, .ldc = n, .m_class = 1 };
+    cw_gemm gb = { .m = m, .n = n, .k = k, .lda = k, .b = weight_ptr(w), .ldb = k, .bt = CW_DTYPE_BF16,
+                   .c = py, .ldc = n, .m_class = 1 };
+    logits_job j = { .k = &st->k, .s = &st->screen.s, .q = &q, .gb = bf16 ? &gb : NULL, .n_screen = n_screen };
+    /* scratch: the quantized rows [m, lda] bytes, their scales, keep indices and
+     * values; BF16: the rows rounded [m, k] and the kernel's scratch per thread */
+    size_t qf = round16(m * q.lda / sizeof(float)), xf = bf16 ? round16(mul(m, k)) : 0;
+    j.gper = bf16 ? round16(st->k.gemm_bf16_scratch_floats(&gb)) + 16 : 0;
+    size_t need = qf + 16 + 2 * round16(keep) + xf + (nth + 1) * j.gper;
+    float *scr = need < SIZE_MAX / 2 ? scratch_get(st, need) : NULL;
     if (!scr) return CW_ERR_NOMEM;
-    int8_t *aq = (int8_t *)scr;
-    float *as = scr + qf, *val = as + 16 + round16(keep);
+    float *as = scr + qf, *val = as + 16 + round16(keep), *xr = val + round16(keep);
     uint32_t *idx = (uint32_t *)(as + 16);
-    st->k.quant_rows(aq, as, px, m, k, lda);
-    cw_i8_gemm q = { .m = m, .n = n, .k = k, .a = aq, .lda = lda, .ascale = as, .w = wq, .ldw = k,
-                     .wscale = wscale, .c = py, .ldc = n, .m_class = 1 };
-    logits_job j = { &st->k, &st->screen.s, &q, n_screen };
+    q.a = (int8_t *)scr, q.ascale = as;
+    j.gscr = xr + xf;
+    st->k.quant_rows((int8_t *)scr, as, px, m, k, q.lda);
+    if (bf16) st->k.bf16_round(xr, px, m * k), gb.a = xr;
     cw_threadpool_run(be->pool, logits_worker, &j);
     for (size_t i = 0; i < m; i++) {
         size_t nk = cw_cpu_top(py + i * n, n_screen, keep, idx, val);
-        for (size_t t = 0; t < nk; t++) st->k.gemm_i8(&q, i, i + 1, idx[t], idx[t] + 1);
+        for (size_t t = 0; t < nk; t++) logits_exact(&j, i, i + 1, idx[t], idx[t] + 1, j.gscr);
     }
     return CW_OK;
 }
-
-#define TRY_S(x) do { cw_status s_ = (x); if (s_ != CW_OK) return s_; } while (0)
 
 static cw_status cpu_logits(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, size_t m, size_t n_screen,
                             size_t keep)
 {
     cw_cpu_state *st = state(be);
-    if (!st->lowp || !st->screen_on || !st->k.screen_i4 || w->dtype != CW_DTYPE_I8 || n_screen > w->rows ||
-        keep == 0 || keep >= n_screen)
+    if (!st->lowp || !st->screen_on || !st->k.screen_i4 || (w->dtype != CW_DTYPE_I8 && w->dtype != CW_DTYPE_BF16) ||
+        n_screen > w->rows || keep == 0 || keep >= n_screen)
         return cpu_linear_rows(be, y, x, w, cw_ref_none(), m, 1);
     cw_status s = check_weight(w);
     if (s != CW_OK) return cw_error_prefix(s, "logits");

@@ -7,7 +7,10 @@
  * token on one core of the Xeon where it was measured, a third of a tiny.en run;
  * the search then looks at a handful of them. The screen reads half the bytes
  * to rank the text tokens; the best `keep` of them by that ranking, and every
- * special token, are then computed exactly (the int8 product's bits). */
+ * special token, are then computed exactly (the int8 product's bits). The
+ * bf16 mode's projection (40 MB for tiny.en, most of what its decoder step
+ * reads) is screened the same way, from its rows quantized to int8 first;
+ * its kept columns are then the bf16 product's. */
 #include "backend/cpu/cpu.h"
 
 #include <math.h>
@@ -16,6 +19,7 @@
 
 #include "util/error.h"
 #include "util/half.h"
+#include "util/quant.h"
 #include "util/vmath.h"
 
 void cw_cpu_screen_free(cw_cpu_screen *sc)
@@ -55,18 +59,51 @@ static void screen_row(uint8_t *dst, uint16_t *d, const int8_t *w, float wscale,
     }
 }
 
-cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *wscale, size_t n, size_t k)
+/* sc's buffers for n rows of k; its row stride is returned in *ld. */
+static cw_status screen_alloc(cw_cpu_screen *sc, size_t n, size_t k, size_t *ld)
 {
     cw_cpu_screen_free(sc);
-    size_t ld = (k + CW_SCREEN_GROUP - 1) / CW_SCREEN_GROUP * 64, bytes;
-    if (cw_mul_size(n, ld, &bytes)) return cw_error(CW_ERR_NOMEM, "logits screen too large");
+    size_t bytes;
+    *ld = (k + CW_SCREEN_GROUP - 1) / CW_SCREEN_GROUP * 64;
+    if (cw_mul_size(n, *ld, &bytes)) return cw_error(CW_ERR_NOMEM, "logits screen too large");
     sc->q = malloc(bytes ? bytes : 1);
     sc->d = malloc(bytes / 8 + 16); /* + 8 steps: kernels widen 8 at a time */
     if (!sc->q || !sc->d) {
         cw_cpu_screen_free(sc);
         return cw_error(CW_ERR_NOMEM, "logits screen: out of memory (%zu bytes)", bytes);
     }
+    return CW_OK;
+}
+
+cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *wscale, size_t n, size_t k)
+{
+    size_t ld;
+    cw_status s = screen_alloc(sc, n, k, &ld);
+    if (s) return s;
     for (size_t r = 0; r < n; r++) screen_row(sc->q + r * ld, sc->d + r * (ld / 16), w + r * k, wscale[r], k, ld);
+    sc->wdata = w;
+    sc->s = (cw_i4_screen){ .n = n, .k = k, .ld = ld, .q = sc->q, .d = sc->d };
+    return CW_OK;
+}
+
+cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t n, size_t k)
+{
+    size_t ld;
+    cw_status s = screen_alloc(sc, n, k, &ld);
+    if (s) return s;
+    float *f = malloc((k ? k : 1) * sizeof *f);
+    int8_t *q = malloc(k ? k : 1);
+    if (!f || !q) {
+        free(f), free(q);
+        cw_cpu_screen_free(sc);
+        return cw_error(CW_ERR_NOMEM, "logits screen: out of memory");
+    }
+    for (size_t r = 0; r < n; r++) {
+        for (size_t e = 0; e < k; e++) f[e] = cw_bf16_to_f32(w[r * k + e]);
+        float scale = cw_quantize_row_i8(q, f, k); /* 0 for a zero row: its groups are left out */
+        screen_row(sc->q + r * ld, sc->d + r * (ld / 16), q, scale > 0.0f ? scale : 1.0f, k, ld);
+    }
+    free(f), free(q);
     sc->wdata = w;
     sc->s = (cw_i4_screen){ .n = n, .k = k, .ld = ld, .q = sc->q, .d = sc->d };
     return CW_OK;
