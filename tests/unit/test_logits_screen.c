@@ -214,9 +214,47 @@ static void run(cw_backend *be, int logits, const float *x, size_t m, const cw_w
     be->ops->buf_free(be, bx), be->ops->buf_free(be, by);
 }
 
+enum { OP_N = 3000, OP_K = 384, OP_NS = 2900, OP_KEEP = 64 };
+
+/* The logits op on be against linear_rows of class 1 (into ex) for one row x
+ * and two: every column from OP_NS on is exact; below OP_NS at least OP_KEEP
+ * are, the rest are the screen's values ap (within rounding of what the
+ * screen s gives for aq, as); y (thread count t + 1) equals y0 when t > 0. */
+static void check_op(cw_backend *be, const cw_weight *wt, const float *x, const cw_i4_screen *s, const int8_t *aq,
+                     float as, const float *ap, float *ex, float *y, const float *y0, int t, const char *what)
+{
+    enum { N = OP_N, K = OP_K, NS = OP_NS, KEEP = OP_KEEP };
+    run(be, 0, x, 1, wt, NS, KEEP, ex);
+    run(be, 1, x, 1, wt, NS, KEEP, y);
+    size_t n_exact = 0, approx = 0;
+    for (size_t j = 0; j < N; j++) {
+        if (j >= NS) CHECK_MSG(y[j] == ex[j], "%s threads %d col %zu: %g vs %g", what, t + 1, j, y[j], ex[j]);
+        else if (y[j] == ex[j]) n_exact++;
+        else {
+            CHECK_MSG(fabs(y[j] - ap[j]) <= 1e-6 * screen_mag(s, j, aq, as) + 1e-30, "%s threads %d col %zu: %g vs screen %g",
+                      what, t + 1, j, y[j], ap[j]);
+            approx++;
+        }
+        if (t) CHECK(y[j] == y0[j]);
+    }
+    CHECK(n_exact >= KEEP);
+    CHECK(approx > N / 2); /* the screen did change the columns it may */
+    /* here the exact product's best column is among the exact ones (not a promise of the op) */
+    size_t bx = 0;
+    for (size_t j = 1; j < NS; j++) bx = ex[j] > ex[bx] ? j : bx;
+    CHECK(y[bx] == ex[bx]);
+    /* two rows: each row what it gets alone */
+    float *y2 = malloc(2 * N * sizeof *y2), *e2 = malloc(N * sizeof *e2);
+    run(be, 1, x, 2, wt, NS, KEEP, y2);
+    run(be, 1, x + K, 1, wt, NS, KEEP, e2);
+    CHECK(memcmp(y2, y, N * sizeof *y2) == 0);
+    CHECK(memcmp(y2 + N, e2, N * sizeof *e2) == 0);
+    free(y2), free(e2);
+}
+
 static void test_op(void)
 {
-    enum { N = 3000, K = 384, NS = 2900, KEEP = 64 };
+    enum { N = OP_N, K = OP_K, NS = OP_NS, KEEP = OP_KEEP };
     uint64_t s = 13;
     int8_t *w = malloc((size_t)N * K);
     float *ws = malloc(N * sizeof *ws), x[2 * K];
@@ -234,40 +272,14 @@ static void test_op(void)
         cw_buf *bw = up(be, w, (size_t)N * K), *bs = up(be, ws, N * sizeof *ws);
         cw_weight wt = { .dtype = CW_DTYPE_I8, .rows = N, .cols = K, .data = bw, .scale = bs };
         y[t] = malloc(N * sizeof *y[t]);
-        run(be, 0, x, 1, &wt, NS, KEEP, ex);
-        run(be, 1, x, 1, &wt, NS, KEEP, y[t]);
-        /* every column from NS on is exact; below NS, at least KEEP are, the
-         * rest are the screen's approximations (close to the reference's) */
         cw_cpu_screen sc = { 0 };
         CHECK(cw_cpu_screen_build(&sc, w, ws, NS, K) == CW_OK);
         int8_t aq[K + 128];
         memset(aq, 0, sizeof aq);
         float as = cw_quantize_row_i8(aq, x, K), *ap = malloc(NS * sizeof *ap);
         cw_ref_screen_i4(&sc.s, aq, K + 128, &as, 1, ap, NS, 0, NS);
-        size_t n_exact = 0, approx = 0;
-        for (size_t j = 0; j < N; j++) {
-            if (j >= NS) CHECK_MSG(y[t][j] == ex[j], "threads %d col %zu: %g vs %g", t + 1, j, y[t][j], ex[j]);
-            else if (y[t][j] == ex[j]) n_exact++;
-            else {
-                CHECK_MSG(fabs(y[t][j] - ap[j]) <= 1e-6 * screen_mag(&sc.s, j, aq, as) + 1e-30, "threads %d col %zu: %g vs screen %g",
-                          t + 1, j, y[t][j], ap[j]);
-                approx++;
-            }
-            if (t) CHECK(y[t][j] == y[0][j]);
-        }
-        CHECK(n_exact >= KEEP);
-        CHECK(approx > N / 2); /* the screen did change the columns it may */
-        /* here the exact product's best column is among the exact ones (not a promise of the op) */
-        size_t bx = 0;
-        for (size_t j = 1; j < NS; j++) bx = ex[j] > ex[bx] ? j : bx;
-        CHECK(y[t][bx] == ex[bx]);
-        /* two rows: each row what it gets alone */
-        float *e2 = malloc(2 * N * sizeof *e2);
-        run(be, 1, x, 2, &wt, NS, KEEP, y2);
-        run(be, 1, x + K, 1, &wt, NS, KEEP, e2);
-        CHECK(memcmp(y2, y[t], N * sizeof *y2) == 0);
-        CHECK(memcmp(y2 + N, e2, N * sizeof *e2) == 0);
-        free(e2), free(ap);
+        check_op(be, &wt, x, &sc.s, aq, as, ap, ex, y[t], y[0], t, "int8");
+        free(ap);
         cw_cpu_screen_free(&sc);
         be->ops->buf_free(be, bw), be->ops->buf_free(be, bs);
         cw_backend_free(be);
@@ -295,7 +307,7 @@ static void test_op(void)
  * the same for any thread count; two rows each what it gets alone. */
 static void test_op_bf16(void)
 {
-    enum { N = 3000, K = 384, NS = 2900, KEEP = 64 };
+    enum { N = OP_N, K = OP_K, NS = OP_NS };
     uint64_t s = 17;
     uint16_t *w = malloc((size_t)N * K * sizeof *w);
     float *wf = malloc((size_t)N * K * sizeof *wf), x[2 * K];
@@ -316,7 +328,7 @@ static void test_op_bf16(void)
     memset(aq, 0, sizeof aq);
     float as = cw_quantize_row_i8(aq, x, K);
     cw_ref_screen_i4(&sc.s, aq, K + 128, &as, 1, ap, NS, 0, NS);
-    float *ex = malloc(N * sizeof *ex), *y[3], *y2 = malloc(2 * N * sizeof *y2), *e2 = malloc(N * sizeof *e2);
+    float *ex = malloc(N * sizeof *ex), *y[3];
     cw_backend_params p = cw_backend_default_params();
     p.lowp = 1;
     for (int t = 0; t < 3; t++) {
@@ -326,34 +338,13 @@ static void test_op_bf16(void)
         cw_buf *bw = up(be, w, (size_t)N * K * sizeof *w);
         cw_weight wt = { .dtype = CW_DTYPE_BF16, .rows = N, .cols = K, .data = bw };
         y[t] = malloc(N * sizeof *y[t]);
-        run(be, 0, x, 1, &wt, NS, KEEP, ex);
-        run(be, 1, x, 1, &wt, NS, KEEP, y[t]);
-        size_t n_exact = 0, approx = 0;
-        for (size_t j = 0; j < N; j++) {
-            if (j >= NS) CHECK_MSG(y[t][j] == ex[j], "bf16 threads %d col %zu: %g vs %g", t + 1, j, y[t][j], ex[j]);
-            else if (y[t][j] == ex[j]) n_exact++;
-            else {
-                CHECK_MSG(fabs(y[t][j] - ap[j]) <= 1e-6 * screen_mag(&sc.s, j, aq, as) + 1e-30,
-                          "bf16 threads %d col %zu: %g vs screen %g", t + 1, j, y[t][j], ap[j]);
-                approx++;
-            }
-            if (t) CHECK(y[t][j] == y[0][j]);
-        }
-        CHECK(n_exact >= KEEP);
-        CHECK(approx > N / 2);
-        size_t bx = 0;
-        for (size_t j = 1; j < NS; j++) bx = ex[j] > ex[bx] ? j : bx;
-        CHECK(y[t][bx] == ex[bx]);
-        run(be, 1, x, 2, &wt, NS, KEEP, y2);
-        run(be, 1, x + K, 1, &wt, NS, KEEP, e2);
-        CHECK(memcmp(y2, y[t], N * sizeof *y2) == 0);
-        CHECK(memcmp(y2 + N, e2, N * sizeof *e2) == 0);
+        check_op(be, &wt, x, &sc.s, aq, as, ap, ex, y[t], y[0], t, "bf16");
         be->ops->buf_free(be, bw);
         cw_backend_free(be);
     }
     for (int t = 0; t < 3; t++) free(y[t]);
     cw_cpu_screen_free(&sc), cw_cpu_screen_free(&ref);
-    free(w), free(wf), free(wq), free(ws), free(ap), free(ex), free(y2), free(e2);
+    free(w), free(wf), free(wq), free(ws), free(ap), free(ex);
 }
 
 int main(void)
