@@ -100,8 +100,8 @@ cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t 
     }
     for (size_t r = 0; r < n; r++) {
         for (size_t e = 0; e < k; e++) f[e] = cw_bf16_to_f32(w[r * k + e]);
-        float scale = cw_quantize_row_i8(q, f, k); /* 0 for a zero row: its groups are left out */
-        screen_row(sc->q + r * ld, sc->d + r * (ld / 16), q, scale > 0.0f ? scale : 1.0f, k, ld);
+        float scale = cw_quantize_row_i8(q, f, k); /* a zero row: q = 0, scale 1; its groups are left out */
+        screen_row(sc->q + r * ld, sc->d + r * (ld / 16), q, scale, k, ld);
     }
     free(f), free(q);
     sc->wdata = w;
