@@ -276,4 +276,16 @@ struct cw_backend {
 cw_status cw_backend_create(const cw_backend_params *params, cw_backend **out);
 void cw_backend_free(cw_backend *be); /* NULL is fine */
 
+/* y = gelu(x . W^T + bias), rows of class m_class (linear_rows; 0: m): the
+ * back end's linear_gelu, or the ops it stands for where it has none. */
+static inline cw_status cw_backend_linear_gelu(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias,
+                                               size_t m, size_t m_class)
+{
+    const cw_backend_ops *op = be->ops;
+    if (op->linear_gelu) return op->linear_gelu(be, y, x, w, bias, m, m_class);
+    cw_status s = op->linear_rows && m_class ? op->linear_rows(be, y, x, w, bias, m, m_class)
+                                             : op->linear(be, y, x, w, bias, m);
+    return s != CW_OK ? s : op->gelu(be, y, m * w->rows);
+}
+
 #endif

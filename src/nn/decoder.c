@@ -378,12 +378,8 @@ static cw_status mlp(cw_decoder *dc, size_t l, size_t rows)
     size_t d = dc->d;
     TRY(op->layernorm(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->x, 0), cw_ref_at(b->mlp_ln.gamma, 0),
                       cw_ref_at(b->mlp_ln.beta, 0), rows, d, 1e-5f));
-    if (op->linear_gelu) {
-        TRY(op->linear_gelu(be, cw_ref_at(dc->f, 0), cw_ref_at(dc->h, 0), &b->mlp0.w, cw_ref_at(b->mlp0.b, 0), rows, 0));
-    } else {
-        TRY(op->linear(be, cw_ref_at(dc->f, 0), cw_ref_at(dc->h, 0), &b->mlp0.w, cw_ref_at(b->mlp0.b, 0), rows));
-        TRY(op->gelu(be, cw_ref_at(dc->f, 0), rows * 4 * d));
-    }
+    TRY(cw_backend_linear_gelu(be, cw_ref_at(dc->f, 0), cw_ref_at(dc->h, 0), &b->mlp0.w, cw_ref_at(b->mlp0.b, 0),
+                               rows, 0));
     TRY(op->linear(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->f, 0), &b->mlp2.w, cw_ref_at(b->mlp2.b, 0), rows));
     return op->add(be, cw_ref_at(dc->x, 0), cw_ref_at(dc->x, 0), cw_ref_at(dc->h, 0), rows * d);
 }
@@ -608,18 +604,15 @@ static cw_status items_linear_act(cw_decoder *dc, const items_plan *pl, cw_buf *
                                   cw_buf *bias, int gelu)
 {
     cw_backend *be = dc->w->be;
-    const cw_backend_ops *op = be->ops;
-    int fused = gelu && op->linear_gelu;
     for (size_t g0 = 0; g0 < pl->n;) {
         size_t nn = pl->items[dc->it_ord[g0]].n_new, g1 = g0 + 1;
         while (g1 < pl->n && pl->items[dc->it_ord[g1]].n_new == nn) g1++;
         size_t r0 = dc->it_row[g0], rows = (g1 - g0) * nn;
         cw_ref yr = cw_ref_at(y, r0 * w->rows), xr = cw_ref_at(x, r0 * w->cols);
         cw_ref br = bias ? cw_ref_at(bias, 0) : cw_ref_none();
-        TRY(fused ? op->linear_gelu(be, yr, xr, w, br, rows, nn) : op->linear_rows(be, yr, xr, w, br, rows, nn));
+        TRY(gelu ? cw_backend_linear_gelu(be, yr, xr, w, br, rows, nn) : be->ops->linear_rows(be, yr, xr, w, br, rows, nn));
         g0 = g1;
     }
-    if (gelu && !fused) TRY(op->gelu(be, cw_ref_at(y, 0), pl->rows * w->rows));
     return CW_OK;
 }
 

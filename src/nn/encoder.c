@@ -120,12 +120,8 @@ static cw_status mlp(cw_encoder *e, const cw_nn_block *blk, size_t rows)
     size_t d = e->d;
     TRY(op->layernorm(be, cw_ref_at(e->h, 0), cw_ref_at(e->x, 0), cw_ref_at(blk->mlp_ln.gamma, 0),
                       cw_ref_at(blk->mlp_ln.beta, 0), rows, d, 1e-5f));
-    if (op->linear_gelu) { /* GELU while each tile of f is in cache */
-        TRY(op->linear_gelu(be, cw_ref_at(e->f, 0), cw_ref_at(e->h, 0), &blk->mlp0.w, cw_ref_at(blk->mlp0.b, 0), rows, 0));
-    } else {
-        TRY(op->linear(be, cw_ref_at(e->f, 0), cw_ref_at(e->h, 0), &blk->mlp0.w, cw_ref_at(blk->mlp0.b, 0), rows));
-        TRY(op->gelu(be, cw_ref_at(e->f, 0), rows * 4 * d));
-    }
+    TRY(cw_backend_linear_gelu(be, cw_ref_at(e->f, 0), cw_ref_at(e->h, 0), &blk->mlp0.w, cw_ref_at(blk->mlp0.b, 0),
+                               rows, 0));
     TRY(op->linear(be, cw_ref_at(e->h, 0), cw_ref_at(e->f, 0), &blk->mlp2.w, cw_ref_at(blk->mlp2.b, 0), rows));
     return op->add(be, cw_ref_at(e->x, 0), cw_ref_at(e->x, 0), cw_ref_at(e->h, 0), rows * d);
 }
