@@ -141,6 +141,26 @@ static void test_amx_emulated(void)
                         for (size_t p = 0; p < k; p++) mag += fabs((double)xr[i * k + p] * cw_bf16_to_f32(wb[j * k + p]));
                         CHECK_NEAR(c1[i * n + j], c0[i * n + j], 1e-6 * (double)k * mag + 1e-30);
                     }
+                /* W packed and A converted once (in two parts each), then two column
+                 * slices from inside a block: the same sums in the same order */
+                size_t l16 = (k + 31) / 32 * 32, nb16 = (n + CW_AMX_PACK_COLS - 1) / CW_AMX_PACK_COLS;
+                char *bp16 = malloc(cw_emu_amx_pack_bf16_bytes(&g));
+                uint16_t *a16 = malloc((m + 32) * l16 * sizeof *a16);
+                memset(a16, 0, (m + 32) * l16 * sizeof *a16);
+                cw_emu_amx_bf16_rows(a16, l16, x, m / 2, k);
+                cw_emu_amx_bf16_rows(a16 + m / 2 * l16, l16, x, m - m / 2, k); /* rows of x again: any values */
+                cw_emu_amx_bf16_rows(a16 + m / 2 * l16, l16, x + m / 2 * k, m - m / 2, k);
+                cw_emu_amx_pack_bf16(&g, 0, nb16 / 2, bp16);
+                cw_emu_amx_pack_bf16(&g, nb16 / 2, nb16, bp16);
+                float *c2 = malloc(m * n * sizeof *c2);
+                memcpy(c2, c1, m * n * sizeof *c2);
+                cw_gemm gp = g;
+                gp.a = NULL, gp.bp = bp16, gp.a16 = a16, gp.lda16 = l16;
+                memset(c1, 0xff, m * n * sizeof *c1);
+                cw_emu_amx_gemm_bf16(&gp, 0, m, 0, n / 3, NULL);
+                cw_emu_amx_gemm_bf16(&gp, 0, m, n / 3, n, NULL);
+                CHECK_MSG(memcmp(c1, c2, m * n * sizeof *c1) == 0, "packed bf16 m %zu k %zu n %zu", m, k, n);
+                free(bp16), free(a16), free(c2);
                 free(x), free(xr), free(as), free(wf), free(ws), free(bias), free(aq), free(wq), free(wb), free(c0), free(c1);
             }
 }

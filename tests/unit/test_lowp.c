@@ -82,6 +82,10 @@ typedef struct {
     /* W packed once first (cw_i8_gemm.bp), for i8 */
     size_t (*pack_bytes)(const cw_i8_gemm *);
     void (*pack)(const cw_i8_gemm *, size_t, size_t, int8_t *);
+    /* W packed and A converted once first (cw_gemm.bp, .a16), for bf16 */
+    size_t (*pack16_bytes)(const cw_gemm *);
+    void (*pack16)(const cw_gemm *, size_t, size_t, void *);
+    void (*rows16)(uint16_t *, size_t, const float *, size_t, size_t);
 } variant;
 
 /* The kernels this CPU runs; the others are printed as skipped. */
@@ -89,34 +93,38 @@ static size_t variants(variant *v)
 {
     size_t n = 0;
     v[n++] = (variant){ "ref", cw_ref_quant_rows, cw_ref_bf16_round, cw_ref_gemm_i8, cw_ref_gemm,
-                        cw_ref_gemm_scratch_floats, NULL, NULL };
+                        cw_ref_gemm_scratch_floats, NULL, NULL, NULL, NULL, NULL };
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
     cw_cpu_detect(&f);
     int avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     if (f.avx2 && f.fma && f.f16c)
         v[n++] = (variant){ "avx2", cw_avx2_quant_rows, cw_avx2_bf16_round, cw_avx2_gemm_i8, cw_avx2_gemm,
-                            cw_avx2_gemm_scratch_floats, NULL, NULL };
+                            cw_avx2_gemm_scratch_floats, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx2 lowp kernels (no AVX2+FMA+F16C)\n");
-    if (avx512) v[n++] = (variant){ "avx512", cw_avx512_quant_rows, NULL, NULL, NULL, NULL, NULL, NULL };
+    if (avx512) v[n++] = (variant){ "avx512", cw_avx512_quant_rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512 quant_rows (no AVX-512)\n");
     if (avx512 && f.avx512_vnni)
-        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512-vnni int8 kernel (no AVX512-VNNI)\n");
     if (avx512 && f.avx512_bf16)
-        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL };
+        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512-bf16 kernel (no AVX512-BF16)\n");
 #ifdef CW_HAVE_AMX
     /* tested wherever the CPU has AMX, whether or not CW_AMX=1 enables it */
     if (avx512 && f.amx_tile && f.amx_int8 && f.avx512_vnni)
     {
-        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
         v[n++] = (variant){ "amx-int8 packed", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, cw_amx_pack_i8_bytes,
-                            cw_amx_pack_i8 };
+                            cw_amx_pack_i8, NULL, NULL, NULL };
     }
     else printf("  skipped: amx-int8 kernel (no AMX-INT8 granted)\n");
     if (avx512 && f.amx_tile && f.amx_bf16 && f.avx512_bf16)
-        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL };
+    {
+        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "amx-bf16 packed", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats,
+                            NULL, NULL, cw_amx_pack_bf16_bytes, cw_amx_pack_bf16, cw_amx_bf16_rows };
+    }
     else printf("  skipped: amx-bf16 kernel (no AMX-BF16 granted)\n");
 #endif
 #else
@@ -196,6 +204,28 @@ static void test_gemm_kernels(void)
                         v[vi].pack(&qg, nb / 3, nb, bp);
                         qg.bp = bp;
                     }
+                    if (v[vi].pack16 && m <= CW_AMX_GEMV_MAX_M) continue; /* never packed: AVX-512 reads a */
+                    if (v[vi].pack16) { /* both in uneven parts; A with 32 rows of garbage after it */
+                        size_t nb = (n + CW_AMX_PACK_COLS - 1) / CW_AMX_PACK_COLS, l16 = (k + 31) / 32 * 32;
+                        uint16_t *a16 = malloc((m + 32) * l16 * sizeof *a16);
+                        bp = malloc(v[vi].pack16_bytes(&bg) + (m + 32) * l16 * sizeof *a16);
+                        memset(a16, 0x7f, (m + 32) * l16 * sizeof *a16);
+                        v[vi].rows16(a16, l16, x, m / 3, k);
+                        v[vi].rows16(a16 + m / 3 * l16, l16, x + m / 3 * k, m - m / 3, k);
+                        for (size_t i = 0; i < m; i++)
+                            for (size_t p = 0; p < l16; p++) {
+                                uint32_t u = 0;
+                                if (p < k) memcpy(&u, &xr[i * k + p], sizeof u);
+                                CHECK_MSG(a16[i * l16 + p] == (p < k ? u >> 16 : 0), "%s rows m %zu k %zu [%zu][%zu]",
+                                          v[vi].name, m, k, i, p);
+                            }
+                        v[vi].pack16(&bg, 0, nb / 3, bp);
+                        v[vi].pack16(&bg, nb / 3, nb, bp);
+                        memcpy((char *)bp + v[vi].pack16_bytes(&bg), a16, (m + 32) * l16 * sizeof *a16);
+                        free(a16);
+                        bg.bp = bp, bg.a16 = (const uint16_t *)(const void *)((char *)bp + v[vi].pack16_bytes(&bg));
+                        bg.lda16 = l16, bg.a = NULL;
+                    }
                     /* whole, then in 4 uneven slices (rows, then columns) */
                     size_t cuts[3][4] = { { 0, m, 0, n }, { 0, m / 3, 0, n }, { 0, m, 0, n / 2 } };
                     for (int cut = 0; cut < 3; cut++) {
@@ -227,7 +257,7 @@ static void test_gemm_kernels(void)
                             free(scr);
                         }
                     }
-                    qg.bp = NULL;
+                    qg.bp = NULL, bg.bp = NULL, bg.a16 = NULL, bg.a = xr;
                     free(bp);
                 }
                 free(x), free(xr), free(wf), free(ws), free(bias), free(wq), free(aq), free(wb), free(as);

@@ -15,6 +15,9 @@
 #define cw_amx_gemm_bf16 cw_emu_amx_gemm_bf16
 #define cw_amx_pack_i8 cw_emu_amx_pack_i8
 #define cw_amx_pack_i8_bytes cw_emu_amx_pack_i8_bytes
+#define cw_amx_pack_bf16 cw_emu_amx_pack_bf16
+#define cw_amx_pack_bf16_bytes cw_emu_amx_pack_bf16_bytes
+#define cw_amx_bf16_rows cw_emu_amx_bf16_rows
 #endif
 #include "backend/cpu/cpu.h"
 #include "backend/cpu/amx_tiles.h"
@@ -85,14 +88,14 @@ static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
     }
 }
 #else
-/* d [16][64]: quad q of columns j0 + c (c < 16) from byte kk on at [q][4c]. */
-CW_TARGET_AMX static void pack_tile_i8(const cw_i8_gemm *g, size_t j0, size_t kk, int8_t *d)
+/* d [16][64]: the 4-byte unit q (an int8 quad, a bf16 pair) of rows r < 16
+ * of w (row stride ldw bytes; rows from `rows` on zero) at [q][4r]; each row
+ * has `left` bytes from w on (zeros past them). */
+CW_TARGET_AMX static void pack_tile(const char *w, size_t ldw, size_t rows, size_t left, char *d)
 {
-    size_t left = g->k - kk;
     __mmask64 mk = left >= TB ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
     __m512i r[16], t[16];
-    for (size_t c = 0; c < 16; c++)
-        r[c] = j0 + c < g->n ? _mm512_maskz_loadu_epi8(mk, g->w + (j0 + c) * g->ldw + kk) : _mm512_setzero_si512();
+    for (size_t c = 0; c < 16; c++) r[c] = c < rows ? _mm512_maskz_loadu_epi8(mk, w + c * ldw) : _mm512_setzero_si512();
     /* quads 4L + e of rows 4a .. 4a + 3 in 128-bit lane L of t[4a + e] */
     for (size_t a = 0; a < 16; a += 4) {
         __m512i lo0 = _mm512_unpacklo_epi32(r[a], r[a + 1]), hi0 = _mm512_unpackhi_epi32(r[a], r[a + 1]);
@@ -113,10 +116,22 @@ CW_TARGET_AMX static void pack_tile_i8(const cw_i8_gemm *g, size_t j0, size_t kk
     }
 }
 
+/* Tiles [2][kb][16][64] of columns [j0, j0 + 32) of an [n, k] matrix of
+ * `unit`-byte elements (row stride ld elements): 64 bytes of k per tile. */
+CW_TARGET_AMX static void pack_tiles(const void *w, size_t ld, size_t n, size_t k, size_t unit, size_t j0, size_t kb,
+                                     char *bp)
+{
+    for (size_t h = 0; h < 2; h++) {
+        size_t c0 = j0 + 16 * h, rows = c0 < n ? n - c0 : 0;
+        const char *src = (const char *)w + c0 * ld * unit;
+        for (size_t t = 0; t < kb; t++)
+            pack_tile(src + t * TB, ld * unit, rows, k * unit - t * TB, bp + (h * kb + t) * TR * TB);
+    }
+}
+
 CW_TARGET_AMX static void pack_b_i8(const cw_i8_gemm *g, size_t j0, size_t kb, int8_t *bp)
 {
-    for (size_t h = 0; h < 2; h++)
-        for (size_t t = 0; t < kb; t++) pack_tile_i8(g, j0 + 16 * h, t * TB, bp + (h * kb + t) * TR * TB);
+    pack_tiles(g->w, g->ldw, g->n, g->k, 1, j0, kb, (char *)bp);
 }
 #endif
 
@@ -225,8 +240,9 @@ void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t
 /* ---- bf16 ----------------------------------------------------------------------- */
 
 /* bp [2][kb][16][64]: bf16 pair q of 32-element block t of column c at
- * [c/16][t][q][(c%16)*4]; zero past k, n. A pair (4 bytes) at a time, as
- * pack_b_i8 moves quads. */
+ * [c/16][t][q][(c%16)*4]; zero past k, n. The emulation moves a pair (4
+ * bytes) at a time; the AVX-512 version transposes as the int8 packing. */
+#ifdef CW_AMX_EMULATE
 static void pack_b_bf16(const cw_gemm *g, size_t j0, size_t kb, uint16_t *bp)
 {
     memset(bp, 0, 2 * kb * TR * TB);
@@ -239,6 +255,52 @@ static void pack_b_bf16(const cw_gemm *g, size_t j0, size_t kb, uint16_t *bp)
         if (g->k & 1) d[full * (TB / 2)] = w[g->k - 1];
     }
 }
+#else
+CW_TARGET_AMX static void pack_b_bf16(const cw_gemm *g, size_t j0, size_t kb, uint16_t *bp)
+{
+    pack_tiles(g->b, g->ldb, g->n, g->k, 2, j0, kb, (char *)bp);
+}
+#endif
+
+size_t cw_amx_pack_bf16_bytes(const cw_gemm *g)
+{
+    return (g->n + BC - 1) / BC * 2 * ((g->k + 31) / 32) * TR * TB;
+}
+
+void cw_amx_pack_bf16(const cw_gemm *g, size_t b0, size_t b1, void *bp)
+{
+    size_t kb = (g->k + 31) / 32, per = 2 * kb * TR * TB;
+    for (size_t b = b0; b < b1; b++) pack_b_bf16(g, b * BC, kb, (uint16_t *)(void *)((char *)bp + b * per));
+}
+
+/* a16 [rows][lda]: x [rows, k] rounded to bf16 (nearest even; the upper
+ * halves of bf16_round's floats), zero from k to lda, a multiple of 32. */
+#ifdef CW_AMX_EMULATE
+void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k)
+{
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t kk = 0; kk < k; kk++) a16[r * lda + kk] = cw_f32_to_bf16(x[r * k + kk]);
+        for (size_t kk = k; kk < lda; kk++) a16[r * lda + kk] = 0;
+    }
+}
+#else
+CW_TARGET_AMX void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k)
+{
+    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), quiet = _mm512_set1_epi32(0x00400000);
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * k;
+        uint16_t *d = a16 + r * lda;
+        for (size_t kk = 0; kk < lda; kk += 16) {
+            __mmask16 m = kk >= k ? 0 : k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1);
+            __m512 f = _mm512_maskz_loadu_ps(m, xr + kk);
+            __m512i b = _mm512_castps_si512(f);
+            __m512i v = _mm512_add_epi32(b, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
+            v = _mm512_mask_mov_epi32(v, _mm512_cmp_ps_mask(f, f, _CMP_UNORD_Q), _mm512_or_si512(b, quiet));
+            _mm256_storeu_si256((__m256i *)(void *)(d + kk), _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
+        }
+    }
+}
+#endif
 
 /* ab [rows][ld/2]: the upper halves of A's floats (exact: A holds values
  * rounded to bf16), zero past k; 16 lanes at a time (scalar in the emulation). */
@@ -256,10 +318,10 @@ static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size
     }
 }
 
-static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr, size_t nc)
+static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr, size_t q0, size_t q1)
 {
     for (size_t r = 0; r < mr; r++)
-        for (size_t q = 0; q < nc; q++) {
+        for (size_t q = q0; q < q1; q++) {
             float s = acc[r * BC + q];
             g->c[(i + r) * g->ldc + j + q] = g->bias ? g->bias[j + q] + s : s;
         }
@@ -278,12 +340,13 @@ CW_TARGET_AMX static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint
     }
 }
 
-/* c[i + r][j + q] = acc (+ bias) for the 32 x 32 block, 16 lanes at a time. */
+/* c[i + r][j + q] = acc (+ bias) for the 32 x 32 block, columns q0 <= q < q1,
+ * 16 lanes at a time. */
 CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr,
-                                           size_t nc)
+                                           size_t q0, size_t q1)
 {
-    for (size_t q = 0; q < nc; q += 16) {
-        __mmask16 m = nc - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (nc - q)) - 1);
+    for (size_t q = q0; q < q1; q += 16) {
+        __mmask16 m = q1 - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q1 - q)) - 1);
         __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
         for (size_t r = 0; r < mr; r++) {
             __m512 s = _mm512_maskz_loadu_ps(m, acc + r * BC + q);
@@ -293,34 +356,27 @@ CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, s
 }
 #endif
 
-/* As gemm_i8_amx: B packed whole, then row blocks of A against every column block. */
-CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+/* Rows [m0, m1) x columns [n0, n1) from A's bf16 rows a (row i of the
+ * product at a + (i - m0) * ld bytes, readable up to the next multiple of 32
+ * rows) and B's column blocks bp from column `base` on. */
+CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const char *a, size_t ld, const char *bp, size_t base,
+                                      size_t m0, size_t m1, size_t n0, size_t n1)
 {
-    size_t kb = (g->k + 31) / 32, ld = kb * TB; /* A rows as bf16, bytes */
-    size_t rows = (m1 - m0 + BR - 1) / BR * BR;
-    size_t nb = (n1 - n0 + BC - 1) / BC, per = 2 * kb * TR * TB;
-    char *bp = malloc(nb * per);
-    uint16_t *ab = calloc(rows, ld);
-    float *c = malloc(BR * BC * sizeof *c);
-    if (!bp || !ab || !c) {
-        free(bp), free(ab), free(c);
-        return 0;
-    }
-    a_to_bf16(g, m0, m1, ab, ld);
-    for (size_t b = 0; b < nb; b++) pack_b_bf16(g, n0 + b * BC, kb, (uint16_t *)(void *)(bp + b * per));
+    size_t kb = (g->k + 31) / 32, per = 2 * kb * TR * TB, nb = (n1 - base + BC - 1) / BC;
+    float c[BR * BC];
     configure();
     for (size_t i = m0; i < m1; i += BR) {
-        const char *a = (const char *)ab + (i - m0) * ld;
+        const char *ai = a + (i - m0) * ld;
         for (size_t b = 0; b < nb; b++) {
-            size_t j = n0 + b * BC, nc = n1 - j < BC ? n1 - j : BC;
+            size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
             const char *bb = bp + b * per;
             TILE_ZERO(0);
             TILE_ZERO(1);
             TILE_ZERO(2);
             TILE_ZERO(3);
             for (size_t t = 0; t < kb; t++) {
-                TILE_LOAD(4, a + t * TB, ld);
-                TILE_LOAD(5, a + TR * ld + t * TB, ld);
+                TILE_LOAD(4, ai + t * TB, ld);
+                TILE_LOAD(5, ai + TR * ld + t * TB, ld);
                 TILE_LOAD(6, bb + t * TR * TB, TB);
                 TILE_LOAD(7, bb + (kb + t) * TR * TB, TB);
                 TILE_DPBF16PS(0, 4, 6);
@@ -332,12 +388,36 @@ CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, s
             TILE_STORE(1, c + 16, BC * sizeof *c);
             TILE_STORE(2, c + TR * BC, BC * sizeof *c);
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
-            store_bf16_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, nc);
+            store_bf16_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
         cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, n0, n1);
     }
     TILE_RELEASE();
-    free(bp), free(ab), free(c);
+}
+
+/* As gemm_i8_amx: B packed whole (here, or once for all threads in g->bp,
+ * with A's rows in g->a16), then row blocks of A against every column block. */
+CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
+{
+    size_t kb = (g->k + 31) / 32, ld = kb * TB; /* A rows as bf16, bytes */
+    if (g->bp) {
+        size_t base = n0 / BC * BC;
+        bf16_blocks(g, (const char *)(g->a16 + m0 * g->lda16), g->lda16 * 2,
+                    (const char *)g->bp + base / BC * 2 * kb * TR * TB, base, m0, m1, n0, n1);
+        return 1;
+    }
+    size_t rows = (m1 - m0 + BR - 1) / BR * BR;
+    size_t nb = (n1 - n0 + BC - 1) / BC, per = 2 * kb * TR * TB;
+    char *bp = malloc(nb * per);
+    uint16_t *ab = calloc(rows, ld);
+    if (!bp || !ab) {
+        free(bp), free(ab);
+        return 0;
+    }
+    a_to_bf16(g, m0, m1, ab, ld);
+    for (size_t b = 0; b < nb; b++) pack_b_bf16(g, n0 + b * BC, kb, (uint16_t *)(void *)(bp + b * per));
+    bf16_blocks(g, (const char *)ab, ld, bp, n0, m0, m1, n0, n1);
+    free(bp), free(ab);
     return 1;
 }
 

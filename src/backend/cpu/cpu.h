@@ -41,6 +41,11 @@ typedef struct {
      * while its tile is still in cache: linear_gelu, bit for bit a product
      * and then cpu_gelu over C. */
     cw_post_fn post;
+    /* BF16 with the kernel table's pack_bf16 (NULL: none): W packed whole by
+     * it, and A's rows as bf16 by pack_bf16_rows, a16 [m + 32][lda16]
+     * (rows past m readable, any values); the kernel reads these, not a. */
+    const void *bp;
+    const uint16_t *a16; size_t lda16;
 } cw_gemm;
 
 static inline size_t cw_gemm_class(const cw_gemm *g) { return g->m_class ? g->m_class : g->m; }
@@ -101,6 +106,14 @@ typedef struct {
     size_t (*pack_i8_bytes)(const cw_i8_gemm *g);
     void (*pack_i8)(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp);
     size_t pack_i8_cols, pack_i8_min_m;
+    /* Optional (NULL), as pack_i8 for the BF16 product of more than
+     * pack_bf16_min_m rows: W packed once (cw_gemm.bp; column blocks of
+     * pack_bf16_cols) and A's rows converted once (cw_gemm.a16, rows of k
+     * rounded up to 32 elements) for every thread's slice. */
+    size_t (*pack_bf16_bytes)(const cw_gemm *g);
+    void (*pack_bf16)(const cw_gemm *g, size_t b0, size_t b1, void *bp);
+    void (*pack_bf16_rows)(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k);
+    size_t pack_bf16_cols, pack_bf16_min_m;
     /* the BF16 product on rounded activations (a cw_gemm with bt BF16) */
     void (*gemm_bf16)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
     size_t (*gemm_bf16_scratch_floats)(const cw_gemm *g);
@@ -252,6 +265,12 @@ void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float
 #ifdef CW_HAVE_AMX
 /* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */
 void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
+/* Its operands made once per product (cw_gemm.bp, .a16): the bytes of the
+ * packed W and its column blocks [b0, b1) of CW_AMX_PACK_COLS columns; rows of
+ * x [rows, k] as bf16 in a16 [rows][lda] (lda: k rounded up to 32, zeros). */
+size_t cw_amx_pack_bf16_bytes(const cw_gemm *g);
+void cw_amx_pack_bf16(const cw_gemm *g, size_t b0, size_t b1, void *bp);
+void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k);
 /* bf16 attention with AMX-BF16 (amx_attn.c): cw_avx512_attention_bf16's
  * rounding and work items; blocks of fewer than 16 rows go to it. */
 void cw_amx_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);

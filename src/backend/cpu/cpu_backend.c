@@ -230,19 +230,25 @@ typedef struct {
     float *xr;              /* BF16: rounded copy of x */
     int8_t *aq; float *as;  /* I8: quantized rows and scales */
     int8_t *bp;             /* I8: W packed by k->pack_i8, or NULL */
+    cw_gemm *gp;            /* BF16 with k->pack_bf16: bp and a16 to fill, or NULL */
+    size_t pack_cols;       /* columns of a packed W's blocks (0: none) */
 } lowp_job;
 
 static void lowp_prep_worker(int ith, int nth, void *arg)
 {
     const lowp_job *j = arg;
     size_t m = j->q ? j->q->m : j->g->m, k = j->q ? j->q->k : j->g->k, r0, r1;
-    if (j->bp) {
-        size_t nb = (j->q->n + j->k->pack_i8_cols - 1) / j->k->pack_i8_cols;
-        j->k->pack_i8(j->q, nb * (size_t)ith / (size_t)nth, nb * (size_t)(ith + 1) / (size_t)nth, j->bp);
+    if (j->pack_cols) {
+        size_t nb = ((j->q ? j->q->n : j->g->n) + j->pack_cols - 1) / j->pack_cols;
+        size_t b0 = nb * (size_t)ith / (size_t)nth, b1 = nb * (size_t)(ith + 1) / (size_t)nth;
+        if (j->q) j->k->pack_i8(j->q, b0, b1, j->bp);
+        else j->k->pack_bf16(j->gp, b0, b1, (void *)(uintptr_t)j->gp->bp);
     }
     rows_range(ith, nth, m, &r0, &r1);
     if (r0 >= r1) return;
     if (j->q) j->k->quant_rows(j->aq + r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
+    else if (j->gp)
+        j->k->pack_bf16_rows((uint16_t *)(uintptr_t)j->gp->a16 + r0 * j->gp->lda16, j->gp->lda16, j->x + r0 * k, r1 - r0, k);
     else j->k->bf16_round(j->xr + r0 * k, j->x + r0 * k, (r1 - r0) * k);
 }
 
@@ -255,7 +261,7 @@ static void lowp_worker(int ith, int nth, void *arg)
     size_t m = j->q ? j->q->m : j->g->m, n = j->q ? j->q->n : j->g->n;
     size_t m0 = 0, m1 = m, n0 = 0, n1 = n;
     if (j->split_n) {
-        size_t w = j->bp ? j->k->pack_i8_cols : 16, np = (n + w - 1) / w;
+        size_t w = j->pack_cols ? j->pack_cols : 16, np = (n + w - 1) / w;
         n0 = np * (size_t)ith / (size_t)nth * w, n1 = np * (size_t)(ith + 1) / (size_t)nth * w;
         if (n1 > n) n1 = n;
     } else {
@@ -285,6 +291,16 @@ static size_t lowp_pack_bytes(const cw_cpu_state *st, const cw_gemm *g, size_t l
     return st->k.pack_i8_bytes(&q);
 }
 
+/* Bytes of W packed once for the BF16 kernel (0: as lowp_pack_bytes), and
+ * elements of a row of A as bf16 for it. */
+static size_t lowp_pack_bf16_bytes(const cw_cpu_state *st, const cw_gemm *g)
+{
+    if (!st->k.pack_bf16 || cw_gemm_class(g) < st->k.pack_bf16_min_m) return 0;
+    return st->k.pack_bf16_bytes(g);
+}
+static size_t lowp_bf16_lda(size_t k) { return (k + 31) / 32 * 32; }
+enum { LOWP_A16_PAD = 32 }; /* rows past m a packed BF16 kernel may read */
+
 /* Floats of scratch linear_lowp_run needs for g. */
 static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t nth)
 {
@@ -293,6 +309,12 @@ static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t
         size_t qb = mul(g->m, lda);
         if (qb == SIZE_MAX) return SIZE_MAX;
         return round16(qb / sizeof(float) + 1) + round16(g->m) + round16(lowp_pack_bytes(st, g, lda) / sizeof(float) + 1);
+    }
+    size_t pb = lowp_pack_bf16_bytes(st, g);
+    if (pb) {
+        size_t ab = mul(mul(g->m + LOWP_A16_PAD, lowp_bf16_lda(g->k)), sizeof(uint16_t));
+        if (ab == SIZE_MAX) return SIZE_MAX;
+        return round16(ab / sizeof(float) + 1) + round16(pb / sizeof(float) + 1);
     }
     size_t per = round16(st->k.gemm_bf16_scratch_floats(g)) + 16;
     return round16(mul(g->m, g->k)) + nth * per;
@@ -309,15 +331,31 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
         j.aq = (int8_t *)scr;
         j.as = scr + round16(mul(g->m, lda) / sizeof(float) + 1);
         cw_i8_gemm q = lowp_i8(g, j.aq, lda, j.as);
-        if (lowp_pack_bytes(st, g, lda)) q.bp = j.bp = (int8_t *)(j.as + round16(g->m));
+        if (lowp_pack_bytes(st, g, lda)) {
+            q.bp = j.bp = (int8_t *)(j.as + round16(g->m));
+            j.pack_cols = st->k.pack_i8_cols;
+        }
         j.q = &q;
         pool_run(be, lowp_prep_worker, &j, j.bp ? SIZE_MAX : mul(g->m, g->k));
         cw_threadpool_run(be->pool, lowp_worker, &j);
         return;
     }
+    cw_gemm gb = *g;
+    size_t pb = lowp_pack_bf16_bytes(st, g);
+    if (pb) { /* A's bf16 rows, then W's tiles, made once for all threads */
+        size_t lda16 = lowp_bf16_lda(g->k), ab = (g->m + LOWP_A16_PAD) * lda16 * sizeof(uint16_t);
+        uint16_t *a16 = (uint16_t *)(void *)scr;
+        memset(a16 + g->m * lda16, 0, LOWP_A16_PAD * lda16 * sizeof *a16);
+        gb.a = NULL, gb.a16 = a16, gb.lda16 = lda16, gb.bp = scr + round16(ab / sizeof(float) + 1);
+        j.g = j.gp = &gb;
+        j.scratch = scr; /* unused: the packed kernel needs none */
+        j.pack_cols = st->k.pack_bf16_cols;
+        pool_run(be, lowp_prep_worker, &j, SIZE_MAX);
+        cw_threadpool_run(be->pool, lowp_worker, &j);
+        return;
+    }
     size_t xf = round16(mul(g->m, g->k));
     j.per = round16(st->k.gemm_bf16_scratch_floats(g)) + 16;
-    cw_gemm gb = *g;
     gb.a = j.xr = scr;
     j.g = &gb;
     j.scratch = scr + xf;

@@ -123,6 +123,10 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->pack_i8_bytes = NULL;
     k->pack_i8 = NULL;
     k->pack_i8_cols = k->pack_i8_min_m = 0;
+    k->pack_bf16_bytes = NULL;
+    k->pack_bf16 = NULL;
+    k->pack_bf16_rows = NULL;
+    k->pack_bf16_cols = k->pack_bf16_min_m = 0;
     k->gemm_bf16 = cw_ref_gemm;
     k->gemm_bf16_scratch_floats = cw_ref_gemm_scratch_floats;
     k->gemm_bf16_name = "ref";
@@ -180,6 +184,11 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         if (f.amx_bf16 && f.avx512_bf16) {
             k->gemm_bf16 = cw_amx_gemm_bf16;
             k->gemm_bf16_name = "amx-bf16 (m > 8), avx512-bf16";
+            k->pack_bf16_bytes = cw_amx_pack_bf16_bytes;
+            k->pack_bf16 = cw_amx_pack_bf16;
+            k->pack_bf16_rows = cw_amx_bf16_rows;
+            k->pack_bf16_cols = CW_AMX_PACK_COLS;
+            k->pack_bf16_min_m = CW_AMX_GEMV_MAX_M + 1;
             if (k->attention_lowp == cw_avx512_attention_bf16) {
                 k->attention_lowp = cw_amx_attention_bf16;
                 k->attn_lowp_scratch_floats = cw_amx_attn_bf16_scratch_floats;
