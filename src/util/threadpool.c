@@ -13,7 +13,7 @@
 
 #include "util/error.h"
 
-#define CW_POOL_SPIN 4096 /* polls before sleeping */
+#define CW_POOL_SPIN 65536 /* polls before sleeping */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cw_cpu_relax() __builtin_ia32_pause()

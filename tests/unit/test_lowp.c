@@ -417,6 +417,13 @@ static void test_backend_threads(void)
         run_linear(exact, x, m, k, wh, CW_DTYPE_F16, NULL, n, bias, y0);
         run_linear(be[2][1], x, m, k, wh, CW_DTYPE_F16, NULL, n, bias, y1);
         CHECK(memcmp(y0, y1, m * n * sizeof *y0) == 0);
+        /* BF16 products of up to 8 rows (decoder steps): the exact mode's too,
+         * activations unrounded (bf16_as_f32) */
+        if (m <= 8) {
+            run_linear(exact, x, m, k, wb, CW_DTYPE_BF16, NULL, n, bias, y0);
+            run_linear(be[2][1], x, m, k, wb, CW_DTYPE_BF16, NULL, n, bias, y1);
+            CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0, "bf16 m %zu: not the float32 product", m);
+        }
         free(x), free(wf), free(ws), free(bias), free(y0), free(y1), free(yf), free(wq), free(wb), free(wh);
     }
     for (int a = 0; a < 3; a++)

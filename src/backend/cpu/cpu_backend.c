@@ -301,6 +301,15 @@ static size_t lowp_pack_bf16_bytes(const cw_cpu_state *st, const cw_gemm *g)
 static size_t lowp_bf16_lda(size_t k) { return (k + 31) / 32 * 32; }
 enum { LOWP_A16_PAD = 32 }; /* rows past m a packed BF16 kernel may read */
 
+/* A BF16 product of few rows (decoder steps) runs as in exact mode: the
+ * float32 kernel widens W and keeps the activations unrounded. Those
+ * products read every weight once per row group, so their time is W's bytes
+ * either way, and on AVX-512 the FMA route is the faster one (vdpbf16ps does
+ * half the multiply-adds per cycle of FMA on the Xeon measured; base, 5 min,
+ * bf16: 3.83 -> 3.72 s), besides the activations' rounding it drops. */
+enum { LOWP_BF16_F32_MAX_M = 8 };
+static int bf16_as_f32(const cw_gemm *g) { return cw_gemm_class(g) <= LOWP_BF16_F32_MAX_M; }
+
 /* Floats of scratch linear_lowp_run needs for g. */
 static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t nth)
 {
@@ -392,7 +401,8 @@ static cw_status linear_post(cw_backend *be, cw_ref y, cw_ref x, const cw_weight
     cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k,
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .c = py, .ldc = n, .m_class = m_class, .post = post };
-    if (state(be)->lowp && (w->dtype == CW_DTYPE_I8 || w->dtype == CW_DTYPE_BF16)) return linear_lowp(be, &g);
+    if (state(be)->lowp && (w->dtype == CW_DTYPE_I8 || (w->dtype == CW_DTYPE_BF16 && !bf16_as_f32(&g))))
+        return linear_lowp(be, &g);
     float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
     if (!scr) return CW_ERR_NOMEM;
     run_gemm(be, &g, scr);
@@ -428,15 +438,15 @@ typedef struct {
     const cw_cpu_kernels *k;
     const cw_i4_screen *s;
     const cw_i8_gemm *q; /* the screen's quantized rows; I8: also the exact product */
-    const cw_gemm *gb;   /* BF16: the exact product (rows rounded to bf16), or NULL */
-    float *gscr;         /* BF16: gemm_bf16 scratch, [nth + 1][gper] */
+    const cw_gemm *gb;   /* BF16: the exact product (float32 kernel), or NULL */
+    float *gscr;         /* BF16: its scratch, [nth + 1][gper] */
     size_t gper, n_screen;
 } logits_job;
 
 /* Columns [j0, j1) of every row, exactly as linear_rows of class 1 gives them. */
 static void logits_exact(const logits_job *j, size_t i0, size_t i1, size_t j0, size_t j1, float *gscr)
 {
-    if (j->gb) j->k->gemm_bf16(j->gb, i0, i1, j0, j1, gscr);
+    if (j->gb) j->k->gemm(j->gb, i0, i1, j0, j1, gscr); /* class 1: bf16_as_f32 */
     else j->k->gemm_i8(j->q, i0, i1, j0, j1);
 }
 
@@ -473,22 +483,21 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
     TRY_S(logits_screen(st, w, n_screen));
     cw_i8_gemm q = { .m = m, .n = n, .k = k, .lda = st->screen.s.ld * 2, .w = weight_ptr(w), .ldw = k,
                      .wscale = bf16 ? NULL : w->scale->data, .c = py, .ldc = n, .m_class = 1 };
-    cw_gemm gb = { .m = m, .n = n, .k = k, .lda = k, .b = weight_ptr(w), .ldb = k, .bt = CW_DTYPE_BF16,
+    cw_gemm gb = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k, .bt = CW_DTYPE_BF16,
                    .c = py, .ldc = n, .m_class = 1 };
     logits_job j = { .k = &st->k, .s = &st->screen.s, .q = &q, .gb = bf16 ? &gb : NULL, .n_screen = n_screen };
     /* scratch: the quantized rows [m, lda] bytes, their scales, keep indices and
-     * values; BF16: the rows rounded [m, k] and the kernel's scratch per thread */
-    size_t qf = round16(m * q.lda / sizeof(float)), xf = bf16 ? round16(mul(m, k)) : 0;
-    j.gper = bf16 ? round16(st->k.gemm_bf16_scratch_floats(&gb)) + 16 : 0;
-    size_t need = qf + 16 + 2 * round16(keep) + xf + (nth + 1) * j.gper;
+     * values; BF16: the float32 kernel's scratch per thread (bf16_as_f32) */
+    size_t qf = round16(m * q.lda / sizeof(float));
+    j.gper = bf16 ? round16(st->k.gemm_scratch_floats(&gb)) + 16 : 0;
+    size_t need = qf + 16 + 2 * round16(keep) + (nth + 1) * j.gper;
     float *scr = need < SIZE_MAX / 2 ? scratch_get(st, need) : NULL;
     if (!scr) return CW_ERR_NOMEM;
-    float *as = scr + qf, *val = as + 16 + round16(keep), *xr = val + round16(keep);
+    float *as = scr + qf, *val = as + 16 + round16(keep);
     uint32_t *idx = (uint32_t *)(as + 16);
     q.a = (int8_t *)scr, q.ascale = as;
-    j.gscr = xr + xf;
+    j.gscr = val + round16(keep);
     st->k.quant_rows((int8_t *)scr, as, px, m, k, q.lda);
-    if (bf16) st->k.bf16_round(xr, px, m * k), gb.a = xr;
     cw_threadpool_run(be->pool, logits_worker, &j);
     for (size_t i = 0; i < m; i++) {
         size_t nk = cw_cpu_top(py + i * n, n_screen, keep, idx, val);
