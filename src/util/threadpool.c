@@ -13,7 +13,10 @@
 
 #include "util/error.h"
 
-#define CW_POOL_SPIN 65536 /* polls before sleeping */
+/* Polls before sleeping: about 0.6 ms of pause on the Xeon measured (4096,
+ * 40 us, let a worker fall asleep between two decoder steps, which the
+ * serial work between them often outlasts). */
+#define CW_POOL_SPIN 65536
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cw_cpu_relax() __builtin_ia32_pause()
