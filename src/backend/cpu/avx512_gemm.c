@@ -259,10 +259,16 @@ CW_TARGET static void gemm_tile(const cw_gemm *g, size_t i, size_t mr, size_t j,
     for (size_t r = 0; r < mr; r++) memcpy(c + r * g->ldc, t + r * NR, nr * sizeof *t);
 }
 
+/* Elements of an activation row split into even and odd halves by gemv16
+ * (below), and the floats of its scratch. */
+static size_t gemv16_k2(size_t k) { return ((k + 1) / 2 + 15) / 16 * 16; }
+static size_t gemv16_floats(size_t k) { return 2 * CW_GEMV_MAX_M * gemv16_k2(k) + 16; }
+
 size_t cw_avx512_gemm_scratch_floats(const cw_gemm *g)
 {
-    (void)g;
-    return (size_t)KC * NC + (size_t)MC * KC + NR + 16; /* bp, ap, bias, align */
+    size_t packed = (size_t)KC * NC + (size_t)MC * KC + NR + 16; /* bp, ap, bias, align */
+    size_t split = gemv16_floats(g->k); /* gemv16's rows */
+    return packed > split ? packed : split;
 }
 
 CW_TARGET static void gemm_packed(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch)
@@ -358,6 +364,81 @@ CW_TARGET CW_INLINE void gemv_t(const cw_gemm *g, size_t m0, size_t j0, const in
     default: CW_GEMV_ROWS(8, DT); break;       \
     }
 
+/* BF16 W, 32 elements a step: a 64-byte load holds 16 pairs, element 2i in
+ * the low half of 32-bit lane i and 2i + 1 in the high half, and each half
+ * becomes float32 by one shift or one mask (load16 widens 16 elements with a
+ * port-5 shuffle and a shift, the bottleneck of this loop). They meet the
+ * activation rows split once into even and odd elements (ae, ao [MRC][k2],
+ * k2 = ceil(k / 2) rounded up to 16, zeros past k) in two sets of sums,
+ * added at the end: the same arithmetic for a row whatever MRC and RW. */
+#define CW_GEMV16_RW(MRC) ((MRC) <= 2 ? 4 : (MRC) <= 4 ? 2 : 1)
+CW_TARGET CW_INLINE void gemv16_t(const cw_gemm *g, const float *ae, const float *ao, size_t k2, size_t m0, size_t j0,
+                                  const int MRC, const int RW)
+{
+    const uint16_t *w = (const uint16_t *)g->b + j0 * g->ldb;
+    const __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+    __m512 se[4][CW_GEMV_MAX_M], so[4][CW_GEMV_MAX_M];
+    CW_UNROLL for (int q = 0; q < RW; q++)
+        CW_UNROLL for (int r = 0; r < MRC; r++) se[q][r] = so[q][r] = _mm512_setzero_ps();
+    for (size_t p = 0; p < k2; p += 16) {
+        size_t left = g->k - 2 * p; /* > 0: k2 covers k */
+        __mmask32 km = left >= 32 ? ~(__mmask32)0 : (((__mmask32)1 << left) - 1);
+        __m512 we[4], wo[4];
+        CW_UNROLL for (int q = 0; q < RW; q++) {
+            const uint16_t *wq = w + (size_t)q * g->ldb;
+            _mm_prefetch((const char *)(wq + (size_t)(CW_GEMV_PF * RW) * g->ldb + 2 * p), CW_GEMV_HINT);
+            __m512i v = _mm512_maskz_loadu_epi16(km, wq + 2 * p);
+            we[q] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+            wo[q] = _mm512_castsi512_ps(_mm512_and_si512(v, hi));
+        }
+        CW_UNROLL for (int r = 0; r < MRC; r++) {
+            __m512 e = _mm512_load_ps(ae + (size_t)r * k2 + p), o = _mm512_load_ps(ao + (size_t)r * k2 + p);
+            CW_UNROLL for (int q = 0; q < RW; q++) {
+                se[q][r] = _mm512_fmadd_ps(e, we[q], se[q][r]);
+                so[q][r] = _mm512_fmadd_ps(o, wo[q], so[q][r]);
+            }
+        }
+    }
+    CW_UNROLL for (int q = 0; q < RW; q++) {
+        size_t j = j0 + (size_t)q;
+        CW_UNROLL for (int r = 0; r < MRC; r++) {
+            float s = _mm512_reduce_add_ps(_mm512_add_ps(se[q][r], so[q][r]));
+            g->c[(m0 + r) * g->ldc + j] = g->bias ? g->bias[j] + s : s;
+        }
+    }
+}
+
+#define CW_GEMV16_ROWS(MRC)                                                                    \
+    do {                                                                                       \
+        enum { RW = CW_GEMV16_RW(MRC) };                                                       \
+        size_t j = n0;                                                                         \
+        for (; j + RW <= n1; j += RW) gemv16_t(g, ae, ao, k2, m0, j, MRC, RW);                 \
+        for (; j < n1; j++) gemv16_t(g, ae, ao, k2, m0, j, MRC, 1);                            \
+    } while (0)
+
+CW_TARGET static void gemv16(const cw_gemm *g, size_t m0, size_t mr, size_t n0, size_t n1, float *scratch)
+{
+    size_t k2 = gemv16_k2(g->k);
+    float *ae = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *ao = ae + mr * k2;
+    for (size_t r = 0; r < mr; r++) {
+        const float *a = g->a + (m0 + r) * g->lda;
+        for (size_t i = 0; i < k2; i++) {
+            ae[r * k2 + i] = 2 * i < g->k ? a[2 * i] : 0.0f;
+            ao[r * k2 + i] = 2 * i + 1 < g->k ? a[2 * i + 1] : 0.0f;
+        }
+    }
+    switch (mr) {
+    case 1: CW_GEMV16_ROWS(1); break;
+    case 2: CW_GEMV16_ROWS(2); break;
+    case 3: CW_GEMV16_ROWS(3); break;
+    case 4: CW_GEMV16_ROWS(4); break;
+    case 5: CW_GEMV16_ROWS(5); break;
+    case 6: CW_GEMV16_ROWS(6); break;
+    case 7: CW_GEMV16_ROWS(7); break;
+    default: CW_GEMV16_ROWS(8); break;
+    }
+}
+
 CW_TARGET static void gemv(const cw_gemm *g, size_t m0, size_t mr, size_t n0, size_t n1)
 {
     switch (g->bt) {
@@ -375,7 +456,8 @@ CW_TARGET void cw_avx512_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0,
     if (cw_gemm_class(g) <= CW_GEMV_MAX_M && !g->b_kn) { /* decided on the class, not the slice */
         for (size_t i = m0; i < m1; i += CW_GEMV_MAX_M) { /* each row's sum is its own */
             size_t mr = m1 - i < CW_GEMV_MAX_M ? m1 - i : CW_GEMV_MAX_M;
-            gemv(g, i, mr, n0, n1);
+            if (g->bt == CW_DTYPE_BF16 && scratch) gemv16(g, i, mr, n0, n1, scratch);
+            else gemv(g, i, mr, n0, n1);
             cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, n0, n1);
         }
         return;
