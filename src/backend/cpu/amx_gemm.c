@@ -68,6 +68,17 @@ static const void *a_block(const void *a, size_t lda, size_t i, size_t m1, void 
     return pad;
 }
 
+/* Column blocks of packed B (`per` bytes each) walked by every row block of
+ * A before the next group: the whole B once per 32 rows of A streamed it
+ * from L3 where it outgrew L2 (base's MLP: 2 MB in bf16 against the 2 MB
+ * L2), at a fraction of the tiles' rate; a group of at most 512 KiB stays in
+ * L2 and A (32 KiB to 128 KiB a block) streams instead, once per group. */
+static size_t b_group(size_t per)
+{
+    size_t ng = ((size_t)512 << 10) / per;
+    return ng ? ng : 1;
+}
+
 /* ---- int8 ----------------------------------------------------------------------- */
 
 /* bp [2][kb][16][64]: columns [j0, j0+32) of W, k in 64-byte blocks; int8
@@ -197,9 +208,12 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
     const int8_t *bp = g->bp ? g->bp + base / BC * per : own;
     for (size_t b = 0; own && b < nb; b++) pack_b_i8(g, base + b * BC, kb, own + b * per);
     configure();
+    size_t ng = b_group(per);
+    for (size_t b0 = 0; b0 < nb; b0 += ng)
     for (size_t i = m0; i < m1; i += BR) {
         const int8_t *a = a_block(g->a, g->lda, i, m1, pad);
-        for (size_t b = 0; b < nb; b++) {
+        size_t b1 = nb - b0 < ng ? nb : b0 + ng;
+        for (size_t b = b0; b < b1; b++) {
             size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
             const int8_t *bb = bp + b * per;
             TILE_ZERO(0);
@@ -222,8 +236,9 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
             store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
-        /* the block's rows, in L2 after the column blocks */
-        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, n0, n1);
+        /* the group's columns of the block's rows, final and in L2 */
+        size_t c0 = base + b0 * BC, c1 = base + b1 * BC;
+        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, c0 > n0 ? c0 : n0, c1 < n1 ? c1 : n1);
     }
     TILE_RELEASE();
     free(own), free(pad), free(c);
@@ -362,12 +377,14 @@ CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, s
 CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const char *a, size_t ld, const char *bp, size_t base,
                                       size_t m0, size_t m1, size_t n0, size_t n1)
 {
-    size_t kb = (g->k + 31) / 32, per = 2 * kb * TR * TB, nb = (n1 - base + BC - 1) / BC;
+    size_t kb = (g->k + 31) / 32, per = 2 * kb * TR * TB, nb = (n1 - base + BC - 1) / BC, ng = b_group(per);
     float c[BR * BC];
     configure();
+    for (size_t b0 = 0; b0 < nb; b0 += ng)
     for (size_t i = m0; i < m1; i += BR) {
         const char *ai = a + (i - m0) * ld;
-        for (size_t b = 0; b < nb; b++) {
+        size_t b1 = nb - b0 < ng ? nb : b0 + ng;
+        for (size_t b = b0; b < b1; b++) {
             size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
             const char *bb = bp + b * per;
             TILE_ZERO(0);
@@ -390,7 +407,9 @@ CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const char *a, size_t ld
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
             store_bf16_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
-        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, n0, n1);
+        /* the group's columns of the block's rows, final and in L2 */
+        size_t c0 = base + b0 * BC, c1 = base + b1 * BC;
+        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, c0 > n0 ? c0 : n0, c1 < n1 ? c1 : n1);
     }
     TILE_RELEASE();
 }
