@@ -102,6 +102,7 @@ def _per_model(model):
         # one-file tokens; the short sets only (one long file has nothing to step with)
         cell("cwhisper", model, "int8", 8, jobs=("short",)),
         cell("cwhisper", model, "fp32", 8, jobs=("short",)),
+        cell("cwhisper", model, "bf16", 8, jobs=("short",)),  # bf16 at OpenVINO int8's WER (2026-12-07)
         # the same without timestamp tokens: the text-only decoding faster-whisper batched uses
         cell("cwhisper-notimestamps", model, "int8", 8, jobs=("short",)),
         variant(cell("cwhisper-chunked", model, "bf16", 8)),

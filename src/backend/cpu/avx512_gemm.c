@@ -420,11 +420,17 @@ CW_TARGET static void gemv16(const cw_gemm *g, size_t m0, size_t mr, size_t n0, 
 {
     size_t k2 = gemv16_k2(g->k);
     float *ae = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *ao = ae + mr * k2;
+    /* 32 elements at a time: even lanes to ae, odd to ao (zeros past k) */
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
     for (size_t r = 0; r < mr; r++) {
         const float *a = g->a + (m0 + r) * g->lda;
-        for (size_t i = 0; i < k2; i++) {
-            ae[r * k2 + i] = 2 * i < g->k ? a[2 * i] : 0.0f;
-            ao[r * k2 + i] = 2 * i + 1 < g->k ? a[2 * i + 1] : 0.0f;
+        for (size_t i = 0; i < k2; i += 16) {
+            size_t e = 2 * i; /* first element of the 32 */
+            __m512 lo = _mm512_maskz_loadu_ps(e < g->k ? mask16(g->k - e) : 0, a + e);
+            __m512 hi = _mm512_maskz_loadu_ps(e + 16 < g->k ? mask16(g->k - e - 16) : 0, a + e + 16);
+            _mm512_store_ps(ae + r * k2 + i, _mm512_permutex2var_ps(lo, ev, hi));
+            _mm512_store_ps(ao + r * k2 + i, _mm512_permutex2var_ps(lo, od, hi));
         }
     }
     switch (mr) {
