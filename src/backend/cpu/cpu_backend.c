@@ -501,6 +501,12 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
     cw_threadpool_run(be->pool, logits_worker, &j);
     for (size_t i = 0; i < m; i++) {
         size_t nk = cw_cpu_top(py + i * n, n_screen, keep, idx, val);
+        /* the kept rows of W are scattered: ask for all their lines at once, so
+         * that the products below wait on bandwidth, not on one miss after another
+         * (30.5 min, base, bf16: 19.35 -> 19.1 s) */
+        size_t rb = k * (bf16 ? 2 : 1);
+        for (size_t t = 0; t < nk; t++)
+            for (size_t o = 0; o < rb; o += 64) __builtin_prefetch((const char *)weight_ptr(w) + idx[t] * rb + o);
         for (size_t t = 0; t < nk; t++) logits_exact(&j, i, i + 1, idx[t], idx[t] + 1, j.gscr);
     }
     return CW_OK;
