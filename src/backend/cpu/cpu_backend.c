@@ -534,10 +534,11 @@ static cw_status cpu_logits(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     return CW_OK;
 }
 
-/* cols [t_out, c_in*3]: cols[t, c*3 + j] = x[c, t*stride + j - 1], 0 outside. */
-static void im2col3(float *cols, const float *x, size_t c_in, size_t t_in, size_t t_out, size_t stride)
+/* cols [t_out, c_in*3]: cols[t, c*3 + j] = x[c, t*stride + j - 1], 0 outside;
+ * rows [t0, t1). */
+static void im2col3(float *cols, const float *x, size_t c_in, size_t t_in, size_t t0, size_t t1, size_t stride)
 {
-    for (size_t t = 0; t < t_out; t++) {
+    for (size_t t = t0; t < t1; t++) {
         float *row = cols + t * c_in * 3;
         for (size_t c = 0; c < c_in; c++)
             for (size_t j = 0; j < 3; j++) {
@@ -547,13 +548,41 @@ static void im2col3(float *cols, const float *x, size_t c_in, size_t t_in, size_
     }
 }
 
-static void transpose_plain(float *y, const float *x, size_t rows, size_t cols)
+/* Rows [r_lo, r_hi) of the transpose below. */
+static void transpose_rows(float *y, const float *x, size_t rows, size_t cols, size_t r_lo, size_t r_hi)
 {
     enum { B = 32 }; /* tiles keep both sides in cache */
-    for (size_t r0 = 0; r0 < rows; r0 += B)
+    for (size_t r0 = r_lo; r0 < r_hi; r0 += B)
         for (size_t c0 = 0; c0 < cols; c0 += B)
-            for (size_t r = r0; r < rows && r < r0 + B; r++)
+            for (size_t r = r0; r < r_hi && r < r0 + B; r++)
                 for (size_t c = c0; c < cols && c < c0 + B; c++) y[c * rows + r] = x[r * cols + c];
+}
+
+/* The conv stem's im2col and transposes over the pool: serial, they were the
+ * window's longest stretches without work for the other threads (about 5 M
+ * floats moved per 30 s window). */
+typedef struct {
+    float *y;
+    const float *x;
+    size_t rows, cols;       /* transpose: x [rows, cols] */
+    size_t c_in, t_in, stride; /* im2col (rows = t_out) */
+    int im2col;
+} move_job;
+
+static void move_worker(int ith, int nth, void *arg)
+{
+    const move_job *j = arg;
+    size_t nb = (j->rows + 31) / 32, r0 = nb * (size_t)ith / (size_t)nth * 32, r1 = nb * (size_t)(ith + 1) / (size_t)nth * 32;
+    if (r1 > j->rows) r1 = j->rows;
+    if (r0 >= r1) return;
+    if (j->im2col) im2col3(j->y, j->x, j->c_in, j->t_in, r0, r1, j->stride);
+    else transpose_rows(j->y, j->x, j->rows, j->cols, r0, r1);
+}
+
+static void transpose_plain(cw_backend *be, float *y, const float *x, size_t rows, size_t cols)
+{
+    move_job j = { .y = y, .x = x, .rows = rows, .cols = cols };
+    pool_run(be, move_worker, &j, mul(rows, cols));
 }
 
 static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, cw_ref bias,
@@ -581,12 +610,13 @@ static cw_status cpu_conv1d(cw_backend *be, cw_ref y, cw_ref x, const cw_weight 
     if (need == SIZE_MAX) return cw_error(CW_ERR_NOMEM, "conv1d: too large");
     float *scr = scratch_get(st, n_cols + n_z + need);
     if (!scr) return CW_ERR_NOMEM;
-    im2col3(scr, px, c_in, t_in, t_out, stride);
+    move_job mj = { .y = scr, .x = px, .rows = t_out, .c_in = c_in, .t_in = t_in, .stride = stride, .im2col = 1 };
+    pool_run(be, move_worker, &mj, mul(t_out, kk));
     g.a = scr;
     g.c = scr + n_cols; /* Z [t_out, c_out] */
     if (lowp) linear_lowp_run(be, &g, scr + n_cols + n_z);
     else run_gemm(be, &g, scr + n_cols + n_z);
-    transpose_plain(py, g.c, t_out, c_out);
+    transpose_plain(be, py, g.c, t_out, c_out);
     return CW_OK;
 }
 
@@ -911,11 +941,10 @@ static cw_status cpu_copy2d(cw_backend *be, cw_ref y, size_t y_ld, cw_ref x, siz
 
 static cw_status cpu_transpose(cw_backend *be, cw_ref y, cw_ref x, size_t rows, size_t cols)
 {
-    (void)be;
     float *py = ref_ptr(y, mul(rows, cols), "transpose y");
     const float *px = ref_ptr(x, mul(rows, cols), "transpose x");
     if (!py || !px) return CW_ERR_INVALID_ARG;
-    transpose_plain(py, px, rows, cols);
+    transpose_plain(be, py, px, rows, cols);
     return CW_OK;
 }
 
