@@ -163,7 +163,9 @@ typedef enum {
                             x86 has no fp16 dot product with float32 sums outside
                             AMX-FP16, so this saves memory, not time */
     CW_COMPUTE_BF16,     /* matrices converted to bf16 once; activations rounded to
-                            bf16, products summed in float32 */
+                            bf16, products summed in float32, except in products of
+                            at most 8 rows (decoder steps), whose activations stay
+                            float32; cross-attention keys/values in int8 on the CPU */
     CW_COMPUTE_INT8      /* matrices quantized to int8 per row once (stored int8 used
                             as is); activations quantized per row, int32 sums */
 } cw_compute_dtype;
