@@ -31,6 +31,8 @@
 #ifndef CW_AMX_EMULATE
 #define CW_TARGET_AMX \
     __attribute__((target("amx-tile,amx-int8,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512bf16")))
+#define CW_AVX512_MATH_TARGET CW_TARGET_AMX
+#include "backend/cpu/avx512_math.h"
 #else
 #define CW_TARGET_AMX
 #endif
@@ -301,17 +303,17 @@ void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, si
 #else
 CW_TARGET_AMX void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k)
 {
-    const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), quiet = _mm512_set1_epi32(0x00400000);
+    const __m512i quiet = _mm512_set1_epi32(0x00400000);
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * k;
         uint16_t *d = a16 + r * lda;
         for (size_t kk = 0; kk < lda; kk += 16) {
             __mmask16 m = kk >= k ? 0 : k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1);
             __m512 f = _mm512_maskz_loadu_ps(m, xr + kk);
-            __m512i b = _mm512_castps_si512(f);
-            __m512i v = _mm512_add_epi32(b, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(b, 16), one)));
-            v = _mm512_mask_mov_epi32(v, _mm512_cmp_ps_mask(f, f, _CMP_UNORD_Q), _mm512_or_si512(b, quiet));
-            _mm256_storeu_si256((__m256i *)(void *)(d + kk), _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
+            /* a NaN stays a (quiet) NaN, as bf16_round keeps it */
+            __m512i nan = _mm512_srli_epi32(_mm512_or_si512(_mm512_castps_si512(f), quiet), 16);
+            __m512i v = _mm512_mask_mov_epi32(cw_bf16_rne16(f), _mm512_cmp_ps_mask(f, f, _CMP_UNORD_Q), nan);
+            _mm256_storeu_si256((__m256i *)(void *)(d + kk), _mm512_cvtepi32_epi16(v));
         }
     }
 }

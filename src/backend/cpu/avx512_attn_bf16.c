@@ -86,19 +86,11 @@ static work carve(float *scratch, size_t skip, size_t nkv)
     return w;
 }
 
-/* bf16 bits (round to nearest even) of 16 floats, in the low halves of 32-bit lanes */
-CW_TARGET_BF16 CW_INLINE __m512i rne_bits(__m512 x)
-{
-    __m512i u = _mm512_castps_si512(x);
-    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-    return _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-}
-
 /* d [64] = bf16 of x [64] */
 CW_TARGET_BF16 void cw_avx512_bf16_row64(uint16_t *d, const float *x)
 {
     for (size_t i = 0; i < CW_HEAD_DIM; i += 16)
-        _mm256_storeu_si256((__m256i *)(void *)(d + i), _mm512_cvtepi32_epi16(rne_bits(_mm512_loadu_ps(x + i))));
+        _mm256_storeu_si256((__m256i *)(void *)(d + i), _mm512_cvtepi32_epi16(cw_bf16_rne16(_mm512_loadu_ps(x + i))));
 }
 
 /* Keys [from, to) of the head into the panels; then the slots past `to` in

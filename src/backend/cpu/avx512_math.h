@@ -10,6 +10,15 @@
 
 #define CW_AVX512_MATH_INLINE static inline __attribute__((always_inline)) CW_AVX512_MATH_TARGET
 
+/* bf16 bits (round to nearest even, by integer arithmetic: subnormals kept,
+ * NaNs not quieted) of 16 floats, in the low halves of 32-bit lanes. */
+CW_AVX512_MATH_INLINE __m512i cw_bf16_rne16(__m512 x)
+{
+    __m512i u = _mm512_castps_si512(x);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    return _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+}
+
 /* e^x, Cephes expf (avx2_vec.c's exp8). */
 CW_AVX512_MATH_INLINE __m512 cw_exp16(__m512 x)
 {
