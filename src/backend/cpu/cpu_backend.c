@@ -882,13 +882,19 @@ static cw_status cpu_softmax(cw_backend *be, cw_ref y, cw_ref x, size_t rows, si
 
 /* ---- elementwise ---------------------------------------------------------------- */
 
+/* Thread ith's share [c0, c1) of n elements, in whole chunks of 64. */
+static void chunks_range(int ith, int nth, size_t n, size_t *c0, size_t *c1)
+{
+    rows_range(ith, nth, (n + 63) / 64, c0, c1);
+    *c0 *= 64;
+    *c1 = *c1 * 64 < n ? *c1 * 64 : n;
+}
+
 static void gelu_worker(int ith, int nth, void *arg)
 {
-    const rows_job *j = arg; /* rows = n / 64 chunks, cols = n */
+    const rows_job *j = arg; /* cols = n */
     size_t c0, c1;
-    rows_range(ith, nth, (j->cols + 63) / 64, &c0, &c1);
-    c0 *= 64;
-    c1 = c1 * 64 < j->cols ? c1 * 64 : j->cols;
+    chunks_range(ith, nth, j->cols, &c0, &c1);
     if (c0 >= c1) return;
     unsigned csr = j->flush ? cw_flush_subnormals_begin() : 0;
     j->k->gelu(j->y + c0, c1 - c0);
@@ -904,9 +910,10 @@ static cw_status cpu_gelu(cw_backend *be, cw_ref x, size_t n)
     return CW_OK;
 }
 
-/* Memory-bound loops the compiler vectorises; not worth threads or SIMD code. */
-/* y = a + b in chunks of 64 over the pool: the encoder's residual adds
- * ([1500, d] each, two a layer) were a window's longest serial stretches. */
+/* Memory-bound loops the compiler vectorises; not worth SIMD code. The add
+ * runs over the pool in chunks of 64: the encoder's residual adds ([1500, d]
+ * each, two a layer) were a window's longest serial stretches; the others
+ * stay on the calling thread. */
 typedef struct {
     float *y;
     const float *a, *b;
@@ -917,9 +924,7 @@ static void add_worker(int ith, int nth, void *arg)
 {
     const add_job *j = arg;
     size_t c0, c1;
-    rows_range(ith, nth, (j->n + 63) / 64, &c0, &c1);
-    c0 *= 64;
-    c1 = c1 * 64 < j->n ? c1 * 64 : j->n;
+    chunks_range(ith, nth, j->n, &c0, &c1);
     for (size_t i = c0; i < c1; i++) j->y[i] = j->a[i] + j->b[i];
 }
 
