@@ -147,9 +147,9 @@ static void test_amx_emulated(void)
                 char *bp16 = malloc(cw_emu_amx_pack_bf16_bytes(&g));
                 uint16_t *a16 = malloc((m + 32) * l16 * sizeof *a16);
                 memset(a16, 0, (m + 32) * l16 * sizeof *a16);
-                cw_emu_amx_bf16_rows(a16, l16, x, m / 2, k);
-                cw_emu_amx_bf16_rows(a16 + m / 2 * l16, l16, x, m - m / 2, k); /* rows of x again: any values */
-                cw_emu_amx_bf16_rows(a16 + m / 2 * l16, l16, x + m / 2 * k, m - m / 2, k);
+                cw_emu_amx_bf16_rows(a16, l16, x, 0, m / 2, k);
+                cw_emu_amx_bf16_rows(a16, l16, x, m / 2, m - m / 2, k); /* rows of x again: any values */
+                cw_emu_amx_bf16_rows(a16, l16, x + m / 2 * k, m / 2, m - m / 2, k);
                 cw_emu_amx_pack_bf16(&g, 0, nb16 / 2, bp16);
                 cw_emu_amx_pack_bf16(&g, nb16 / 2, nb16, bp16);
                 float *c2 = malloc(m * n * sizeof *c2);

@@ -85,7 +85,7 @@ typedef struct {
     /* W packed and A converted once first (cw_gemm.bp, .a16), for bf16 */
     size_t (*pack16_bytes)(const cw_gemm *);
     void (*pack16)(const cw_gemm *, size_t, size_t, void *);
-    void (*rows16)(uint16_t *, size_t, const float *, size_t, size_t);
+    void (*rows16)(uint16_t *, size_t, const float *, size_t, size_t, size_t);
 } variant;
 
 /* The kernels this CPU runs; the others are printed as skipped. */
@@ -210,13 +210,13 @@ static void test_gemm_kernels(void)
                         uint16_t *a16 = malloc((m + 32) * l16 * sizeof *a16);
                         bp = malloc(v[vi].pack16_bytes(&bg) + (m + 32) * l16 * sizeof *a16);
                         memset(a16, 0x7f, (m + 32) * l16 * sizeof *a16);
-                        v[vi].rows16(a16, l16, x, m / 3, k);
-                        v[vi].rows16(a16 + m / 3 * l16, l16, x + m / 3 * k, m - m / 3, k);
+                        v[vi].rows16(a16, l16, x, 0, m / 3, k);
+                        v[vi].rows16(a16, l16, x + m / 3 * k, m / 3, m - m / 3, k);
                         for (size_t i = 0; i < m; i++)
                             for (size_t p = 0; p < l16; p++) {
                                 uint32_t u = 0;
                                 if (p < k) memcpy(&u, &xr[i * k + p], sizeof u);
-                                CHECK_MSG(a16[i * l16 + p] == (p < k ? u >> 16 : 0), "%s rows m %zu k %zu [%zu][%zu]",
+                                CHECK_MSG(a16[cw_a16_at(i, p, l16)] == (p < k ? u >> 16 : 0), "%s rows m %zu k %zu [%zu][%zu]",
                                           v[vi].name, m, k, i, p);
                             }
                         v[vi].pack16(&bg, 0, nb / 3, bp);

@@ -7,9 +7,9 @@
  * (tmm4-5) and two B tiles (tmm6-7) per 64 bytes of k. Fewer than 8 rows (the
  * decoder) go to the AVX-512 dot kernels: AMX needs 16 rows to pay.
  *
- * UNTESTED on real AMX hardware when written (the development CPU has none):
- * dispatch uses these only when cw_cpu_detect reports AMX and CW_AMX=1 is set
- * in the environment, until test_lowp has passed on such a machine. */
+ * test_lowp checks them against the reference where the CPU has AMX (the
+ * Sapphire Rapids-class Xeons of this machine kind), test_amx_emul their
+ * packing and tiling with the tile operations in plain C on any x86-64. */
 #ifdef CW_AMX_EMULATE
 #define cw_amx_gemm_i8 cw_emu_amx_gemm_i8
 #define cw_amx_gemm_bf16 cw_emu_amx_gemm_bf16
@@ -159,21 +159,25 @@ void cw_amx_pack_i8(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp)
     for (size_t b = b0; b < b1; b++) pack_b_i8(g, b * BC, kb, bp + b * per);
 }
 
-/* c[i + r][j + q] for the 32 x 32 int32 block acc (row stride BC): mr rows,
- * columns q0 <= q < q1; cw_i8_out's arithmetic, 16 lanes at a time (scalar
- * in the emulation, which runs on CPUs without AVX-512). */
+/* c[i + r][j + q] for rows r < mr, columns q0 <= q < q1 of the 32 x 32 int32
+ * block acc (row stride lacc int32s; acc may be c itself, the int32s where
+ * their floats go); cw_i8_out's arithmetic, 16 lanes at a time (scalar in
+ * the emulation, which runs on CPUs without AVX-512). */
 #ifdef CW_AMX_EMULATE
-static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr, size_t q0,
+static void store_i8_block(const cw_i8_gemm *g, const void *acc, size_t lacc, size_t i, size_t j, size_t mr, size_t q0,
                            size_t q1)
 {
     for (size_t r = 0; r < mr; r++)
-        for (size_t q = q0; q < q1; q++)
+        for (size_t q = q0; q < q1; q++) {
+            int32_t s;
+            memcpy(&s, (const char *)acc + (r * lacc + q) * sizeof s, sizeof s);
             g->c[(i + r) * g->ldc + j + q] =
-                cw_i8_out(acc[r * BC + q], cw_i8_recip(g->ascale[i + r]), cw_i8_recip(g->wscale[j + q]), g->bias, j + q);
+                cw_i8_out(s, cw_i8_recip(g->ascale[i + r]), cw_i8_recip(g->wscale[j + q]), g->bias, j + q);
+        }
 }
 #else
-CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr,
-                                         size_t q0, size_t q1)
+CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const void *acc, size_t lacc, size_t i, size_t j,
+                                         size_t mr, size_t q0, size_t q1)
 {
     float ra[BR];
     for (size_t r = 0; r < mr; r++) ra[r] = cw_i8_recip(g->ascale[i + r]);
@@ -183,7 +187,7 @@ CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc
         __m512 ws = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, g->wscale + j + q));
         __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
         for (size_t r = 0; r < mr; r++) {
-            __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + r * BC + q));
+            __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, (const char *)acc + (r * lacc + q) * 4));
             __m512 y = _mm512_mul_ps(x, _mm512_mul_ps(_mm512_set1_ps(ra[r]), ws));
             if (g->bias) y = _mm512_add_ps(y, b);
             _mm512_mask_storeu_ps(g->c + (i + r) * g->ldc + j + q, m, y);
@@ -236,7 +240,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
             TILE_STORE(1, c + 16, BC * sizeof *c);
             TILE_STORE(2, c + TR * BC, BC * sizeof *c);
             TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
-            store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
+            store_i8_block(g, c, BC, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
         /* the group's columns of the block's rows, final and in L2 */
         size_t c0 = base + b0 * BC, c1 = base + b1 * BC;
@@ -290,82 +294,80 @@ void cw_amx_pack_bf16(const cw_gemm *g, size_t b0, size_t b1, void *bp)
     for (size_t b = b0; b < b1; b++) pack_b_bf16(g, b * BC, kb, (uint16_t *)(void *)((char *)bp + b * per));
 }
 
-/* a16 [rows][lda]: x [rows, k] rounded to bf16 (nearest even; the upper
- * halves of bf16_round's floats), zero from k to lda, a multiple of 32. */
+/* Rows [r0, r0 + rows) of a16 (cw_a16_at): x [rows, k] rounded to bf16
+ * (nearest even; the upper halves of bf16_round's floats), zero from k to
+ * lda, a multiple of 32. */
 #ifdef CW_AMX_EMULATE
-void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k)
+void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t r0, size_t rows, size_t k)
 {
-    for (size_t r = 0; r < rows; r++) {
-        for (size_t kk = 0; kk < k; kk++) a16[r * lda + kk] = cw_f32_to_bf16(x[r * k + kk]);
-        for (size_t kk = k; kk < lda; kk++) a16[r * lda + kk] = 0;
-    }
+    for (size_t r = 0; r < rows; r++)
+        for (size_t kk = 0; kk < lda; kk++) a16[cw_a16_at(r0 + r, kk, lda)] = kk < k ? cw_f32_to_bf16(x[r * k + kk]) : 0;
 }
 #else
-CW_TARGET_AMX void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k)
+CW_TARGET_AMX void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t r0, size_t rows, size_t k)
 {
     const __m512i quiet = _mm512_set1_epi32(0x00400000);
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * k;
-        uint16_t *d = a16 + r * lda;
         for (size_t kk = 0; kk < lda; kk += 16) {
             __mmask16 m = kk >= k ? 0 : k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - kk)) - 1);
             __m512 f = _mm512_maskz_loadu_ps(m, xr + kk);
             /* a NaN stays a (quiet) NaN, as bf16_round keeps it */
             __m512i nan = _mm512_srli_epi32(_mm512_or_si512(_mm512_castps_si512(f), quiet), 16);
             __m512i v = _mm512_mask_mov_epi32(cw_bf16_rne16(f), _mm512_cmp_ps_mask(f, f, _CMP_UNORD_Q), nan);
-            _mm256_storeu_si256((__m256i *)(void *)(d + kk), _mm512_cvtepi32_epi16(v));
+            _mm256_storeu_si256((__m256i *)(void *)(a16 + cw_a16_at(r0 + r, kk, lda)), _mm512_cvtepi32_epi16(v));
         }
     }
 }
 #endif
 
-/* ab [rows][ld/2]: the upper halves of A's floats (exact: A holds values
- * rounded to bf16), zero past k; 16 lanes at a time (scalar in the emulation). */
+/* Rows [m0, m1) of A into ab as rows [0, m1 - m0) of an a16 (cw_a16_at):
+ * the upper halves of A's floats (exact: A holds values rounded to bf16),
+ * zero past k; 16 lanes at a time (scalar in the emulation). */
 #ifdef CW_AMX_EMULATE
-static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size_t ld)
+static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size_t lda)
 {
     for (size_t r = 0; r < m1 - m0; r++) {
         const float *a = g->a + (m0 + r) * g->lda;
-        uint16_t *d = ab + r * (ld / 2);
         for (size_t kk = 0; kk < g->k; kk++) {
             uint32_t u;
             memcpy(&u, a + kk, sizeof u);
-            d[kk] = (uint16_t)(u >> 16);
+            ab[cw_a16_at(r, kk, lda)] = (uint16_t)(u >> 16);
         }
     }
 }
 
-static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr, size_t q0, size_t q1)
+/* c[i + r][j + q] = acc[r][q] (row stride BC) + bias for rows r0 <= r < r1
+ * and columns q0 <= q < q1 of a 32 x 32 block. */
+static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t r0, size_t r1, size_t q0,
+                             size_t q1)
 {
-    for (size_t r = 0; r < mr; r++)
+    for (size_t r = r0; r < r1; r++)
         for (size_t q = q0; q < q1; q++) {
             float s = acc[r * BC + q];
             g->c[(i + r) * g->ldc + j + q] = g->bias ? g->bias[j + q] + s : s;
         }
 }
 #else
-CW_TARGET_AMX static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size_t ld)
+CW_TARGET_AMX static void a_to_bf16(const cw_gemm *g, size_t m0, size_t m1, uint16_t *ab, size_t lda)
 {
     for (size_t r = 0; r < m1 - m0; r++) {
         const float *a = g->a + (m0 + r) * g->lda;
-        uint16_t *d = ab + r * (ld / 2);
         for (size_t kk = 0; kk < g->k; kk += 16) {
             __mmask16 m = g->k - kk >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (g->k - kk)) - 1);
             __m512i u = _mm512_srli_epi32(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, a + kk)), 16);
-            _mm256_mask_storeu_epi16(d + kk, m, _mm512_cvtepi32_epi16(u));
+            _mm256_mask_storeu_epi16(ab + cw_a16_at(r, kk, lda), m, _mm512_cvtepi32_epi16(u));
         }
     }
 }
 
-/* c[i + r][j + q] = acc (+ bias) for the 32 x 32 block, columns q0 <= q < q1,
- * 16 lanes at a time. */
-CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t mr,
-                                           size_t q0, size_t q1)
+CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, size_t i, size_t j, size_t r0,
+                                           size_t r1, size_t q0, size_t q1)
 {
     for (size_t q = q0; q < q1; q += 16) {
         __mmask16 m = q1 - q >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q1 - q)) - 1);
         __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
-        for (size_t r = 0; r < mr; r++) {
+        for (size_t r = r0; r < r1; r++) {
             __m512 s = _mm512_maskz_loadu_ps(m, acc + r * BC + q);
             _mm512_mask_storeu_ps(g->c + (i + r) * g->ldc + j + q, m, g->bias ? _mm512_add_ps(b, s) : s);
         }
@@ -373,45 +375,67 @@ CW_TARGET_AMX static void store_bf16_block(const cw_gemm *g, const float *acc, s
 }
 #endif
 
-/* Rows [m0, m1) x columns [n0, n1) from A's bf16 rows a (row i of the
- * product at a + (i - m0) * ld bytes, readable up to the next multiple of 32
- * rows) and B's column blocks bp from column `base` on. */
-CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const char *a, size_t ld, const char *bp, size_t base,
-                                      size_t m0, size_t m1, size_t n0, size_t n1)
+/* Rows [m0, m1) x columns [n0, n1) from A's bf16 rows in a16 (cw_a16_at,
+ * row stride lda; its row 0 is row `row0` of the product, readable up to the
+ * next multiple of 32 rows) and B's column blocks bp from column `base` on.
+ * Without a bias a whole 32 x 32 block goes from the tiles straight into
+ * C; otherwise through a buffer (the bias added as the other kernels add
+ * it, after the sum), each block copied out while the next one's tile
+ * multiplies run: read back at once, the tile stores held the loads up, and
+ * the copy cost a quarter of the product's time. */
+CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const uint16_t *a16, size_t lda, size_t row0, const char *bp,
+                                      size_t base, size_t m0, size_t m1, size_t n0, size_t n1)
 {
-    size_t kb = (g->k + 31) / 32, per = 2 * kb * TR * TB, nb = (n1 - base + BC - 1) / BC, ng = b_group(per);
-    float c[BR * BC];
+    size_t kb = lda / 32, per = 2 * kb * TR * TB, nb = (n1 - base + BC - 1) / BC, ng = b_group(per);
+    size_t ib0 = (m0 - row0) / BR, ib1 = (m1 - row0 + BR - 1) / BR, ldc = g->ldc * sizeof(float);
+    float c[2][BR * BC];
+    size_t held = 0, held_j = 0, held_q[2] = { 0, 0 }, slot = 0; /* a block in c[!slot] to store */
     configure();
-    for (size_t b0 = 0; b0 < nb; b0 += ng)
-    for (size_t i = m0; i < m1; i += BR) {
-        const char *ai = a + (i - m0) * ld;
-        size_t b1 = nb - b0 < ng ? nb : b0 + ng;
-        for (size_t b = b0; b < b1; b++) {
-            size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
-            const char *bb = bp + b * per;
-            TILE_ZERO(0);
-            TILE_ZERO(1);
-            TILE_ZERO(2);
-            TILE_ZERO(3);
-            for (size_t t = 0; t < kb; t++) {
-                TILE_LOAD(4, ai + t * TB, ld);
-                TILE_LOAD(5, ai + TR * ld + t * TB, ld);
-                TILE_LOAD(6, bb + t * TR * TB, TB);
-                TILE_LOAD(7, bb + (kb + t) * TR * TB, TB);
-                TILE_DPBF16PS(0, 4, 6);
-                TILE_DPBF16PS(1, 4, 7);
-                TILE_DPBF16PS(2, 5, 6);
-                TILE_DPBF16PS(3, 5, 7);
+    for (size_t b0 = 0; b0 < nb; b0 += ng) {
+        size_t b1 = nb - b0 < ng ? nb : b0 + ng, c0 = base + b0 * BC, c1 = base + b1 * BC;
+        for (size_t ib = ib0; ib < ib1; ib++) {
+            const char *ai = (const char *)(a16 + ib * BR * lda);
+            size_t i = row0 + ib * BR, r0 = i < m0 ? m0 - i : 0, r1 = m1 - i < BR ? m1 - i : BR;
+            for (size_t b = b0; b < b1; b++) {
+                size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
+                const char *bb = bp + b * per;
+                TILE_ZERO(0);
+                TILE_ZERO(1);
+                TILE_ZERO(2);
+                TILE_ZERO(3);
+                for (size_t t = 0; t < kb; t++) {
+                    TILE_LOAD(4, ai + 2 * t * TR * TB, TB);
+                    TILE_LOAD(5, ai + (2 * t + 1) * TR * TB, TB);
+                    TILE_LOAD(6, bb + t * TR * TB, TB);
+                    TILE_LOAD(7, bb + (kb + t) * TR * TB, TB);
+                    TILE_DPBF16PS(0, 4, 6);
+                    TILE_DPBF16PS(1, 4, 7);
+                    TILE_DPBF16PS(2, 5, 6);
+                    TILE_DPBF16PS(3, 5, 7);
+                }
+                /* the last block out of its buffer while these multiplies run */
+                if (held) store_bf16_block(g, c[!slot], i, held_j, r0, r1, held_q[0], held_q[1]);
+                held = 0;
+                if (!g->bias && r0 == 0 && r1 == BR && q0 == 0 && q1 == BC) {
+                    float *cc = g->c + i * g->ldc + j;
+                    TILE_STORE(0, cc, ldc);
+                    TILE_STORE(1, cc + 16, ldc);
+                    TILE_STORE(2, cc + TR * g->ldc, ldc);
+                    TILE_STORE(3, cc + TR * g->ldc + 16, ldc);
+                    continue;
+                }
+                float *cs = c[slot];
+                TILE_STORE(0, cs, BC * sizeof *cs);
+                TILE_STORE(1, cs + 16, BC * sizeof *cs);
+                TILE_STORE(2, cs + TR * BC, BC * sizeof *cs);
+                TILE_STORE(3, cs + TR * BC + 16, BC * sizeof *cs);
+                held = 1, held_j = j, held_q[0] = q0, held_q[1] = q1, slot = !slot;
             }
-            TILE_STORE(0, c, BC * sizeof *c);
-            TILE_STORE(1, c + 16, BC * sizeof *c);
-            TILE_STORE(2, c + TR * BC, BC * sizeof *c);
-            TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
-            store_bf16_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
+            if (held) store_bf16_block(g, c[!slot], i, held_j, r0, r1, held_q[0], held_q[1]);
+            held = 0;
+            /* the group's columns of the block's rows, final and in L2 */
+            cw_gemm_post(g->post, g->c, g->ldc, i + r0, i + r1, c0 > n0 ? c0 : n0, c1 < n1 ? c1 : n1);
         }
-        /* the group's columns of the block's rows, final and in L2 */
-        size_t c0 = base + b0 * BC, c1 = base + b1 * BC;
-        cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < BR ? m1 : i + BR, c0 > n0 ? c0 : n0, c1 < n1 ? c1 : n1);
     }
     TILE_RELEASE();
 }
@@ -420,24 +444,22 @@ CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const char *a, size_t ld
  * with A's rows in g->a16), then row blocks of A against every column block. */
 CW_TARGET_AMX static int gemm_bf16_amx(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
-    size_t kb = (g->k + 31) / 32, ld = kb * TB; /* A rows as bf16, bytes */
+    size_t kb = (g->k + 31) / 32, lda = kb * 32, per = 2 * kb * TR * TB;
     if (g->bp) {
         size_t base = n0 / BC * BC;
-        bf16_blocks(g, (const char *)(g->a16 + m0 * g->lda16), g->lda16 * 2,
-                    (const char *)g->bp + base / BC * 2 * kb * TR * TB, base, m0, m1, n0, n1);
+        bf16_blocks(g, g->a16, g->lda16, 0, (const char *)g->bp + base / BC * per, base, m0, m1, n0, n1);
         return 1;
     }
-    size_t rows = (m1 - m0 + BR - 1) / BR * BR;
-    size_t nb = (n1 - n0 + BC - 1) / BC, per = 2 * kb * TR * TB;
+    size_t rows = (m1 - m0 + BR - 1) / BR * BR, nb = (n1 - n0 + BC - 1) / BC;
     char *bp = malloc(nb * per);
-    uint16_t *ab = calloc(rows, ld);
+    uint16_t *ab = calloc(rows, lda * sizeof *ab);
     if (!bp || !ab) {
         free(bp), free(ab);
         return 0;
     }
-    a_to_bf16(g, m0, m1, ab, ld);
+    a_to_bf16(g, m0, m1, ab, lda);
     for (size_t b = 0; b < nb; b++) pack_b_bf16(g, n0 + b * BC, kb, (uint16_t *)(void *)(bp + b * per));
-    bf16_blocks(g, (const char *)ab, ld, bp, n0, m0, m1, n0, n1);
+    bf16_blocks(g, ab, lda, m0, bp, n0, m0, m1, n0, n1);
     free(bp), free(ab);
     return 1;
 }

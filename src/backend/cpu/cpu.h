@@ -42,13 +42,24 @@ typedef struct {
      * and then cpu_gelu over C. */
     cw_post_fn post;
     /* BF16 with the kernel table's pack_bf16 (NULL: none): W packed whole by
-     * it, and A's rows as bf16 by pack_bf16_rows, a16 [m + 32][lda16]
-     * (rows past m readable, any values); the kernel reads these, not a. */
+     * it, and A's rows as bf16 by pack_bf16_rows in a16, blocks of 32 rows
+     * laid out as tiles (cw_a16_at; rows up to m rounded up to 32 readable,
+     * any values past m); the kernel reads these, not a. */
     const void *bp;
     const uint16_t *a16; size_t lda16;
 } cw_gemm;
 
 static inline size_t cw_gemm_class(const cw_gemm *g) { return g->m_class ? g->m_class : g->m; }
+
+/* Element (i, p) of cw_gemm.a16 (lda: k rounded up to 32): blocks of 32
+ * rows, each [lda / 32][2][16][32], so that every 16 x 32 tile the AMX
+ * kernel loads is 1 KiB in one piece. Rows strided by lda put the 16 rows of
+ * a tile a power of two apart, on few cache sets, and the tile loads missed
+ * L1 for it. */
+static inline size_t cw_a16_at(size_t i, size_t p, size_t lda)
+{
+    return (i / 32) * 32 * lda + (p / 32) * 1024 + (i % 32 / 16) * 512 + (i % 16) * 32 + p % 32;
+}
 
 /* Attention work item: one (batch, head) pair and query rows [i0, i1). */
 typedef struct {
@@ -112,7 +123,7 @@ typedef struct {
      * rounded up to 32 elements) for every thread's slice. */
     size_t (*pack_bf16_bytes)(const cw_gemm *g);
     void (*pack_bf16)(const cw_gemm *g, size_t b0, size_t b1, void *bp);
-    void (*pack_bf16_rows)(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k);
+    void (*pack_bf16_rows)(uint16_t *a16, size_t lda, const float *x, size_t r0, size_t rows, size_t k);
     size_t pack_bf16_cols, pack_bf16_min_m;
     /* the BF16 product on rounded activations (a cw_gemm with bt BF16) */
     void (*gemm_bf16)(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
@@ -266,11 +277,12 @@ void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float
 /* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */
 void cw_amx_gemm_bf16(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
 /* Its operands made once per product (cw_gemm.bp, .a16): the bytes of the
- * packed W and its column blocks [b0, b1) of CW_AMX_PACK_COLS columns; rows of
- * x [rows, k] as bf16 in a16 [rows][lda] (lda: k rounded up to 32, zeros). */
+ * packed W and its column blocks [b0, b1) of CW_AMX_PACK_COLS columns; rows
+ * [r0, r0 + rows) of a16 (cw_a16_at; lda: k rounded up to 32, zeros past k)
+ * from x [rows, k] as bf16. */
 size_t cw_amx_pack_bf16_bytes(const cw_gemm *g);
 void cw_amx_pack_bf16(const cw_gemm *g, size_t b0, size_t b1, void *bp);
-void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t rows, size_t k);
+void cw_amx_bf16_rows(uint16_t *a16, size_t lda, const float *x, size_t r0, size_t rows, size_t k);
 /* bf16 attention with AMX-BF16 (amx_attn.c): cw_avx512_attention_bf16's
  * rounding and work items; blocks of fewer than 16 rows go to it. */
 void cw_amx_attention_bf16(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);

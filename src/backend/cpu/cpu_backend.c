@@ -248,13 +248,14 @@ static void lowp_prep_worker(int ith, int nth, void *arg)
     if (r0 >= r1) return;
     if (j->q) j->k->quant_rows(j->aq + r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
     else if (j->gp)
-        j->k->pack_bf16_rows((uint16_t *)(uintptr_t)j->gp->a16 + r0 * j->gp->lda16, j->gp->lda16, j->x + r0 * k, r1 - r0, k);
+        j->k->pack_bf16_rows((uint16_t *)(uintptr_t)j->gp->a16, j->gp->lda16, j->x + r0 * k, r0, r1 - r0, k);
     else j->k->bf16_round(j->xr + r0 * k, j->x + r0 * k, (r1 - r0) * k);
 }
 
 /* As gemm_worker: 16-column panels (the packed W's blocks where there is
- * one) or 12-row strips (whole tiles of every lowp kernel); the kernels give
- * the same bits for any slice anyway. */
+ * one) or 12-row strips (whole tiles of every lowp kernel; 32 where W is
+ * packed, the AMX kernels' row blocks); the kernels give the same bits for
+ * any slice anyway. */
 static void lowp_worker(int ith, int nth, void *arg)
 {
     const lowp_job *j = arg;
@@ -265,8 +266,8 @@ static void lowp_worker(int ith, int nth, void *arg)
         n0 = np * (size_t)ith / (size_t)nth * w, n1 = np * (size_t)(ith + 1) / (size_t)nth * w;
         if (n1 > n) n1 = n;
     } else {
-        size_t nm = (m + 11) / 12;
-        m0 = nm * (size_t)ith / (size_t)nth * 12, m1 = nm * (size_t)(ith + 1) / (size_t)nth * 12;
+        size_t h = j->pack_cols ? 32 : 12, nm = (m + h - 1) / h;
+        m0 = nm * (size_t)ith / (size_t)nth * h, m1 = nm * (size_t)(ith + 1) / (size_t)nth * h;
         if (m1 > m) m1 = m;
     }
     if (m0 >= m1 || n0 >= n1) return;
@@ -354,7 +355,8 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
     if (pb) { /* A's bf16 rows, then W's tiles, made once for all threads */
         size_t lda16 = lowp_bf16_lda(g->k), ab = (g->m + LOWP_A16_PAD) * lda16 * sizeof(uint16_t);
         uint16_t *a16 = (uint16_t *)(void *)scr;
-        memset(a16 + g->m * lda16, 0, LOWP_A16_PAD * lda16 * sizeof *a16);
+        if (g->m % 32) /* the rows past m of the last block of 32 (cw_a16_at) */
+            memset(a16 + g->m / 32 * 32 * lda16, 0, 32 * lda16 * sizeof *a16);
         gb.a = NULL, gb.a16 = a16, gb.lda16 = lda16, gb.bp = scr + round16(ab / sizeof(float) + 1);
         j.g = j.gp = &gb;
         j.scratch = scr; /* unused: the packed kernel needs none */
