@@ -52,6 +52,23 @@
 
 enum { TR = 16, TB = 64, BR = 32, BC = CW_AMX_PACK_COLS, GEMV_MAX_M = CW_AMX_GEMV_MAX_M };
 
+/* The four accumulators (tmm0-3) zeroed, and stored as the 32 x 32 block of
+ * 4-byte elements at p, ld elements a row. */
+#define ZERO_2X2()    \
+    do {              \
+        TILE_ZERO(0); \
+        TILE_ZERO(1); \
+        TILE_ZERO(2); \
+        TILE_ZERO(3); \
+    } while (0)
+#define STORE_2X2(p, ld)                               \
+    do {                                               \
+        TILE_STORE(0, (p), (ld) * 4);                  \
+        TILE_STORE(1, (p) + 16, (ld) * 4);             \
+        TILE_STORE(2, (p) + TR * (ld), (ld) * 4);      \
+        TILE_STORE(3, (p) + TR * (ld) + 16, (ld) * 4); \
+    } while (0)
+
 CW_TARGET_AMX static void configure(void)
 {
     cw_amx_tile_config cfg;
@@ -222,10 +239,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
         for (size_t b = b0; b < b1; b++) {
             size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
             const int8_t *bb = bp + b * per;
-            TILE_ZERO(0);
-            TILE_ZERO(1);
-            TILE_ZERO(2);
-            TILE_ZERO(3);
+            ZERO_2X2();
             for (size_t t = 0; t < kb; t++) {
                 TILE_LOAD(4, a + t * TB, g->lda);
                 TILE_LOAD(5, a + TR * g->lda + t * TB, g->lda);
@@ -236,10 +250,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
                 TILE_DPBSSD(2, 5, 6);
                 TILE_DPBSSD(3, 5, 7);
             }
-            TILE_STORE(0, c, BC * sizeof *c);
-            TILE_STORE(1, c + 16, BC * sizeof *c);
-            TILE_STORE(2, c + TR * BC, BC * sizeof *c);
-            TILE_STORE(3, c + TR * BC + 16, BC * sizeof *c);
+            STORE_2X2(c, BC);
             store_i8_block(g, c, BC, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
         /* the group's columns of the block's rows, final and in L2 */
@@ -387,7 +398,7 @@ CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const uint16_t *a16, siz
                                       size_t base, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     size_t kb = lda / 32, per = 2 * kb * TR * TB, nb = (n1 - base + BC - 1) / BC, ng = b_group(per);
-    size_t ib0 = (m0 - row0) / BR, ib1 = (m1 - row0 + BR - 1) / BR, ldc = g->ldc * sizeof(float);
+    size_t ib0 = (m0 - row0) / BR, ib1 = (m1 - row0 + BR - 1) / BR;
     float c[2][BR * BC];
     size_t held = 0, held_j = 0, held_q[2] = { 0, 0 }, slot = 0; /* a block in c[!slot] to store */
     configure();
@@ -399,10 +410,7 @@ CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const uint16_t *a16, siz
             for (size_t b = b0; b < b1; b++) {
                 size_t j = base + b * BC, q0 = j < n0 ? n0 - j : 0, q1 = n1 - j < BC ? n1 - j : BC;
                 const char *bb = bp + b * per;
-                TILE_ZERO(0);
-                TILE_ZERO(1);
-                TILE_ZERO(2);
-                TILE_ZERO(3);
+                ZERO_2X2();
                 for (size_t t = 0; t < kb; t++) {
                     TILE_LOAD(4, ai + 2 * t * TR * TB, TB);
                     TILE_LOAD(5, ai + (2 * t + 1) * TR * TB, TB);
@@ -417,18 +425,10 @@ CW_TARGET_AMX static void bf16_blocks(const cw_gemm *g, const uint16_t *a16, siz
                 if (held) store_bf16_block(g, c[!slot], i, held_j, r0, r1, held_q[0], held_q[1]);
                 held = 0;
                 if (!g->bias && r0 == 0 && r1 == BR && q0 == 0 && q1 == BC) {
-                    float *cc = g->c + i * g->ldc + j;
-                    TILE_STORE(0, cc, ldc);
-                    TILE_STORE(1, cc + 16, ldc);
-                    TILE_STORE(2, cc + TR * g->ldc, ldc);
-                    TILE_STORE(3, cc + TR * g->ldc + 16, ldc);
+                    STORE_2X2(g->c + i * g->ldc + j, g->ldc);
                     continue;
                 }
-                float *cs = c[slot];
-                TILE_STORE(0, cs, BC * sizeof *cs);
-                TILE_STORE(1, cs + 16, BC * sizeof *cs);
-                TILE_STORE(2, cs + TR * BC, BC * sizeof *cs);
-                TILE_STORE(3, cs + TR * BC + 16, BC * sizeof *cs);
+                STORE_2X2(c[slot], BC);
                 held = 1, held_j = j, held_q[0] = q0, held_q[1] = q1, slot = !slot;
             }
             if (held) store_bf16_block(g, c[!slot], i, held_j, r0, r1, held_q[0], held_q[1]);
