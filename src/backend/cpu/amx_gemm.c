@@ -176,25 +176,21 @@ void cw_amx_pack_i8(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp)
     for (size_t b = b0; b < b1; b++) pack_b_i8(g, b * BC, kb, bp + b * per);
 }
 
-/* c[i + r][j + q] for rows r < mr, columns q0 <= q < q1 of the 32 x 32 int32
- * block acc (row stride lacc int32s; acc may be c itself, the int32s where
- * their floats go); cw_i8_out's arithmetic, 16 lanes at a time (scalar in
- * the emulation, which runs on CPUs without AVX-512). */
+/* c[i + r][j + q] for the 32 x 32 int32 block acc (row stride BC): mr rows,
+ * columns q0 <= q < q1; cw_i8_out's arithmetic, 16 lanes at a time (scalar
+ * in the emulation, which runs on CPUs without AVX-512). */
 #ifdef CW_AMX_EMULATE
-static void store_i8_block(const cw_i8_gemm *g, const void *acc, size_t lacc, size_t i, size_t j, size_t mr, size_t q0,
+static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr, size_t q0,
                            size_t q1)
 {
     for (size_t r = 0; r < mr; r++)
-        for (size_t q = q0; q < q1; q++) {
-            int32_t s;
-            memcpy(&s, (const char *)acc + (r * lacc + q) * sizeof s, sizeof s);
+        for (size_t q = q0; q < q1; q++)
             g->c[(i + r) * g->ldc + j + q] =
-                cw_i8_out(s, cw_i8_recip(g->ascale[i + r]), cw_i8_recip(g->wscale[j + q]), g->bias, j + q);
-        }
+                cw_i8_out(acc[r * BC + q], cw_i8_recip(g->ascale[i + r]), cw_i8_recip(g->wscale[j + q]), g->bias, j + q);
 }
 #else
-CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const void *acc, size_t lacc, size_t i, size_t j,
-                                         size_t mr, size_t q0, size_t q1)
+CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const int32_t *acc, size_t i, size_t j, size_t mr,
+                                         size_t q0, size_t q1)
 {
     float ra[BR];
     for (size_t r = 0; r < mr; r++) ra[r] = cw_i8_recip(g->ascale[i + r]);
@@ -204,7 +200,7 @@ CW_TARGET_AMX static void store_i8_block(const cw_i8_gemm *g, const void *acc, s
         __m512 ws = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), m, g->wscale + j + q));
         __m512 b = g->bias ? _mm512_maskz_loadu_ps(m, g->bias + j + q) : _mm512_setzero_ps();
         for (size_t r = 0; r < mr; r++) {
-            __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, (const char *)acc + (r * lacc + q) * 4));
+            __m512 x = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + r * BC + q));
             __m512 y = _mm512_mul_ps(x, _mm512_mul_ps(_mm512_set1_ps(ra[r]), ws));
             if (g->bias) y = _mm512_add_ps(y, b);
             _mm512_mask_storeu_ps(g->c + (i + r) * g->ldc + j + q, m, y);
@@ -251,7 +247,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
                 TILE_DPBSSD(3, 5, 7);
             }
             STORE_2X2(c, BC);
-            store_i8_block(g, c, BC, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
+            store_i8_block(g, c, i, j, m1 - i < BR ? m1 - i : BR, q0, q1);
         }
         /* the group's columns of the block's rows, final and in L2 */
         size_t c0 = base + b0 * BC, c1 = base + b1 * BC;
