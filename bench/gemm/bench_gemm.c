@@ -86,6 +86,11 @@ static double time_lowp(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
     o.be->ops->buf_wrap(o.be, y, m * n * 4, &o.y);
     o.w = (cw_weight){ .dtype = dt, .rows = n, .cols = k, .data = wb, .scale = sb };
     o.m = m;
+    /* decoder-step shapes: W as the decoder's weights are, prepared at load
+     * (not the vocabulary projection: the logits op reads it in place) */
+    cw_buf *pb = NULL;
+    if (lowp && m <= 8 && n < 8192 && o.be->ops->prepare_weight) o.be->ops->prepare_weight(o.be, &o.w, &pb);
+    o.w.packed = pb;
     float *bias = lowp ? malloc(n * sizeof *bias) : NULL;
     for (size_t j = 0; bias && j < n; j++) bias[j] = 0.01f * (float)(j % 97);
     if (bias) o.be->ops->buf_wrap(o.be, bias, n * 4, &o.bias);
@@ -98,6 +103,7 @@ static double time_lowp(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
         best = t < best ? t : best;
     }
     o.be->ops->buf_free(o.be, wb);
+    o.be->ops->buf_free(o.be, pb);
     if (sb) o.be->ops->buf_free(o.be, sb);
     if (o.bias) o.be->ops->buf_free(o.be, o.bias);
     free(bias);

@@ -67,6 +67,10 @@ typedef struct {
     const cw_buf *scale; /* CW_DTYPE_I8 only: [rows] float32, from byte 0 */
     size_t offset;       /* bytes, a multiple of the dtype's size: many tensors
                             may share one buffer (one device allocation) */
+    /* NULL, or what the back end's prepare_weight made of it: W again in a
+     * layout of the back end's own kernels, which its linear ops may read
+     * instead of data (the other ops read data) */
+    const cw_buf *packed;
 } cw_weight;
 
 /* Softmax masks. Masked entries get probability exactly 0; a row whose
@@ -172,6 +176,13 @@ typedef struct cw_backend_ops {
      * cheaper way it computes them all exactly. */
     cw_status (*logits)(cw_backend *be, cw_ref y, cw_ref x, const cw_weight *w, size_t m, size_t n_screen,
                         size_t keep);
+    /* Optional (NULL: none). For a weight that linear ops will multiply
+     * many times with few rows (the decoder's, once per token): *out = a
+     * copy of W in a layout of the back end's own (cw_weight.packed), or
+     * NULL where it has none for w's dtype and mode. The caller keeps the
+     * buffer while w is used and frees it with buf_free; results are the
+     * same bits with it as without. */
+    cw_status (*prepare_weight)(cw_backend *be, const cw_weight *w, cw_buf **out);
     /* y [C_out, T_out] = conv1d(x [C_in, T_in]), kernel 3, zero padding 1,
      * stride 1 or 2, T_out = (T_in - 1) / stride + 1; w [C_out, C_in*3] (the
      * PyTorch [C_out, C_in, 3] weight), bias [C_out] optional. */

@@ -237,6 +237,30 @@ static cw_status bind_block(cw_nn_weights *w, const cw_model *m, const char *sid
     return CW_OK;
 }
 
+/* A matrix the decoder multiplies once per token, in the back end's own
+ * layout for that where it has one (cw_backend_ops.prepare_weight). */
+static cw_status prepare(cw_nn_weights *w, cw_weight *x)
+{
+    cw_backend *be = w->be;
+    if (!be->ops->prepare_weight) return CW_OK;
+    cw_buf *b = NULL;
+    cw_status s = be->ops->prepare_weight(be, x, &b);
+    if (s != CW_OK || !b) return s;
+    x->packed = b;
+    return keep(w, b);
+}
+
+static cw_status prepare_block(cw_nn_weights *w, cw_nn_block *b)
+{
+    cw_weight *x[] = { &b->attn.q, &b->attn.k, &b->attn.v, &b->attn.o, &b->cross.q, &b->cross.k,
+                       &b->cross.v, &b->cross.o, &b->mlp0.w, &b->mlp2.w };
+    for (size_t i = 0; i < sizeof x / sizeof *x; i++) {
+        cw_status s = prepare(w, x[i]);
+        if (s != CW_OK) return s;
+    }
+    return CW_OK;
+}
+
 static cw_status bind_all(cw_nn_weights *w, const cw_model *m)
 {
     cw_status s;
@@ -249,8 +273,10 @@ static cw_status bind_all(cw_nn_weights *w, const cw_model *m)
     TRY(bind_ln(w, m, "encoder.ln_post", &w->ln_post));
     TRY(bind_matrix(w, m, "decoder.token_embedding.weight", 2, &w->tok_emb));
     TRY(bind_f32(w, m, "decoder.positional_embedding", 2, &w->dec_pos));
-    for (size_t i = 0; i < (size_t)w->dims.n_text_layer; i++)
+    for (size_t i = 0; i < (size_t)w->dims.n_text_layer; i++) {
         TRY(bind_block(w, m, "decoder", i, 1, &w->dec[i]));
+        TRY(prepare_block(w, &w->dec[i]));
+    }
     TRY(bind_ln(w, m, "decoder.ln", &w->dec_ln));
 #undef TRY
     return CW_OK;

@@ -404,11 +404,11 @@ static void test_linear_replayed(void)
         CHECK(op->buf_wrap(be, x, M * K * 4, &bx) == CW_OK && op->buf_wrap(be, c[t].w, N * K * c[t].es, &bw) == CW_OK &&
               op->buf_wrap(be, bias, N * 4, &bb) == CW_OK && op->buf_wrap(be, sc, N * 4, &bs) == CW_OK &&
               op->buf_alloc(be, M * N * 4, &by) == CW_OK);
-        cw_weight w = { c[t].dt, N, K, bw, bs, 0 };
+        cw_weight w = { c[t].dt, N, K, bw, bs, 0, NULL };
         CHECK(op->linear(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &w, cw_ref_at(bb, 0), M) == CW_OK);
         CHECK(op->download(be, ref, by, 0, M * N * 4) == CW_OK);
         cw_cuda_buf hx, hw, hb, hy, hs;
-        cw_weight wd = { c[t].dt, N, K, hbuf(&hw, (void *)c[t].w, N * K * c[t].es), hbuf(&hs, sc, N * 4), 0 };
+        cw_weight wd = { c[t].dt, N, K, hbuf(&hw, (void *)c[t].w, N * K * c[t].es), hbuf(&hs, sc, N * 4), 0, NULL };
         CHECK(emu_linear(cw_ref_at(hbuf(&hy, y, M * N * 4), 0), cw_ref_at(hbuf(&hx, x, M * K * 4), 0), &wd,
                          cw_ref_at(hbuf(&hb, bias, N * 4), 0), M, c[t].lowp) == CW_OK);
         CHECK_MSG(max_rel(y, ref, M * N) < c[t].tol, "linear %s lowp %d: %g", cw_dtype_name(c[t].dt), c[t].lowp,
@@ -432,12 +432,12 @@ static void test_conv_replayed(void)
         cw_buf *bx = NULL, *bw = NULL, *bb = NULL, *by = NULL;
         CHECK(op->buf_wrap(be, x, c_in * t_in * 4, &bx) == CW_OK && op->buf_wrap(be, w, c_out * c_in * 12, &bw) == CW_OK &&
               op->buf_wrap(be, bias, c_out * 4, &bb) == CW_OK && op->buf_alloc(be, c_out * t_out * 4, &by) == CW_OK);
-        cw_weight cw = { CW_DTYPE_F32, c_out, c_in * 3, bw, NULL, 0 };
+        cw_weight cw = { CW_DTYPE_F32, c_out, c_in * 3, bw, NULL, 0, NULL };
         CHECK(op->conv1d(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &cw, cw_ref_at(bb, 0), c_in, t_in, stride) == CW_OK);
         CHECK(op->download(be, ref, by, 0, c_out * t_out * 4) == CW_OK);
         /* replay */
         cw_cuda_buf hw;
-        cw_weight wd = { CW_DTYPE_F32, c_out, c_in * 3, hbuf(&hw, w, c_out * c_in * 12), NULL, 0 };
+        cw_weight wd = { CW_DTYPE_F32, c_out, c_in * 3, hbuf(&hw, w, c_out * c_in * 12), NULL, 0, NULL };
         cw_cuda_conv_plan p;
         CHECK(cw_cuda_plan_conv1d(&wd, c_in, t_in, stride, 0, &p) == CW_OK);
         CHECK_EQ_INT(p.t_out, t_out);

@@ -101,7 +101,7 @@ static void test_linear(void)
             cw_backend *C = cpu, *G = c[k].lowp ? gpu_lowp : gpu;
             pair px = both(C, G, x, M * K * 4), pw = both(C, G, c[k].w, N * K * c[k].es), pb = both(C, G, bias, N * 4);
             pair ps = both(C, G, sc, N * 4), py = both(C, G, NULL, M * N * 4);
-            cw_weight wc = { c[k].dt, N, K, pw.c, ps.c, 0 }, wg = { c[k].dt, N, K, pw.g, ps.g, 0 };
+            cw_weight wc = { c[k].dt, N, K, pw.c, ps.c, 0, NULL }, wg = { c[k].dt, N, K, pw.g, ps.g, 0, NULL };
             CHECK(C->ops->linear(C, cw_ref_at(py.c, 0), cw_ref_at(px.c, 0), &wc, cw_ref_at(pb.c, 0), M) == CW_OK);
             CHECK(G->ops->linear(G, cw_ref_at(py.g, 0), cw_ref_at(px.g, 0), &wg, cw_ref_at(pb.g, 0), M) == CW_OK);
             double d = diff(C, G, py, M * N);
@@ -128,7 +128,7 @@ static void test_conv1d(void)
             pair pw = both(cpu, gpu, f16 ? (void *)w16 : (void *)w, c_out * K * (f16 ? 2 : 4));
             pair py = both(cpu, gpu, NULL, c_out * t_out * 4);
             cw_dtype dt = f16 ? CW_DTYPE_F16 : CW_DTYPE_F32;
-            cw_weight wc = { dt, c_out, K, pw.c, NULL, 0 }, wg = { dt, c_out, K, pw.g, NULL, 0 };
+            cw_weight wc = { dt, c_out, K, pw.c, NULL, 0, NULL }, wg = { dt, c_out, K, pw.g, NULL, 0, NULL };
             CHECK(cpu->ops->conv1d(cpu, cw_ref_at(py.c, 0), cw_ref_at(px.c, 0), &wc, cw_ref_at(pb.c, 0), c_in, t_in, stride) == CW_OK);
             CHECK(gpu->ops->conv1d(gpu, cw_ref_at(py.g, 0), cw_ref_at(px.g, 0), &wg, cw_ref_at(pb.g, 0), c_in, t_in, stride) == CW_OK);
             double d = diff(cpu, gpu, py, c_out * t_out);
@@ -223,7 +223,7 @@ static void test_gathers_copies(void)
     for (int t = 0; t < 4; t++) {
         pair pt = both(cpu, gpu, tab[t], rows * d * cw_dtype_size(dts[t])), ps = both(cpu, gpu, sc, rows * 4);
         pair py = both(cpu, gpu, NULL, 6 * d * 4);
-        cw_weight wc = { dts[t], rows, d, pt.c, ps.c, 0 }, wg = { dts[t], rows, d, pt.g, ps.g, 0 };
+        cw_weight wc = { dts[t], rows, d, pt.c, ps.c, 0, NULL }, wg = { dts[t], rows, d, pt.g, ps.g, 0, NULL };
         CHECK(cpu->ops->embedding(cpu, cw_ref_at(py.c, 0), &wc, ids, 6) == CW_OK);
         CHECK(gpu->ops->embedding(gpu, cw_ref_at(py.g, 0), &wg, ids, 6) == CW_OK);
         CHECK_MSG(diff(cpu, gpu, py, 6 * d) == 0, "embedding %s", cw_dtype_name(dts[t]));

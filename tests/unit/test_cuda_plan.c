@@ -35,13 +35,13 @@ static void test_refs_and_weights(void)
     CHECK(cw_cuda_opt(cw_ref_at(buf, 99), 5, "bias", &ok) == NULL && !ok);
 
     cw_cuda_buf wb, sb;
-    cw_weight w = { CW_DTYPE_F16, 10, 20, fbuf(&wb, 400), NULL, 0 };
+    cw_weight w = { CW_DTYPE_F16, 10, 20, fbuf(&wb, 400), NULL, 0, NULL };
     CHECK(cw_cuda_check_weight(&w) == CW_OK);
     w.offset = 2;
     CHECK_FAILS(cw_cuda_check_weight(&w), CW_ERR_INVALID_ARG, "buffer holds 400 bytes");
     w.offset = 1;
     CHECK_FAILS(cw_cuda_check_weight(&w), CW_ERR_INVALID_ARG, "not a multiple");
-    w = (cw_weight){ CW_DTYPE_I8, 10, 40, fbuf(&wb, 400), NULL, 0 };
+    w = (cw_weight){ CW_DTYPE_I8, 10, 40, fbuf(&wb, 400), NULL, 0, NULL };
     CHECK_FAILS(cw_cuda_check_weight(&w), CW_ERR_INVALID_ARG, "lacks its 10 scales");
     w.scale = fbuf(&sb, 36);
     CHECK_FAILS(cw_cuda_check_weight(&w), CW_ERR_INVALID_ARG, "scales");
@@ -49,7 +49,7 @@ static void test_refs_and_weights(void)
     CHECK(cw_cuda_check_weight(&w) == CW_OK);
     w.dtype = CW_DTYPE_I32;
     CHECK_FAILS(cw_cuda_check_weight(&w), CW_ERR_INVALID_ARG, "dtype");
-    w = (cw_weight){ CW_DTYPE_F32, SIZE_MAX / 2, 3, fbuf(&wb, 400), NULL, 0 };
+    w = (cw_weight){ CW_DTYPE_F32, SIZE_MAX / 2, 3, fbuf(&wb, 400), NULL, 0, NULL };
     CHECK_FAILS(cw_cuda_check_weight(&w), CW_ERR_INVALID_ARG, "too large");
 }
 
@@ -57,12 +57,12 @@ static void test_linear_plans(void)
 {
     cw_cuda_buf wb, sb;
     size_t N = 1536, K = 384, m = 3;
-    cw_weight w = { CW_DTYPE_F32, N, K, fbuf(&wb, N * K * 4), NULL, 0 };
+    cw_weight w = { CW_DTYPE_F32, N, K, fbuf(&wb, N * K * 4), NULL, 0, NULL };
     cw_cuda_linear_plan p;
     CHECK(cw_cuda_plan_linear(&w, m, 0, &p) == CW_OK && p.mode == CW_CUDA_GEMM_F32 && p.scratch == 0);
     CHECK(cw_cuda_plan_linear(&w, m, 1, &p) == CW_OK && p.mode == CW_CUDA_GEMM_F32);
     /* exact mode: 16-bit weights widened to float32 (the CPU's semantics) */
-    w = (cw_weight){ CW_DTYPE_F16, N, K, fbuf(&wb, N * K * 2), NULL, 0 };
+    w = (cw_weight){ CW_DTYPE_F16, N, K, fbuf(&wb, N * K * 2), NULL, 0, NULL };
     CHECK(cw_cuda_plan_linear(&w, m, 0, &p) == CW_OK && p.mode == CW_CUDA_GEMM_WIDEN);
     CHECK_EQ_INT(p.widen_bytes, N * K * 4);
     CHECK_EQ_INT(p.scratch, N * K * 4);
@@ -73,13 +73,13 @@ static void test_linear_plans(void)
     w.dtype = CW_DTYPE_BF16;
     CHECK(cw_cuda_plan_linear(&w, m, 1, &p) == CW_OK && p.mode == CW_CUDA_GEMM_HALF);
     /* int8: widened in both modes */
-    w = (cw_weight){ CW_DTYPE_I8, N, K, fbuf(&wb, N * K), fbuf(&sb, N * 4), 0 };
+    w = (cw_weight){ CW_DTYPE_I8, N, K, fbuf(&wb, N * K), fbuf(&sb, N * 4), 0, NULL };
     CHECK(cw_cuda_plan_linear(&w, m, 1, &p) == CW_OK && p.mode == CW_CUDA_GEMM_WIDEN);
     /* cuBLAS takes int sizes */
     CHECK_FAILS(cw_cuda_plan_linear(&w, (size_t)1 << 31, 0, &p), CW_ERR_INVALID_ARG, "cuBLAS");
 
     cw_cuda_conv_plan c;
-    w = (cw_weight){ CW_DTYPE_F16, 384, 80 * 3, fbuf(&wb, 384 * 240 * 2), NULL, 0 };
+    w = (cw_weight){ CW_DTYPE_F16, 384, 80 * 3, fbuf(&wb, 384 * 240 * 2), NULL, 0, NULL };
     CHECK(cw_cuda_plan_conv1d(&w, 80, 3000, 1, 0, &c) == CW_OK);
     CHECK_EQ_INT(c.t_out, 3000);
     CHECK_EQ_INT(c.cols_bytes, cw_cuda_align(3000 * 240 * 4));
@@ -191,9 +191,9 @@ static void test_pool(void)
     cw_cuda_pool q = { .alloc = count_alloc, .release = count_free, .ctx = &d };
     cw_cuda_buf wb, sb, ob, xb;
     size_t H = 6, dm = 384, n_audio = 1500, beams = 5, n_ctx = 448;
-    cw_weight conv2 = { CW_DTYPE_F16, dm, dm * 3, fbuf(&wb, dm * dm * 3 * 2), NULL, 0 };
-    cw_weight fc1 = { CW_DTYPE_F16, 4 * dm, dm, fbuf(&wb, 4 * dm * dm * 2), NULL, 0 };
-    cw_weight logits = { CW_DTYPE_F16, 51864, dm, fbuf(&sb, 51864 * dm * 2), NULL, 0 };
+    cw_weight conv2 = { CW_DTYPE_F16, dm, dm * 3, fbuf(&wb, dm * dm * 3 * 2), NULL, 0, NULL };
+    cw_weight fc1 = { CW_DTYPE_F16, 4 * dm, dm, fbuf(&wb, 4 * dm * dm * 2), NULL, 0, NULL };
+    cw_weight logits = { CW_DTYPE_F16, 51864, dm, fbuf(&sb, 51864 * dm * 2), NULL, 0, NULL };
     cw_buf *big = fbuf(&ob, beams * n_ctx * dm * 4 * 4), *x = fbuf(&xb, n_audio * dm * 4);
     cw_cuda_conv_plan cp;
     cw_cuda_linear_plan lp;

@@ -25,7 +25,7 @@ static float frand(uint64_t *s) /* uniform in [-1, 1) */
 
 static const size_t MS[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 70 };
 static const size_t KS[] = { 1, 7, 31, 33, 64, 100, 130, 200 };
-static const size_t NS[] = { 1, 3, 17, 40 };
+static const size_t NS[] = { 1, 3, 17, 40, 150 };
 #define LEN(a) (sizeof(a) / sizeof *(a))
 
 /* x [m, k] with a zero row (row 1) and a row of one large value. */
@@ -82,6 +82,9 @@ typedef struct {
     /* W packed once first (cw_i8_gemm.bp), for i8 */
     size_t (*pack_bytes)(const cw_i8_gemm *);
     void (*pack)(const cw_i8_gemm *, size_t, size_t, int8_t *);
+    /* W made once first (cw_i8_gemm.wp), for i8 */
+    size_t (*prepack_bytes)(size_t, size_t);
+    void (*prepack)(const int8_t *, size_t, size_t, size_t, size_t, size_t, uint8_t *);
     /* W packed and A converted once first (cw_gemm.bp, .a16), for bf16 */
     size_t (*pack16_bytes)(const cw_gemm *);
     void (*pack16)(const cw_gemm *, size_t, size_t, void *);
@@ -93,37 +96,41 @@ static size_t variants(variant *v)
 {
     size_t n = 0;
     v[n++] = (variant){ "ref", cw_ref_quant_rows, cw_ref_bf16_round, cw_ref_gemm_i8, cw_ref_gemm,
-                        cw_ref_gemm_scratch_floats, NULL, NULL, NULL, NULL, NULL };
+                        cw_ref_gemm_scratch_floats, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
     cw_cpu_detect(&f);
     int avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     if (f.avx2 && f.fma && f.f16c)
         v[n++] = (variant){ "avx2", cw_avx2_quant_rows, cw_avx2_bf16_round, cw_avx2_gemm_i8, cw_avx2_gemm,
-                            cw_avx2_gemm_scratch_floats, NULL, NULL, NULL, NULL, NULL };
+                            cw_avx2_gemm_scratch_floats, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx2 lowp kernels (no AVX2+FMA+F16C)\n");
-    if (avx512) v[n++] = (variant){ "avx512", cw_avx512_quant_rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+    if (avx512) v[n++] = (variant){ "avx512", cw_avx512_quant_rows, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512 quant_rows (no AVX-512)\n");
-    if (avx512 && f.avx512_vnni)
-        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
-    else printf("  skipped: avx512-vnni int8 kernel (no AVX512-VNNI)\n");
+    if (avx512 && f.avx512_vnni) {
+        v[n++] = (variant){ "avx512-vnni", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "avx512-vnni prepacked", NULL, NULL, cw_avx512_gemm_i8, NULL, NULL, NULL, NULL,
+                            cw_avx512_prepack_i8_bytes, cw_avx512_prepack_i8, NULL, NULL, NULL };
+    } else printf("  skipped: avx512-vnni int8 kernel (no AVX512-VNNI)\n");
     if (avx512 && f.avx512_bf16)
-        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "avx512-bf16", NULL, NULL, NULL, cw_avx512_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     else printf("  skipped: avx512-bf16 kernel (no AVX512-BF16)\n");
 #ifdef CW_HAVE_AMX
     /* tested wherever the CPU has AMX, whether or not CW_AMX=1 enables it */
     if (avx512 && f.amx_tile && f.amx_int8 && f.avx512_vnni)
     {
-        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "amx-int8", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
         v[n++] = (variant){ "amx-int8 packed", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, cw_amx_pack_i8_bytes,
-                            cw_amx_pack_i8, NULL, NULL, NULL };
+                            cw_amx_pack_i8, NULL, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "amx-int8 prepacked", NULL, NULL, cw_amx_gemm_i8, NULL, NULL, NULL, NULL,
+                            cw_avx512_prepack_i8_bytes, cw_avx512_prepack_i8, NULL, NULL, NULL };
     }
     else printf("  skipped: amx-int8 kernel (no AMX-INT8 granted)\n");
     if (avx512 && f.amx_tile && f.amx_bf16 && f.avx512_bf16)
     {
-        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL, NULL, NULL, NULL };
+        v[n++] = (variant){ "amx-bf16", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
         v[n++] = (variant){ "amx-bf16 packed", NULL, NULL, NULL, cw_amx_gemm_bf16, cw_avx512_gemm_bf16_scratch_floats,
-                            NULL, NULL, cw_amx_pack_bf16_bytes, cw_amx_pack_bf16, cw_amx_bf16_rows };
+                            NULL, NULL, NULL, NULL, cw_amx_pack_bf16_bytes, cw_amx_pack_bf16, cw_amx_bf16_rows };
     }
     else printf("  skipped: amx-bf16 kernel (no AMX-BF16 granted)\n");
 #endif
@@ -135,7 +142,7 @@ static size_t variants(variant *v)
 
 static void test_prep_kernels(void)
 {
-    variant v[12];
+    variant v[16];
     size_t nv = variants(v);
     uint64_t s = 7;
     for (size_t vi = 1; vi < nv; vi++) {
@@ -168,7 +175,7 @@ static void test_prep_kernels(void)
 /* Every kernel on every shape, whole and in slices, against the reference. */
 static void test_gemm_kernels(void)
 {
-    variant v[12];
+    variant v[16];
     size_t nv = variants(v);
     uint64_t s = 11;
     for (size_t mi = 0; mi < LEN(MS); mi++)
@@ -186,7 +193,7 @@ static void test_gemm_kernels(void)
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL, NULL };
+                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL, NULL, NULL };
                 cw_gemm bg = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
                                .bias = (n & 1) ? bias : NULL, .ldc = n };
                 float *c0 = calloc(m * n, sizeof *c0), *b0 = calloc(m * n, sizeof *b0);
@@ -203,6 +210,14 @@ static void test_gemm_kernels(void)
                         v[vi].pack(&qg, 0, nb / 3, bp);
                         v[vi].pack(&qg, nb / 3, nb, bp);
                         qg.bp = bp;
+                    }
+                    uint8_t *wp = NULL;
+                    if (v[vi].prepack) { /* in two uneven parts, as by two threads */
+                        size_t nb = (n + 31) / 32;
+                        wp = malloc(v[vi].prepack_bytes(n, k));
+                        v[vi].prepack(wq, k, n, k, 0, nb / 3, wp);
+                        v[vi].prepack(wq, k, n, k, nb / 3, nb, wp);
+                        qg.wp = wp;
                     }
                     if (v[vi].pack16 && m <= CW_AMX_GEMV_MAX_M) continue; /* never packed: AVX-512 reads a */
                     if (v[vi].pack16) { /* both in uneven parts; A with 32 rows of garbage after it */
@@ -228,6 +243,7 @@ static void test_gemm_kernels(void)
                     }
                     /* whole, then in 4 uneven slices (rows, then columns) */
                     size_t cuts[3][4] = { { 0, m, 0, n }, { 0, m / 3, 0, n }, { 0, m, 0, n / 2 } };
+                    if (wp) cuts[2][3] = n / 2 / 32 * 32; /* slices of the prepacked W start on its blocks */
                     for (int cut = 0; cut < 3; cut++) {
                         if (v[vi].i8) {
                             memset(c1, 0xff, m * n * sizeof *c1);
@@ -257,8 +273,9 @@ static void test_gemm_kernels(void)
                             free(scr);
                         }
                     }
-                    qg.bp = NULL, bg.bp = NULL, bg.a16 = NULL, bg.a = xr;
+                    qg.bp = NULL, qg.wp = NULL, bg.bp = NULL, bg.a16 = NULL, bg.a = xr;
                     free(bp);
+                    free(wp);
                 }
                 free(x), free(xr), free(wf), free(ws), free(bias), free(wq), free(aq), free(wb), free(as);
                 free(c0), free(b0), free(c1);
@@ -276,15 +293,19 @@ static cw_buf *up(cw_backend *be, const void *x, size_t bytes)
 }
 
 /* y = linear(x, w) on be (lowp as created), downloaded into out [m, n];
- * gelu: 1 for linear then gelu, 2 for linear_gelu. */
-static void run_linear_act(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
-                           const float *scale, size_t n, const float *bias, float *out, int gelu)
+ * gelu: 1 for linear then gelu, 2 for linear_gelu; prep: W through the
+ * back end's prepare_weight first (returns whether it made a copy). */
+static int run_linear_prep(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
+                           const float *scale, size_t n, const float *bias, float *out, int gelu, int prep)
 {
     cw_buf *bx = up(be, x, m * k * sizeof(float)), *bw = up(be, w, n * k * cw_dtype_size(dt));
     cw_buf *bs = scale ? up(be, scale, n * sizeof(float)) : NULL, *bb = bias ? up(be, bias, n * sizeof(float)) : NULL;
     cw_buf *by = NULL;
     CHECK(be->ops->buf_alloc(be, m * n * sizeof(float), &by) == CW_OK);
     cw_weight wt = { .dtype = dt, .rows = n, .cols = k, .data = bw, .scale = bs };
+    cw_buf *bp = NULL;
+    if (prep && be->ops->prepare_weight) CHECK(be->ops->prepare_weight(be, &wt, &bp) == CW_OK);
+    wt.packed = bp;
     cw_ref rb = bias ? cw_ref_at(bb, 0) : cw_ref_none();
     if (gelu == 2) {
         CHECK(be->ops->linear_gelu(be, cw_ref_at(by, 0), cw_ref_at(bx, 0), &wt, rb, m, 0) == CW_OK);
@@ -294,7 +315,14 @@ static void run_linear_act(cw_backend *be, const float *x, size_t m, size_t k, c
     }
     CHECK(be->ops->download(be, out, by, 0, m * n * sizeof(float)) == CW_OK);
     be->ops->buf_free(be, bx), be->ops->buf_free(be, bw), be->ops->buf_free(be, bs);
-    be->ops->buf_free(be, bb), be->ops->buf_free(be, by);
+    be->ops->buf_free(be, bb), be->ops->buf_free(be, by), be->ops->buf_free(be, bp);
+    return bp != NULL;
+}
+
+static void run_linear_act(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
+                           const float *scale, size_t n, const float *bias, float *out, int gelu)
+{
+    run_linear_prep(be, x, m, k, w, dt, scale, n, bias, out, gelu, 0);
 }
 
 static void run_linear(cw_backend *be, const float *x, size_t m, size_t k, const void *w, cw_dtype dt,
@@ -365,7 +393,9 @@ static void test_backend_threads(void)
     CHECK(cw_backend_create(&p, &exact) == CW_OK);
     CHECK(exact->lowp_i8_desc == NULL);
     uint64_t s = 5;
-    size_t shapes[][3] = { { 1, 384, 1536 }, { 5, 100, 51 }, { 9, 64, 17 }, { 70, 200, 40 }, { 150, 33, 1 } };
+    size_t shapes[][3] = { { 1, 384, 1536 }, { 5, 100, 51 }, { 9, 64, 17 }, { 70, 200, 40 }, { 150, 33, 1 },
+                           { 3, 130, 300 }, { 2, 7, 33 } };
+    size_t prepared = 0;
     for (size_t si = 0; si < LEN(shapes); si++) {
         size_t m = shapes[si][0], k = shapes[si][1], n = shapes[si][2];
         float *x = make_x(m, k, &s), *wf = malloc(n * k * sizeof *wf), *ws = malloc(n * sizeof *ws);
@@ -384,6 +414,11 @@ static void test_backend_threads(void)
                 if (!be[a][t]) continue;
                 run_linear(be[a][t], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y1);
                 CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0, "int8 %s, %d threads, m %zu k %zu n %zu",
+                          be[a][t]->lowp_i8_desc, t + 1, m, k, n);
+                /* with W prepared (a decoder weight), where the back end has a layout for it */
+                memset(y1, 0xff, m * n * sizeof *y1);
+                prepared += (size_t)run_linear_prep(be[a][t], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y1, 0, 1);
+                CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0, "int8 prepared %s, %d threads, m %zu k %zu n %zu",
                           be[a][t]->lowp_i8_desc, t + 1, m, k, n);
             }
         /* and stays close to the float32 product: within 2% of sum |x w| */
@@ -426,6 +461,8 @@ static void test_backend_threads(void)
         }
         free(x), free(wf), free(ws), free(bias), free(y0), free(y1), free(yf), free(wq), free(wb), free(wh);
     }
+    printf("  int8 products with W prepared: %zu (kernels with a layout of their own: %s)\n", prepared,
+           prepared ? "tested" : "none on this CPU, skipped");
     for (int a = 0; a < 3; a++)
         for (int t = 0; t < 3; t++) cw_backend_free(be[a][t]);
     cw_backend_free(exact);
@@ -538,6 +575,34 @@ static void test_weights_dtype(void)
         cw_nn_weights_free(w);
     }
     CHECK(emb->dtype == CW_DTYPE_F16); /* the model is untouched */
+    cw_backend_free(be);
+
+    /* int8 in lowp mode: every decoder matrix prepared where the back end
+     * has a layout for it (which a small weight shows), nothing else */
+    bp.lowp = 1;
+    CHECK(cw_backend_create(&bp, &be) == CW_OK);
+    int8_t w8[64 * 8] = { 0 };
+    float s8[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+    cw_buf *wb8 = up(be, w8, sizeof w8), *sb8 = up(be, s8, sizeof s8), *pb8 = NULL;
+    cw_weight probe = { .dtype = CW_DTYPE_I8, .rows = 8, .cols = 64, .data = wb8, .scale = sb8 };
+    CHECK(be->ops->prepare_weight && be->ops->prepare_weight(be, &probe, &pb8) == CW_OK);
+    int has = pb8 != NULL;
+    be->ops->buf_free(be, pb8), be->ops->buf_free(be, wb8), be->ops->buf_free(be, sb8);
+    for (int d = 0; d < 2; d++) {
+        cw_nn_weights *w = NULL;
+        CHECK(cw_nn_weights_create_dtype(be, model, d ? CW_COMPUTE_INT8 : CW_COMPUTE_BF16, &w) == CW_OK);
+        if (!w) continue;
+        int want = d && has;
+        for (size_t l = 0; l < (size_t)w->dims.n_text_layer; l++) {
+            const cw_nn_block *b = &w->dec[l];
+            const cw_weight *x[] = { &b->attn.q, &b->attn.k, &b->attn.v, &b->attn.o, &b->cross.q,
+                                     &b->cross.k, &b->cross.v, &b->cross.o, &b->mlp0.w, &b->mlp2.w };
+            for (size_t i = 0; i < LEN(x); i++) CHECK_EQ_INT(x[i]->packed != NULL, want);
+        }
+        CHECK(!w->enc[0].mlp0.w.packed && !w->tok_emb.packed && !w->conv1.w.packed);
+        cw_nn_weights_free(w);
+    }
+    printf("  decoder weights prepared for int8: %s\n", has ? "yes" : "no (no layout of its own here)");
     cw_backend_free(be);
 
     /* the public knob: names, a bad value, the description */

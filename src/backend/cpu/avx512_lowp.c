@@ -138,18 +138,19 @@ static size_t gemv_cols(size_t bytes)
     return bytes > ((size_t)4 << 20) ? 1 : NR;
 }
 
-/* bp [kq][32][4] = W rows [j0, j0+32) as u8 (w ^ 0x80), k padded to 4 * kq
- * with w = 0; rows past n as w = 0 too (their sums are never stored). */
-static void pack_i8(const cw_i8_gemm *g, size_t j0, size_t kq, uint8_t *bp)
+/* bp [kq][32][4] = W rows [j0, j0+32) of w [n, k] (row stride ldw) as u8
+ * (w ^ 0x80), k padded to 4 * kq with w = 0; rows past n as w = 0 too (their
+ * sums are never stored). The layout of lowp.h's cw_i8_gemm.wp, block by block. */
+static void pack_i8(const int8_t *wt, size_t ldw, size_t n, size_t k, size_t j0, size_t kq, uint8_t *bp)
 {
-    size_t k4 = g->k / 4;
+    size_t k4 = k / 4;
     for (size_t c = 0; c < PC; c++) {
         uint32_t *d = (uint32_t *)(void *)bp + c; /* 4 bytes of column c, stride 32 */
-        if (j0 + c >= g->n) {
+        if (j0 + c >= n) {
             for (size_t q = 0; q < kq; q++) d[q * PC] = 0x80808080u;
             continue;
         }
-        const int8_t *w = g->w + (j0 + c) * g->ldw;
+        const int8_t *w = wt + (j0 + c) * ldw;
         for (size_t q = 0; q < k4; q++) {
             uint32_t v;
             memcpy(&v, w + 4 * q, sizeof v);
@@ -157,47 +158,61 @@ static void pack_i8(const cw_i8_gemm *g, size_t j0, size_t kq, uint8_t *bp)
         }
         if (k4 < kq) { /* k % 4 tail */
             uint8_t t[4] = { 0x80, 0x80, 0x80, 0x80 };
-            for (size_t kk = 4 * k4; kk < g->k; kk++) t[kk - 4 * k4] = (uint8_t)w[kk] ^ 0x80u;
+            for (size_t kk = 4 * k4; kk < k; kk++) t[kk - 4 * k4] = (uint8_t)w[kk] ^ 0x80u;
             memcpy(d + k4 * PC, t, sizeof t);
         }
     }
 }
 
-CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, size_t nc, size_t kq,
-                                        const uint8_t *bp, const int32_t *rsum, const int R)
+size_t cw_avx512_prepack_i8_bytes(size_t n, size_t k)
 {
-    __m512i acc[PR][2];
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    return (n + PC - 1) / PC * ((k + 3) / 4) * PC * 4;
+}
+
+void cw_avx512_prepack_i8(const int8_t *w, size_t ldw, size_t n, size_t k, size_t b0, size_t b1, uint8_t *wp)
+{
+    size_t kq = (k + 3) / 4;
+    for (size_t b = b0; b < b1; b++) pack_i8(w, ldw, n, k, b * PC, kq, wp + b * kq * PC * 4);
+}
+
+/* Rows [i, i+R) by NB blocks of 32 columns from j on (block b at bp + b *
+ * bstride; nc: columns left from j, any beyond the NB blocks ignored). One
+ * block takes 8 rows (16 accumulators); one row takes 4 blocks, so that a
+ * decoder step's product runs 8 independent vpdpbusd chains. */
+CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, size_t nc, size_t kq,
+                                        const uint8_t *bp, size_t bstride, const int32_t *rsum, const int R,
+                                        const int NB)
+{
+    __m512i acc[PR][8];
+    for (int r = 0; r < R; r++)
+        for (int h = 0; h < 2 * NB; h++) acc[r][h] = _mm512_setzero_si512();
     const int8_t *a = g->a + i * g->lda;
     for (size_t q = 0; q < kq; q++, bp += PC * 4) {
-        __m512i b0 = _mm512_loadu_si512(bp), b1 = _mm512_loadu_si512(bp + 64);
+        __m512i b[8];
+        for (int h = 0; h < 2 * NB; h++) b[h] = _mm512_loadu_si512(bp + (size_t)(h / 2) * bstride + 64 * (h % 2));
         for (int r = 0; r < R; r++) {
             int32_t v;
             memcpy(&v, a + (size_t)r * g->lda + 4 * q, sizeof v);
             __m512i av = _mm512_set1_epi32(v);
-            acc[r][0] = dpbusd(acc[r][0], b0, av);
-            acc[r][1] = dpbusd(acc[r][1], b1, av);
+            for (int h = 0; h < 2 * NB; h++) acc[r][h] = dpbusd(acc[r][h], b[h], av);
         }
     }
-    __mmask16 mk[2];
-    mk[0] = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
-    mk[1] = nc >= 32 ? (__mmask16)0xffff : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
-    __m512 ws[2], bias[2];
-    for (int h = 0; h < 2; h++) {
+    for (int h = 0; h < 2 * NB; h++) {
+        size_t jh = j + 16 * (size_t)h;
+        if (jh >= j + nc) break;
+        size_t left = j + nc - jh;
+        __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
         /* cw_i8_recip lane by lane; masked-off lanes divide by 1 */
-        ws[h] = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk[h], g->wscale + j + 16 * h));
-        bias[h] = g->bias ? _mm512_maskz_loadu_ps(mk[h], g->bias + j + 16 * h) : _mm512_setzero_ps();
-    }
-    for (int r = 0; r < R; r++) {
-        size_t ii = i + (size_t)r;
-        __m512i off = _mm512_set1_epi32((int32_t)(128u * (uint32_t)rsum[r])); /* wraps like the sums */
-        __m512 sa = _mm512_set1_ps(cw_i8_recip(g->ascale[ii]));
-        for (int h = 0; h < 2; h++) {
-            if (!mk[h]) continue;
+        __m512 ws = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, g->wscale + jh));
+        __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + jh) : _mm512_setzero_ps();
+        for (int r = 0; r < R; r++) {
+            size_t ii = i + (size_t)r;
+            __m512i off = _mm512_set1_epi32((int32_t)(128u * (uint32_t)rsum[r])); /* wraps like the sums */
+            __m512 sa = _mm512_set1_ps(cw_i8_recip(g->ascale[ii]));
             /* cw_i8_out, lane by lane: the same float operations in the same order */
-            __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], off)), _mm512_mul_ps(sa, ws[h]));
-            if (g->bias) y = _mm512_add_ps(y, bias[h]);
-            _mm512_mask_storeu_ps(g->c + ii * g->ldc + j + 16 * h, mk[h], y);
+            __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], off)), _mm512_mul_ps(sa, ws));
+            if (g->bias) y = _mm512_add_ps(y, bias);
+            _mm512_mask_storeu_ps(g->c + ii * g->ldc + jh, mk, y);
         }
     }
 }
@@ -214,34 +229,79 @@ CW_TARGET_VNNI static void row_sums(const cw_i8_gemm *g, size_t i, size_t R, int
     }
 }
 
-/* Returns 0 (nothing done) if the panel buffer cannot be allocated. */
+/* ptile_i8 for R rows and NB blocks known only at run time (R <= PR; NB
+ * 4 for one row, at most 2 for up to 4 rows, else 1). */
+CW_TARGET_VNNI static void ptile_any(const cw_i8_gemm *g, size_t i, size_t R, size_t NB, size_t j, size_t nc,
+                                     size_t kq, const uint8_t *wb, size_t bstride, const int32_t *rs)
+{
+#define CW_P(R_, NB_) ptile_i8(g, i, j, nc, kq, wb, bstride, rs, R_, NB_)
+    if (R == 1 && NB == 4) CW_P(1, 4);
+    else if (NB == 2) {
+        switch (R) {
+        case 1: CW_P(1, 2); break;
+        case 2: CW_P(2, 2); break;
+        case 3: CW_P(3, 2); break;
+        default: CW_P(4, 2); break;
+        }
+    } else {
+        switch (R) {
+        case 1: CW_P(1, 1); break;
+        case 2: CW_P(2, 1); break;
+        case 3: CW_P(3, 1); break;
+        case 4: CW_P(4, 1); break;
+        case 5: CW_P(5, 1); break;
+        case 6: CW_P(6, 1); break;
+        case 7: CW_P(7, 1); break;
+        default: CW_P(8, 1); break;
+        }
+    }
+#undef CW_P
+}
+
+/* Rows [i, i+R) (R <= PR) by the blocks of [j, n1) (j a block start), W's
+ * blocks from wb, bstride apart, as many at a time as ptile_any takes. */
+CW_TARGET_VNNI static void ptile_row(const cw_i8_gemm *g, size_t i, size_t R, size_t j, size_t n1, size_t kq,
+                                     const uint8_t *wb, size_t bstride, const int32_t *rs)
+{
+    size_t most = R == 1 ? 4 : R <= 4 ? 2 : 1;
+    while (j < n1) {
+        size_t nb = (n1 - j + PC - 1) / PC;
+        size_t take = nb >= most ? most : nb >= 2 && most >= 2 ? 2 : 1;
+        ptile_any(g, i, R, take, j, n1 - j, kq, wb, bstride, rs);
+        j += take * PC;
+        wb += take * bstride;
+    }
+}
+
+/* The packed form over rows [m0, m1), columns [n0, n1): W's blocks from
+ * g->wp where the kernel table's prepack made them (n0 on a block start),
+ * else packed here one block at a time. Returns 0 (nothing done) if a
+ * buffer cannot be allocated. */
 CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
-    size_t kq = (g->k + 3) / 4, nr = (m1 - m0 + PR - 1) / PR;
-    uint8_t *bp = malloc(kq * PC * 4);
+    size_t kq = (g->k + 3) / 4, nr = (m1 - m0 + PR - 1) / PR, bs = kq * PC * 4;
+    uint8_t *bp = g->wp ? NULL : malloc(bs);
     int32_t *rs = malloc(nr * PR * sizeof *rs);
-    if (!bp || !rs) {
+    if ((!g->wp && !bp) || !rs) {
         free(bp);
         free(rs);
         return 0;
     }
     for (size_t i = m0; i < m1; i += PR) row_sums(g, i, m1 - i < PR ? m1 - i : PR, rs + (i - m0));
+    if (g->wp && m1 - m0 <= PR) { /* few rows: across the blocks, several at a time */
+        ptile_row(g, m0, m1 - m0, n0, n1, kq, g->wp + n0 / PC * bs, bs, rs);
+        cw_gemm_post(g->post, g->c, g->ldc, m0, m1, n0, n1);
+        free(rs);
+        return 1;
+    }
     for (size_t j = n0; j < n1; j += PC) {
         size_t nc = n1 - j < PC ? n1 - j : PC;
-        pack_i8(g, j, kq, bp);
+        const uint8_t *wb = g->wp ? g->wp + j / PC * bs : bp;
+        if (!g->wp) pack_i8(g->w, g->ldw, g->n, g->k, j, kq, bp);
         for (size_t i = m0; i < m1; i += PR) {
-            const int32_t *r = rs + (i - m0);
-            switch (m1 - i < PR ? m1 - i : PR) {
-            case 1: ptile_i8(g, i, j, nc, kq, bp, r, 1); break;
-            case 2: ptile_i8(g, i, j, nc, kq, bp, r, 2); break;
-            case 3: ptile_i8(g, i, j, nc, kq, bp, r, 3); break;
-            case 4: ptile_i8(g, i, j, nc, kq, bp, r, 4); break;
-            case 5: ptile_i8(g, i, j, nc, kq, bp, r, 5); break;
-            case 6: ptile_i8(g, i, j, nc, kq, bp, r, 6); break;
-            case 7: ptile_i8(g, i, j, nc, kq, bp, r, 7); break;
-            default: ptile_i8(g, i, j, nc, kq, bp, r, 8); break;
-            }
-            cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < PR ? m1 : i + PR, j, j + nc);
+            size_t R = m1 - i < PR ? m1 - i : PR;
+            ptile_row(g, i, R, j, j + nc, kq, wb, bs, rs + (i - m0));
+            cw_gemm_post(g->post, g->c, g->ldc, i, i + R, j, j + nc);
         }
     }
     free(bp);
@@ -318,7 +378,10 @@ CW_TARGET_F void cw_avx512_quant_rows(int8_t *q, float *scale, const float *x, s
 CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     if (m0 >= m1 || n0 >= n1) return;
-    if ((g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
+    /* W prepacked (its blocks start at multiples of 32): the packed form for
+     * any rows, as its sums are exact and its outputs the same bits */
+    if (g->wp && n0 % PC == 0 && gemm_i8_packed(g, m0, m1, n0, n1)) return;
+    if (!g->wp && (g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
     /* m <= 8 here: all rows in one group, so W is read once; more than 4
      * rows take at most 2 W rows per tile */
     size_t nrg = gemv_cols(g->n * g->k), mrg = m1 - m0 > MR ? MR_GEMV : MR;

@@ -47,6 +47,8 @@ typedef struct {
      * any values past m); the kernel reads these, not a. */
     const void *bp;
     const uint16_t *a16; size_t lda16;
+    /* I8: W as the kernel table's prepack_i8 made it once (cw_i8_gemm.wp), or NULL */
+    const uint8_t *wp;
 } cw_gemm;
 
 static inline size_t cw_gemm_class(const cw_gemm *g) { return g->m_class ? g->m_class : g->m; }
@@ -117,6 +119,12 @@ typedef struct {
     size_t (*pack_i8_bytes)(const cw_i8_gemm *g);
     void (*pack_i8)(const cw_i8_gemm *g, size_t b0, size_t b1, int8_t *bp);
     size_t pack_i8_cols, pack_i8_min_m;
+    /* Optional (NULL): W made once, at load (cw_backend_ops.prepare_weight),
+     * for gemm_i8 to read from cw_i8_gemm.wp in products of any rows; bytes
+     * for W [n, k], and its column blocks [b0, b1) of prepack_i8_cols. */
+    size_t (*prepack_i8_bytes)(size_t n, size_t k);
+    void (*prepack_i8)(const int8_t *w, size_t ldw, size_t n, size_t k, size_t b0, size_t b1, uint8_t *wp);
+    size_t prepack_i8_cols;
     /* Optional (NULL), as pack_i8 for the BF16 product of more than
      * pack_bf16_min_m rows: W packed once (cw_gemm.bp; column blocks of
      * pack_bf16_cols) and A's rows converted once (cw_gemm.a16, rows of k

@@ -123,6 +123,9 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     k->pack_i8_bytes = NULL;
     k->pack_i8 = NULL;
     k->pack_i8_cols = k->pack_i8_min_m = 0;
+    k->prepack_i8_bytes = NULL;
+    k->prepack_i8 = NULL;
+    k->prepack_i8_cols = 0;
     k->pack_bf16_bytes = NULL;
     k->pack_bf16 = NULL;
     k->pack_bf16_rows = NULL;
@@ -155,6 +158,9 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
     if (avx512 && f.avx512_vnni) {
         k->gemm_i8 = cw_avx512_gemm_i8;
         k->gemm_i8_name = "avx512-vnni";
+        k->prepack_i8_bytes = cw_avx512_prepack_i8_bytes;
+        k->prepack_i8 = cw_avx512_prepack_i8;
+        k->prepack_i8_cols = 32;
         k->screen_i4 = cw_avx512_screen_i4;
         k->screen_i4_name = "avx512-vnni";
     }

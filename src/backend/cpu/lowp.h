@@ -57,6 +57,12 @@ typedef struct {
     const int8_t *bp;             /* W packed whole by the kernel table's pack_i8
                                      for a kernel that reads it (NULL: none) */
     cw_post_fn post;              /* as cw_gemm.post */
+    const uint8_t *wp;            /* W made once by the kernel table's prepack_i8
+                                     (NULL: none): blocks of 32 rows of W, each
+                                     [ceil(k/4)][32][4] bytes, byte e of quad q
+                                     of row c being w[32 b + c][4 q + e] ^ 0x80
+                                     (w + 128 as u8), 0x80 past k and past n:
+                                     vpdpbusd's layout, read as one stream */
 } cw_i8_gemm;
 
 /* The 4-bit screen of an I8 logits projection (cw_backend_ops.logits): rows
@@ -150,6 +156,9 @@ void cw_avx2_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const
 /* AVX-512 (avx512_lowp.c): vpdpbusd (AVX512-VNNI); the vdpbf16ps
  * (AVX512-BF16) product is declared in cpu.h, next to cw_gemm. */
 void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
+/* cw_i8_gemm.wp for w [n, k] (row stride ldw): its bytes, and blocks [b0, b1) of it. */
+size_t cw_avx512_prepack_i8_bytes(size_t n, size_t k);
+void cw_avx512_prepack_i8(const int8_t *w, size_t ldw, size_t n, size_t k, size_t b0, size_t b1, uint8_t *wp);
 void cw_avx512_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq);
 void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m,
                          float *y, size_t ldy, size_t n0, size_t n1);

@@ -607,7 +607,9 @@ static const cw_backend_ops cuda_ops = {
     .buf_size = cuda_buf_size, .upload = cuda_upload, .download = cuda_download,
     /* linear_rows NULL: cuBLAS may pick its algorithm by the row count, so rows
      * are not batch-invariant and lockstep stays off here */
-    .linear = cuda_linear, .linear_rows = NULL, .linear_gelu = NULL, .logits = NULL, .conv1d = cuda_conv1d,
+    .linear = cuda_linear, .linear_rows = NULL, .linear_gelu = NULL, .logits = NULL,
+    .prepare_weight = NULL, /* cuBLASLt reads W as stored */
+    .conv1d = cuda_conv1d,
     .attention = cuda_attention,
     .layernorm = cuda_layernorm, .softmax = cuda_softmax,
     .gelu = cuda_gelu, .add = cuda_add, .add_bcast = cuda_add_bcast,
