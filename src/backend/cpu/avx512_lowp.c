@@ -563,7 +563,8 @@ CW_TARGET_BF16 static void tile_bf16_any(const cw_gemm *g, const bf16_rows *ar, 
  * As for int8: W packed per call into panels of 32 columns in vdpbf16ps's
  * layout, bp [k/2][32][2] bf16, and A's rows (bf16 values held as float32)
  * narrowed exactly to bf16 pairs [k/2] that are broadcast 4 bytes at a time:
- * an 8 x 32 tile of 16 accumulators, each output one lane summed in k order. */
+ * 6 x 64 tiles of 24 accumulators (8 x 32 at the edges), each output one
+ * lane summed in k order, so the bits do not depend on the tile. */
 
 /* bp [kp][32][2] = W rows [j0, j0+32) (zero past n and past k). */
 static void pack_bf16(const cw_gemm *g, size_t j0, size_t kp, uint16_t *bp)
@@ -586,29 +587,34 @@ static void pack_bf16(const cw_gemm *g, size_t j0, size_t kp, uint16_t *bp)
     }
 }
 
+/* Rows [i, i+R) by NB panels of 32 columns from j on (panel b at bp + b *
+ * kp * 64; nc: columns left from j). 6 rows by 2 panels (24 accumulators)
+ * where there are that many, as the int8 kernel's tiles. */
 CW_TARGET_BF16 CW_INLINE void ptile_bf16(const cw_gemm *g, const uint16_t *ab, size_t i, size_t j, size_t nc,
-                                          size_t kp, const uint16_t *bp, const int R)
+                                          size_t kp, const uint16_t *bp, const int R, const int NB)
 {
-    __m512 acc[PR][2];
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    __m512 acc[PR][4];
+    const size_t bstride = kp * PC * 2;
+    for (int r = 0; r < R; r++)
+        for (int h = 0; h < 2 * NB; h++) acc[r][h] = _mm512_setzero_ps();
     for (size_t q = 0; q < kp; q++, bp += PC * 2) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp), b1 = (__m512bh)_mm512_loadu_si512(bp + 32);
+        __m512bh b[4];
+        for (int h = 0; h < 2 * NB; h++) b[h] = (__m512bh)_mm512_loadu_si512(bp + (size_t)(h / 2) * bstride + 32 * (h % 2));
         for (int r = 0; r < R; r++) {
             int32_t v;
             memcpy(&v, ab + (size_t)r * 2 * kp + 2 * q, sizeof v);
             __m512bh av = (__m512bh)_mm512_set1_epi32(v);
-            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], av, b0);
-            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], av, b1);
+            for (int h = 0; h < 2 * NB; h++) acc[r][h] = _mm512_dpbf16_ps(acc[r][h], av, b[h]);
         }
     }
-    __mmask16 mk[2];
-    mk[0] = nc >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
-    mk[1] = nc >= 32 ? (__mmask16)0xffff : nc <= 16 ? 0 : (__mmask16)((1u << (nc - 16)) - 1);
-    for (int h = 0; h < 2; h++) {
-        if (!mk[h]) continue;
-        __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk[h], g->bias + j + 16 * h) : _mm512_setzero_ps();
+    for (int h = 0; h < 2 * NB; h++) {
+        size_t jh = j + 16 * (size_t)h;
+        if (jh >= j + nc) break;
+        size_t left = j + nc - jh;
+        __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + jh) : _mm512_setzero_ps();
         for (int r = 0; r < R; r++)
-            _mm512_mask_storeu_ps(g->c + (i + (size_t)r) * g->ldc + j + 16 * h, mk[h], _mm512_add_ps(bias, acc[r][h]));
+            _mm512_mask_storeu_ps(g->c + (i + (size_t)r) * g->ldc + jh, mk, _mm512_add_ps(bias, acc[r][h]));
     }
 }
 
@@ -618,7 +624,7 @@ CW_TARGET_BF16 CW_INLINE void ptile_bf16(const cw_gemm *g, const uint16_t *ab, s
 static size_t bf16_scratch(size_t m, size_t k)
 {
     size_t kp = (k + 1) / 2;
-    if (m > GEMV_MAX_M) return kp * PC + m * kp + 32;
+    if (m > GEMV_MAX_M) return 2 * kp * PC + m * kp + 32;
     return m * ((k + 31) / 32 * 32) / 2 + 32;
 }
 
@@ -628,9 +634,9 @@ CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m
                                            uint16_t *buf)
 {
     size_t kp = (g->k + 1) / 2, mr = m1 - m0;
-    uint16_t *bp = buf, *ab = buf ? buf + kp * PC * 2 : NULL;
+    uint16_t *bp = buf, *ab = buf ? buf + 2 * kp * PC * 2 : NULL;
     if (!buf) {
-        bp = malloc(kp * PC * 2 * sizeof *bp);
+        bp = malloc(2 * kp * PC * 2 * sizeof *bp);
         ab = malloc(mr * kp * 2 * sizeof *ab);
     }
     if (!bp || !ab) {
@@ -648,22 +654,35 @@ CW_TARGET_BF16 static int gemm_bf16_packed(const cw_gemm *g, size_t m0, size_t m
         }
         if (g->k & 1) d[g->k] = 0;
     }
-    for (size_t j = n0; j < n1; j += PC) {
-        size_t nc = n1 - j < PC ? n1 - j : PC;
+    for (size_t j = n0; j < n1; j += 2 * PC) {
+        size_t nc = n1 - j < 2 * PC ? n1 - j : 2 * PC;
         pack_bf16(g, j, kp, bp);
-        for (size_t i = m0; i < m1; i += PR) {
+        if (nc > PC) pack_bf16(g, j + PC, kp, bp + kp * PC * 2);
+        for (size_t i = m0; i < m1;) {
             const uint16_t *a = ab + (i - m0) * 2 * kp;
-            switch (m1 - i < PR ? m1 - i : PR) {
-            case 1: ptile_bf16(g, a, i, j, nc, kp, bp, 1); break;
-            case 2: ptile_bf16(g, a, i, j, nc, kp, bp, 2); break;
-            case 3: ptile_bf16(g, a, i, j, nc, kp, bp, 3); break;
-            case 4: ptile_bf16(g, a, i, j, nc, kp, bp, 4); break;
-            case 5: ptile_bf16(g, a, i, j, nc, kp, bp, 5); break;
-            case 6: ptile_bf16(g, a, i, j, nc, kp, bp, 6); break;
-            case 7: ptile_bf16(g, a, i, j, nc, kp, bp, 7); break;
-            default: ptile_bf16(g, a, i, j, nc, kp, bp, 8); break;
+            size_t R = m1 - i;
+            if (R >= WR && nc > PC) {
+                ptile_bf16(g, a, i, j, nc, kp, bp, WR, 2);
+                R = WR;
+            } else { /* the last rows, or a last panel alone: 8 x 32 tiles */
+                R = R < PR ? R : PR;
+                for (size_t p = 0; p < nc; p += PC) {
+                    const uint16_t *b = bp + p / PC * kp * PC * 2;
+                    size_t c = nc - p;
+                    switch (R) {
+                    case 1: ptile_bf16(g, a, i, j + p, c, kp, b, 1, 1); break;
+                    case 2: ptile_bf16(g, a, i, j + p, c, kp, b, 2, 1); break;
+                    case 3: ptile_bf16(g, a, i, j + p, c, kp, b, 3, 1); break;
+                    case 4: ptile_bf16(g, a, i, j + p, c, kp, b, 4, 1); break;
+                    case 5: ptile_bf16(g, a, i, j + p, c, kp, b, 5, 1); break;
+                    case 6: ptile_bf16(g, a, i, j + p, c, kp, b, 6, 1); break;
+                    case 7: ptile_bf16(g, a, i, j + p, c, kp, b, 7, 1); break;
+                    default: ptile_bf16(g, a, i, j + p, c, kp, b, 8, 1); break;
+                    }
+                }
             }
-            cw_gemm_post(g->post, g->c, g->ldc, i, m1 - i < PR ? m1 : i + PR, j, j + nc);
+            cw_gemm_post(g->post, g->c, g->ldc, i, i + R, j, j + nc);
+            i += R;
         }
     }
     if (!buf) {
