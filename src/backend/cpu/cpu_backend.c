@@ -444,7 +444,8 @@ typedef struct {
 static void prepack_worker(int ith, int nth, void *arg)
 {
     const prepack_job *j = arg;
-    size_t b0 = j->blocks * (size_t)ith / (size_t)nth, b1 = j->blocks * (size_t)(ith + 1) / (size_t)nth;
+    size_t b0, b1;
+    rows_range(ith, nth, j->blocks, &b0, &b1);
     if (b0 < b1) j->k->prepack_i8(j->w, j->k_dim, j->n, j->k_dim, b0, b1, j->wp);
 }
 
