@@ -117,8 +117,6 @@ CW_TARGET_BF16 static void convert_keys(const work *w, const float *k, size_t k_
         for (size_t d = 0; d < CW_HEAD_DIM; d++) w->vpan[((d / 32 * w->kpv + to / 2) * 32 + d % 32) * 2 + 1] = 0;
 }
 
-CW_INLINE __mmask16 tail16(size_t left) { return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1); }
-
 /* 2^t for t <= 0 (scores minus their maximum): t = n + f, |f| <= 1/2, 2^f
  * by its Taylor polynomial to degree 6 (relative error < 2e-7, far below the
  * bf16 rounding of P), scaled by 2^n with vscalefps (0 below 2^-149). Half
@@ -153,19 +151,19 @@ CW_TARGET_BF16 void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, s
         m2 = _mm512_max_ps(m2, _mm512_loadu_ps(x + c0 + 32));
         m3 = _mm512_max_ps(m3, _mm512_loadu_ps(x + c0 + 48));
     }
-    for (; c0 < keep; c0 += 16) m0 = _mm512_mask_max_ps(m0, tail16(keep - c0), m0, _mm512_maskz_loadu_ps(tail16(keep - c0), x + c0));
+    for (; c0 < keep; c0 += 16) m0 = _mm512_mask_max_ps(m0, cw_mask16(keep - c0), m0, _mm512_maskz_loadu_ps(cw_mask16(keep - c0), x + c0));
     __m512 vmax = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
     float cs = scale * 1.44269504088896341f;
     __m512 vc = _mm512_set1_ps(cs), vmx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax) * cs), vsum = _mm512_setzero_ps();
     for (size_t c = 0; c < keep; c += 16) {
-        __mmask16 m = tail16(keep - c);
+        __mmask16 m = cw_mask16(keep - c);
         __m512 ev = _mm512_maskz_mov_ps(m, exp2_neg16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vc, vmx)));
         _mm512_mask_storeu_ps(x + c, m, ev);
         vsum = _mm512_add_ps(vsum, ev);
     }
     __m512 vinv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
     for (size_t c = 0; c < 2 * tp; c += 16) {
-        __mmask16 m = tail16(2 * tp - c), mk = c < keep ? tail16(keep - c) : 0;
+        __mmask16 m = cw_mask16(2 * tp - c), mk = c < keep ? cw_mask16(keep - c) : 0;
         __m512 pv = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + c), vinv);
         _mm256_mask_storeu_epi16(p + c, m, (__m256i)_mm512_cvtneps_pbh(pv));
     }

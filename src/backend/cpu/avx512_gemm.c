@@ -33,6 +33,8 @@
 #define CW_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
 #define CW_INLINE static inline __attribute__((always_inline))
 #define CW_UNROLL _Pragma("GCC unroll 16")
+#define CW_AVX512_MATH_TARGET CW_TARGET
+#include "backend/cpu/avx512_math.h"
 
 #ifndef CW_AVX512_MR /* -D overrides: the tile search in bench/gemm */
 #define CW_AVX512_MR 14
@@ -85,7 +87,6 @@ size_t cw_avx512_k_block(size_t k)
 
 /* ---- conversions ---------------------------------------------------------- */
 
-CW_TARGET CW_INLINE __mmask16 mask16(size_t n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
 
 /* float32 of x[i..i+16) of dtype dt, lanes outside `m` zero (never read).
  * I8 is divided by `scale` (w = q / scale, as the reference) if div. */
@@ -144,11 +145,11 @@ CW_TARGET CW_INLINE void pack_t16(float *dst, size_t ld, size_t width, const voi
                                   cw_dtype dt, const float *scale, size_t rows, size_t kc)
 {
     size_t es = cw_dtype_size(dt);
-    __mmask16 wm = mask16(width);
+    __mmask16 wm = cw_mask16(width);
     __m512 sc[16];
     for (size_t r = 0; r < 16; r++) sc[r] = _mm512_set1_ps(dt == CW_DTYPE_I8 && r < rows ? scale[r] : 1.0f);
     for (size_t p = 0; p < kc; p += 16) {
-        __mmask16 km = mask16(kc - p);
+        __mmask16 km = cw_mask16(kc - p);
         __m512 v[16];
         for (size_t r = 0; r < 16; r++)
             v[r] = r < rows ? load16((const char *)src + r * lds * es, dt, p, km, sc[r], 1) : _mm512_setzero_ps();
@@ -173,7 +174,7 @@ CW_TARGET void cw_avx512_to_f32(float *y, const void *x, cw_dtype dt, float scal
 {
     __m512 s = _mm512_set1_ps(scale);
     for (size_t i = 0; i < n; i += 16) {
-        __mmask16 m = mask16(n - i);
+        __mmask16 m = cw_mask16(n - i);
         _mm512_mask_storeu_ps(y + i, m, load16(x, dt, i, m, s, 1));
     }
 }
@@ -189,7 +190,7 @@ CW_TARGET static void pack_b(const cw_gemm *g, size_t j0, size_t p0, size_t kc, 
         for (size_t p = 0; p < kc; p++)
             for (size_t v = 0; v < NV; v++) {
                 size_t c = 16 * v, left = nr > c ? nr - c : 0;
-                _mm512_storeu_ps(bp + p * NR + c, _mm512_maskz_loadu_ps(mask16(left), b + p * g->ldb + c));
+                _mm512_storeu_ps(bp + p * NR + c, _mm512_maskz_loadu_ps(cw_mask16(left), b + p * g->ldb + c));
             }
         return;
     }
@@ -319,7 +320,7 @@ CW_TARGET CW_INLINE void gemv_t(const cw_gemm *g, size_t m0, size_t j0, const in
     CW_UNROLL for (int q = 0; q < RW; q++)
         CW_UNROLL for (int r = 0; r < MRC; r++) acc[q][r] = _mm512_setzero_ps();
     for (size_t p = 0; p < g->k; p += 16) {
-        __mmask16 km = mask16(g->k - p);
+        __mmask16 km = cw_mask16(g->k - p);
         __m512 wv[4];
         CW_UNROLL for (int q = 0; q < RW; q++) {
             const char *wq = w + (size_t)q * g->ldb * es;
@@ -427,8 +428,8 @@ CW_TARGET static void gemv16(const cw_gemm *g, size_t m0, size_t mr, size_t n0, 
         const float *a = g->a + (m0 + r) * g->lda;
         for (size_t i = 0; i < k2; i += 16) {
             size_t e = 2 * i; /* first element of the 32 */
-            __m512 lo = _mm512_maskz_loadu_ps(e < g->k ? mask16(g->k - e) : 0, a + e);
-            __m512 hi = _mm512_maskz_loadu_ps(e + 16 < g->k ? mask16(g->k - e - 16) : 0, a + e + 16);
+            __m512 lo = _mm512_maskz_loadu_ps(e < g->k ? cw_mask16(g->k - e) : 0, a + e);
+            __m512 hi = _mm512_maskz_loadu_ps(e + 16 < g->k ? cw_mask16(g->k - e - 16) : 0, a + e + 16);
             _mm512_store_ps(ae + r * k2 + i, _mm512_permutex2var_ps(lo, ev, hi));
             _mm512_store_ps(ao + r * k2 + i, _mm512_permutex2var_ps(lo, od, hi));
         }

@@ -204,7 +204,7 @@ CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, 
         size_t jh = j + 16 * (size_t)h;
         if (jh >= j + nc) break;
         size_t left = j + nc - jh;
-        __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __mmask16 mk = cw_mask16(left);
         /* cw_i8_recip lane by lane; masked-off lanes divide by 1 */
         __m512 ws = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, g->wscale + jh));
         __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + jh) : _mm512_setzero_ps();
@@ -339,7 +339,7 @@ CW_TARGET_F static float absmax16(const float *x, size_t n)
         m3 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i + 48)), m3);
     }
     for (; i < n; i += 16) {
-        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 k = cw_mask16(n - i);
         m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(k, x + i)), m0);
     }
     return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
@@ -378,7 +378,7 @@ CW_TARGET_F void cw_avx512_quant_rows(int8_t *q, float *scale, const float *x, s
         size_t i = 0;
         for (; i + 64 <= k; i += 64) quant64(qr + i, xr + i, vs);
         for (; i < k; i += 16) {
-            __mmask16 m = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+            __mmask16 m = cw_mask16(k - i);
             __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, xr + i), vs));
             _mm512_mask_cvtepi32_storeu_epi8(qr + i, m, _mm512_min_epi32(_mm512_max_epi32(v, lo), hi));
         }
@@ -611,7 +611,7 @@ CW_TARGET_BF16 CW_INLINE void ptile_bf16(const cw_gemm *g, const uint16_t *ab, s
         size_t jh = j + 16 * (size_t)h;
         if (jh >= j + nc) break;
         size_t left = j + nc - jh;
-        __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        __mmask16 mk = cw_mask16(left);
         __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + jh) : _mm512_setzero_ps();
         for (int r = 0; r < R; r++)
             _mm512_mask_storeu_ps(g->c + (i + (size_t)r) * g->ldc + jh, mk, _mm512_add_ps(bias, acc[r][h]));

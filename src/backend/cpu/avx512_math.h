@@ -7,8 +7,15 @@
 #define CW_AVX512_MATH_H
 
 #include <immintrin.h>
+#include <stddef.h>
 
 #define CW_AVX512_MATH_INLINE static inline __attribute__((always_inline)) CW_AVX512_MATH_TARGET
+
+/* The mask of the first min(n, 16) lanes: a row's tail of n elements. */
+CW_AVX512_MATH_INLINE __mmask16 cw_mask16(size_t n)
+{
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
 
 /* bf16 bits (round to nearest even, by integer arithmetic: subnormals kept,
  * NaNs not quieted) of 16 floats, in the low halves of 32-bit lanes. */

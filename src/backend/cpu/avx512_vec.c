@@ -214,7 +214,7 @@ CW_TARGET CW_INLINE void fqk_tile(const float *q, size_t q_ld, const float *kp, 
         }
     }
     size_t left = ncols - c0;
-    __mmask16 m0 = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __mmask16 m0 = cw_mask16(left);
     __mmask16 m1 = left >= 32 ? (__mmask16)0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
     for (int r = 0; r < R; r++) {
         _mm512_mask_storeu_ps(s + (size_t)r * ncols + c0, m0, _mm512_add_ps(_mm512_setzero_ps(), acc[r][0]));
