@@ -58,7 +58,8 @@ cw_status cw_nn_weights_create(cw_backend *be, const cw_model *model, cw_nn_weig
 /* The same, with the matrices in a compute dtype (cwhisper.h): FP32 binds them
  * as stored (as above); FP16 converts the non-fp16 ones to fp16 (conv weights
  * too); BF16 and INT8 convert every Linear and conv weight and the token
- * embedding to bf16 / per-row int8 (stored int8 kept as is; a conv weight's
+ * embedding to bf16 / per-row int8 (INT8: the token embedding to bf16; stored
+ * int8 kept as is; a conv weight's
  * row is its [C_in*3] filter; the stem was 6% of a batched int8 run in
  * float32). Converted copies
  * are buffers of these weights, freed with them; vectors stay float32. The

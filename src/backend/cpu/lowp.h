@@ -5,15 +5,15 @@
  *   BF16: y = bf16(x) . W^T (+ b): each activation rounded to bfloat16 (nearest
  *         even), products (exact in float32) accumulated in float32. Kernels may
  *         sum in any fixed order: results agree to ~1e-2 relative, not bits.
- *         Products of at most 8 rows (m_class: decoder steps, the logits'
- *         exact columns) keep x in float32: the exact mode's kernel on the
- *         bf16 W (cpu_backend.c, bf16_as_f32).
  *   I8:   each activation row quantized symmetrically (util/quant.h: sa = 127 /
  *         max|row|, q = round(x * sa)), acc = sum q * w exactly in int32, then
  *         y = acc * ((1 / sa) * (1 / sw[n])) (+ b[n]) in float32, each
  *         reciprocal rounded to float32 (cw_i8_recip): every kernel gives the
  *         same bits as the reference. Reciprocals, not acc / (sa * sw[n]):
  *         a division per output cost the AMX kernel a fifth of its time.
+ *   Either kind, products of at most 8 rows (m_class: decoder steps, the
+ *         logits' exact columns) keep x in float32: the exact mode's kernel
+ *         on the BF16 or I8 W (cpu_backend.c, few_rows_f32).
  *   Attention (with a kernel for it, else float32): S = scale * bf16(Q) .
  *         bf16(K)^T accumulated in float32, softmax in float32, then
  *         O = bf16(P) . bf16(V) accumulated in float32, P the probabilities;
