@@ -27,15 +27,9 @@
 #include "model/model.h"
 #include "nn/nn.h"
 #include "util/error.h"
+#include "../common/bench_net.h"
 
 enum { MAX_STEPS = 120, N_SAMPLES = 480000, N_FRAMES = 3000 };
-
-typedef struct {
-    cw_backend *be;
-    cw_nn_weights *w;
-    cw_encoder *enc;
-    cw_decoder *dec;
-} net;
 
 static void die(const char *what)
 {
@@ -43,22 +37,12 @@ static void die(const char *what)
     exit(1);
 }
 
-static void net_make(net *n, const cw_model *m, cw_compute_dtype dt)
+static void net_make(bench_net *n, const cw_model *m, cw_compute_dtype dt)
 {
     cw_backend_params p = cw_backend_default_params();
     p.n_threads = 2;
     p.lowp = dt == CW_COMPUTE_BF16 || dt == CW_COMPUTE_INT8;
-    if (cw_backend_create(&p, &n->be) || cw_nn_weights_create_dtype(n->be, m, dt, &n->w) ||
-        cw_encoder_create(n->w, 1, &n->enc) || cw_decoder_create(n->w, 1, 1, &n->dec))
-        die("model");
-}
-
-static void net_free(net *n)
-{
-    cw_decoder_free(n->dec);
-    cw_encoder_free(n->enc);
-    cw_nn_weights_free(n->w);
-    cw_backend_free(n->be);
+    if (bench_net_create(n, m, &p, dt, 1)) exit(1);
 }
 
 static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -137,7 +121,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "divergence: no audio files in %s\n", dir);
         return 1;
     }
-    net a, b;
+    bench_net a, b;
     net_make(&a, m, CW_COMPUTE_FP32);
     net_make(&b, m, (cw_compute_dtype)dt);
     const cw_special_tokens *sp = cw_tokenizer_specials(m->tok);
@@ -154,10 +138,10 @@ int main(int argc, char **argv)
     size_t steps = 0, same = 0;
     for (size_t f = 0; f < nfiles; f++) {
         float *mel = window_mel(files[f]);
-        net *ns[2] = { &a, &b };
+        bench_net *ns[2] = { &a, &b };
         float *es[2] = { ea, eb };
         for (int i = 0; i < 2; i++) {
-            net *n = ns[i];
+            bench_net *n = ns[i];
             if (cw_encoder_run(n->enc, mel, 1) ||
                 n->be->ops->download(n->be, es[i], cw_encoder_output(n->enc), 0, C * D * sizeof *ea) ||
                 cw_decoder_set_audio(n->dec, cw_encoder_output(n->enc), 1) || cw_decoder_reset(n->dec, 1, NULL) ||
@@ -184,8 +168,8 @@ int main(int argc, char **argv)
            "same next token %.2f%% (%zu differ)\n",
            argv[1], argv[2], nfiles, 100.0 * enc_sum / (double)nfiles, steps, kl_sum / (double)steps,
            100.0 * (double)same / (double)steps, steps - same);
-    net_free(&a);
-    net_free(&b);
+    bench_net_free(&a);
+    bench_net_free(&b);
     cw_model_free(m);
     free(files), free(la), free(lb), free(ea), free(eb), free(pa), free(pb);
     return 0;

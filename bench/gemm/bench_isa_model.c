@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "nn/nn.h"
 #include "util/error.h"
+#include "../common/bench_net.h"
 
 static double cpu_now(void)
 {
@@ -25,38 +26,18 @@ static double cpu_now(void)
 
 enum { N_BEAMS = 5, N_STEPS = 20 };
 
-typedef struct {
-    cw_backend *be;
-    cw_nn_weights *w;
-    cw_encoder *enc;
-    cw_decoder *dec;
-} net;
-
-static int net_create(net *n, const cw_model *model, cw_isa isa, int threads)
+/* FP32 (the exact mode) on the given kernel table, N_BEAMS sequences. */
+static int net_create(bench_net *n, const cw_model *model, cw_isa isa, int threads)
 {
-    memset(n, 0, sizeof *n);
     cw_backend_params bp = cw_backend_default_params();
     bp.isa = isa;
     bp.n_threads = threads;
-    if (cw_backend_create(&bp, &n->be) || cw_nn_weights_create(n->be, model, &n->w) ||
-        cw_encoder_create(n->w, 1, &n->enc) || cw_decoder_create(n->w, N_BEAMS, 1, &n->dec)) {
-        fprintf(stderr, "setup: %s\n", cw_last_error());
-        return -1;
-    }
-    return 0;
-}
-
-static void net_free(net *n)
-{
-    cw_decoder_free(n->dec);
-    cw_encoder_free(n->enc);
-    cw_nn_weights_free(n->w);
-    cw_backend_free(n->be);
+    return bench_net_create(n, model, &bp, CW_COMPUTE_FP32, N_BEAMS);
 }
 
 /* Seconds of one encoder run and of one decoder step (mean of N_STEPS after a
  * 3-token prompt per beam). */
-static void run_once(net *n, const float *mel, float *logits, double *t_enc, double *t_step)
+static void run_once(bench_net *n, const float *mel, float *logits, double *t_enc, double *t_step)
 {
     double t0 = cpu_now();
     cw_encoder_run(n->enc, mel, 1);
@@ -92,7 +73,7 @@ int main(int argc, char **argv)
     float *mel = malloc(n_mel * sizeof *mel), *logits = malloc(N_BEAMS * n_vocab * sizeof *logits);
     for (size_t i = 0; i < n_mel; i++) mel[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
     static const cw_isa isas[2] = { CW_ISA_AVX2, CW_ISA_AVX512 };
-    net nets[2];
+    bench_net nets[2];
     for (int i = 0; i < 2; i++)
         if (net_create(&nets[i], model, isas[i], threads)) return 1;
     double best_enc[2] = { 1e30, 1e30 }, best_step[2] = { 1e30, 1e30 };
@@ -106,7 +87,7 @@ int main(int argc, char **argv)
     printf("%s thr%d: encoder avx2 %.1f ms avx512 %.1f ms | decoder step (%d beams) avx2 %.2f ms avx512 %.2f ms"
            "  (CPU time, best of %d)\n", argv[1], threads, best_enc[0] * 1e3, best_enc[1] * 1e3, N_BEAMS,
            best_step[0] * 1e3, best_step[1] * 1e3, reps);
-    for (int i = 0; i < 2; i++) net_free(&nets[i]);
+    for (int i = 0; i < 2; i++) bench_net_free(&nets[i]);
     cw_model_free(model);
     free(mel);
     free(logits);

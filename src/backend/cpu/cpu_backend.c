@@ -313,9 +313,12 @@ enum { LOWP_A16_PAD = 32 }; /* rows past m a packed BF16 kernel may read */
  * int8 were most of int8 mode's divergence from float32, as a few channels
  * of the LayerNorms' outputs are far larger than the rest (teacher-forced on
  * 40 held-out files, mean KL of the next-token distribution to float32's:
- * base 0.0072 -> 0.0009, top-1 agreement 98.5% -> 99.5%; bf16 mode: 0.00006,
- * 99.8%), for ~5% more time (base, 5 min). So int8 mode's decoder is int8
- * weights with float32 activations, as OpenVINO's int8 weight compression. */
+ * base, token embedding bf16 in both: 0.0072 -> 0.0009, top-1 agreement
+ * 98.5% -> 99.5%; bf16 mode: 0.00006, 99.8%; bench/accuracy/divergence), for
+ * some time (base, 30.5 min, Zen 4: 25.0 s -> 28.4 s, first vs second process,
+ * bench/results/2026-12-07-amd-epyc-2cpu-zen4-i8f32). So int8 mode's decoder
+ * is int8 weights with float32 activations, as OpenVINO's int8 weight
+ * compression. */
 enum { LOWP_F32_MAX_M = 8 };
 static int few_rows_f32(const cw_gemm *g) { return cw_gemm_class(g) <= LOWP_F32_MAX_M; }
 
