@@ -167,7 +167,9 @@ typedef enum {
                             at most 8 rows (decoder steps), whose activations stay
                             float32; cross-attention keys/values in int8 on the CPU */
     CW_COMPUTE_INT8      /* matrices quantized to int8 per row once (stored int8 used
-                            as is); activations quantized per row, int32 sums */
+                            as is), except the token embedding (bf16); activations
+                            quantized per row to int8, in products of at most 8 rows
+                            (decoder steps) to 16 bits; integer sums */
 } cw_compute_dtype;
 /* With bf16 and int8, a multilingual model detects the language on the first
  * window as it is decoded (one encoder pass fewer a file); openai-whisper (and

@@ -23,4 +23,13 @@ float cw_absmax(const float *x, size_t n);
  * row it zeroes (then the returned scale is 1). */
 float cw_quant_scale(float amax);
 
+/* 16-bit activations of lowp mode's few-row int8 products (backend/cpu/
+ * lowp.h): q [n] = round-to-nearest-even(x * scale), scale = 32385 / max|x|
+ * (zero rows as above), q = 255 hi + lo with hi [n], lo [n] in [-127, 127],
+ * so that int8 kernels multiply both planes as they are. 32385 = 255 * 127:
+ * the largest range whose halves stay in [-127, 127], as the AVX2 kernels'
+ * sign trick needs. Returns scale. */
+#define CW_A16_QMAX 32385
+float cw_quantize_row_a16(int8_t *hi, int8_t *lo, const float *x, size_t n);
+
 #endif

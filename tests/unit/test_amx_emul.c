@@ -103,7 +103,7 @@ static void test_amx_emulated(void)
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm q = { m, n, k, aq, ld, as, wq, k, ws, bias, c0, n, 0, NULL, NULL, NULL };
+                cw_i8_gemm q = { m, n, k, aq, ld, as, wq, k, ws, bias, c0, n, 0, NULL, NULL, NULL, 0 };
                 cw_ref_gemm_i8(&q, 0, m, 0, n);
                 q.c = c1;
                 emu_configured = 0;

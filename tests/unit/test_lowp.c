@@ -72,6 +72,64 @@ static void test_quantize_row(void)
     CHECK(q[3] == 127 && q[4] == -64 && q[5] == 0); /* 0.25/127*254 = 0.5 -> 0 */
 }
 
+/* 16-bit activations (cw_quantize_row_a16): the planes' range and their
+ * join, the round trip within half a step, a zero row, ties to even. */
+static void test_quantize_row_a16(void)
+{
+    uint64_t s = 3;
+    enum { K = 77 };
+    float x[K];
+    int8_t hi[K], lo[K];
+    for (int t = 0; t < 20; t++) {
+        float mag = t == 0 ? 1e-30f : (float)(t * t) * 0.37f;
+        for (int i = 0; i < K; i++) x[i] = frand(&s) * mag;
+        if (t == 5) x[7] = -mag * 3.0f; /* the largest negative: q = -32385, hi = -127 */
+        float sc = cw_quantize_row_a16(hi, lo, x, K);
+        CHECK_NEAR(sc, (double)CW_A16_QMAX / cw_absmax(x, K), 1e-6 * sc);
+        int hit = 0;
+        for (int i = 0; i < K; i++) {
+            CHECK(hi[i] >= -127 && hi[i] <= 127 && lo[i] >= -127 && lo[i] <= 127);
+            int32_t q = 255 * hi[i] + lo[i];
+            CHECK(q >= -CW_A16_QMAX && q <= CW_A16_QMAX);
+            /* half a step, and the rounding of x * scale in float32 (|q| < 2^15) */
+            CHECK_MSG(fabs(x[i] - q / sc) <= (0.5 + 0x1p-9) / sc, "a16 round trip %g vs %d/%g", x[i], q, sc);
+            hit |= q == CW_A16_QMAX || q == -CW_A16_QMAX;
+        }
+        CHECK(hit);
+    }
+    for (int i = 0; i < K; i++) x[i] = 0.0f;
+    CHECK(cw_quantize_row_a16(hi, lo, x, K) == 1.0f);
+    for (int i = 0; i < K; i++) CHECK(hi[i] == 0 && lo[i] == 0);
+    /* max 32385 / 2^15, so scale 2^15 and x * scale exact: 2.5 -> 2 (ties to
+     * even), -128 -> -1 * 255 + 127 */
+    x[0] = 32385.0f / 32768.0f, x[1] = 2.5f / 32768.0f, x[2] = -128.0f / 32768.0f, x[3] = 127.0f / 32768.0f;
+    CHECK(cw_quantize_row_a16(hi, lo, x, K) == 32768.0f);
+    CHECK(hi[0] == 127 && lo[0] == 0);
+    CHECK(hi[1] == 0 && lo[1] == 2);
+    CHECK(hi[2] == -1 && lo[2] == 127);
+    CHECK(hi[3] == 0 && lo[3] == 127);
+}
+
+/* The 16-bit activation product is the float32 product of x and the int8 W
+ * to within the activations' step (half of max|x| / 32385 per element). */
+static void check_a16_near(const float *c, const float *x, const int8_t *wq, const float *ws, const float *bias,
+                           size_t m, size_t n, size_t k)
+{
+    for (size_t i = 0; i < m; i++) {
+        double step = cw_absmax(x + i * k, k) / CW_A16_QMAX;
+        for (size_t j = 0; j < n; j++) {
+            double y = bias ? bias[j] : 0.0, wsum = 0.0;
+            for (size_t p = 0; p < k; p++) {
+                y += (double)x[i * k + p] * wq[j * k + p] / ws[j];
+                wsum += fabs(wq[j * k + p] / ws[j]);
+            }
+            double b = bias ? fabs(bias[j]) : 0.0;
+            CHECK_MSG(fabs(c[i * n + j] - y) <= 0.5 * step * wsum * (1 + 1e-3) + 1e-6 * (fabs(y) + b) + 1e-30,
+                      "a16 m %zu n %zu k %zu [%zu,%zu]: %g vs float %g", m, n, k, i, j, c[i * n + j], y);
+        }
+    }
+}
+
 typedef struct {
     const char *name;
     cw_quant_rows_fn quant;
@@ -184,22 +242,28 @@ static void test_gemm_kernels(void)
                 size_t m = MS[mi], k = KS[ki], n = NS[ni], ld = (k + 63) / 64 * 64;
                 float *x = make_x(m, k, &s), *xr = malloc(m * k * sizeof *xr);
                 float *wf = malloc(n * k * sizeof *wf), *ws = malloc(n * sizeof *ws), *bias = malloc(n * sizeof *bias);
-                int8_t *wq = malloc(n * k), *aq = malloc(m * ld);
+                int8_t *wq = malloc(n * k), *aq = malloc(m * ld), *aq16 = malloc(2 * m * ld);
                 uint16_t *wb = malloc(n * k * sizeof *wb);
-                float *as = malloc(m * sizeof *as);
+                float *as = malloc(m * sizeof *as), *as16 = malloc(m * sizeof *as16);
                 for (size_t i = 0; i < n * k; i++) wf[i] = frand(&s);
                 if (n > 2) for (size_t c = 0; c < k; c++) wf[2 * k + c] = 0.0f; /* a zero weight row */
                 for (size_t j = 0; j < n; j++) ws[j] = cw_quantize_row_i8(wq + j * k, wf + j * k, k), bias[j] = frand(&s);
                 for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]);
                 cw_ref_quant_rows(aq, as, x, m, k, ld);
                 cw_ref_bf16_round(xr, x, m * k);
-                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL, NULL, NULL };
+                cw_ref_quant_rows_a16(aq16, as16, x, m, k, ld);
+                cw_i8_gemm qg = { m, n, k, aq, ld, as, wq, k, ws, (n & 1) ? bias : NULL, NULL, n, 0, NULL, NULL, NULL, 0 };
+                cw_i8_gemm qa = qg; /* the 16-bit activations of few-row products */
+                qa.a = aq16, qa.ascale = as16, qa.a16 = 1;
                 cw_gemm bg = { .m = m, .n = n, .k = k, .a = xr, .lda = k, .b = wb, .ldb = k, .bt = CW_DTYPE_BF16,
                                .bias = (n & 1) ? bias : NULL, .ldc = n };
                 float *c0 = calloc(m * n, sizeof *c0), *b0 = calloc(m * n, sizeof *b0);
-                float *c1 = malloc(m * n * sizeof *c1);
+                float *c1 = malloc(m * n * sizeof *c1), *c0a = calloc(m * n, sizeof *c0a);
                 qg.c = c0;
                 cw_ref_gemm_i8(&qg, 0, m, 0, n);
+                qa.c = c0a;
+                cw_ref_gemm_i8(&qa, 0, m, 0, n);
+                check_a16_near(c0a, x, wq, ws, qa.bias, m, n, k);
                 bg.c = b0;
                 cw_ref_gemm(&bg, 0, m, 0, n, NULL);
                 for (size_t vi = 1; vi < nv; vi++) {
@@ -217,7 +281,7 @@ static void test_gemm_kernels(void)
                         wp = malloc(v[vi].prepack_bytes(n, k));
                         v[vi].prepack(wq, k, n, k, 0, nb / 3, wp);
                         v[vi].prepack(wq, k, n, k, nb / 3, nb, wp);
-                        qg.wp = wp;
+                        qg.wp = qa.wp = wp;
                     }
                     if (v[vi].pack16 && m <= CW_AMX_GEMV_MAX_M) continue; /* never packed: AVX-512 reads a */
                     if (v[vi].pack16) { /* both in uneven parts; A with 32 rows of garbage after it */
@@ -245,14 +309,17 @@ static void test_gemm_kernels(void)
                     size_t cuts[3][4] = { { 0, m, 0, n }, { 0, m / 3, 0, n }, { 0, m, 0, n / 2 } };
                     if (wp) cuts[2][3] = n / 2 / 32 * 32; /* slices of the prepacked W start on its blocks */
                     for (int cut = 0; cut < 3; cut++) {
-                        if (v[vi].i8) {
+                        for (int a16 = 0; a16 < 2 && v[vi].i8; a16++) {
+                            cw_i8_gemm *q = a16 ? &qa : &qg;
+                            if (a16 && v[vi].pack) continue; /* packed W: products of more than 8 rows only */
                             memset(c1, 0xff, m * n * sizeof *c1);
-                            qg.c = c1;
-                            if (cut == 0) v[vi].i8(&qg, 0, m, 0, n);
-                            else if (cut == 1) { v[vi].i8(&qg, 0, cuts[1][1], 0, n); v[vi].i8(&qg, cuts[1][1], m, 0, n); }
-                            else { v[vi].i8(&qg, 0, m, 0, cuts[2][3]); v[vi].i8(&qg, 0, m, cuts[2][3], n); }
-                            CHECK_MSG(memcmp(c0, c1, m * n * sizeof *c0) == 0,
-                                      "%s int8 m %zu n %zu k %zu cut %d differs from the reference", v[vi].name, m, n, k, cut);
+                            q->c = c1;
+                            if (cut == 0) v[vi].i8(q, 0, m, 0, n);
+                            else if (cut == 1) { v[vi].i8(q, 0, cuts[1][1], 0, n); v[vi].i8(q, cuts[1][1], m, 0, n); }
+                            else { v[vi].i8(q, 0, m, 0, cuts[2][3]); v[vi].i8(q, 0, m, cuts[2][3], n); }
+                            CHECK_MSG(memcmp(a16 ? c0a : c0, c1, m * n * sizeof *c0) == 0,
+                                      "%s %s m %zu n %zu k %zu cut %d differs from the reference", v[vi].name,
+                                      a16 ? "int8 x 16-bit" : "int8", m, n, k, cut);
                         }
                         if (v[vi].bf16) {
                             float *scr = malloc((v[vi].bf16_scratch(&bg) + 32) * sizeof *scr);
@@ -273,12 +340,12 @@ static void test_gemm_kernels(void)
                             free(scr);
                         }
                     }
-                    qg.bp = NULL, qg.wp = NULL, bg.bp = NULL, bg.a16 = NULL, bg.a = xr;
+                    qg.bp = NULL, qg.wp = qa.wp = NULL, bg.bp = NULL, bg.a16 = NULL, bg.a = xr;
                     free(bp);
                     free(wp);
                 }
                 free(x), free(xr), free(wf), free(ws), free(bias), free(wq), free(aq), free(wb), free(as);
-                free(c0), free(b0), free(c1);
+                free(c0), free(b0), free(c1), free(c0a), free(aq16), free(as16);
             }
 }
 
@@ -407,33 +474,32 @@ static void test_backend_threads(void)
         for (size_t j = 0; j < n; j++) ws[j] = cw_quantize_row_i8(wq + j * k, wf + j * k, k), bias[j] = frand(&s);
         for (size_t i = 0; i < n * k; i++) wb[i] = cw_f32_to_bf16(wf[i]), wh[i] = cw_f32_to_f16(wf[i]);
         run_linear(exact, x, m, k, wf, CW_DTYPE_F32, NULL, n, bias, yf);
-        /* int8: every ISA and thread count gives the reference's bits; products
-         * of up to 8 rows (decoder steps) keep float32 activations (few_rows_f32),
-         * so there each ISA's thread counts agree, and the kernels the exact
-         * mode picks give its product of the int8 W */
-        int few = m <= 8;
-        float *y8 = malloc(m * n * sizeof *y8);
+        /* int8: every ISA and thread count gives the reference's bits, products
+         * of up to 8 rows (decoder steps) with 16-bit activations (lowp.h) */
         run_linear(be[0][0], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y0);
         for (int a = 0; a < 3; a++)
             for (int t = 0; t < 3; t++) {
                 if (!be[a][t]) continue;
                 run_linear(be[a][t], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y1);
-                if (few && t == 0) memcpy(y8, y1, m * n * sizeof *y8);
-                CHECK_MSG(memcmp(few ? y8 : y0, y1, m * n * sizeof *y0) == 0, "int8 %s, %d threads, m %zu k %zu n %zu",
+                CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0, "int8 %s, %d threads, m %zu k %zu n %zu",
                           be[a][t]->lowp_i8_desc, t + 1, m, k, n);
                 /* with W prepared (a decoder weight), where the back end has a layout for it */
                 memset(y1, 0xff, m * n * sizeof *y1);
                 prepared += (size_t)run_linear_prep(be[a][t], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y1, 0, 1);
-                CHECK_MSG(memcmp(few ? y8 : y0, y1, m * n * sizeof *y0) == 0,
+                CHECK_MSG(memcmp(y0, y1, m * n * sizeof *y0) == 0,
                           "int8 prepared %s, %d threads, m %zu k %zu n %zu", be[a][t]->lowp_i8_desc, t + 1, m, k, n);
             }
-        if (few) {
+        if (m <= 8) { /* 16-bit activations: the exact mode's product of the int8 W, to 1e-4 of sum |x w| */
+            float *y8 = malloc(m * n * sizeof *y8);
             run_linear(exact, x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y8);
-            run_linear(be[2][1], x, m, k, wq, CW_DTYPE_I8, ws, n, bias, y1);
-            CHECK_MSG(memcmp(y8, y1, m * n * sizeof *y8) == 0, "int8 m %zu: not the float32 product", m);
-            for (size_t i = 0; i < m * n; i++) CHECK_NEAR(y1[i], y0[i], 2e-2 * (fabs(y0[i]) + 1.0));
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    double mag = fabs(bias[j]);
+                    for (size_t q = 0; q < k; q++) mag += fabs((double)x[i * k + q] * wq[j * k + q] / ws[j]);
+                    CHECK_NEAR(y0[i * n + j], y8[i * n + j], 1e-4 * mag + 1e-6);
+                }
+            free(y8);
         }
-        free(y8);
         /* and stays close to the float32 product: within 2% of sum |x w| */
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) {
@@ -465,8 +531,8 @@ static void test_backend_threads(void)
         run_linear(exact, x, m, k, wh, CW_DTYPE_F16, NULL, n, bias, y0);
         run_linear(be[2][1], x, m, k, wh, CW_DTYPE_F16, NULL, n, bias, y1);
         CHECK(memcmp(y0, y1, m * n * sizeof *y0) == 0);
-        /* BF16 products of up to 8 rows (decoder steps): the exact mode's too,
-         * activations unrounded (few_rows_f32) */
+        /* BF16 products of up to 8 rows (decoder steps): the exact mode's,
+         * activations unrounded (few_rows) */
         if (m <= 8) {
             run_linear(exact, x, m, k, wb, CW_DTYPE_BF16, NULL, n, bias, y0);
             run_linear(be[2][1], x, m, k, wb, CW_DTYPE_BF16, NULL, n, bias, y1);
@@ -849,6 +915,7 @@ static void test_attention_lowp(void)
 int main(void)
 {
     RUN(test_quantize_row);
+    RUN(test_quantize_row_a16);
     RUN(test_prep_kernels);
     RUN(test_gemm_kernels);
     RUN(test_backend_threads);

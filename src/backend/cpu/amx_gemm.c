@@ -261,7 +261,7 @@ CW_TARGET_AMX static int gemm_i8_amx(const cw_i8_gemm *g, size_t m0, size_t m1, 
 void cw_amx_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
     if (m0 >= m1 || n0 >= n1) return;
-    if ((g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_amx(g, m0, m1, n0, n1)) return;
+    if (!g->a16 && (g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_amx(g, m0, m1, n0, n1)) return;
     cw_avx512_gemm_i8(g, m0, m1, n0, n1);
 }
 

@@ -104,8 +104,9 @@ CW_TARGET CW_INLINE int32_t hsum_epi32(__m256i v)
     return _mm_cvtsi128_si32(s);
 }
 
-/* C rows [i, i+R) x columns [j, j+C); R <= MR, C <= NR are constants at each
- * call site, so the accumulators stay in registers. */
+/* Rows [i, i+R) of A (planes in a16 mode, R even, C rows i/2 on) x columns
+ * [j, j+C); R <= MR, C <= NR are constants at each call site, so the
+ * accumulators stay in registers. */
 CW_TARGET CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const int R, const int C)
 {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -138,6 +139,18 @@ CW_TARGET CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, const 
     }
     float rw[NR];
     for (int c = 0; c < C; c++) rw[c] = cw_i8_recip(g->wscale[j + (size_t)c]);
+    if (g->a16) {
+        for (int r = 0; r + 1 < R; r += 2) { /* R is even here */
+            size_t ii = (i + (size_t)r) / 2;
+            float ra = cw_i8_recip(g->ascale[ii]);
+            for (int c = 0; c < C; c++) {
+                size_t jj = j + (size_t)c;
+                g->c[ii * g->ldc + jj] =
+                    cw_a16_out(hsum_epi32(acc[r][c]), hsum_epi32(acc[r + 1][c]), ra, rw[c], g->bias, jj);
+            }
+        }
+        return;
+    }
     for (int r = 0; r < R; r++) {
         float ra = cw_i8_recip(g->ascale[i + (size_t)r]);
         for (int c = 0; c < C; c++) {
@@ -160,15 +173,17 @@ CW_TARGET static void tile_any(const cw_i8_gemm *g, size_t i, size_t j, size_t m
 }
 
 /* Column blocks of NBLK rows of W (<= 64 x 5120 bytes, L2) are reused by every
- * row group of A before moving on. */
+ * row group of A before moving on. A 16-bit row is two plane rows to the
+ * tiles (MR even keeps a row's planes in one tile). */
 CW_TARGET void cw_avx2_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
+    size_t pl = cw_i8_planes(g), p0 = m0 * pl, p1 = m1 * pl;
     for (size_t jb = n0; jb < n1; jb += NBLK) {
         size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
-        for (size_t i = m0; i < m1; i += MR) {
-            size_t mr = m1 - i < MR ? m1 - i : MR;
+        for (size_t i = p0; i < p1; i += MR) {
+            size_t mr = p1 - i < MR ? p1 - i : MR;
             for (size_t j = jb; j < je; j += NR) tile_any(g, i, j, mr, je - j < NR ? je - j : NR);
-            cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, jb, je);
+            cw_gemm_post(g->post, g->c, g->ldc, i / pl, (i + mr) / pl, jb, je);
         }
     }
 }

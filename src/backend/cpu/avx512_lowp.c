@@ -82,17 +82,21 @@ CW_TARGET_VNNI CW_INLINE void tile_i8(const cw_i8_gemm *g, size_t i, size_t j, c
             for (int c = 0; c < C; c++) acc[r][c] = dpbusd(acc[r][c], wv[c], av);
         }
     }
+    size_t pl = cw_i8_planes(g);
     float ra[MR_GEMV];
-    for (int r = 0; r < R; r++) ra[r] = cw_i8_recip(g->ascale[i + (size_t)r]);
+    for (int r = 0; r < R; r += (int)pl) ra[r] = cw_i8_recip(g->ascale[(i + (size_t)r) / pl]);
     for (int c = 0; c < C; c++) {
         size_t jj = j + (size_t)c;
         float rw = cw_i8_recip(g->wscale[jj]);
-        for (int r = 0; r < R; r++) {
-            size_t ii = i + (size_t)r;
-            /* wrap-around int32 arithmetic: the true total fits, so the result is exact */
-            int32_t t = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[r][c]) - 128u * (uint32_t)asum[r]);
-            g->c[ii * g->ldc + jj] = cw_i8_out(t, ra[r], rw, g->bias, jj);
-        }
+        int32_t t[MR_GEMV];
+        /* wrap-around int32 arithmetic: the true total fits, so the result is exact */
+        for (int r = 0; r < R; r++)
+            t[r] = (int32_t)((uint32_t)_mm512_reduce_add_epi32(acc[r][c]) - 128u * (uint32_t)asum[r]);
+        if (pl == 2) /* R is even */
+            for (int r = 0; r + 1 < R; r += 2)
+                g->c[(i + (size_t)r) / 2 * g->ldc + jj] = cw_a16_out(t[r], t[r + 1], ra[r], rw, g->bias, jj);
+        else
+            for (int r = 0; r < R; r++) g->c[(i + (size_t)r) * g->ldc + jj] = cw_i8_out(t[r], ra[r], rw, g->bias, jj);
     }
 }
 
@@ -178,13 +182,26 @@ void cw_avx512_prepack_i8(const int8_t *w, size_t ldw, size_t n, size_t k, size_
     for (size_t b = b0; b < b1; b++) pack_i8(w, ldw, n, k, b * PC, kq, wp + b * kq * PC * 4);
 }
 
-/* Rows [i, i+R) by NB blocks of 32 columns from j on (block b at bp + b *
- * bstride; nc: columns left from j, any beyond the NB blocks ignored). One
- * block takes 8 rows (16 accumulators); one row takes 4 blocks, so that a
- * decoder step's product runs 8 independent vpdpbusd chains. */
+/* 16 lanes of cw_a16_out's total 255 hs + ls, rounded once to float32: the
+ * sum is exact in double (|total| < 2^53), and so only cvtpd_ps rounds. */
+CW_TARGET_F CW_INLINE __m512 a16_total(__m512i hs, __m512i ls)
+{
+    const __m512d f = _mm512_set1_pd(255.0);
+    __m512d t0 = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(hs)), f,
+                                 _mm512_cvtepi32_pd(_mm512_castsi512_si256(ls)));
+    __m512d t1 = _mm512_fmadd_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(hs, 1)), f,
+                                 _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(ls, 1)));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(t0)), _mm512_cvtpd_ps(t1), 1);
+}
+
+/* Plane rows [i, i+R) of A (a16: R even, C rows i / 2 on) by NB blocks of
+ * 32 columns from j on (block b at bp + b * bstride; nc: columns left from
+ * j, any beyond the NB blocks ignored). One block takes 8 plane rows (16
+ * accumulators); one row takes 4 blocks, so that a decoder step's product
+ * runs 8 independent vpdpbusd chains (16 with a 16-bit row's two planes). */
 CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, size_t nc, size_t kq,
                                         const uint8_t *bp, size_t bstride, const int32_t *rsum, const int R,
-                                        const int NB)
+                                        const int NB, const int A16)
 {
     __m512i acc[PR][8];
     for (int r = 0; r < R; r++)
@@ -208,12 +225,15 @@ CW_TARGET_VNNI CW_INLINE void ptile_i8(const cw_i8_gemm *g, size_t i, size_t j, 
         /* cw_i8_recip lane by lane; masked-off lanes divide by 1 */
         __m512 ws = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mask_loadu_ps(_mm512_set1_ps(1.0f), mk, g->wscale + jh));
         __m512 bias = g->bias ? _mm512_maskz_loadu_ps(mk, g->bias + jh) : _mm512_setzero_ps();
-        for (int r = 0; r < R; r++) {
-            size_t ii = i + (size_t)r;
-            __m512i off = _mm512_set1_epi32((int32_t)(128u * (uint32_t)rsum[r])); /* wraps like the sums */
+        __m512i t[PR];
+        for (int r = 0; r < R; r++) /* wraps like the sums */
+            t[r] = _mm512_sub_epi32(acc[r][h], _mm512_set1_epi32((int32_t)(128u * (uint32_t)rsum[r])));
+        for (int r = 0; r + A16 < R; r += 1 + A16) {
+            size_t ii = (i + (size_t)r) / (1 + A16);
             __m512 sa = _mm512_set1_ps(cw_i8_recip(g->ascale[ii]));
-            /* cw_i8_out, lane by lane: the same float operations in the same order */
-            __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][h], off)), _mm512_mul_ps(sa, ws));
+            /* cw_i8_out or cw_a16_out, lane by lane: the same float operations in the same order */
+            __m512 tf = A16 ? a16_total(t[r], t[r + 1]) : _mm512_cvtepi32_ps(t[r]);
+            __m512 y = _mm512_mul_ps(tf, _mm512_mul_ps(sa, ws));
             if (g->bias) y = _mm512_add_ps(y, bias);
             _mm512_mask_storeu_ps(g->c + ii * g->ldc + jh, mk, y);
         }
@@ -232,12 +252,23 @@ CW_TARGET_VNNI static void row_sums(const cw_i8_gemm *g, size_t i, size_t R, int
     }
 }
 
-/* ptile_i8 for R rows and NB blocks known only at run time (R <= PR; NB
- * 4 for one row, at most 2 for up to 4 rows, else 1). */
+/* ptile_i8 for R plane rows and NB blocks known only at run time (R <= PR;
+ * NB 4 for one row, at most 2 for up to 4 plane rows, else 1). */
 CW_TARGET_VNNI static void ptile_any(const cw_i8_gemm *g, size_t i, size_t R, size_t NB, size_t j, size_t nc,
                                      size_t kq, const uint8_t *wb, size_t bstride, const int32_t *rs)
 {
-#define CW_P(R_, NB_) ptile_i8(g, i, j, nc, kq, wb, bstride, rs, R_, NB_)
+    if (g->a16) {
+#define CW_P(R_, NB_) ptile_i8(g, i, j, nc, kq, wb, bstride, rs, R_, NB_, 1)
+        switch (R) {
+        case 2: NB == 4 ? CW_P(2, 4) : NB == 2 ? CW_P(2, 2) : CW_P(2, 1); break;
+        case 4: NB == 2 ? CW_P(4, 2) : CW_P(4, 1); break;
+        case 6: CW_P(6, 1); break;
+        default: CW_P(8, 1); break;
+        }
+#undef CW_P
+        return;
+    }
+#define CW_P(R_, NB_) ptile_i8(g, i, j, nc, kq, wb, bstride, rs, R_, NB_, 0)
     if (R == 1 && NB == 4) CW_P(1, 4);
     else if (NB == 2) {
         switch (R) {
@@ -261,12 +292,12 @@ CW_TARGET_VNNI static void ptile_any(const cw_i8_gemm *g, size_t i, size_t R, si
 #undef CW_P
 }
 
-/* Rows [i, i+R) (R <= PR) by the blocks of [j, n1) (j a block start), W's
- * blocks from wb, bstride apart, as many at a time as ptile_any takes. */
+/* Plane rows [i, i+R) (R <= PR) by the blocks of [j, n1) (j a block start),
+ * W's blocks from wb, bstride apart, as many at a time as ptile_any takes. */
 CW_TARGET_VNNI static void ptile_row(const cw_i8_gemm *g, size_t i, size_t R, size_t j, size_t n1, size_t kq,
                                      const uint8_t *wb, size_t bstride, const int32_t *rs)
 {
-    size_t most = R == 1 ? 4 : R <= 4 ? 2 : 1;
+    size_t most = R <= cw_i8_planes(g) ? 4 : R <= 4 ? 2 : 1;
     while (j < n1) {
         size_t nb = (n1 - j + PC - 1) / PC;
         size_t take = nb >= most ? most : nb >= 2 && most >= 2 ? 2 : 1;
@@ -285,7 +316,9 @@ CW_TARGET_VNNI static void ptile_row(const cw_i8_gemm *g, size_t i, size_t R, si
  * be allocated. */
 CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1)
 {
-    size_t kq = (g->k + 3) / 4, nr = (m1 - m0 + PR - 1) / PR, bs = kq * PC * 4;
+    /* plane rows [p0, p1); a 16-bit row's two planes stay in one tile */
+    size_t pl = cw_i8_planes(g), p0 = m0 * pl, p1 = m1 * pl, step = pl == 2 ? PR : WR;
+    size_t kq = (g->k + 3) / 4, nr = (p1 - p0 + PR - 1) / PR, bs = kq * PC * 4;
     uint8_t *bp = g->wp ? NULL : malloc(2 * bs);
     int32_t *rs = malloc(nr * PR * sizeof *rs);
     if ((!g->wp && !bp) || !rs) {
@@ -293,9 +326,9 @@ CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t 
         free(rs);
         return 0;
     }
-    for (size_t i = m0; i < m1; i += PR) row_sums(g, i, m1 - i < PR ? m1 - i : PR, rs + (i - m0));
-    if (g->wp && m1 - m0 <= PR) { /* few rows: across the blocks, several at a time */
-        ptile_row(g, m0, m1 - m0, n0, n1, kq, g->wp + n0 / PC * bs, bs, rs);
+    for (size_t i = p0; i < p1; i += PR) row_sums(g, i, p1 - i < PR ? p1 - i : PR, rs + (i - p0));
+    if (g->wp && p1 - p0 <= PR) { /* few rows: across the blocks, several at a time */
+        ptile_row(g, p0, p1 - p0, n0, n1, kq, g->wp + n0 / PC * bs, bs, rs);
         cw_gemm_post(g->post, g->c, g->ldc, m0, m1, n0, n1);
         free(rs);
         return 1;
@@ -307,11 +340,11 @@ CW_TARGET_VNNI static int gemm_i8_packed(const cw_i8_gemm *g, size_t m0, size_t 
             pack_i8(g->w, g->ldw, g->n, g->k, j, kq, bp);
             if (nc > PC) pack_i8(g->w, g->ldw, g->n, g->k, j + PC, kq, bp + bs);
         }
-        for (size_t i = m0; i < m1; i += WR) {
-            size_t R = m1 - i < WR ? m1 - i : WR;
-            if (R == WR && nc > PC) ptile_i8(g, i, j, nc, kq, wb, bs, rs + (i - m0), WR, 2);
-            else ptile_row(g, i, R, j, j + nc, kq, wb, bs, rs + (i - m0));
-            cw_gemm_post(g->post, g->c, g->ldc, i, i + R, j, j + nc);
+        for (size_t i = p0; i < p1; i += step) {
+            size_t R = p1 - i < step ? p1 - i : step;
+            if (pl == 1 && R == WR && nc > PC) ptile_i8(g, i, j, nc, kq, wb, bs, rs + (i - p0), WR, 2, 0);
+            else ptile_row(g, i, R, j, j + nc, kq, wb, bs, rs + (i - p0));
+            cw_gemm_post(g->post, g->c, g->ldc, i / pl, (i + R) / pl, j, j + nc);
         }
     }
     free(bp);
@@ -392,14 +425,16 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
      * any rows, as its sums are exact and its outputs the same bits */
     if (g->wp && n0 % PC == 0 && gemm_i8_packed(g, m0, m1, n0, n1)) return;
     if (!g->wp && (g->m_class ? g->m_class : g->m) > GEMV_MAX_M && gemm_i8_packed(g, m0, m1, n0, n1)) return;
-    /* m <= 8 here: all rows in one group, so W is read once; more than 4
-     * rows take at most 2 W rows per tile */
-    size_t nrg = gemv_cols(g->n * g->k), mrg = m1 - m0 > MR ? MR_GEMV : MR;
+    /* m <= 8 here (plane rows: 16): all in one group, so W is read once;
+     * more than 4 plane rows take at most 2 W rows per tile; MR and
+     * MR_GEMV are even, so a 16-bit row's planes share a tile */
+    size_t pl = cw_i8_planes(g), p0 = m0 * pl, p1 = m1 * pl;
+    size_t nrg = gemv_cols(g->n * g->k), mrg = p1 - p0 > MR ? MR_GEMV : MR;
     if (mrg > MR && nrg > 2) nrg = 2;
-    /* rows in strips of up to 64 (more only where the packed form found no memory) */
+    /* plane rows in strips of up to 64 (more only where the packed form found no memory) */
     int32_t asum[64];
-    for (size_t s0 = m0; s0 < m1; s0 += 64) {
-        size_t s1 = m1 - s0 < 64 ? m1 : s0 + 64;
+    for (size_t s0 = p0; s0 < p1; s0 += 64) {
+        size_t s1 = p1 - s0 < 64 ? p1 : s0 + 64;
         for (size_t i = s0; i < s1; i += PR) row_sums(g, i, s1 - i < PR ? s1 - i : PR, asum + (i - s0));
         for (size_t jb = n0; jb < n1; jb += NBLK) {
             size_t je = n1 - jb < NBLK ? n1 : jb + NBLK;
@@ -407,7 +442,7 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
                 size_t mr = s1 - i < mrg ? s1 - i : mrg;
                 for (size_t j = jb; j < je; j += nrg)
                     tile_i8_any(g, i, j, asum + (i - s0), mr, je - j < nrg ? je - j : nrg);
-                cw_gemm_post(g->post, g->c, g->ldc, i, i + mr, jb, je);
+                cw_gemm_post(g->post, g->c, g->ldc, i / pl, (i + mr) / pl, jb, je);
             }
         }
     }

@@ -228,7 +228,7 @@ typedef struct {
     /* the preparation of A, by rows (and of W, by column blocks, where packed) */
     const float *x;
     float *xr;              /* BF16: rounded copy of x */
-    int8_t *aq; float *as;  /* I8: quantized rows and scales */
+    int8_t *aq; float *as;  /* I8: quantized rows (a16: 2 planes each) and scales */
     int8_t *bp;             /* I8: W packed by k->pack_i8, or NULL */
     cw_gemm *gp;            /* BF16 with k->pack_bf16: bp and a16 to fill, or NULL */
     size_t pack_cols;       /* columns of a packed W's blocks (0: none) */
@@ -246,7 +246,8 @@ static void lowp_prep_worker(int ith, int nth, void *arg)
     }
     rows_range(ith, nth, m, &r0, &r1);
     if (r0 >= r1) return;
-    if (j->q) j->k->quant_rows(j->aq + r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
+    if (j->q && j->q->a16) cw_ref_quant_rows_a16(j->aq + 2 * r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
+    else if (j->q) j->k->quant_rows(j->aq + r0 * j->q->lda, j->as + r0, j->x + r0 * k, r1 - r0, k, j->q->lda);
     else if (j->gp)
         j->k->pack_bf16_rows((uint16_t *)(uintptr_t)j->gp->a16, j->gp->lda16, j->x + r0 * k, r0, r1 - r0, k);
     else j->k->bf16_round(j->xr + r0 * k, j->x + r0 * k, (r1 - r0) * k);
@@ -303,31 +304,34 @@ static size_t lowp_pack_bf16_bytes(const cw_cpu_state *st, const cw_gemm *g)
 static size_t lowp_bf16_lda(size_t k) { return (k + 31) / 32 * 32; }
 enum { LOWP_A16_PAD = 32 }; /* rows past m a packed BF16 kernel may read */
 
-/* A BF16 or I8 product of few rows (decoder steps, the logits) runs as in
- * exact mode: the float32 kernel widens W and keeps the activations
- * unrounded. Those products read every weight once per row group, so their
- * time is mostly W's bytes either way. BF16: on AVX-512 the FMA route is the
- * faster one (vdpbf16ps does half the multiply-adds per cycle of FMA on the
- * Xeon measured; base, 5 min, bf16: 3.83 -> 3.72 s), besides the activations'
- * rounding it drops. I8: a decoder step's activations quantized per row to
- * int8 were most of int8 mode's divergence from float32, as a few channels
- * of the LayerNorms' outputs are far larger than the rest (teacher-forced on
- * 40 held-out files, mean KL of the next-token distribution to float32's:
- * base, token embedding bf16 in both: 0.0072 -> 0.0009, top-1 agreement
- * 98.5% -> 99.5%; bf16 mode: 0.00006, 99.8%; bench/accuracy/divergence), for
- * some time (base, 30.5 min, Zen 4: 25.0 s -> 28.4 s, first vs second process,
- * bench/results/2026-12-07-amd-epyc-2cpu-zen4-i8f32). So int8 mode's decoder
- * is int8 weights with float32 activations, as OpenVINO's int8 weight
- * compression. */
-enum { LOWP_F32_MAX_M = 8 };
-static int few_rows_f32(const cw_gemm *g) { return cw_gemm_class(g) <= LOWP_F32_MAX_M; }
+/* Products of few rows (decoder steps; lowp.h): BF16 runs as in exact mode,
+ * the float32 kernel widening W and keeping the activations unrounded. Those
+ * products read every weight once per row group, so their time is mostly
+ * W's bytes either way, and on AVX-512 the FMA route is the faster one
+ * (vdpbf16ps does half the multiply-adds per cycle of FMA on the Xeon
+ * measured; base, 5 min, bf16: 3.83 -> 3.72 s), besides the rounding it
+ * drops. I8 takes 16-bit activations (a16): a decoder step's activations
+ * quantized per row to int8 were most of int8 mode's divergence from
+ * float32, as a few channels of the LayerNorms' outputs are far larger than
+ * the rest (teacher-forced on 40 held-out files, mean KL of the next-token
+ * distribution to float32's: base, token embedding bf16 in both: 0.0072 ->
+ * 0.0009 with float32 activations, top-1 agreement 98.5% -> 99.5%; bf16
+ * mode: 0.00006, 99.8%; bench/accuracy/divergence,
+ * bench/results/2026-12-07-amd-epyc-2cpu-zen4-i8f32), and float32
+ * activations cost the int8 kernels' speed (the exact mode's kernel widening
+ * int8: 42-49 G ops/s for one row on Zen 4 against vpdpbusd's 141-193). */
+enum { LOWP_FEW_MAX_M = 8 };
+static int few_rows(const cw_gemm *g) { return cw_gemm_class(g) <= LOWP_FEW_MAX_M; }
+
+/* Whether g (BF16 or I8 weights, lowp mode) runs as a lowp product. */
+static int lowp_runs(const cw_gemm *g) { return g->bt == CW_DTYPE_I8 || !few_rows(g); }
 
 /* Floats of scratch linear_lowp_run needs for g. */
 static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t nth)
 {
     if (g->bt == CW_DTYPE_I8) {
         size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
-        size_t qb = mul(g->m, lda);
+        size_t qb = mul(mul(g->m, few_rows(g) ? 2 : 1), lda);
         if (qb == SIZE_MAX) return SIZE_MAX;
         return round16(qb / sizeof(float) + 1) + round16(g->m) + round16(lowp_pack_bytes(st, g, lda) / sizeof(float) + 1);
     }
@@ -348,10 +352,11 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
     cw_cpu_state *st = state(be);
     lowp_job j = { .k = &st->k, .x = g->a, .split_n = g->m <= 64 || g->n >= g->m };
     if (g->bt == CW_DTYPE_I8) {
-        size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
+        size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN, planes = few_rows(g) ? 2 : 1;
         j.aq = (int8_t *)scr;
-        j.as = scr + round16(mul(g->m, lda) / sizeof(float) + 1);
+        j.as = scr + round16(mul(mul(g->m, planes), lda) / sizeof(float) + 1);
         cw_i8_gemm q = lowp_i8(g, j.aq, lda, j.as);
+        q.a16 = planes == 2;
         if (lowp_pack_bytes(st, g, lda)) {
             q.bp = j.bp = (int8_t *)(j.as + round16(g->m));
             j.pack_cols = st->k.pack_i8_cols;
@@ -415,7 +420,7 @@ static cw_status linear_post(cw_backend *be, cw_ref y, cw_ref x, const cw_weight
                   .bt = w->dtype, .scale = w->dtype == CW_DTYPE_I8 ? w->scale->data : NULL,
                   .bias = pb, .c = py, .ldc = n, .m_class = m_class, .post = post,
                   .wp = w->packed && w->dtype == CW_DTYPE_I8 ? w->packed->data : NULL };
-    if (state(be)->lowp && (w->dtype == CW_DTYPE_I8 || w->dtype == CW_DTYPE_BF16) && !few_rows_f32(&g))
+    if (state(be)->lowp && (w->dtype == CW_DTYPE_I8 || w->dtype == CW_DTYPE_BF16) && lowp_runs(&g))
         return linear_lowp(be, &g);
     float *scr = scratch_get(state(be), gemm_scratch_need(be, &g));
     if (!scr) return CW_ERR_NOMEM;
@@ -491,7 +496,8 @@ typedef struct {
     const cw_cpu_kernels *k;
     const cw_i4_screen *s;
     const cw_i8_gemm *q; /* the screen's quantized rows */
-    const cw_gemm *g;    /* the exact product (float32 activations: few_rows_f32) */
+    const cw_gemm *g;    /* the exact product: BF16 with float32 activations */
+    const cw_i8_gemm *x16; /* I8: with 16-bit ones (a16), as linear_rows of class 1 */
     float *gscr;         /* its scratch, [nth + 1][gper] */
     size_t gper, n_screen;
 } logits_job;
@@ -499,7 +505,8 @@ typedef struct {
 /* Columns [j0, j1) of every row, exactly as linear_rows of class 1 gives them. */
 static void logits_exact(const logits_job *j, size_t i0, size_t i1, size_t j0, size_t j1, float *gscr)
 {
-    j->k->gemm(j->g, i0, i1, j0, j1, gscr);
+    if (j->x16) j->k->gemm_i8(j->x16, i0, i1, j0, j1);
+    else j->k->gemm(j->g, i0, i1, j0, j1, gscr);
 }
 
 /* Thread ith: its 16-row share of the screen, and of the exact columns from n_screen on. */
@@ -538,15 +545,20 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
                      .wscale = wsc, .c = py, .ldc = n, .m_class = 1 };
     cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k, .bt = w->dtype,
                   .scale = wsc, .c = py, .ldc = n, .m_class = 1 };
-    logits_job j = { .k = &st->k, .s = &st->screen.s, .q = &q, .g = &g, .n_screen = n_screen };
+    size_t l16 = (k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
+    cw_i8_gemm x16 = { .m = m, .n = n, .k = k, .lda = l16, .w = weight_ptr(w), .ldw = k, .wscale = wsc, .c = py,
+                       .ldc = n, .m_class = 1, .a16 = 1 };
+    logits_job j = { .k = &st->k, .s = &st->screen.s, .q = &q, .g = &g, .x16 = bf16 ? NULL : &x16,
+                     .n_screen = n_screen };
     /* scratch: the quantized rows [m, lda] bytes, their scales, keep indices and
      * values; the float32 kernel's scratch per thread */
     size_t qf = round16(m * q.lda / sizeof(float));
     j.gper = round16(st->k.gemm_scratch_floats(&g)) + 16;
     /* ... and the kept rows of W gathered [keep, k] (I8: with their scales) and
-     * their products [keep] */
+     * their products [keep]; I8: the 16-bit rows [2 m, l16] bytes and their scales */
     size_t rb = k * (bf16 ? 2 : 1), gf = round16(mul(keep, rb) / sizeof(float) + 1);
-    size_t need = qf + 16 + 2 * round16(keep) + (nth + 1) * j.gper + gf + 2 * round16(keep);
+    size_t xf = bf16 ? 0 : round16(2 * m * l16 / sizeof(float)) + round16(m);
+    size_t need = qf + 16 + 2 * round16(keep) + (nth + 1) * j.gper + gf + 2 * round16(keep) + xf;
     float *scr = need < SIZE_MAX / 2 ? scratch_get(st, need) : NULL;
     if (!scr) return CW_ERR_NOMEM;
     float *as = scr + qf, *val = as + 16 + round16(keep);
@@ -555,6 +567,12 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
     j.gscr = val + round16(keep);
     char *wk = (char *)(j.gscr + (nth + 1) * j.gper);
     float *wks = (float *)(void *)wk + gf, *yk = wks + round16(keep);
+    if (!bf16) {
+        int8_t *a16 = (int8_t *)(yk + round16(keep));
+        float *s16 = yk + round16(keep) + round16(2 * m * l16 / sizeof(float));
+        cw_ref_quant_rows_a16(a16, s16, px, m, k, l16);
+        x16.a = a16, x16.ascale = s16;
+    }
     st->k.quant_rows((int8_t *)scr, as, px, m, k, q.lda);
     cw_threadpool_run(be->pool, logits_worker, &j);
     const char *wd = weight_ptr(w);
@@ -569,9 +587,16 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
             memcpy(wk + t * rb, wd + idx[t] * rb, rb);
             if (!bf16) wks[t] = q.wscale[idx[t]];
         }
-        cw_gemm g1 = { .m = 1, .n = nk, .k = k, .a = px + i * k, .lda = k, .b = wk, .ldb = k, .bt = w->dtype,
-                       .scale = bf16 ? NULL : wks, .c = yk, .ldc = nk, .m_class = 1 };
-        st->k.gemm(&g1, 0, 1, 0, nk, j.gscr);
+        if (bf16) {
+            cw_gemm g1 = { .m = 1, .n = nk, .k = k, .a = px + i * k, .lda = k, .b = wk, .ldb = k, .bt = w->dtype,
+                           .c = yk, .ldc = nk, .m_class = 1 };
+            st->k.gemm(&g1, 0, 1, 0, nk, j.gscr);
+        } else {
+            cw_i8_gemm q1 = { .m = 1, .n = nk, .k = k, .a = x16.a + 2 * i * l16, .lda = l16, .ascale = x16.ascale + i,
+                              .w = (const int8_t *)wk, .ldw = k, .wscale = wks, .c = yk, .ldc = nk, .m_class = 1,
+                              .a16 = 1 };
+            st->k.gemm_i8(&q1, 0, 1, 0, nk);
+        }
         for (size_t t = 0; t < nk; t++) py[i * n + idx[t]] = yk[t];
     }
     return CW_OK;

@@ -11,9 +11,17 @@
  *         reciprocal rounded to float32 (cw_i8_recip): every kernel gives the
  *         same bits as the reference. Reciprocals, not acc / (sa * sw[n]):
  *         a division per output cost the AMX kernel a fifth of its time.
- *   Either kind, products of at most 8 rows (m_class: decoder steps, the
- *         logits' exact columns) keep x in float32: the exact mode's kernel
- *         on the BF16 or I8 W (cpu_backend.c, few_rows_f32).
+ *   I8, products of at most 8 rows (m_class: decoder steps): 16-bit
+ *         activations. Each row quantized symmetrically to q in [-32385,
+ *         32385] (util/quant.h, cw_quantize_row_a16: sa = 32385 / max|x|),
+ *         held as two int8 planes, q = 255 hi + lo with hi, lo in
+ *         [-127, 127], so the int8 kernels take them as twice the rows;
+ *         y = (float)(sum q * w, exact) * ((1 / sa) * (1 / sw[n])) (+ b[n]):
+ *         again the reference's bits from every kernel (cw_a16_out).
+ *   BF16, products of at most 8 rows: x stays float32, the exact mode's
+ *         kernel on the BF16 W (cpu_backend.c, few_rows).
+ *   The logits' exact columns (cw_backend_ops.logits) are those of the
+ *         products of 8 rows above, for either kind.
  *   Attention (with a kernel for it, else float32): S = scale * bf16(Q) .
  *         bf16(K)^T accumulated in float32, softmax in float32, then
  *         O = bf16(P) . bf16(V) accumulated in float32, P the probabilities;
@@ -63,7 +71,13 @@ typedef struct {
                                      of row c being w[32 b + c][4 q + e] ^ 0x80
                                      (w + 128 as u8), 0x80 past k and past n:
                                      vpdpbusd's layout, read as one stream */
+    int a16;                      /* A is 16-bit (above): rows 2 i and 2 i + 1
+                                     of a are the hi and lo planes of row i,
+                                     ascale[i] its scale; 0: int8 rows */
 } cw_i8_gemm;
+
+/* Rows of a that hold row i of the activations: 2 planes in a16 mode. */
+static inline size_t cw_i8_planes(const cw_i8_gemm *g) { return g->a16 ? 2 : 1; }
 
 /* The 4-bit screen of an I8 logits projection (cw_backend_ops.logits): rows
  * of W requantized to q in [-7, 7] in groups of 32 elements, w ~ q * d with
@@ -127,6 +141,10 @@ typedef void (*cw_gemm_i8_fn)(const cw_i8_gemm *g, size_t m0, size_t m1, size_t 
  * activations (the exact sum of exact products, rounded once). */
 void cw_ref_quant_rows(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq);
 void cw_ref_bf16_round(float *y, const float *x, size_t n);
+/* q [2 rows, ldq]: rows r of x [rows, k] as cw_quantize_row_a16's planes (hi
+ * at row 2 r, lo at 2 r + 1, zeros past k), for cw_i8_gemm.a16. The one
+ * variant: few rows, against a product that reads every weight. */
+void cw_ref_quant_rows_a16(int8_t *q, float *scale, const float *x, size_t rows, size_t k, size_t ldq);
 void cw_ref_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1);
 void cw_ref_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale, size_t m,
                       float *y, size_t ldy, size_t n0, size_t n1);
@@ -142,6 +160,15 @@ static inline float cw_i8_recip(float s)
 static inline float cw_i8_out(int32_t acc, float ra, float rw, const float *bias, size_t j)
 {
     float y = (float)acc * (ra * rw);
+    return bias ? y + bias[j] : y;
+}
+
+/* The float32 result of one 16-bit activation dot product, hs and ls the
+ * exact sums over the hi and lo planes (a16 mode): the total 255 hs + ls
+ * (exact in int64) rounded once to float32, then as cw_i8_out. */
+static inline float cw_a16_out(int32_t hs, int32_t ls, float ra, float rw, const float *bias, size_t j)
+{
+    float y = (float)((int64_t)hs * 255 + ls) * (ra * rw);
     return bias ? y + bias[j] : y;
 }
 
