@@ -4,6 +4,11 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CW_HALF_F16C 1
+#endif
+
 static uint32_t f32_bits(float f)
 {
     uint32_t u;
@@ -57,4 +62,38 @@ uint16_t cw_f32_to_bf16(float f)
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
     x += 0x7fffu + ((x >> 16) & 1u);
     return (uint16_t)(x >> 16);
+}
+
+#ifdef CW_HALF_F16C
+__attribute__((target("avx,f16c"))) static size_t f16_to_f32_f16c(float *y, const uint16_t *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)(x + i))));
+    return i;
+}
+#endif
+
+void cw_f16_to_f32_n(float *y, const uint16_t *x, size_t n)
+{
+    size_t i = 0;
+#ifdef CW_HALF_F16C
+    if (__builtin_cpu_supports("f16c")) i = f16_to_f32_f16c(y, x, n);
+#endif
+    for (; i < n; i++) y[i] = cw_f16_to_f32(x[i]);
+}
+
+void cw_bf16_to_f32_n(float *y, const uint16_t *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = bits_f32((uint32_t)x[i] << 16);
+}
+
+void cw_f32_to_bf16_n(uint16_t *y, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = f32_bits(x[i]);
+        /* NaN: quiet, as cw_f32_to_bf16; else round half to even */
+        y[i] = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40u)
+                                               : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
 }

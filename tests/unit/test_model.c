@@ -588,9 +588,54 @@ static void test_half(void)
     CHECK(cw_bf16_to_f32(0x3f80) == 1.0f);
 }
 
+/* The n-at-once converters (F16C where the CPU has it) give the scalar ones'
+ * bits for every fp16 / bf16 value (quiet NaNs for fp16 NaNs), at every
+ * offset and length around the 8-wide steps; f32 -> bf16 too, ties and NaN. */
+static void test_half_n(void)
+{
+    enum { N = 0x10000 + 13 };
+    uint16_t *h = malloc(N * sizeof *h), *b = malloc(N * sizeof *b);
+    float *y = malloc(N * sizeof *y), *x = malloc(N * sizeof *x);
+    for (size_t i = 0; i < N; i++) h[i] = (uint16_t)(i * 40503u);
+    for (size_t off = 0; off < 9; off++) {
+        size_t n = N - off - (off * 3) % 8;
+        cw_f16_to_f32_n(y, h + off, n);
+        for (size_t i = 0; i < n; i++) {
+            float r = cw_f16_to_f32(h[off + i]);
+            uint32_t a, c;
+            memcpy(&a, &y[i], 4), memcpy(&c, &r, 4);
+            if (r != r ? (a | 0x400000u) != (c | 0x400000u) : a != c) {
+                CHECK_MSG(0, "f16 %04x at offset %zu: %08x vs %08x", h[off + i], off, a, c);
+                break;
+            }
+        }
+        cw_bf16_to_f32_n(y, h + off, n);
+        for (size_t i = 0; i < n; i++) {
+            float r = cw_bf16_to_f32(h[off + i]);
+            if (memcmp(&y[i], &r, 4) != 0) {
+                CHECK_MSG(0, "bf16 %04x at offset %zu", h[off + i], off);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < N; i++) {
+        uint32_t u = (uint32_t)i * 2654435761u;
+        memcpy(&x[i], &u, 4);
+    }
+    x[0] = 1.0f + 0x1p-8f, x[1] = 1.0f + 3 * 0x1p-8f, x[2] = NAN, x[3] = -INFINITY, x[4] = -0.0f;
+    cw_f32_to_bf16_n(b, x, N);
+    for (size_t i = 0; i < N; i++)
+        if (b[i] != cw_f32_to_bf16(x[i])) {
+            CHECK_MSG(0, "f32 -> bf16 [%zu]: %04x vs %04x", i, b[i], cw_f32_to_bf16(x[i]));
+            break;
+        }
+    free(h), free(b), free(y), free(x);
+}
+
 int main(void)
 {
     RUN(test_half);
+    RUN(test_half_n);
     RUN(test_ct2_roundtrip_stored);
     RUN(test_ct2_roundtrip_f32);
     RUN(test_ct2_roundtrip_f16_bf16_nommap);

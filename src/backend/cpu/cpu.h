@@ -161,6 +161,12 @@ cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *w
 /* sc = the screen of a BF16 w [n, k], its rows quantized to int8 first. */
 cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t n, size_t k);
 void cw_cpu_screen_free(cw_cpu_screen *sc);
+/* The same in parts, for threads: sc's buffers for the n rows of k of w (int8
+ * or bf16; frees what sc held), then rows [r0, r1) of it, each the bytes the
+ * whole build gives them (wscale: the int8 w's scales, NULL for bf16, which
+ * uses f [k] and q [k] as scratch). */
+cw_status cw_cpu_screen_alloc(cw_cpu_screen *sc, const void *w, size_t n, size_t k);
+void cw_cpu_screen_rows(cw_cpu_screen *sc, const float *wscale, size_t r0, size_t r1, float *f, int8_t *q);
 /* idx [keep], val [keep] = the min(keep, n) largest entries of y [n] and
  * their indices, in no order; returns how many. */
 size_t cw_cpu_top(const float *y, size_t n, size_t keep, uint32_t *idx, float *val);

@@ -523,13 +523,38 @@ static void logits_worker(int ith, int nth, void *arg)
     if (t0 < t1) logits_exact(j, 0, q->m, t0, t1, j->gscr + (size_t)(ith + 1) * j->gper);
 }
 
-/* The screen of w (I8, or BF16 quantized to int8 for it), made once per weight. */
-static cw_status logits_screen(cw_cpu_state *st, const cw_weight *w, size_t n_screen)
+typedef struct {
+    cw_cpu_screen *sc;
+    const float *wscale;
+    float *scratch; /* [nth][per]: the bf16 rows' f and q */
+    size_t per;
+} screen_job;
+
+static void screen_worker(int ith, int nth, void *arg)
 {
+    const screen_job *j = arg;
+    size_t r0, r1, k = j->sc->s.k;
+    float *f = j->scratch + (size_t)ith * j->per;
+    rows_range(ith, nth, j->sc->s.n, &r0, &r1);
+    if (r0 < r1) cw_cpu_screen_rows(j->sc, j->wscale, r0, r1, f, (int8_t *)(f + round16(k)));
+}
+
+/* The screen of w (I8, or BF16 quantized to int8 for it), made once per
+ * weight, over the pool (serial, it was a tenth of an int8 process's
+ * set-up with base). */
+static cw_status logits_screen(cw_backend *be, const cw_weight *w, size_t n_screen)
+{
+    cw_cpu_state *st = state(be);
     const void *wd = weight_ptr(w);
-    if (st->screen.wdata == wd && st->screen.s.n == n_screen && st->screen.s.k == w->cols) return CW_OK;
-    if (w->dtype == CW_DTYPE_BF16) return cw_cpu_screen_build_bf16(&st->screen, wd, n_screen, w->cols);
-    return cw_cpu_screen_build(&st->screen, wd, w->scale->data, n_screen, w->cols);
+    size_t k = w->cols, nth = (size_t)cw_threadpool_size(be->pool);
+    if (st->screen.wdata == wd && st->screen.s.n == n_screen && st->screen.s.k == k) return CW_OK;
+    screen_job j = { .sc = &st->screen, .wscale = w->dtype == CW_DTYPE_BF16 ? NULL : w->scale->data,
+                     .per = round16(k) + round16(k / sizeof(float) + 1) };
+    j.scratch = scratch_get(st, mul(nth, j.per));
+    if (!j.scratch) return CW_ERR_NOMEM;
+    TRY_S(cw_cpu_screen_alloc(&st->screen, wd, n_screen, k));
+    cw_threadpool_run(be->pool, screen_worker, &j);
+    return CW_OK;
 }
 
 /* Rows of y [m, n] (m <= CW_SCREEN_MAX_M) through the screen. */
@@ -539,7 +564,7 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
     cw_cpu_state *st = state(be);
     size_t n = w->rows, k = w->cols, nth = (size_t)cw_threadpool_size(be->pool);
     int bf16 = w->dtype == CW_DTYPE_BF16;
-    TRY_S(logits_screen(st, w, n_screen));
+    TRY_S(logits_screen(be, w, n_screen));
     const float *wsc = bf16 ? NULL : w->scale->data;
     cw_i8_gemm q = { .m = m, .n = n, .k = k, .lda = st->screen.s.ld * 2, .w = weight_ptr(w), .ldw = k,
                      .wscale = wsc, .c = py, .ldc = n, .m_class = 1 };

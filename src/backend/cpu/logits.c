@@ -50,8 +50,10 @@ static void screen_row(uint8_t *dst, uint16_t *d, const int8_t *w, float wscale,
         }
         float f = 1.0f / (step * wscale); /* q8 units per step */
         for (size_t e = e0; e < e1; e++) {
-            long q = lrintf((float)w[e] * f);
-            q = q < -7 ? -7 : q > 7 ? 7 : q;
+            /* round to nearest even (|w f| <= 7 up to rounding), as lrintf
+             * without its call per element */
+            float v = ((float)w[e] * f + 12582912.0f) - 12582912.0f;
+            int q = v < -7.0f ? -7 : v > 7.0f ? 7 : (int)v;
             uint8_t nib = (uint8_t)(q + 8);
             uint8_t *b = dst + e / 32 * 16 + e % 16;
             *b = e % 32 < 16 ? (uint8_t)((*b & 0xf0u) | nib) : (uint8_t)((*b & 0x0fu) | (nib << 4));
@@ -75,21 +77,35 @@ static cw_status screen_alloc(cw_cpu_screen *sc, size_t n, size_t k, size_t *ld)
     return CW_OK;
 }
 
-cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *wscale, size_t n, size_t k)
+cw_status cw_cpu_screen_alloc(cw_cpu_screen *sc, const void *w, size_t n, size_t k)
 {
     size_t ld;
     cw_status s = screen_alloc(sc, n, k, &ld);
     if (s) return s;
-    for (size_t r = 0; r < n; r++) screen_row(sc->q + r * ld, sc->d + r * (ld / 16), w + r * k, wscale[r], k, ld);
     sc->wdata = w;
     sc->s = (cw_i4_screen){ .n = n, .k = k, .ld = ld, .q = sc->q, .d = sc->d };
     return CW_OK;
 }
 
-cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t n, size_t k)
+void cw_cpu_screen_rows(cw_cpu_screen *sc, const float *wscale, size_t r0, size_t r1, float *f, int8_t *q)
 {
-    size_t ld;
-    cw_status s = screen_alloc(sc, n, k, &ld);
+    size_t k = sc->s.k, ld = sc->s.ld;
+    if (wscale) {
+        const int8_t *w = sc->wdata;
+        for (size_t r = r0; r < r1; r++) screen_row(sc->q + r * ld, sc->d + r * (ld / 16), w + r * k, wscale[r], k, ld);
+        return;
+    }
+    const uint16_t *w = sc->wdata;
+    for (size_t r = r0; r < r1; r++) {
+        cw_bf16_to_f32_n(f, w + r * k, k);
+        float scale = cw_quantize_row_i8(q, f, k); /* a zero row: q = 0, scale 1; its groups are left out */
+        screen_row(sc->q + r * ld, sc->d + r * (ld / 16), q, scale, k, ld);
+    }
+}
+
+static cw_status screen_build(cw_cpu_screen *sc, const void *w, const float *wscale, size_t n, size_t k)
+{
+    cw_status s = cw_cpu_screen_alloc(sc, w, n, k);
     if (s) return s;
     float *f = malloc((k ? k : 1) * sizeof *f);
     int8_t *q = malloc(k ? k : 1);
@@ -98,15 +114,19 @@ cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t 
         cw_cpu_screen_free(sc);
         return cw_error(CW_ERR_NOMEM, "logits screen: out of memory");
     }
-    for (size_t r = 0; r < n; r++) {
-        for (size_t e = 0; e < k; e++) f[e] = cw_bf16_to_f32(w[r * k + e]);
-        float scale = cw_quantize_row_i8(q, f, k); /* a zero row: q = 0, scale 1; its groups are left out */
-        screen_row(sc->q + r * ld, sc->d + r * (ld / 16), q, scale, k, ld);
-    }
+    cw_cpu_screen_rows(sc, wscale, 0, n, f, q);
     free(f), free(q);
-    sc->wdata = w;
-    sc->s = (cw_i4_screen){ .n = n, .k = k, .ld = ld, .q = sc->q, .d = sc->d };
     return CW_OK;
+}
+
+cw_status cw_cpu_screen_build(cw_cpu_screen *sc, const int8_t *w, const float *wscale, size_t n, size_t k)
+{
+    return screen_build(sc, w, wscale, n, k);
+}
+
+cw_status cw_cpu_screen_build_bf16(cw_cpu_screen *sc, const uint16_t *w, size_t n, size_t k)
+{
+    return screen_build(sc, w, NULL, n, k);
 }
 
 /* Min-heap of (value, index) on the value: the root is the smallest kept. */
