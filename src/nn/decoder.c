@@ -431,7 +431,11 @@ static cw_status logits_at(cw_decoder *dc, size_t n_new, size_t pos, float *out)
     TRY(op->copy2d(be, cw_ref_at(dc->last, 0), d, cw_ref_at(dc->x, pos * d), n_new * d, dc->n_seq, d));
     TRY(op->layernorm(be, cw_ref_at(dc->last, 0), cw_ref_at(dc->last, 0), cw_ref_at(dc->w->dec_ln.gamma, 0),
                       cw_ref_at(dc->w->dec_ln.beta, 0), dc->n_seq, d, 1e-5f));
-    if (dc->n_seq == 1) TRY(vocab_product(dc, 1));
+    /* several sequences (beams): bf16 and int8 take the logits op too, whose
+     * screen reads a quarter of the token embedding's bytes per step; the
+     * exact dtypes keep the n-row product their beam results were checked with */
+    if (dc->n_seq == 1 || dc->w->dtype == CW_COMPUTE_BF16 || dc->w->dtype == CW_COMPUTE_INT8)
+        TRY(vocab_product(dc, dc->n_seq));
     else TRY(op->linear(be, cw_ref_at(dc->logits, 0), cw_ref_at(dc->last, 0), &dc->w->tok_emb, cw_ref_none(),
                         dc->n_seq));
     return op->download(be, out, dc->logits, 0, dc->n_seq * dc->n_vocab * sizeof(float));
