@@ -317,9 +317,11 @@ enum { LOWP_A16_PAD = 32 }; /* rows past m a packed BF16 kernel may read */
  * distribution to float32's: base, token embedding bf16 in both: 0.0072 ->
  * 0.0009 with float32 activations, top-1 agreement 98.5% -> 99.5%; bf16
  * mode: 0.00006, 99.8%; bench/accuracy/divergence,
- * bench/results/2026-12-07-amd-epyc-2cpu-zen4-i8f32), and float32
- * activations cost the int8 kernels' speed (the exact mode's kernel widening
- * int8: 42-49 G ops/s for one row on Zen 4 against vpdpbusd's 141-193). */
+ * bench/results/2026-12-07-amd-epyc-2cpu-zen4-i8f32). 16-bit activations
+ * keep that accuracy (base: KL 0.00053, 99.5%) as exact integer sums, the
+ * same bits on every ISA, at 96-154 G ops/s for one row where the exact
+ * mode's kernel widening int8 ran 42-49 (bench_gemm, one Zen 4 core,
+ * bench/results/2026-12-07-amd-epyc-2cpu-zen4-a16). */
 enum { LOWP_FEW_MAX_M = 8 };
 static int few_rows(const cw_gemm *g) { return cw_gemm_class(g) <= LOWP_FEW_MAX_M; }
 
