@@ -34,6 +34,20 @@ static cw_status find(const cw_model *m, const char *name, size_t rank, const cw
     return CW_OK;
 }
 
+/* Row r [cols] of matrix t as float32 (int8: q / scale). */
+static void row_f32(const cw_tensor *t, size_t r, size_t cols, float *y)
+{
+    size_t o = r * cols;
+    switch (t->dtype) {
+    case CW_DTYPE_F16: cw_f16_to_f32_n(y, (const uint16_t *)t->data + o, cols); break;
+    case CW_DTYPE_BF16: cw_bf16_to_f32_n(y, (const uint16_t *)t->data + o, cols); break;
+    case CW_DTYPE_I8:
+        for (size_t i = 0; i < cols; i++) y[i] = (float)((const int8_t *)t->data)[o + i] / t->scale[r];
+        break;
+    default: memcpy(y, (const float *)t->data + o, cols * sizeof *y); break;
+    }
+}
+
 /* A vector (or any tensor read as float32 rows) as a float32 buffer. */
 static cw_status bind_f32(cw_nn_weights *w, const cw_model *m, const char *name, size_t rank,
                           cw_buf **out)
@@ -47,37 +61,17 @@ static cw_status bind_f32(cw_nn_weights *w, const cw_model *m, const char *name,
         s = be->ops->buf_wrap(be, t->data, bytes, out);
         return s ? s : keep(w, *out);
     }
+    if (t->dtype != CW_DTYPE_F16 && t->dtype != CW_DTYPE_BF16)
+        return cw_error(CW_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, expected a float type", m->dir, name,
+                        cw_dtype_name(t->dtype));
     float *tmp = cw_malloc(bytes);
     if (!tmp) return CW_ERR_NOMEM;
-    const uint16_t *h = t->data;
-    for (size_t i = 0; i < t->n_elem; i++) {
-        if (t->dtype == CW_DTYPE_F16) tmp[i] = cw_f16_to_f32(h[i]);
-        else if (t->dtype == CW_DTYPE_BF16) tmp[i] = cw_bf16_to_f32(h[i]);
-        else {
-            free(tmp);
-            return cw_error(CW_ERR_UNSUPPORTED, "%s: tensor '%s' is %s, expected a float type",
-                            m->dir, name, cw_dtype_name(t->dtype));
-        }
-    }
+    row_f32(t, 0, t->n_elem, tmp);
     s = be->ops->buf_alloc(be, bytes, out);
     if (!s) s = keep(w, *out);
     if (!s) s = be->ops->upload(be, *out, 0, tmp, bytes);
     free(tmp);
     return s;
-}
-
-/* Row r [cols] of matrix t as float32 (int8: q / scale). */
-static void row_f32(const cw_tensor *t, size_t r, size_t cols, float *y)
-{
-    size_t o = r * cols;
-    switch (t->dtype) {
-    case CW_DTYPE_F16: cw_f16_to_f32_n(y, (const uint16_t *)t->data + o, cols); break;
-    case CW_DTYPE_BF16: cw_bf16_to_f32_n(y, (const uint16_t *)t->data + o, cols); break;
-    case CW_DTYPE_I8:
-        for (size_t i = 0; i < cols; i++) y[i] = (float)((const int8_t *)t->data)[o + i] / t->scale[r];
-        break;
-    default: memcpy(y, (const float *)t->data + o, cols * sizeof *y); break;
-    }
 }
 
 /* out = matrix t converted to dtype `to` (F16, BF16 or I8 with per-row

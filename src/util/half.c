@@ -87,15 +87,10 @@ void cw_f16_to_f32_n(float *y, const uint16_t *x, size_t n)
 
 void cw_bf16_to_f32_n(float *y, const uint16_t *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] = bits_f32((uint32_t)x[i] << 16);
+    for (size_t i = 0; i < n; i++) y[i] = cw_bf16_to_f32(x[i]);
 }
 
 void cw_f32_to_bf16_n(uint16_t *y, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = f32_bits(x[i]);
-        /* NaN: quiet, as cw_f32_to_bf16; else round half to even */
-        y[i] = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40u)
-                                               : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
+    for (size_t i = 0; i < n; i++) y[i] = cw_f32_to_bf16(x[i]);
 }

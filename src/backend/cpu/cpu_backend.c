@@ -328,12 +328,16 @@ static int few_rows(const cw_gemm *g) { return cw_gemm_class(g) <= LOWP_FEW_MAX_
 /* Whether g (BF16 or I8 weights, lowp mode) runs as a lowp product. */
 static int lowp_runs(const cw_gemm *g) { return g->bt == CW_DTYPE_I8 || !few_rows(g); }
 
+/* An I8 product's quantized rows: their stride for k, and rows of it per
+ * row of A (2 planes of 16-bit activations for few rows, cw_i8_gemm.a16). */
+static size_t lowp_i8_lda(size_t k) { return (k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN; }
+static size_t lowp_i8_planes(const cw_gemm *g) { return few_rows(g) ? 2 : 1; }
+
 /* Floats of scratch linear_lowp_run needs for g. */
 static size_t lowp_scratch_need(const cw_cpu_state *st, const cw_gemm *g, size_t nth)
 {
     if (g->bt == CW_DTYPE_I8) {
-        size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
-        size_t qb = mul(mul(g->m, few_rows(g) ? 2 : 1), lda);
+        size_t lda = lowp_i8_lda(g->k), qb = mul(mul(g->m, lowp_i8_planes(g)), lda);
         if (qb == SIZE_MAX) return SIZE_MAX;
         return round16(qb / sizeof(float) + 1) + round16(g->m) + round16(lowp_pack_bytes(st, g, lda) / sizeof(float) + 1);
     }
@@ -354,7 +358,7 @@ static void linear_lowp_run(cw_backend *be, const cw_gemm *g, float *scr)
     cw_cpu_state *st = state(be);
     lowp_job j = { .k = &st->k, .x = g->a, .split_n = g->m <= 64 || g->n >= g->m };
     if (g->bt == CW_DTYPE_I8) {
-        size_t lda = (g->k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN, planes = few_rows(g) ? 2 : 1;
+        size_t lda = lowp_i8_lda(g->k), planes = lowp_i8_planes(g);
         j.aq = (int8_t *)scr;
         j.as = scr + round16(mul(mul(g->m, planes), lda) / sizeof(float) + 1);
         cw_i8_gemm q = lowp_i8(g, j.aq, lda, j.as);
@@ -498,7 +502,7 @@ typedef struct {
     const cw_cpu_kernels *k;
     const cw_i4_screen *s;
     const cw_i8_gemm *q; /* the screen's quantized rows */
-    const cw_gemm *g;    /* the exact product: BF16 with float32 activations */
+    const cw_gemm *g;    /* BF16: the exact product, float32 activations */
     const cw_i8_gemm *x16; /* I8: with 16-bit ones (a16), as linear_rows of class 1 */
     float *gscr;         /* its scratch, [nth + 1][gper] */
     size_t gper, n_screen;
@@ -570,17 +574,17 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
     const float *wsc = bf16 ? NULL : w->scale->data;
     cw_i8_gemm q = { .m = m, .n = n, .k = k, .lda = st->screen.s.ld * 2, .w = weight_ptr(w), .ldw = k,
                      .wscale = wsc, .c = py, .ldc = n, .m_class = 1 };
-    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k, .bt = w->dtype,
-                  .scale = wsc, .c = py, .ldc = n, .m_class = 1 };
-    size_t l16 = (k + CW_LOWP_ALIGN - 1) / CW_LOWP_ALIGN * CW_LOWP_ALIGN;
+    cw_gemm g = { .m = m, .n = n, .k = k, .a = px, .lda = k, .b = weight_ptr(w), .ldb = k, .bt = CW_DTYPE_BF16,
+                  .c = py, .ldc = n, .m_class = 1 };
+    size_t l16 = lowp_i8_lda(k);
     cw_i8_gemm x16 = { .m = m, .n = n, .k = k, .lda = l16, .w = weight_ptr(w), .ldw = k, .wscale = wsc, .c = py,
                        .ldc = n, .m_class = 1, .a16 = 1 };
     logits_job j = { .k = &st->k, .s = &st->screen.s, .q = &q, .g = &g, .x16 = bf16 ? NULL : &x16,
                      .n_screen = n_screen };
     /* scratch: the quantized rows [m, lda] bytes, their scales, keep indices and
-     * values; the float32 kernel's scratch per thread */
+     * values; BF16: the float32 kernel's scratch per thread */
     size_t qf = round16(m * q.lda / sizeof(float));
-    j.gper = round16(st->k.gemm_scratch_floats(&g)) + 16;
+    j.gper = bf16 ? round16(st->k.gemm_scratch_floats(&g)) + 16 : 0;
     /* ... and the kept rows of W gathered [keep, k] (I8: with their scales) and
      * their products [keep]; I8: the 16-bit rows [2 m, l16] bytes and their scales */
     size_t rb = k * (bf16 ? 2 : 1), gf = round16(mul(keep, rb) / sizeof(float) + 1);
@@ -615,8 +619,8 @@ static cw_status logits_rows(cw_backend *be, float *py, const float *px, const c
             if (!bf16) wks[t] = q.wscale[idx[t]];
         }
         if (bf16) {
-            cw_gemm g1 = { .m = 1, .n = nk, .k = k, .a = px + i * k, .lda = k, .b = wk, .ldb = k, .bt = w->dtype,
-                           .c = yk, .ldc = nk, .m_class = 1 };
+            cw_gemm g1 = { .m = 1, .n = nk, .k = k, .a = px + i * k, .lda = k, .b = wk, .ldb = k,
+                           .bt = CW_DTYPE_BF16, .c = yk, .ldc = nk, .m_class = 1 };
             st->k.gemm(&g1, 0, 1, 0, nk, j.gscr);
         } else {
             cw_i8_gemm q1 = { .m = 1, .n = nk, .k = k, .a = x16.a + 2 * i * l16, .lda = l16, .ascale = x16.ascale + i,
