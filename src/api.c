@@ -567,7 +567,9 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
     if (p.long_form == CW_LONG_FORM_SEQUENTIAL) p.batch_size = 1; /* the files, not chunks, are batched */
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
-    if (!s && batch > 1) s = ensure_net(c, batch, batch > sequences_needed(&p) ? batch : sequences_needed(&p));
+    /* cache slots: every file's beams step in lockstep (longform/lockstep.c) */
+    size_t slots = batch * (p.beam_size > 1 ? (size_t)p.beam_size : 1);
+    if (!s && batch > 1) s = ensure_net(c, batch, slots > sequences_needed(&p) ? slots : sequences_needed(&p));
     if (!s && batch > 1) s = cw_net_enable_slots(c->net, sequences_needed(&p));
     if (s) return s;
     if (batch <= 1) { /* one file after the other */

@@ -38,6 +38,13 @@ IMPLS = {
                              {"CWHISPER_LONG_FORM": "vad-batched"}),
     "cwhisper-notimestamps": ("cwhisper.py", "this project, sequential, text-only decoding (--without-timestamps, "
                               "as faster-whisper batched decodes)", {"CWHISPER_WITHOUT_TIMESTAMPS": "1"}),
+    # the two decodings a user picks for accuracy, without temperature fallback:
+    # beams (the cell's beam_size; in lockstep each file's beams step in the
+    # shared decoder pass), and openai-whisper's conditioning on the previous
+    # window's text (its transcribe() default; long recordings only)
+    "cwhisper-beam2": ("cwhisper.py", "this project, sequential, beam search of 2", {}),
+    "cwhisper-condition": ("cwhisper.py", "this project, sequential, conditioned on the previous text",
+                           {"CWHISPER_CONDITION": "1"}),
     "faster-whisper": ("faster_whisper.py", "CTranslate2, sequential", {}),
     "faster-whisper-mkl": ("faster_whisper.py", "CTranslate2 with CT2_USE_MKL=1, sequential", {"CT2_USE_MKL": "1"}),
     "faster-whisper-batched": ("faster_whisper.py", "CTranslate2 BatchedInferencePipeline", {}),
@@ -51,9 +58,9 @@ IMPLS = {
 MODELS = ["tiny.en", "base", "small"]
 
 
-def cell(impl, model, dtype, batch, preset="greedy", device="cpu", tier="headline", jobs=None):
+def cell(impl, model, dtype, batch, preset="greedy", device="cpu", tier="headline", jobs=None, beam=1):
     c = {"impl": impl, "model": model, "device": device, "dtype": dtype, "batch_size": batch,
-         "preset": preset, "beam_size": 1, "tier": tier}
+         "preset": preset, "beam_size": beam, "tier": tier}
     if jobs:  # only these job kinds (run.py's jobs_for)
         c["jobs"] = tuple(jobs)
     return c
@@ -103,6 +110,9 @@ def _per_model(model):
         cell("cwhisper", model, "int8", 8, jobs=("short",)),
         cell("cwhisper", model, "fp32", 8, jobs=("short",)),
         cell("cwhisper", model, "bf16", 8, jobs=("short",)),  # bf16 at OpenVINO int8's WER (2026-12-07)
+        # beams and conditioning, for the WER of the fastest peers at twice their speed (2026-12-07)
+        cell("cwhisper-beam2", model, "int8", 8, jobs=("short",), beam=2),
+        cell("cwhisper-condition", model, "int8", 1, jobs=("long-p1", "long-p2")),
         # the same without timestamp tokens: the text-only decoding faster-whisper batched uses
         cell("cwhisper-notimestamps", model, "int8", 8, jobs=("short",)),
         variant(cell("cwhisper-chunked", model, "bf16", 8)),

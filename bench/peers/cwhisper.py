@@ -15,7 +15,7 @@ as `--dtype X` (cwhisper's low-precision weights); fp32 passes nothing. The
 --device cuda is passed on (the CUDA back end; without a usable GPU cwhisper
 exits with the reason). greedy
 preset (sequential): --no-fallback --no-condition-on-previous-text (beam
---beam-size); reference preset: cwhisper's defaults, which are
+--beam-size; $CWHISPER_CONDITION=1 keeps the conditioning); reference preset: cwhisper's defaults, which are
 openai-whisper transcribe()'s.
 
 Timing: `cwhisper transcribe --print-timings` prints the model load and each
@@ -44,6 +44,9 @@ LONG_FORM = os.environ.get("CWHISPER_LONG_FORM", "sequential")
 # CWHISPER_WITHOUT_TIMESTAMPS=1: --without-timestamps (text-only decoding, one segment per
 # window), as faster-whisper's BatchedInferencePipeline decodes by default
 TEXT_ONLY = os.environ.get("CWHISPER_WITHOUT_TIMESTAMPS") == "1"
+# CWHISPER_CONDITION=1: the greedy preset keeps openai-whisper's conditioning on the previous
+# window's text (its transcribe() default); temperature fallback stays off
+CONDITION = os.environ.get("CWHISPER_CONDITION") == "1"
 BINARY = os.environ.get("CWHISPER", os.path.join(common.ROOT, "build", "cwhisper"))
 
 
@@ -92,7 +95,7 @@ def load(args, cfg):
     if chunked:
         cmd += ["--long-form", LONG_FORM, "--batch-size", str(args.batch_size)]
     elif args.preset == "greedy":
-        cmd += ["--no-fallback", "--no-condition-on-previous-text"]
+        cmd += ["--no-fallback"] + ([] if CONDITION else ["--no-condition-on-previous-text"])
     if lockstep:  # many files at once: the sequential algorithm on N files in lockstep
         cmd += ["--batch-size", str(args.batch_size)]
     if TEXT_ONLY:
@@ -110,6 +113,7 @@ def load(args, cfg):
                               % args.batch_size if lockstep else "openai sequential (src/longform)"),
                 "vad": LONG_FORM == "vad-batched",
                 "fallback": args.preset == "reference" and not chunked,
+                "condition_on_previous_text": not chunked and (args.preset == "reference" or CONDITION),
                 "timestamps": not TEXT_ONLY, "compute": args.dtype,
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     if chunked and args.preset == "reference":

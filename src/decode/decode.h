@@ -106,6 +106,10 @@ typedef struct {
      * each), extra_logits [n, n_vocab] (rows of items with extra_pos). Each
      * item's logits are those a one-sequence forward of the same history gives. */
     cw_status (*forward)(void *ctx, const cw_slot_item *items, size_t n, float *logits, float *extra_logits);
+    /* Optional (NULL: beam search runs on the side decoder): slot first + i
+     * takes the first len cached positions of slot first + source[i], i < n
+     * (a beam search task's reorder, cw_decode_task_moves). */
+    cw_status (*move)(void *ctx, size_t first, const size_t *source, size_t n, size_t len);
     /* side listens to window slot `audio` (a copy of its cross-attention input) */
     cw_status (*side_audio)(void *ctx, size_t audio);
     const cw_decoder_net *side;
@@ -203,21 +207,28 @@ typedef struct {
 cw_status cw_decode_run(const cw_decode_env *env, const cw_decode_options *o,
                         size_t n_audio, cw_decode_result *out);
 
-/* One window's greedy decoding at temperature 0 (no beams, best_of), driven
- * by the caller one decoder pass at a time, so that many windows' passes
- * share one decoder call (cw_slot_net); the result is cw_decode_run's for
- * that window. The language must be known (o->language_token, multilingual).
- * Loop: cw_decode_task_input (feed tokens [n_new] at cache position pos,
- * extra logits at extra_pos unless CW_NO_POS), then cw_decode_task_step with
- * that pass's logits [n_vocab] (and extra [n_vocab]) until *done; then
+/* One window's decoding at temperature 0, greedy or beam search (no
+ * best_of), driven by the caller one decoder pass at a time, so that many
+ * windows' passes share one decoder call (cw_slot_net); the result is
+ * cw_decode_run's for that window. The language must be known
+ * (o->language_token, multilingual). The task has cw_decode_task_rows rows
+ * (1, or the beams), each in a cache slot of the caller's. Loop: for every
+ * row, cw_decode_task_input (feed tokens [n_new] at cache position pos, extra
+ * logits at extra_pos unless CW_NO_POS); then cw_decode_task_step with that
+ * pass's logits [rows, n_vocab] (and the extra row [n_vocab]); then, where
+ * cw_decode_task_moves names sources, row i's cache takes the first *len
+ * positions of row source[i]'s (cw_slot_net.move); until *done; then
  * cw_decode_task_end (which frees the task, as cw_decode_task_free does). */
 typedef struct cw_decode_task cw_decode_task;
 
 cw_status cw_decode_task_begin(const cw_decode_env *env, const cw_decode_options *o, cw_decode_task **out);
-void cw_decode_task_input(const cw_decode_task *t, const int32_t **tokens, size_t *n_new, size_t *pos,
+size_t cw_decode_task_rows(const cw_decode_task *t);
+void cw_decode_task_input(const cw_decode_task *t, size_t row, const int32_t **tokens, size_t *n_new, size_t *pos,
                           size_t *extra_pos);
 cw_status cw_decode_task_step(cw_decode_task *t, const float *logits, const float *extra, int *done);
 cw_status cw_decode_task_end(cw_decode_task *t, cw_decode_result *out);
+/* After a step: the sources of the rows' reorder (NULL: none) and the cached positions to move. */
+const size_t *cw_decode_task_moves(const cw_decode_task *t, size_t *len);
 void cw_decode_task_free(cw_decode_task *t);
 
 /* ------------------------------------------------------------------------ */

@@ -398,30 +398,51 @@ cw_status cw_decode_run(const cw_decode_env *env, const cw_decode_options *o,
     return rc;
 }
 
-/* ---- one window's greedy decoding, step by step (lockstep) ---------------- */
+/* ---- one window's decoding at temperature 0, step by step (lockstep) ------ */
 
 struct cw_decode_task {
     search_state st;
     cw_decode_options o; /* st.o points here */
+    /* st.env points here: env.net is the task's own, whose reorder (beam
+     * search) records the moves for the caller to apply to its cache slots */
+    cw_decode_env env;
+    cw_decoder_net net;
+    size_t *moves;       /* [n_seq] sources of this step's reorder */
+    int moved;
+    size_t cached;       /* positions in the rows' caches after the last pass */
     int32_t *langs;
     size_t step;
     int done;
 };
 
+static cw_status task_reorder(void *ctx, const size_t *source, size_t n_seq)
+{
+    cw_decode_task *t = ctx;
+    if (n_seq != t->st.seqs.n_seq) return cw_error(CW_ERR_INTERNAL, "decode task: reorder of %zu rows", n_seq);
+    memcpy(t->moves, source, n_seq * sizeof *source);
+    t->moved = 1;
+    return CW_OK;
+}
+
 cw_status cw_decode_task_begin(const cw_decode_env *env, const cw_decode_options *o, cw_decode_task **out)
 {
     *out = NULL;
-    if (o->temperature != 0 || o->beam_size || o->best_of)
-        return cw_error(CW_ERR_INVALID_ARG, "decode task: greedy at temperature 0 only");
+    if (o->temperature != 0 || o->best_of)
+        return cw_error(CW_ERR_INVALID_ARG, "decode task: greedy or beam search at temperature 0 only");
     if (env->sp->multilingual && o->language_token < 0)
         return cw_error(CW_ERR_INVALID_ARG, "decode task: the language must be known");
     cw_decode_task *t = cw_calloc(1, sizeof *t);
     if (!t) return CW_ERR_NOMEM;
     t->o = *o;
-    cw_status rc = setup(&t->st, env, &t->o, 1, &t->langs);
+    t->net = (cw_decoder_net){ .ctx = t, .n_vocab = env->net->n_vocab, .reorder = task_reorder };
+    t->env = *env;
+    t->env.net = &t->net;
+    cw_status rc = setup(&t->st, &t->env, &t->o, 1, &t->langs);
     if (rc == CW_OK) {
-        t->st.n_live = 1;
-        t->st.live[0] = 0;
+        t->st.n_live = t->st.seqs.n_seq;
+        for (size_t r = 0; r < t->st.n_live; r++) t->st.live[r] = r;
+        t->moves = cw_malloc(t->st.seqs.n_seq * sizeof *t->moves);
+        if (!t->moves) rc = CW_ERR_NOMEM;
     }
     if (rc != CW_OK) {
         cw_decode_task_free(t);
@@ -431,32 +452,43 @@ cw_status cw_decode_task_begin(const cw_decode_env *env, const cw_decode_options
     return CW_OK;
 }
 
-void cw_decode_task_input(const cw_decode_task *t, const int32_t **tokens, size_t *n_new, size_t *pos,
+size_t cw_decode_task_rows(const cw_decode_task *t) { return t->st.seqs.n_seq; }
+
+void cw_decode_task_input(const cw_decode_task *t, size_t row, const int32_t **tokens, size_t *n_new, size_t *pos,
                           size_t *extra_pos)
 {
     const cw_seqs *s = &t->st.seqs;
     size_t k = t->step == 0 ? s->len : 1;
-    *tokens = s->tokens + (s->len - k);
+    *tokens = s->tokens + row * s->cap + (s->len - k);
     *n_new = k;
     *pos = s->len - k;
-    *extra_pos = t->step == 0 ? t->st.sot_index : CW_NO_POS;
+    /* the no-speech probability reads the first row's only */
+    *extra_pos = t->step == 0 && row == 0 ? t->st.sot_index : CW_NO_POS;
 }
 
 cw_status cw_decode_task_step(cw_decode_task *t, const float *logits, const float *extra, int *done)
 {
     search_state *st = &t->st;
     if (t->done) return cw_error(CW_ERR_INVALID_ARG, "decode task: already finished");
-    memcpy(st->logits, logits, st->n_vocab * sizeof *st->logits);
+    memcpy(st->logits, logits, st->seqs.n_seq * st->n_vocab * sizeof *st->logits);
     if (t->step == 0) {
         memcpy(st->extra, extra, st->n_vocab * sizeof *st->extra);
         take_no_speech(st);
     }
+    t->cached = st->seqs.len;
+    t->moved = 0;
     int stop = 0;
     cw_status rc = after_forward(st, 0, &stop);
     t->step++;
     t->done = rc != CW_OK || stop || t->step >= st->sample_len;
     *done = t->done;
     return rc;
+}
+
+const size_t *cw_decode_task_moves(const cw_decode_task *t, size_t *len)
+{
+    *len = t->cached;
+    return t->moved ? t->moves : NULL;
 }
 
 cw_status cw_decode_task_end(cw_decode_task *t, cw_decode_result *out)
@@ -471,6 +503,7 @@ void cw_decode_task_free(cw_decode_task *t)
 {
     if (!t) return;
     if (t->st.env) free_state(&t->st);
+    free(t->moves);
     free(t->langs);
     free(t);
 }

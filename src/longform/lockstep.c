@@ -5,9 +5,11 @@
  * and values computed into the slot's own window slot), and every slot
  * whose greedy temperature-0 decoding is under way feeds its next tokens
  * into one shared decoder pass (cw_slot_net.forward: the files' caches sit
- * at different lengths). The back end computes each file's rows as it would
+ * at different lengths). Beam search steps there too, each beam an item in a
+ * cache slot of its file's (group slots a file) where the net can move
+ * caches between slots. The back end computes each file's rows as it would
  * alone, so tokens match a one-file run bit for bit; whatever does not step
- * greedily (fallback temperatures, beams) runs on the side decoder for that
+ * at temperature 0 (fallback temperatures) runs on the side decoder for that
  * window by itself, as the one-file loop would run it. */
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +39,13 @@ typedef struct {
     cw_decode_env env; /* env.net = net->side; rng per slot */
     uint64_t seed;
     size_t batch, n_files, next_file;
+    /* cache slots per file (slot s's are [s * group, (s + 1) * group)): its
+     * beams where they step in lockstep, else 1 */
+    size_t group;
     ls_slot *slots;
-    cw_slot_item *items; /* [batch] */
-    size_t *who;         /* [batch] slot of item / window j */
-    float *logits, *extra; /* [batch, n_vocab] */
+    cw_slot_item *items; /* [batch * group] */
+    size_t *who;         /* [batch] slot of window j */
+    float *logits, *extra; /* [batch * group, n_vocab] */
 } ls_state;
 
 static void slot_clear(ls_slot *sl)
@@ -136,7 +141,7 @@ static cw_status start_window(ls_state *L, size_t s)
     o.temperature = first_temperature(fb);
     if (o.temperature > 0) o.beam_size = 0, o.patience = 0;
     else o.best_of = 0;
-    if (o.temperature == 0 && o.beam_size == 0) {
+    if (o.temperature == 0 && (o.beam_size == 0 || o.beam_size == L->group)) {
         cw_status rc = cw_decode_task_begin(&sl->f.env, &o, &sl->task);
         if (rc != CW_OK) slot_fail(L, sl, rc);
         else sl->state = SLOT_DECODING;
@@ -171,25 +176,44 @@ static cw_status encode_ready(ls_state *L)
     return rc;
 }
 
+/* Slot s's task after its rows' pass (logits and extra from row j0 on):
+ * its step and its beams' cache moves; *done when the window is decoded.
+ * A failure of the task is the file's (*r1), of the net everyone's. */
+static cw_status task_step(ls_state *L, size_t s, size_t j0, int *done, cw_status *r1)
+{
+    ls_slot *sl = &L->slots[s];
+    size_t nv = L->net->n_vocab, len = 0;
+    *r1 = cw_decode_task_step(sl->task, L->logits + j0 * nv, L->extra + j0 * nv, done);
+    const size_t *src = *r1 == CW_OK ? cw_decode_task_moves(sl->task, &len) : NULL;
+    if (!src) return CW_OK;
+    return L->net->move(L->net->ctx, s * L->group, src, cw_decode_task_rows(sl->task), len);
+}
+
 /* One decoder pass for every slot whose decoding is under way. */
 static cw_status step(ls_state *L)
 {
-    size_t k = 0, nv = L->net->n_vocab;
+    size_t k = 0;
     for (size_t s = 0; s < L->batch; s++) {
         ls_slot *sl = &L->slots[s];
         if (sl->state != SLOT_DECODING) continue;
-        cw_slot_item *it = &L->items[k];
-        cw_decode_task_input(sl->task, &it->tokens, &it->n_new, &it->pos, &it->extra_pos);
-        it->slot = it->audio = s;
-        L->who[k++] = s;
+        for (size_t r = 0; r < cw_decode_task_rows(sl->task); r++) {
+            cw_slot_item *it = &L->items[k++];
+            cw_decode_task_input(sl->task, r, &it->tokens, &it->n_new, &it->pos, &it->extra_pos);
+            it->slot = s * L->group + r;
+            it->audio = s;
+        }
     }
     if (k == 0) return CW_OK;
     cw_status rc = L->net->forward(L->net->ctx, L->items, k, L->logits, L->extra);
-    for (size_t j = 0; rc == CW_OK && j < k; j++) {
-        size_t s = L->who[j];
+    for (size_t s = 0, j = 0; rc == CW_OK && s < L->batch; s++) {
         ls_slot *sl = &L->slots[s];
+        if (sl->state != SLOT_DECODING) continue;
+        size_t j0 = j;
+        j += cw_decode_task_rows(sl->task);
         int done = 0;
-        cw_status r1 = cw_decode_task_step(sl->task, L->logits + j * nv, L->extra + j * nv, &done);
+        cw_status r1 = CW_OK;
+        rc = task_step(L, s, j0, &done, &r1);
+        if (rc != CW_OK) break;
         if (r1 != CW_OK) {
             slot_fail(L, sl, r1);
             continue;
@@ -253,11 +277,13 @@ cw_status cw_transcribe_lockstep(const cw_encoder_net *enc, const cw_slot_net *n
     L.enc = enc, L.net = net, L.p = p, L.io = io, L.seed = seed;
     L.env = (cw_decode_env){ net->side, sp, codec, NULL };
     L.batch = batch, L.n_files = n_files;
+    size_t beams = p->decode.beam_size;
+    L.group = beams > 1 && net->move && batch * beams <= net->n_slots ? beams : 1;
     L.slots = cw_calloc(batch, sizeof *L.slots);
-    L.items = cw_calloc(batch, sizeof *L.items);
+    L.items = cw_calloc(batch * L.group, sizeof *L.items);
     L.who = cw_calloc(batch, sizeof *L.who);
-    L.logits = cw_malloc(batch * net->n_vocab * sizeof *L.logits);
-    L.extra = cw_malloc(batch * net->n_vocab * sizeof *L.extra);
+    L.logits = cw_malloc(batch * L.group * net->n_vocab * sizeof *L.logits);
+    L.extra = cw_malloc(batch * L.group * net->n_vocab * sizeof *L.extra);
     cw_status rc = L.slots && L.items && L.who && L.logits && L.extra ? run(&L) : CW_ERR_NOMEM;
     if (rc != CW_OK) { /* what stopped everything is every open file's fate too */
         const char *msg = cw_last_error();

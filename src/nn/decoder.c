@@ -250,6 +250,18 @@ cw_status cw_decoder_reset(cw_decoder *dc, size_t n_seq, const size_t *seq_audio
     return CW_OK;
 }
 
+/* y = x . W^T (+ b) over n_new rows of each sequence, every sequence's rows
+ * as a pass of that sequence alone gives them (linear_rows of class n_new):
+ * beams stepped here and beams stepped as lockstep items (one item per beam)
+ * then agree bit for bit. */
+static cw_status seq_linear(cw_decoder *dc, cw_buf *y, cw_buf *x, const cw_weight *w, cw_ref b, size_t n_new)
+{
+    cw_backend *be = dc->w->be;
+    size_t rows = dc->n_seq * n_new;
+    if (!be->ops->linear_rows) return be->ops->linear(be, cw_ref_at(y, 0), cw_ref_at(x, 0), w, b, rows);
+    return be->ops->linear_rows(be, cw_ref_at(y, 0), cw_ref_at(x, 0), w, b, rows, n_new);
+}
+
 /* Causal self-attention of n_new new rows per sequence; appends their keys
  * and values to the layer's caches at position dc->len. h: LN(x) [rows, d]. */
 static cw_status self_attn(cw_decoder *dc, size_t l, size_t n_new)
@@ -258,9 +270,9 @@ static cw_status self_attn(cw_decoder *dc, size_t l, size_t n_new)
     const cw_backend_ops *op = be->ops;
     const cw_nn_attn *at = &dc->w->dec[l].attn;
     size_t d = dc->d, rows = dc->n_seq * n_new, cstride = dc->n_ctx * d;
-    TRY(op->linear(be, cw_ref_at(dc->q, 0), cw_ref_at(dc->h, 0), &at->q, cw_ref_at(at->bq, 0), rows));
-    TRY(op->linear(be, cw_ref_at(dc->k, 0), cw_ref_at(dc->h, 0), &at->k, cw_ref_none(), rows));
-    TRY(op->linear(be, cw_ref_at(dc->v, 0), cw_ref_at(dc->h, 0), &at->v, cw_ref_at(at->bv, 0), rows));
+    TRY(seq_linear(dc, dc->q, dc->h, &at->q, cw_ref_at(at->bq, 0), n_new));
+    TRY(seq_linear(dc, dc->k, dc->h, &at->k, cw_ref_none(), n_new));
+    TRY(seq_linear(dc, dc->v, dc->h, &at->v, cw_ref_at(at->bv, 0), n_new));
     for (size_t s = 0; s < dc->n_seq; s++) {
         size_t dst = s * cstride + dc->len * d, src = s * n_new * d;
         TRY(op->copy2d(be, cw_ref_at(dc->k_self[l], dst), d, cw_ref_at(dc->k, src), d, n_new, d));
@@ -276,7 +288,7 @@ static cw_status self_attn(cw_decoder *dc, size_t l, size_t n_new)
         .scale = 0.125f, .causal = 1, .q_pos = dc->len,
     };
     TRY(op->attention(be, &a));
-    TRY(op->linear(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->a, 0), &at->o, cw_ref_at(at->bo, 0), rows));
+    TRY(seq_linear(dc, dc->h, dc->a, &at->o, cw_ref_at(at->bo, 0), n_new));
     return op->add(be, cw_ref_at(dc->x, 0), cw_ref_at(dc->x, 0), cw_ref_at(dc->h, 0), rows * d);
 }
 
@@ -354,7 +366,7 @@ static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
     const cw_backend_ops *op = be->ops;
     const cw_nn_attn *at = &dc->w->dec[l].cross;
     size_t d = dc->d, rows = dc->n_seq * n_new;
-    TRY(op->linear(be, cw_ref_at(dc->q, 0), cw_ref_at(dc->h, 0), &at->q, cw_ref_at(at->bq, 0), rows));
+    TRY(seq_linear(dc, dc->q, dc->h, &at->q, cw_ref_at(at->bq, 0), n_new));
     if (dc->cap) TRY(capture_qk(dc, l, n_new));
     for (size_t s0 = 0; s0 < dc->n_seq;) {
         size_t s1 = s0 + 1, audio = dc->seq_audio[s0];
@@ -370,21 +382,21 @@ static cw_status cross_attn(cw_decoder *dc, size_t l, size_t n_new)
         TRY(op->attention(be, &a));
         s0 = s1;
     }
-    TRY(op->linear(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->a, 0), &at->o, cw_ref_at(at->bo, 0), rows));
+    TRY(seq_linear(dc, dc->h, dc->a, &at->o, cw_ref_at(at->bo, 0), n_new));
     return op->add(be, cw_ref_at(dc->x, 0), cw_ref_at(dc->x, 0), cw_ref_at(dc->h, 0), rows * d);
 }
 
-static cw_status mlp(cw_decoder *dc, size_t l, size_t rows)
+static cw_status mlp(cw_decoder *dc, size_t l, size_t n_new)
 {
     cw_backend *be = dc->w->be;
     const cw_backend_ops *op = be->ops;
     const cw_nn_block *b = &dc->w->dec[l];
-    size_t d = dc->d;
+    size_t d = dc->d, rows = dc->n_seq * n_new;
     TRY(op->layernorm(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->x, 0), cw_ref_at(b->mlp_ln.gamma, 0),
                       cw_ref_at(b->mlp_ln.beta, 0), rows, d, 1e-5f));
     TRY(cw_backend_linear_gelu(be, cw_ref_at(dc->f, 0), cw_ref_at(dc->h, 0), &b->mlp0.w, cw_ref_at(b->mlp0.b, 0),
-                               rows, 0));
-    TRY(op->linear(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->f, 0), &b->mlp2.w, cw_ref_at(b->mlp2.b, 0), rows));
+                               rows, op->linear_rows ? n_new : 0));
+    TRY(seq_linear(dc, dc->h, dc->f, &b->mlp2.w, cw_ref_at(b->mlp2.b, 0), n_new));
     return op->add(be, cw_ref_at(dc->x, 0), cw_ref_at(dc->x, 0), cw_ref_at(dc->h, 0), rows * d);
 }
 
@@ -399,7 +411,7 @@ static cw_status layer(cw_decoder *dc, size_t l, size_t n_new)
     TRY(be->ops->layernorm(be, cw_ref_at(dc->h, 0), cw_ref_at(dc->x, 0), cw_ref_at(b->cross_ln.gamma, 0),
                            cw_ref_at(b->cross_ln.beta, 0), rows, dc->d, 1e-5f));
     TRY(cross_attn(dc, l, n_new));
-    return mlp(dc, l, rows);
+    return mlp(dc, l, n_new);
 }
 
 /* Ids below this are text tokens in every Whisper vocabulary (the specials
@@ -417,7 +429,7 @@ static cw_status vocab_product(cw_decoder *dc, size_t m)
     cw_ref y = cw_ref_at(dc->logits, 0), x = cw_ref_at(dc->last, 0);
     if (op->logits && dc->n_vocab > LOGITS_TEXT + LOGITS_KEEP)
         return op->logits(be, y, x, &dc->w->tok_emb, m, LOGITS_TEXT, LOGITS_KEEP);
-    if (!op->linear_rows) return op->linear(be, y, x, &dc->w->tok_emb, cw_ref_none(), m); /* m == 1 here */
+    if (!op->linear_rows) return op->linear(be, y, x, &dc->w->tok_emb, cw_ref_none(), m);
     return op->linear_rows(be, y, x, &dc->w->tok_emb, cw_ref_none(), m, 1);
 }
 
@@ -431,13 +443,8 @@ static cw_status logits_at(cw_decoder *dc, size_t n_new, size_t pos, float *out)
     TRY(op->copy2d(be, cw_ref_at(dc->last, 0), d, cw_ref_at(dc->x, pos * d), n_new * d, dc->n_seq, d));
     TRY(op->layernorm(be, cw_ref_at(dc->last, 0), cw_ref_at(dc->last, 0), cw_ref_at(dc->w->dec_ln.gamma, 0),
                       cw_ref_at(dc->w->dec_ln.beta, 0), dc->n_seq, d, 1e-5f));
-    /* several sequences (beams): bf16 and int8 take the logits op too, whose
-     * screen reads a quarter of the token embedding's bytes per step; the
-     * exact dtypes keep the n-row product their beam results were checked with */
-    if (dc->n_seq == 1 || dc->w->dtype == CW_COMPUTE_BF16 || dc->w->dtype == CW_COMPUTE_INT8)
-        TRY(vocab_product(dc, dc->n_seq));
-    else TRY(op->linear(be, cw_ref_at(dc->logits, 0), cw_ref_at(dc->last, 0), &dc->w->tok_emb, cw_ref_none(),
-                        dc->n_seq));
+    /* every sequence's row as one sequence's (class 1), as lockstep items' */
+    TRY(vocab_product(dc, dc->n_seq));
     return op->download(be, out, dc->logits, 0, dc->n_seq * dc->n_vocab * sizeof(float));
 }
 
@@ -519,6 +526,32 @@ cw_status cw_decoder_row_probs(cw_decoder *dc, size_t n_rows, const int32_t *wan
     return s;
 }
 
+/* Slot first + i takes the first len cached positions of slot first +
+ * source[i]: the moving rows through the MLP scratch ([max_seq * n_ctx, 4d]
+ * holds [max_seq, n_ctx, d] twice over), all read before any is written. */
+static cw_status move_rows(cw_decoder *dc, size_t first, const size_t *source, size_t n, size_t len)
+{
+    cw_backend *be = dc->w->be;
+    const cw_backend_ops *op = be->ops;
+    size_t d = dc->d, cstride = dc->n_ctx * d;
+    for (size_t l = 0; l < dc->n_layer; l++) {
+        cw_buf *caches[2] = {dc->k_self[l], dc->v_self[l]};
+        for (int c = 0; c < 2; c++) {
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (source[i] != i)
+                    TRY(op->copy2d(be, cw_ref_at(dc->f, m++ * len * d), d,
+                                   cw_ref_at(caches[c], (first + source[i]) * cstride), d, len, d));
+            m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (source[i] != i)
+                    TRY(op->copy2d(be, cw_ref_at(caches[c], (first + i) * cstride), d,
+                                   cw_ref_at(dc->f, m++ * len * d), d, len, d));
+        }
+    }
+    return CW_OK;
+}
+
 cw_status cw_decoder_reorder(cw_decoder *dc, const size_t *source, size_t n_seq)
 {
     cw_backend *be = dc->w->be;
@@ -536,27 +569,25 @@ cw_status cw_decoder_reorder(cw_decoder *dc, const size_t *source, size_t n_seq)
     memcpy(dc->seq_audio, dc->audio_tmp, n_seq * sizeof *dc->seq_audio);
     dc->n_seq = n_seq;
     if (len == 0) return CW_OK;
-    for (size_t l = 0; l < dc->n_layer; l++) {
+    if (!increasing) return move_rows(dc, 0, source, n_seq, len);
+    for (size_t l = 0; l < dc->n_layer; l++) { /* in place: each source lies at or after its destination */
         cw_buf *caches[2] = {dc->k_self[l], dc->v_self[l]};
-        for (int c = 0; c < 2; c++) {
-            if (increasing) { /* in place: each source lies at or after its destination */
-                for (size_t i = 0; i < n_seq; i++)
-                    if (source[i] != i)
-                        TRY(op->copy2d(be, cw_ref_at(caches[c], i * cstride), d,
-                                       cw_ref_at(caches[c], source[i] * cstride), d, len, d));
-                continue;
-            }
-            /* Gather through the MLP scratch ([max_seq * n_ctx, 4d] holds
-             * [n_seq, len, d] twice over), then copy back. */
+        for (int c = 0; c < 2; c++)
             for (size_t i = 0; i < n_seq; i++)
-                TRY(op->copy2d(be, cw_ref_at(dc->f, i * len * d), d,
-                               cw_ref_at(caches[c], source[i] * cstride), d, len, d));
-            for (size_t i = 0; i < n_seq; i++)
-                TRY(op->copy2d(be, cw_ref_at(caches[c], i * cstride), d, cw_ref_at(dc->f, i * len * d),
-                               d, len, d));
-        }
+                if (source[i] != i)
+                    TRY(op->copy2d(be, cw_ref_at(caches[c], i * cstride), d, cw_ref_at(caches[c], source[i] * cstride),
+                                   d, len, d));
     }
     return CW_OK;
+}
+
+cw_status cw_decoder_move_slots(cw_decoder *dc, size_t first, const size_t *source, size_t n, size_t len)
+{
+    if (first + n > dc->max_seq || len > dc->n_ctx)
+        return cw_error(CW_ERR_INVALID_ARG, "decoder: move slots [%zu, %zu + %zu) of %zu", first, first, n, dc->max_seq);
+    for (size_t i = 0; i < n; i++)
+        if (source[i] >= n) return cw_error(CW_ERR_INVALID_ARG, "decoder: move source %zu of %zu", source[i], n);
+    return len ? move_rows(dc, first, source, n, len) : CW_OK;
 }
 
 /* ---- lockstep: items at their own positions ------------------------------------- */

@@ -167,6 +167,12 @@ static cw_status slots_forward(void *ctx, const cw_slot_item *items, size_t n_it
     return cw_decoder_forward_items(n->dec, n->items, n_items, logits, extra);
 }
 
+static cw_status slots_move(void *ctx, size_t first, const size_t *source, size_t count, size_t len)
+{
+    cw_net *n = ctx;
+    return cw_decoder_move_slots(n->dec, first, source, count, len);
+}
+
 static cw_status slots_side_audio(void *ctx, size_t audio)
 {
     cw_net *n = ctx;
@@ -197,7 +203,7 @@ cw_status cw_net_enable_slots(cw_net *n, size_t side_seq)
     };
     n->slots = (cw_slot_net){
         .ctx = n, .n_vocab = n->decoder.n_vocab, .n_slots = n->max_seq, .set_audio_at = slots_set_audio_at,
-        .forward = slots_forward, .side_audio = slots_side_audio, .side = &n->side_net,
+        .forward = slots_forward, .move = slots_move, .side_audio = slots_side_audio, .side = &n->side_net,
     };
     return CW_OK;
 }

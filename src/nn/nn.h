@@ -168,4 +168,9 @@ cw_status cw_decoder_copy_audio(cw_decoder *dst, size_t dst_audio, const cw_deco
 cw_status cw_decoder_forward_items(cw_decoder *dec, const cw_decoder_item *items, size_t n, float *logits,
                                    float *extra_logits);
 
+/* Beam search in lockstep: slot first + i takes the first len cached
+ * positions of slot first + source[i] (i < n), all read before any is
+ * written (a permutation is fine). */
+cw_status cw_decoder_move_slots(cw_decoder *dec, size_t first, const size_t *source, size_t n, size_t len);
+
 #endif

@@ -4,7 +4,8 @@
  * batches smaller than the file list (files replacing finished ones), a
  * missing file among them (its status, the others unaffected), fp32 and
  * int8, and windows that fall back to sampling (a strict log-probability
- * threshold) and beam search, which run on the side decoder. Below that, the
+ * threshold), which run on the side decoder, and beam search, whose beams step
+ * in lockstep as items of their own (fp32 and int8). Below that, the
  * decoder's items (cw_decoder_forward_items) against one-sequence decoders:
  * a prompted pass (rows in the GEMM shape) next to other sequences' one-row
  * steps at other cache lengths and windows, bit for bit, fp32 and int8. */
@@ -140,6 +141,11 @@ static void test_lockstep_tiny_en(void)
         } else {
             const char *few[3] = { files[0], files[2], files[3] };
             check_files(ctx, few, 3, &p, 2, "int8 batch 2", &t, 1);
+            /* beams step in lockstep: each beam an item in its file's cache slots */
+            p.beam_size = 3;
+            const char *two[2] = { files[1], files[3] };
+            check_files(ctx, two, 2, &p, 2, "int8 beam 3 batch 2", &t, 0);
+            p = cw_transcribe_default_params();
         }
         if (!dt) {
             /* a strict threshold: windows fall back to sampling (the side decoder, one rng per file) */
@@ -149,7 +155,7 @@ static void test_lockstep_tiny_en(void)
             CHECK_MSG(t > 0, "no window fell back (highest temperature %g)", t);
             p = cw_transcribe_default_params();
             p.beam_size = 2;
-            if (!SANITIZED) check_files(ctx, few, 1, &p, 2, "fp32 beam 2 batch 2", &t, 0);
+            if (!SANITIZED) check_files(ctx, few, 2, &p, 2, "fp32 beam 2 batch 2", &t, 0);
         }
         cw_context_free(ctx);
     }

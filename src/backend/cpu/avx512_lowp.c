@@ -460,16 +460,36 @@ CW_TARGET_VNNI void cw_avx512_gemm_i8(const cw_i8_gemm *g, size_t m0, size_t m1,
 
 enum { SCREEN_MAXC = 16 }; /* chunks of 128: k <= 2048, Whisper's widest is 1280 */
 
-/* Row j's chunk c (lanes: exact sums within groups) weighted by its 4 steps, into f. */
-CW_TARGET_VNNI CW_INLINE __m512 screen_chunk(__m512 f, const uint8_t *q, const uint16_t *d, __m512i lo, __m512i hi,
-                                              __m512i noff)
+/* A 64-byte chunk of a row of W taken apart: its low and high nibbles and
+ * its 4 steps spread over their lanes. */
+typedef struct {
+    __m512i lo, hi;
+    __m512 dz;
+} screen_w;
+
+CW_TARGET_VNNI CW_INLINE screen_w screen_unpack(const uint8_t *q, const uint16_t *d)
 {
     const __m512i m4 = _mm512_set1_epi8(15);
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     __m512i v = _mm512_loadu_si512(q);
-    __m512i acc = dpbusd(dpbusd(noff, _mm512_and_si512(v, m4), lo), _mm512_and_si512(_mm512_srli_epi16(v, 4), m4), hi);
     __m512 dz = _mm512_cvtph_ps(_mm256_castsi128_si256(_mm_loadl_epi64((const __m128i *)(const void *)d)));
-    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), _mm512_permutexvar_ps(spread, dz), f);
+    return (screen_w){ _mm512_and_si512(v, m4), _mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                       _mm512_permutexvar_ps(spread, dz) };
+}
+
+/* f + the chunk's lanes (exact sums within groups) weighted by their steps. */
+CW_TARGET_VNNI CW_INLINE __m512 screen_apply(__m512 f, const screen_w *w, __m512i lo, __m512i hi, __m512i noff)
+{
+    __m512i acc = dpbusd(dpbusd(noff, w->lo, lo), w->hi, hi);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc), w->dz, f);
+}
+
+/* Row j's chunk c weighted by its 4 steps, into f. */
+CW_TARGET_VNNI CW_INLINE __m512 screen_chunk(__m512 f, const uint8_t *q, const uint16_t *d, __m512i lo, __m512i hi,
+                                              __m512i noff)
+{
+    screen_w w = screen_unpack(q, d);
+    return screen_apply(f, &w, lo, hi, noff);
 }
 
 /* One activation row's chunks rearranged (lo[c] byte 16 t + i = a[128 c + 32 t + i],
@@ -491,6 +511,34 @@ CW_TARGET_VNNI static void screen_prep(screen_act *p, const int8_t *a, size_t nc
     }
 }
 
+/* Several activation rows: the blocks of 16 rows of W from n0 on, each
+ * taken apart into L1 once (16 x nc chunks, 24 KiB at most) and then read
+ * by every activation row, which did the unpacking (7 of 11 instructions a
+ * chunk) once per row. The same operations in the same order per output as
+ * screen_chunk, so the same bits. Returns where the whole blocks end. */
+enum { SCREEN_UNPACK_MAXC = 8 }; /* k <= 1024: the buffer stays within L1 */
+
+CW_TARGET_VNNI static size_t screen_rows_unpacked(const cw_i4_screen *s, const screen_act *act, const float *ascale,
+                                                  size_t m, float *y, size_t ldy, size_t n0, size_t n1)
+{
+    size_t nc = s->ld / 64, ng = s->ld / 16, j = n0;
+    screen_w uw[16 * SCREEN_UNPACK_MAXC];
+    for (; j + 16 <= n1; j += 16) {
+        for (size_t r = 0; r < 16; r++)
+            for (size_t c = 0; c < nc; c++)
+                uw[r * nc + c] = screen_unpack(s->q + (j + r) * s->ld + 64 * c, s->d + (j + r) * ng + 4 * c);
+        for (size_t i = 0; i < m; i++) {
+            const screen_act *p = &act[i];
+            __m512 f[16];
+            for (int r = 0; r < 16; r++) f[r] = _mm512_setzero_ps();
+            for (size_t c = 0; c < nc; c++)
+                for (int r = 0; r < 16; r++) f[r] = screen_apply(f[r], &uw[(size_t)r * nc + c], p->lo[c], p->hi[c], p->noff[c]);
+            _mm512_storeu_ps(y + i * ldy + j, _mm512_div_ps(cw_sum16x16(f), _mm512_set1_ps(ascale[i])));
+        }
+    }
+    return j;
+}
+
 CW_TARGET_VNNI void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, size_t lda, const float *ascale,
                                          size_t m, float *y, size_t ldy, size_t n0, size_t n1)
 {
@@ -502,6 +550,8 @@ CW_TARGET_VNNI void cw_avx512_screen_i4(const cw_i4_screen *s, const int8_t *a, 
     screen_act act[CW_SCREEN_MAX_M];
     for (size_t i = 0; i < m; i++) screen_prep(&act[i], a + i * lda, nc);
     size_t j = n0;
+    if (m > 1 && nc <= SCREEN_UNPACK_MAXC) /* each block of W taken apart once for all rows */
+        j = screen_rows_unpacked(s, act, ascale, m, y, ldy, n0, n1);
     for (; j + 16 <= n1; j += 16) /* the 16 rows of W stay in L1 for every activation row */
         for (size_t i = 0; i < m; i++) {
             const screen_act *p = &act[i];
