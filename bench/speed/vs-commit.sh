@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# bench/speed/vs-commit.sh REV [FILE] : this tree's cwhisper against the one
-# built from commit REV, same model, options and file, run in turn (A B A B
-# ...) so that the machine's drift hits both alike; the ratio is taken pair by
-# pair. Also says whether the two transcripts (JSON segments: text, tokens,
-# times) are identical. Run it on an idle machine.
+# bench/speed/vs-commit.sh REV [FILE...] : this tree's cwhisper against the
+# one built from commit REV, same model, options and files (one process
+# each, all files given to it: with OPTS' --batch-size N they run in
+# lockstep), run in turn (A B A B ...) so that the machine's drift hits both
+# alike; the ratio is taken pair by pair. Also says whether the two builds'
+# transcripts (JSON segments: text, tokens, times) are identical, file by
+# file. Run it on an idle machine.
 #
 # Environment: MODEL (tiny.en), THREADS (2), RUNS (3), OPTS (extra transcribe
 # options for both, default the greedy preset), OUT (results markdown; default
 # stdout only).
 set -euo pipefail
-rev=${1:?usage: bench/speed/vs-commit.sh REV [FILE]}
+rev=${1:?usage: bench/speed/vs-commit.sh REV [FILE...]}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-file=${2:-$root/bench/.data/quick.flac}
+shift
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=("$root/bench/.data/quick.flac")
 model=${MODEL:-tiny.en}
 threads=${THREADS:-2}
 runs=${RUNS:-3}
@@ -19,7 +23,9 @@ opts=${OPTS:---language en --no-fallback --no-condition-on-previous-text}
 old=$(mktemp -d /tmp/cw-rev.XXXXXX)
 work=$(mktemp -d /tmp/cw-vs.XXXXXX)
 trap 'git -C "$root" worktree remove --force "$old" >/dev/null 2>&1 || rm -rf "$old"; rm -rf "$work"' EXIT
-[ -f "$file" ] || { echo "vs-commit: no input $file (bench/data/make_inputs.py makes bench/.data/)" >&2; exit 2; }
+for f in "${files[@]}"; do
+  [ -f "$f" ] || { echo "vs-commit: no input $f (bench/data/make_inputs.py makes bench/.data/)" >&2; exit 2; }
+done
 git -C "$root" worktree add --detach -q "$old" "$rev"
 cmake -S "$old" -B "$old/build" -DCMAKE_BUILD_TYPE=Release -DCW_BUILD_TESTS=OFF >/dev/null
 cmake --build "$old/build" -j "$(nproc)" >/dev/null
@@ -33,7 +39,7 @@ one() {
   mkdir -p "$work/$name-$i" # older builds want the directory to exist
   # shellcheck disable=SC2086
   if ! /usr/bin/time -f "%e %M" -o "$work/t" "$bin" transcribe --model "$mdir" --threads "$threads" $opts \
-      --output-format json --output-dir "$work/$name-$i" "$file" >/dev/null 2>"$work/$name.err"; then
+      --output-format json --output-dir "$work/$name-$i" "${files[@]}" >/dev/null 2>"$work/$name.err"; then
     echo "vs-commit: $name ($bin) failed: $(tail -1 "$work/$name.err")" >&2
     exit 1
   fi
@@ -43,15 +49,18 @@ for i in $(seq 0 "$runs"); do  # run 0 is a warm-up (page cache, CPU clocks), no
   one old "$old_bin" "$i"
   one new "$new_bin" "$i"
 done
-base=$(basename "${file%.*}")
-same=no
-python3 - "$work/old-1/$base.json" "$work/new-1/$base.json" <<'PY' && same=yes
-import json, sys
-a, b = (json.load(open(p)) for p in sys.argv[1:3])
+same=$(python3 - "$work/old-1" "$work/new-1" "${files[@]}" <<'PY'
+import json, os, sys
 key = lambda d: [(s["start"], s["end"], s["text"], s["tokens"]) for s in d["segments"]]
-sys.exit(0 if key(a) == key(b) else 1)
+names = [os.path.splitext(os.path.basename(f))[0] + ".json" for f in sys.argv[3:]]
+diff = [n for n in names if key(json.load(open(os.path.join(sys.argv[1], n)))) !=
+        key(json.load(open(os.path.join(sys.argv[2], n))))]
+print(("yes" if not diff else "no: " + ", ".join(diff[:5])) + f" ({len(names) - len(diff)} of {len(names)} files)")
 PY
-python3 - "$work" "$runs" "$rev" "$model" "$file" "$threads" "$opts" "$same" <<'PY' | tee ${OUT:+"$OUT"}
+)
+what="${files[0]}"
+[ ${#files[@]} -eq 1 ] || what="${files[0]} ... ($(( ${#files[@]} )) files)"
+python3 - "$work" "$runs" "$rev" "$model" "$what" "$threads" "$opts" "$same" <<'PY' | tee ${OUT:+"$OUT"}
 import statistics, sys, platform, subprocess
 work, runs, rev, model, f, threads, opts, same = sys.argv[1:9]
 def times(n): return [tuple(map(float, l.split())) for l in open(f"{work}/{n}.times")][1:]
