@@ -567,8 +567,11 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
     if (p.long_form == CW_LONG_FORM_SEQUENTIAL) p.batch_size = 1; /* the files, not chunks, are batched */
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
-    /* cache slots: every file's beams step in lockstep (longform/lockstep.c) */
+    /* cache slots: every file's beams step in lockstep (longform/lockstep.c),
+     * up to the largest batch's 64 slots (their caches and scratch grow with
+     * them); beyond, the beams run on the side decoder, one window at a time */
     size_t slots = batch * (p.beam_size > 1 ? (size_t)p.beam_size : 1);
+    if (slots > 64) slots = batch;
     if (!s && batch > 1) s = ensure_net(c, batch, slots > sequences_needed(&p) ? slots : sequences_needed(&p));
     if (!s && batch > 1) s = cw_net_enable_slots(c->net, sequences_needed(&p));
     if (s) return s;
