@@ -21,6 +21,9 @@
 #include "util/file.h"
 #include "vad/vad.h"
 
+/* batch_size's bound (cwhisper.h), and the lockstep's cache slots' */
+enum { MAX_BATCH = 64 };
+
 struct cw_context {
     const cw_model *model;
     cw_backend *be;
@@ -194,8 +197,8 @@ static cw_status check_params(const cw_model *m, const cw_transcribe_params *p, 
         (!(v->threshold > 0 && v->threshold < 1) || !(v->neg_threshold < 1) || !(v->min_speech_duration_ms >= 0) ||
          !(v->speech_pad_ms >= 0) || isnan(v->max_speech_duration_s) || isnan(v->min_silence_duration_ms)))
         return cw_error(CW_ERR_INVALID_ARG, "VAD parameters out of range (threshold in (0, 1), durations >= 0)");
-    if (p->batch_size < 0 || p->batch_size > 64) /* 0 (a zeroed struct) counts as 1 */
-        return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p->batch_size);
+    if (p->batch_size < 0 || p->batch_size > MAX_BATCH) /* 0 (a zeroed struct) counts as 1 */
+        return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, %d]", p->batch_size, MAX_BATCH);
     if (p->batch_size > 1 && p->long_form == CW_LONG_FORM_SEQUENTIAL)
         return cw_error(CW_ERR_INVALID_ARG, "batch size %d needs the chunked or vad-batched long-form mode",
                         p->batch_size);
@@ -557,8 +560,8 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
                                  cw_file_done_fn done, void *user)
 {
     cw_transcribe_params p = params ? *params : cw_transcribe_default_params();
-    if (p.batch_size < 0 || p.batch_size > 64)
-        return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, 64]", p.batch_size);
+    if (p.batch_size < 0 || p.batch_size > MAX_BATCH)
+        return cw_error(CW_ERR_INVALID_ARG, "batch size %d is outside [1, %d]", p.batch_size, MAX_BATCH);
     /* lockstep: the sequential mode on the whole file (a VAD run is one by one) */
     /* (word timestamps need the window's own decoder pass: one by one) */
     size_t batch = p.batch_size > 1 && p.long_form == CW_LONG_FORM_SEQUENTIAL && !p.vad && !p.word_timestamps
@@ -568,10 +571,10 @@ cw_status cw_transcribe_files_cb(cw_context *c, const char *const *paths, size_t
     int32_t lang_token;
     cw_status s = prepare(c, &p, &lang_token);
     /* cache slots: every file's beams step in lockstep (longform/lockstep.c),
-     * up to the largest batch's 64 slots (their caches and scratch grow with
+     * up to the largest batch's slots (their caches and scratch grow with
      * them); beyond, the beams run on the side decoder, one window at a time */
     size_t slots = batch * (p.beam_size > 1 ? (size_t)p.beam_size : 1);
-    if (slots > 64) slots = batch;
+    if (slots > MAX_BATCH) slots = batch;
     if (!s && batch > 1) s = ensure_net(c, batch, slots > sequences_needed(&p) ? slots : sequences_needed(&p));
     if (!s && batch > 1) s = cw_net_enable_slots(c->net, sequences_needed(&p));
     if (s) return s;
