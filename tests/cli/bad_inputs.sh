@@ -261,8 +261,11 @@ ssize_t read(int fd, void *buf, size_t n)
 C
   if cc -shared -fPIC -o "$tmp/shrink.so" "$tmp/shrink.c" -ldl 2>"$tmp/cc.err"; then
     cat "$jfk" "$jfk" "$jfk" >/dev/null
+    # speech where the ffmpeg program is (scripts/install-deps installs it),
+    # else a tone: then only the clean exit is checked, not the words
+    said="fellow Americans"
     ffmpeg -loglevel error -y -i "$jfk" -i "$jfk" -i "$jfk" -filter_complex concat=n=3:v=0:a=1 "$tmp/shrink.wav" 2>/dev/null ||
-      python3 - "$tmp/shrink.wav" <<'PY'
+      { said=""; python3 - "$tmp/shrink.wav"; } <<'PY'
 import math, struct, sys, wave
 with wave.open(sys.argv[1], "wb") as w:
     w.setnchannels(1); w.setsampwidth(2); w.setframerate(16000)
@@ -274,7 +277,7 @@ PY
       "$cli" transcribe "${M[@]}" "$tmp/shrink.wav" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     now=$(stat -c %s "$tmp/shrink.wav")
-    if [ "$rc" -eq 0 ] && [ "$now" -lt "$full" ] && [ ! -s "$tmp/err" ] && grep -q "fellow Americans" "$tmp/out"; then
+    if [ "$rc" -eq 0 ] && [ "$now" -lt "$full" ] && [ ! -s "$tmp/err" ] && { [ -z "$said" ] || grep -q "$said" "$tmp/out"; }; then
       ok; printf '| + | %s | 0 | accepted |\n' "a file that shrinks to a third while it is read (the part read)" >>"$doc"
     else bad "shrinking file: exit $rc, size $full -> $now, $(head -c 300 "$tmp/err")"; fi
   else skip "shrinking file (cc failed: $(head -1 "$tmp/cc.err"))"; fi
