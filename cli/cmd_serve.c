@@ -25,6 +25,7 @@ static void usage(FILE *f)
         "  --port N                 port (default 8000; 0: any free port, printed at start)\n"
         "  --model NAME|DIR         tiny.en (default), base, or a model directory\n"
         "  --dtype fp32|fp16|bf16|int8  weight/compute type (default fp32)\n"
+        "  --int8-attention         with --dtype int8|bf16: the encoder's attention in int8 too\n"
         "  --parallel N             contexts, i.e. requests transcribed at once (default 1);\n"
         "                           more requests wait in arrival order\n"
         "  --threads N              threads per context (default: CPUs / parallel)\n"
@@ -65,6 +66,7 @@ int cmd_serve(int argc, char **argv)
             return 0;
         }
         if (strcmp(a, "--quiet") == 0) { o.quiet = 1; continue; }
+        if (strcmp(a, "--int8-attention") == 0) { o.cp.int8_attention = 1; continue; }
         if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "cwhisper serve: %s: unknown option or missing value (see --help)\n", a);
             return 2;
@@ -99,6 +101,10 @@ int cmd_serve(int argc, char **argv)
             fprintf(stderr, "cwhisper serve: unknown option %s (see cwhisper serve --help)\n", a);
             return 2;
         }
+    }
+    if (cw_context_params_check(&o.cp) != CW_OK) { /* before loading the model */
+        fprintf(stderr, "cwhisper serve: %s\n", cw_last_error());
+        return 2;
     }
     if (threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);

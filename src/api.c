@@ -55,32 +55,40 @@ int cw_compute_dtype_from_name(const char *name)
 
 cw_context_params cw_context_default_params(void) { return (cw_context_params){ .n_threads = 0 }; }
 
+cw_status cw_context_params_check(const cw_context_params *p)
+{
+    if (!cw_compute_dtype_name(p->dtype))
+        return cw_error(CW_ERR_INVALID_ARG, "compute dtype %d is not fp32, fp16, bf16 or int8", (int)p->dtype);
+    if (p->device != CW_DEVICE_CPU && p->device != CW_DEVICE_CUDA)
+        return cw_error(CW_ERR_INVALID_ARG, "device %d is not cpu or cuda", (int)p->device);
+    if (p->int8_attention && p->dtype != CW_COMPUTE_INT8 && p->dtype != CW_COMPUTE_BF16)
+        return cw_error(CW_ERR_INVALID_ARG, "int8 attention needs dtype int8 or bf16, not %s",
+                        cw_compute_dtype_name(p->dtype));
+    return CW_OK;
+}
+
 cw_status cw_context_create(const cw_model *model, const cw_context_params *params, cw_context **out)
 {
     *out = NULL;
     if (!model) return cw_error(CW_ERR_INVALID_ARG, "cw_context_create: no model");
     cw_context_params p = params ? *params : cw_context_default_params();
+    cw_status s = cw_context_params_check(&p);
+    if (s) return s;
     cw_context *c = cw_calloc(1, sizeof *c);
     if (!c) return CW_ERR_NOMEM;
-    if (!cw_compute_dtype_name(p.dtype)) {
-        free(c);
-        return cw_error(CW_ERR_INVALID_ARG, "compute dtype %d is not fp32, fp16, bf16 or int8", (int)p.dtype);
-    }
     c->model = model;
     c->dtype = p.dtype;
     cw_backend_params bp = cw_backend_default_params();
     bp.n_threads = p.n_threads;
     /* bf16 / int8 weights also mean bf16 / int8 activations (backend lowp mode) */
     bp.lowp = p.dtype == CW_COMPUTE_BF16 || p.dtype == CW_COMPUTE_INT8;
+    bp.attn_i8 = p.int8_attention;
     if (p.device == CW_DEVICE_CUDA) {
         bp.kind = CW_BACKEND_CUDA;
         bp.device = p.device_index;
         bp.lowp |= p.dtype == CW_COMPUTE_FP16; /* fp16 tensor-core products (cuda/README.md) */
-    } else if (p.device != CW_DEVICE_CPU) {
-        free(c);
-        return cw_error(CW_ERR_INVALID_ARG, "device %d is not cpu or cuda", (int)p.device);
     }
-    cw_status s = cw_backend_create(&bp, &c->be);
+    s = cw_backend_create(&bp, &c->be);
     if (s) {
         free(c);
         return s;
@@ -104,7 +112,7 @@ size_t cw_context_describe(const cw_context *c, char *buf, size_t cap)
         if (be->lowp_attn_desc)
             n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,
                          " (conv stem, attention of few query rows), %s GEMM: %s (Linear layers, logits),"
-                         " attention bf16: %s",
+                         " attention: %s",
                          cw_compute_dtype_name(c->dtype), k ? k : "?", be->lowp_attn_desc);
         else
             n = snprintf(buf && len < cap ? buf + len : NULL, len < cap ? cap - len : 0,

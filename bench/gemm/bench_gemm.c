@@ -7,9 +7,11 @@
  * largest difference between the AVX-512 result and OpenBLAS's (or the
  * AVX2 one's). First it measures the fp32 FMA peak the instruction sets
  * allow: a register-only loop of independent FMAs, ymm and zmm, 1 and 2
- * threads, the ceiling the GEMM columns are to be read against.
+ * threads, the ceiling the GEMM columns are to be read against. Last, the
+ * encoder's attention op (float32, bf16, int8) on the same scale.
  *
- *   ./bench_gemm [reps [cpu]]     ("cpu": process CPU time, 1 thread) */
+ *   ./bench_gemm [reps [cpu [attention]]]  ("cpu": process CPU time, 1 thread;
+ *                                          "attention": the attention table only) */
 #ifdef CW_BENCH_OPENBLAS
 #include <cblas.h>
 #endif
@@ -111,6 +113,59 @@ static double time_lowp(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
     o.be->ops->buf_free(o.be, o.y);
     cw_backend_free(o.be);
     return best;
+}
+
+/* Best seconds of reps runs (one warm-up first) of the back end's attention
+ * op on an encoder layer's shape: one window, H heads of 64, n queries
+ * against n keys, no mask; lowp / attn_i8 as cw_backend_params says. */
+static double time_attn(int nth, int lowp, int attn_i8, size_t H, size_t n, int reps)
+{
+    cw_backend_params p = cw_backend_default_params();
+    p.n_threads = nth, p.lowp = lowp, p.attn_i8 = attn_i8;
+    cw_backend *be;
+    if (cw_backend_create(&p, &be) != CW_OK) return NAN;
+    size_t hd = H * CW_HEAD_DIM, f = n * hd;
+    float *q = malloc(f * 4), *k = malloc(f * 4), *v = malloc(f * 4), *o = malloc(f * 4);
+    if (!q || !k || !v || !o) return NAN;
+    fill(q, f, 3), fill(k, f, 4), fill(v, f, 5);
+    cw_buf *bq, *bk, *bv, *bo;
+    be->ops->buf_wrap(be, q, f * 4, &bq), be->ops->buf_wrap(be, k, f * 4, &bk);
+    be->ops->buf_wrap(be, v, f * 4, &bv), be->ops->buf_wrap(be, o, f * 4, &bo);
+    cw_attn a = { .n_batch = 1, .n_head = H, .nq = n, .nkv = n, .o = cw_ref_at(bo, 0), .o_ld = hd,
+                  .q = cw_ref_at(bq, 0), .q_ld = hd, .k = cw_ref_at(bk, 0), .k_ld = hd, .v = cw_ref_at(bv, 0),
+                  .v_ld = hd, .scale = 0.125f };
+    be->ops->attention(be, &a);
+    double best = INFINITY;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        be->ops->attention(be, &a);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    be->ops->buf_free(be, bq), be->ops->buf_free(be, bk), be->ops->buf_free(be, bv), be->ops->buf_free(be, bo);
+    cw_backend_free(be);
+    free(q), free(k), free(v), free(o);
+    return best;
+}
+
+/* The encoder's attention (two products, 4 n^2 64 H operations a layer) in
+ * float32 (exact mode), bf16 and int8 (lowp mode, attn_i8), G ops/s. */
+static void attn_table(int max_thr, int reps)
+{
+    static const struct { const char *what; size_t heads; } sh[] = { { "tiny enc attention", 6 },
+                                                                      { "base enc attention", 8 } };
+    printf("\n| shape | heads | queries = keys | thr | float32 (exact mode) | bf16 (lowp) | int8 (lowp, attn_i8) |\n"
+           "|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++)
+        for (int nth = 1; nth <= max_thr; nth++) {
+            size_t n = 1500, H = sh[s].heads;
+            double ops = 4.0 * (double)n * (double)n * CW_HEAD_DIM * (double)H;
+            double t32 = time_attn(nth, 0, 0, H, n, reps), tbf = time_attn(nth, 1, 0, H, n, reps),
+                   ti8 = time_attn(nth, 1, 1, H, n, reps);
+            printf("| %s | %zu | %zu | %d | %.1f | %.1f | %.1f |\n", sh[s].what, H, n, nth, ops / t32 * 1e-9,
+                   ops / tbf * 1e-9, ops / ti8 * 1e-9);
+            fflush(stdout);
+        }
 }
 
 static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const float *x, float *y,
@@ -339,6 +394,10 @@ int main(int argc, char **argv)
         printf("\n");
     }
     fflush(stdout);
+    if (argc > 3 && strcmp(argv[3], "attention") == 0) {
+        attn_table(max_thr, reps);
+        return 0;
+    }
 
     size_t ref_m = 60; /* the reference loop is ~100x slower: timed on the first ref_m rows only */
     static const shape shapes[] = {
@@ -391,5 +450,6 @@ int main(int argc, char **argv)
         }
         free(x); free(w); free(y); free(yb); free(wh); free(wbf); free(wq); free(ws); free(ylp);
     }
+    attn_table(max_thr, reps);
     return 0;
 }

@@ -45,6 +45,13 @@ IMPLS = {
     "cwhisper-beam2": ("cwhisper.py", "this project, sequential, beam search of 2", {}),
     "cwhisper-condition": ("cwhisper.py", "this project, sequential, conditioned on the previous text",
                            {"CWHISPER_CONDITION": "1"}),
+    # the same decodings with the encoder's attention in int8 too (--int8-attention)
+    "cwhisper-a8": ("cwhisper.py", "this project, sequential, int8 encoder attention",
+                    {"CWHISPER_INT8_ATTENTION": "1"}),
+    "cwhisper-beam2-a8": ("cwhisper.py", "this project, sequential, beam search of 2, int8 encoder attention",
+                          {"CWHISPER_INT8_ATTENTION": "1"}),
+    "cwhisper-condition-a8": ("cwhisper.py", "this project, sequential, conditioned on the previous text, int8 "
+                              "encoder attention", {"CWHISPER_CONDITION": "1", "CWHISPER_INT8_ATTENTION": "1"}),
     "faster-whisper": ("faster_whisper.py", "CTranslate2, sequential", {}),
     "faster-whisper-mkl": ("faster_whisper.py", "CTranslate2 with CT2_USE_MKL=1, sequential", {"CT2_USE_MKL": "1"}),
     "faster-whisper-batched": ("faster_whisper.py", "CTranslate2 BatchedInferencePipeline", {}),
@@ -113,6 +120,11 @@ def _per_model(model):
         # beams and conditioning, for the WER of the fastest peers at twice their speed (2026-12-07)
         cell("cwhisper-beam2", model, "int8", 8, jobs=("short",), beam=2),
         cell("cwhisper-condition", model, "int8", 1, jobs=("long-p1", "long-p2")),
+        # the encoder's attention in int8 too (2026-12-08)
+        cell("cwhisper-a8", model, "int8", 8, jobs=("short",)),
+        cell("cwhisper-a8", model, "int8", 1, jobs=("long-p1", "long-p2")),
+        cell("cwhisper-beam2-a8", model, "int8", 8, jobs=("short",), beam=2),
+        cell("cwhisper-condition-a8", model, "int8", 1, jobs=("long-p1", "long-p2")),
         # the same without timestamp tokens: the text-only decoding faster-whisper batched uses
         cell("cwhisper-notimestamps", model, "int8", 8, jobs=("short",)),
         variant(cell("cwhisper-chunked", model, "bf16", 8)),

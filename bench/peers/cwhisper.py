@@ -47,11 +47,22 @@ TEXT_ONLY = os.environ.get("CWHISPER_WITHOUT_TIMESTAMPS") == "1"
 # CWHISPER_CONDITION=1: the greedy preset keeps openai-whisper's conditioning on the previous
 # window's text (its transcribe() default); temperature fallback stays off
 CONDITION = os.environ.get("CWHISPER_CONDITION") == "1"
+# CWHISPER_INT8_ATTENTION=1: --int8-attention (the encoder's attention in int8 too; int8/bf16 only)
+INT8_ATTENTION = os.environ.get("CWHISPER_INT8_ATTENTION") == "1"
 BINARY = os.environ.get("CWHISPER", os.path.join(common.ROOT, "build", "cwhisper"))
 
 
 class Run:
     pass
+
+
+def _cpu_has(*flags):
+    try:
+        with open("/proc/cpuinfo") as f:
+            have = set(f.read().split())
+    except OSError:
+        return False
+    return all(x in have for x in flags)
 
 
 def versions():
@@ -88,6 +99,13 @@ def load(args, cfg):
         cmd += ["--language", cfg["language"]]
     if args.dtype != "fp32":
         cmd += ["--dtype", args.dtype]
+    if INT8_ATTENTION:
+        if args.dtype not in ("int8", "bf16"):
+            raise common.Unavailable("--int8-attention needs dtype int8 or bf16")
+        if args.device == "cpu" and not _cpu_has("avx512_vnni", "avx512_bf16"):
+            # the flag would change nothing: the cell would repeat its plain twin
+            raise common.Unavailable("--int8-attention runs on AVX512-VNNI + AVX512-BF16 CPUs only (not this one)")
+        cmd += ["--int8-attention"]
     if args.device != "cpu":  # cwhisper itself says why when the GPU cannot run (exit 2)
         cmd += ["--device", args.device]
     if args.beam_size > 1:
@@ -114,7 +132,7 @@ def load(args, cfg):
                 "vad": LONG_FORM == "vad-batched",
                 "fallback": args.preset == "reference" and not chunked,
                 "condition_on_previous_text": not chunked and (args.preset == "reference" or CONDITION),
-                "timestamps": not TEXT_ONLY, "compute": args.dtype,
+                "timestamps": not TEXT_ONLY, "compute": args.dtype, "int8_attention": INT8_ATTENTION,
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     if chunked and args.preset == "reference":
         cfg["note"] = "the chunked mode has no fallback nor conditioning: reference preset = greedy"

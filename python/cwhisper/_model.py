@@ -240,14 +240,16 @@ class Model:
     does, see cwhisper.resolve_model) or a model directory (CTranslate2 or
     Hugging Face safetensors). device: "cpu" (the CUDA back end does not exist
     yet). dtype: "fp32" (exact), "fp16", "bf16" or "int8" (faster, not
-    exact). threads: None for every CPU.
+    exact). threads: None for every CPU. int8_attention: with dtype "int8" or
+    "bf16", the encoder's attention in int8 too (CLI --int8-attention; a CPU
+    with AVX512-VNNI and AVX512-BF16, elsewhere no change).
 
     A Model may be shared by threads; its transcriptions run one at a time
     (with the GIL released). For parallel work make one Model per thread.
     """
 
     def __init__(self, model: Union[str, "os.PathLike[str]"] = "tiny.en", *, device: str = "cpu",
-                 dtype: str = "fp32", threads: Optional[int] = None):
+                 dtype: str = "fp32", threads: Optional[int] = None, int8_attention: bool = False):
         if device != "cpu":
             raise ValueError(f"device '{device}': cwhisper runs on the CPU only for now (no CUDA back end yet)")
         if dtype not in _DTYPES:
@@ -257,7 +259,8 @@ class Model:
         self.name = os.path.basename(os.path.normpath(os.fspath(model)))
         self.path = resolve_model(model)
         self.device, self.dtype, self.threads = device, _DTYPES[dtype], threads
-        self._m = _core.Model(self.path, self.dtype, threads or 0)
+        self.int8_attention = bool(int8_attention)
+        self._m = _core.Model(self.path, self.dtype, threads or 0, self.int8_attention)
 
     @property
     def multilingual(self) -> bool:

@@ -259,12 +259,12 @@ static void Model_dealloc(ModelObject *self)
 /* Model(path, dtype="fp32", threads=0): loads a model directory. */
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = { "path", "dtype", "threads", NULL };
+    static char *names[] = { "path", "dtype", "threads", "int8_attention", NULL };
     PyObject *path_obj;
     const char *dtype = "fp32";
-    int threads = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|si:Model", names, PyUnicode_FSConverter, &path_obj, &dtype,
-                                     &threads))
+    int threads = 0, int8_attention = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sip:Model", names, PyUnicode_FSConverter, &path_obj, &dtype,
+                                     &threads, &int8_attention))
         return -1;
     int dt = cw_compute_dtype_from_name(dtype);
     if (dt < 0) {
@@ -286,6 +286,12 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
     cw_context_params cp = cw_context_default_params();
     cp.n_threads = threads;
     cp.dtype = (cw_compute_dtype)dt;
+    cp.int8_attention = int8_attention;
+    if (cw_context_params_check(&cp) != CW_OK) { /* a bad argument, before the model loads */
+        Py_DECREF(path_obj);
+        PyErr_SetString(PyExc_ValueError, cw_last_error());
+        return -1;
+    }
     cw_status s;
     Py_BEGIN_ALLOW_THREADS
     s = cw_model_load(PyBytes_AS_STRING(path_obj), &mp, &self->model);

@@ -70,6 +70,18 @@ def test_model_names_resolve_like_the_cli(monkeypatch):
     assert t.run_pipeline(str(JFK)) == JFK_CHUNKS
 
 
+def test_int8_attention_equals_the_cli(tmp_path):
+    """int8_attention=True is the CLI's --int8-attention: the same segments."""
+    model = cwhisper.Model(str(TINY), dtype="int8", threads=1, int8_attention=True)
+    run_cli("--dtype", "int8", "--int8-attention", "--output-format", "json", "--output-dir", str(tmp_path), str(JFK))
+    ref = json.loads((tmp_path / "jfk.json").read_text())
+    got = model.transcribe(str(JFK))
+    assert [list(s.tokens) for s in got] == [r["tokens"] for r in ref["segments"]]
+    flags = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
+    if "avx512_vnni" in flags and "avx512_bf16" in flags:
+        assert "attention: avx512-vnni int8" in model.kernels()
+
+
 def test_equal_to_the_cli_on_english_fixtures(tmp_path):
     """Same tokens, text and times as `cwhisper transcribe` on every file.
     In int8, to keep the test short: the binding is the same either way, and
@@ -139,6 +151,8 @@ def test_invalid_options_raise_the_librarys_message(model):
         model.transcribe(str(JFK), task="summarise")
     with pytest.raises(ValueError, match="dtype"):
         cwhisper.Model(str(TINY), dtype="int4")
+    with pytest.raises(ValueError, match="int8 attention needs dtype int8 or bf16"):
+        cwhisper.Model(str(TINY), int8_attention=True)  # fp32
 
 
 def test_cli_options_change_the_decoding(model):

@@ -258,6 +258,10 @@ typedef struct {
      * type (cpu/lowp.h says exactly how). 0: every product has float32
      * activations, whatever the weights' dtype (exact mode). */
     int lowp;
+    /* lowp mode: attention of 16+ query rows without a causal mask (the
+     * encoder's) in int8 (cpu/lowp.h) where the CPU back end has a kernel
+     * for it (AVX512-VNNI); elsewhere, and in the CUDA back end, as without */
+    int attn_i8;
     int device; /* CUDA: the GPU's index (0: the first) */
 } cw_backend_params;
 

@@ -32,15 +32,7 @@ float cw_quantize_row_i8(int8_t *q, const float *x, size_t n)
         for (size_t i = 0; i < n; i++) q[i] = 0;
         return 1.0f;
     }
-    for (size_t i = 0; i < n; i++) {
-        /* |x * scale| <= 127 up to one rounding of the product, so adding and
-         * subtracting 1.5 * 2^23 rounds it to an integer, ties to even in the
-         * default rounding mode, exactly as nearbyintf (which baseline x86-64
-         * can only call, not inline) and cvtps2dq do */
-        float v = (x[i] * scale + 12582912.0f) - 12582912.0f;
-        if (v != v) v = 0.0f; /* NaN: 0 here (SIMD kernels need not agree) */
-        q[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
-    }
+    for (size_t i = 0; i < n; i++) q[i] = cw_quant_round_i8(x[i], scale);
     return scale;
 }
 

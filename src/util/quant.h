@@ -15,6 +15,23 @@
  * Returns scale. */
 float cw_quantize_row_i8(int8_t *q, const float *x, size_t n);
 
+/* One element as cw_quantize_row_i8 rounds it: x * scale to nearest even,
+ * clamped to [-127, 127], NaN to 0. For code that quantizes with a scale it
+ * did not get from a row (the int8 attention's per-column V). */
+static inline int8_t cw_quant_round_i8(float x, float scale)
+{
+    /* |x * scale| <= 127 up to one rounding of the product, so adding and
+     * subtracting 1.5 * 2^23 rounds it to an integer, ties to even in the
+     * default rounding mode, exactly as nearbyintf (which baseline x86-64
+     * can only call, not inline) and cvtps2dq do; the product is a statement
+     * of its own so that no compiler contracts it into an FMA (clang does
+     * within one expression where FMA is enabled, as in the SIMD files) */
+    float xs = x * scale;
+    float v = (xs + 12582912.0f) - 12582912.0f;
+    if (v != v) v = 0.0f; /* NaN: 0 here (SIMD kernels need not agree) */
+    return (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+}
+
 /* The max|x| that cw_quantize_row_i8 uses (0 when it is not positive). Written
  * as a compare-and-select so SIMD code can reproduce it exactly. */
 float cw_absmax(const float *x, size_t n);

@@ -20,7 +20,20 @@ for d in bf16 int8; do
 done
 if cmp -s "$tmp/fp32.txt" "$tmp/fp16.txt"; then ok; else bad "fp16 differs from fp32"; fi
 
+# --int8-attention: jfk still right; --verbose names the attention kernel (int8
+# where the CPU has AVX512-VNNI and AVX512-BF16, else the dtype's own)
+if "$cli" transcribe "${m[@]}" --dtype int8 --int8-attention --verbose "$jfk" >"$tmp/a8.txt" 2>"$tmp/a8.err"; then
+  got=$(norm <"$tmp/a8.txt")
+  if [ "$got" = "$want" ]; then ok; else bad "--int8-attention: '$got'"; fi
+  if grep -q 'avx512_vnni' /proc/cpuinfo && grep -q 'avx512_bf16' /proc/cpuinfo; then
+    if grep -q "attention: avx512-vnni int8" "$tmp/a8.err"; then ok; else bad "--int8-attention: $(head -1 "$tmp/a8.err")"; fi
+  fi
+else
+  bad "--int8-attention: exit $?: $(tail -1 "$tmp/a8.err")"
+fi
+
 refused 2 "--dtype int4" "--dtype: 'int4'" "${m[@]}" --dtype int4 "$jfk"
+refused 2 "--int8-attention with fp32" "int8 attention needs dtype int8 or bf16, not fp32" "${m[@]}" --int8-attention "$jfk"
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

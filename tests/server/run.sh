@@ -214,5 +214,11 @@ pid=""
 [ -z "$(ls -A "$tmp/srvtmp")" ] && ok || bad "temporary files left: $(ls "$tmp/srvtmp")"
 grep -qi -e "sanitizer" -e "runtime error" "$tmp/log" && bad "sanitizer report: $(grep -i -A5 sanitizer "$tmp/log")" || ok
 
+# --int8-attention without a low-precision dtype: one line, exit 2, no server
+"$cli" serve --model "$models/tiny.en" --int8-attention --port 0 >"$tmp/a8.out" 2>"$tmp/a8.err"
+rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/a8.err")" -eq 1 ] && grep -q "int8 attention needs dtype int8 or bf16" "$tmp/a8.err" && ok \
+  || bad "serve --int8-attention with fp32: exit $rc: $(cat "$tmp/a8.err")"
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -620,39 +620,46 @@ static void test_attention_items(void)
 {
     backends bs = make_backends();
     uint64_t s = 9;
-    size_t B = 3, H = 2, ctx = 80, n_slots = 4, hd = H * 64, n = n_slots * ctx * hd;
-    static const size_t kv_item[] = { 2, 0, 3 }, q_pos[] = { 17, 0, 60 };
+    size_t H = 2, ctx = 80, n_slots = 4, hd = H * 64, n = n_slots * ctx * hd;
+    /* three sequences on three slots; then seven, runs of them on one slot (a
+     * window's beams: the back end's attention_shared, when nq is 1 without a
+     * mask), with that slot's keys */
+    static const size_t kv3[] = { 2, 0, 3 }, kv7[] = { 1, 1, 1, 0, 0, 3, 1 };
+    static const size_t q_pos[] = { 17, 0, 60, 5, 5, 33, 17 };
     static const size_t nqs[] = { 1, 4, 9 }; /* steps, the few-row route, a prompt */
     float *k = rand_vec(n, -2, 2, &s), *v = rand_vec(n, -1, 1, &s);
     float *kr[3] = { k, kv_values(k, n, KV_BF16), kv_values(k, n, KV_I8) };
     float *vr[3] = { v, kv_values(v, n, KV_BF16), kv_values(v, n, KV_I8) };
-    for (size_t qi = 0; qi < 3; qi++)
-        for (int causal = 0; causal < 2; causal++)
-            for (int kvt = 0; kvt < 3; kvt++) {
-                size_t nq = nqs[qi], nkv[3];
-                for (size_t b = 0; b < B; b++) nkv[b] = causal ? q_pos[b] + nq : 30 + 20 * b;
-                float *q = rand_vec(B * nq * hd, -2, 2, &s);
-                float *r = run_attn_items(bs.ref, B, H, nq, ctx, q, kr[kvt], vr[kvt], n_slots, kv_item, nkv, q_pos,
-                                          causal, KV_F32);
-                for (int t = -1; t < 2; t++) {
-                    cw_backend *be = t < 0 ? bs.ref : bs.fast[t];
-                    float *o = run_attn_items(be, B, H, nq, ctx, q, k, v, n_slots, kv_item, nkv, q_pos, causal, kvt);
-                    char what[96];
-                    snprintf(what, sizeof what, "attention items nq %zu causal %d K/V type %d threads %d", nq, causal,
-                             kvt, t + 1);
-                    close_all(o, r, B * nq * hd, 2e-6, 1e-5, what);
-                    for (size_t b = 0; b < B; b++) { /* sequence b alone: slot kv_item[b] as its only one */
-                        float *ob = run_attn_items(be, 1, H, nq, ctx, q + b * nq * hd, k + kv_item[b] * ctx * hd,
-                                                   v + kv_item[b] * ctx * hd, 1, NULL, &nkv[b], &q_pos[b],
-                                                   causal, kvt);
-                        CHECK_MSG(memcmp(ob, o + b * nq * hd, nq * hd * 4) == 0, "%s: sequence %zu differs from alone",
-                                  what, b);
-                        free(ob);
+    for (int lay = 0; lay < 2; lay++)
+        for (size_t qi = 0; qi < 3; qi++)
+            for (int causal = 0; causal < 2; causal++)
+                for (int kvt = 0; kvt < 3; kvt++) {
+                    size_t B = lay ? 7 : 3, nq = nqs[qi], nkv[7];
+                    const size_t *kv_item = lay ? kv7 : kv3;
+                    for (size_t b = 0; b < B; b++)
+                        nkv[b] = causal ? q_pos[b] + nq : 30 + (lay ? 15 * kv_item[b] : 20 * b);
+                    float *q = rand_vec(B * nq * hd, -2, 2, &s);
+                    float *r = run_attn_items(bs.ref, B, H, nq, ctx, q, kr[kvt], vr[kvt], n_slots, kv_item, nkv, q_pos,
+                                              causal, KV_F32);
+                    for (int t = -1; t < 2; t++) {
+                        cw_backend *be = t < 0 ? bs.ref : bs.fast[t];
+                        float *o = run_attn_items(be, B, H, nq, ctx, q, k, v, n_slots, kv_item, nkv, q_pos, causal, kvt);
+                        char what[112];
+                        snprintf(what, sizeof what, "attention items (%zu sequences) nq %zu causal %d K/V type %d threads %d",
+                                 B, nq, causal, kvt, t + 1);
+                        close_all(o, r, B * nq * hd, 2e-6, 1e-5, what);
+                        for (size_t b = 0; b < B; b++) { /* sequence b alone: slot kv_item[b] as its only one */
+                            float *ob = run_attn_items(be, 1, H, nq, ctx, q + b * nq * hd, k + kv_item[b] * ctx * hd,
+                                                       v + kv_item[b] * ctx * hd, 1, NULL, &nkv[b], &q_pos[b],
+                                                       causal, kvt);
+                            CHECK_MSG(memcmp(ob, o + b * nq * hd, nq * hd * 4) == 0,
+                                      "%s: sequence %zu differs from alone", what, b);
+                            free(ob);
+                        }
+                        free(o);
                     }
-                    free(o);
+                    free(q); free(r);
                 }
-                free(q); free(r);
-            }
     for (int i = 1; i < 3; i++) free(kr[i]), free(vr[i]);
     free(k); free(v);
     free_backends(&bs);

@@ -129,15 +129,19 @@ static void test_lockstep_tiny_en(void)
     cw_model *model = NULL;
     CHECK_EQ_INT(cw_model_load(test_path("CW_MODELS_DIR", "tiny.en"), NULL, &model), CW_OK);
     double t;
-    for (int dt = 0; dt < (SANITIZED ? 1 : 2); dt++) {
+    for (int dt = 0; dt < (SANITIZED ? 1 : 3); dt++) { /* fp32, int8, int8 with int8 attention */
         cw_context_params cp = cw_context_default_params();
         cp.n_threads = 2;
         cp.dtype = dt ? CW_COMPUTE_INT8 : CW_COMPUTE_FP32;
+        cp.int8_attention = dt == 2;
         cw_context *ctx = NULL;
         CHECK_EQ_INT(cw_context_create(model, &cp, &ctx), CW_OK);
         cw_transcribe_params p = cw_transcribe_default_params();
         if (!dt) {
             check_files(ctx, files, 4, &p, 3, "fp32 batch 3", &t, 0);
+        } else if (dt == 2) {
+            const char *two[2] = { files[1], files[4] };
+            check_files(ctx, two, 2, &p, 2, "int8 attention batch 2", &t, 0);
         } else {
             const char *few[3] = { files[0], files[2], files[3] };
             check_files(ctx, few, 3, &p, 2, "int8 batch 2", &t, 1);

@@ -699,6 +699,24 @@ static void test_weights_dtype(void)
     cp.n_threads = 1;
     cp.dtype = (cw_compute_dtype)9;
     CHECK_FAILS(cw_context_create(model, &cp, &ctx), CW_ERR_INVALID_ARG, "dtype");
+    CHECK(ctx == NULL);
+    /* int8 attention: refused with fp32 and fp16 (by the check and by create), taken with int8 and bf16 */
+    cp.int8_attention = 1;
+    for (int d = CW_COMPUTE_FP32; d <= CW_COMPUTE_INT8; d++) {
+        cp.dtype = (cw_compute_dtype)d;
+        int low = d == CW_COMPUTE_INT8 || d == CW_COMPUTE_BF16;
+        if (low) {
+            CHECK(cw_context_params_check(&cp) == CW_OK);
+        } else {
+            CHECK_FAILS(cw_context_params_check(&cp), CW_ERR_INVALID_ARG, "int8 attention needs dtype int8 or bf16");
+            CHECK_FAILS(cw_context_create(model, &cp, &ctx), CW_ERR_INVALID_ARG, "int8 attention");
+            CHECK(ctx == NULL);
+        }
+    }
+    cp.int8_attention = 0;
+    cp.device = (cw_device)7;
+    CHECK_FAILS(cw_context_params_check(&cp), CW_ERR_INVALID_ARG, "device 7");
+    cp.device = CW_DEVICE_CPU;
     cp.dtype = CW_COMPUTE_INT8;
     CHECK(cw_context_create(model, &cp, &ctx) == CW_OK);
     char desc[512];
@@ -794,9 +812,11 @@ typedef struct {
     const char *name;
     void (*run)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
     size_t (*scratch_floats)(const cw_attn *a);
+    int i8; /* int8 attention (blocks of 16+ rows without a mask) */
 } lattn_kernel;
 
-/* The bf16 attention kernels this CPU has: AVX512-BF16, and AMX-BF16. */
+/* The lowp attention kernels this CPU has: AVX512-BF16, AMX-BF16, and the
+ * int8 one (AVX512-VNNI). */
 static size_t lattn_kernels(lattn_kernel *kk)
 {
     size_t n = 0;
@@ -807,12 +827,15 @@ static size_t lattn_kernels(lattn_kernel *kk)
         printf("  skipped: bf16 attention kernels (no AVX512-BF16)\n");
         return 0;
     }
-    kk[n++] = (lattn_kernel){ "avx512-bf16", cw_avx512_attention_bf16, cw_avx512_attn_bf16_scratch_floats };
+    kk[n++] = (lattn_kernel){ "avx512-bf16", cw_avx512_attention_bf16, cw_avx512_attn_bf16_scratch_floats, 0 };
 #ifdef CW_HAVE_AMX
     if (f.amx_tile && f.amx_bf16)
-        kk[n++] = (lattn_kernel){ "amx-bf16", cw_amx_attention_bf16, cw_amx_attn_bf16_scratch_floats };
+        kk[n++] = (lattn_kernel){ "amx-bf16", cw_amx_attention_bf16, cw_amx_attn_bf16_scratch_floats, 0 };
     else printf("  skipped: amx-bf16 attention kernel (no AMX-BF16 granted)\n");
 #endif
+    if (f.avx512_vnni)
+        kk[n++] = (lattn_kernel){ "avx512-vnni int8", cw_avx512_attention_i8, cw_avx512_attn_i8_scratch_floats, 1 };
+    else printf("  skipped: int8 attention kernel (no AVX512-VNNI)\n");
 #else
     printf("  skipped: bf16 attention kernels (not x86)\n");
 #endif
@@ -841,27 +864,39 @@ static int lattn_off(const lattn_case *c, const float *o, const float *r, const 
     return bad;
 }
 
+/* The reference of a block: int8 for the int8 kernel's own blocks, else the
+ * bf16 one (16+ rows) or the float32 one (fewer rows, which stay float32). */
+static void lattn_ref(const cw_attn_ptrs *pr, size_t bh, size_t i0, size_t i1, int i8, float *rs)
+{
+    if (i1 - i0 < cw_avx512_attn_lowp_min_rows) cw_ref_attention(pr, bh, i0, i1, rs);
+    else if (i8 && !pr->a->causal) cw_ref_attention_i8(pr, bh, i0, i1, rs);
+    else cw_ref_attention_lowp(pr, bh, i0, i1, rs);
+}
+
 static void test_attention_lowp(void)
 {
-    lattn_kernel kk[2];
+    lattn_kernel kk[3];
     size_t nk = lattn_kernels(kk);
     if (!nk) return;
-    cw_backend *be[3] = { 0 };
+    /* [i8][threads - 1]: back ends with bf16 and with int8 attention */
+    cw_backend *be[2][3] = { { 0 } };
     cw_backend_params bp = cw_backend_default_params();
     bp.lowp = 1, bp.isa = CW_ISA_AUTO;
-    for (int t = 0; t < 3; t++) {
-        bp.n_threads = t + 1;
-        CHECK(cw_backend_create(&bp, &be[t]) == CW_OK);
-    }
-    const char *desc = be[0]->lowp_attn_desc;
-    printf("  lowp attention here: %s\n", desc ? desc : "float32");
+    for (int i8 = 0; i8 < 2; i8++)
+        for (int t = 0; t < 3; t++) {
+            bp.n_threads = t + 1, bp.attn_i8 = i8;
+            CHECK(cw_backend_create(&bp, &be[i8][t]) == CW_OK);
+        }
+    const char *desc[2] = { be[0][0]->lowp_attn_desc, be[1][0]->lowp_attn_desc };
+    printf("  lowp attention here: %s; with attn_i8: %s\n", desc[0] ? desc[0] : "float32",
+           desc[1] ? desc[1] : "float32");
     const lattn_case cases[] = {
         { 1, 1, 1, 1, 0, 0, 0 },       { 1, 3, 1, 448, 1, 447, 0 },  { 2, 2, 7, 33, 1, 26, 0 },
         { 1, 2, 8, 8, 1, 0, 0 },       { 2, 1, 113, 1500, 0, 0, 0 }, { 1, 2, 130, 1501, 0, 0, 0 },
         { 1, 2, 130, 130, 1, 0, 0 },   { 3, 2, 9, 1501, 0, 0, 1 },   { 1, 1, 120, 200, 1, 80, 0 },
         { 2, 2, 12, 2, 1, 0, 0 },       { 1, 1, 79, 90, 1, 11, 0 },   { 1, 2, 80, 81, 0, 0, 0 },
         { 2, 1, 96, 3, 1, 0, 0 },       { 1, 1, 17, 17, 1, 0, 0 },    { 1, 2, 33, 47, 0, 0, 0 },
-        { 1, 1, 112, 1500, 0, 0, 0 },
+        { 1, 1, 112, 1500, 0, 0, 0 },  { 2, 2, 70, 5, 0, 0, 1 },     { 1, 1, 64, 31, 0, 0, 0 },
     };
     uint64_t s = 21;
     for (size_t ci = 0; ci < LEN(cases); ci++) {
@@ -874,16 +909,15 @@ static void test_attention_lowp(void)
         cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv, .o_ld = ld, .o_bstride = qbs,
                       .q_ld = ld, .q_bstride = qbs, .k_ld = hd, .k_bstride = c->shared_kv ? 0 : kvbs, .v_ld = hd,
                       .v_bstride = c->shared_kv ? 0 : kvbs, .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
-        float *r = calloc(nq_f, 4), *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
-        cw_attn_ptrs pr = { .a = &a, .o = r, .q = q, .k = k, .v = v, .call_id = 0 };
+        float *r[2] = { calloc(nq_f, 4), calloc(nq_f, 4) }, *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
         size_t blk = cw_avx512_attn_block;
-        for (size_t bh = 0; bh < c->B * c->H; bh++)
-            for (size_t i0 = 0; i0 < c->nq; i0 += blk) {
-                size_t i1 = i0 + blk < c->nq ? i0 + blk : c->nq;
-                if (i1 - i0 >= cw_avx512_attn_lowp_min_rows) cw_ref_attention_lowp(&pr, bh, i0, i1, rs);
-                else cw_ref_attention(&pr, bh, i0, i1, rs);
-            }
-        float *o[2] = { NULL, NULL };
+        for (int i8 = 0; i8 < 2; i8++) {
+            cw_attn_ptrs pr = { .a = &a, .o = r[i8], .q = q, .k = k, .v = v, .call_id = 0 };
+            for (size_t bh = 0; bh < c->B * c->H; bh++)
+                for (size_t i0 = 0; i0 < c->nq; i0 += blk)
+                    lattn_ref(&pr, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, i8, rs);
+        }
+        float *o[3] = { NULL, NULL, NULL };
         for (size_t ki = 0; ki < nk; ki++) {
             o[ki] = calloc(nq_f, 4);
             float *scr = malloc((kk[ki].scratch_floats(&a) + 32) * 4);
@@ -892,24 +926,30 @@ static void test_attention_lowp(void)
             for (size_t bh = 0; bh < c->B * c->H; bh++)
                 for (size_t i0 = 0; i0 < c->nq; i0 += blk)
                     kk[ki].run(&p, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, al);
-            int bad = lattn_off(c, o[ki], r, v, ci, kk[ki].name);
+            int bad = lattn_off(c, o[ki], r[kk[ki].i8], v, ci, kk[ki].name);
             CHECK_MSG(bad == 0, "%s case %zu: %d outputs off the reference", kk[ki].name, ci, bad);
             for (size_t i = 0; i < nq_f; i++) /* padding untouched */
                 if ((i % qbs) >= c->nq * ld || (i % qbs) % ld >= hd) CHECK(o[ki][i] == 0.0f);
             free(scr);
         }
         /* the backends run the kernel the dispatch chose, in work items of their own */
-        size_t chosen = nk > 1 && desc && strncmp(desc, "amx", 3) == 0 ? 1 : 0;
-        for (int t = 0; t < 3; t++) {
-            float *ot = run_lattn(be[t], &a, q, k, v, nq_f, kv_f);
-            if (desc)
+        for (int i8 = 0; i8 < 2; i8++) {
+            if (!desc[i8]) continue;
+            size_t chosen = 0;
+            for (size_t ki = 0; ki < nk; ki++)
+                if (strncmp(desc[i8], kk[ki].name, strlen(kk[ki].name)) == 0) chosen = ki;
+            CHECK_MSG(strncmp(desc[i8], kk[chosen].name, strlen(kk[chosen].name)) == 0, "no kernel named %s", desc[i8]);
+            for (int t = 0; t < 3; t++) {
+                float *ot = run_lattn(be[i8][t], &a, q, k, v, nq_f, kv_f);
                 CHECK_MSG(memcmp(ot, o[chosen], nq_f * 4) == 0, "case %zu: %d threads differ from %s", ci, t + 1,
                           kk[chosen].name);
-            free(ot);
+                free(ot);
+            }
         }
-        free(q), free(k), free(v), free(r), free(rs), free(o[0]), free(o[1]);
+        free(q), free(k), free(v), free(r[0]), free(r[1]), free(rs), free(o[0]), free(o[1]), free(o[2]);
     }
-    for (int t = 0; t < 3; t++) cw_backend_free(be[t]);
+    for (int i8 = 0; i8 < 2; i8++)
+        for (int t = 0; t < 3; t++) cw_backend_free(be[i8][t]);
 }
 
 int main(void)

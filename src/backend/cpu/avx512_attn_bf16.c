@@ -117,47 +117,17 @@ CW_TARGET_BF16 static void convert_keys(const work *w, const float *k, size_t k_
         for (size_t d = 0; d < CW_HEAD_DIM; d++) w->vpan[((d / 32 * w->kpv + to / 2) * 32 + d % 32) * 2 + 1] = 0;
 }
 
-/* 2^t for t <= 0 (scores minus their maximum): t = n + f, |f| <= 1/2, 2^f
- * by its Taylor polynomial to degree 6 (relative error < 2e-7, far below the
- * bf16 rounding of P), scaled by 2^n with vscalefps (0 below 2^-149). Half
- * the operations of cw_exp16, whose range reduction the exp2 form avoids. */
-CW_TARGET_BF16 CW_INLINE __m512 exp2_neg16(__m512 t)
-{
-    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(t, n);
-    __m512 p = _mm512_set1_ps(1.5403530393e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
 /* P [2 tp] as bf16 = softmax(scale * x [keep]) then zeros; x [keep] is
  * overwritten with the exponentials. The maximum is taken on x (scale > 0:
  * the same element), exp(scale x - scale max) = 2^(x c - max c) with
  * c = scale log2(e), and P narrowed by vcvtneps2bf16 (nearest even). */
 CW_TARGET_BF16 void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float scale)
 {
-    /* four chains: one vmaxps after another waited on each other's latency
-     * (a quarter of this function's time, S being in L2) */
-    __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-    size_t c0 = 0;
-    for (; c0 + 64 <= keep; c0 += 64) {
-        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + c0));
-        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + c0 + 16));
-        m2 = _mm512_max_ps(m2, _mm512_loadu_ps(x + c0 + 32));
-        m3 = _mm512_max_ps(m3, _mm512_loadu_ps(x + c0 + 48));
-    }
-    for (; c0 < keep; c0 += 16) m0 = _mm512_mask_max_ps(m0, cw_mask16(keep - c0), m0, _mm512_maskz_loadu_ps(cw_mask16(keep - c0), x + c0));
-    __m512 vmax = _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3));
     float cs = scale * 1.44269504088896341f;
-    __m512 vc = _mm512_set1_ps(cs), vmx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax) * cs), vsum = _mm512_setzero_ps();
+    __m512 vc = _mm512_set1_ps(cs), vmx = _mm512_set1_ps(cw_max_row(x, keep) * cs), vsum = _mm512_setzero_ps();
     for (size_t c = 0; c < keep; c += 16) {
         __mmask16 m = cw_mask16(keep - c);
-        __m512 ev = _mm512_maskz_mov_ps(m, exp2_neg16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vc, vmx)));
+        __m512 ev = _mm512_maskz_mov_ps(m, cw_exp2_neg16(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, x + c), vc, vmx)));
         _mm512_mask_storeu_ps(x + c, m, ev);
         vsum = _mm512_add_ps(vsum, ev);
     }

@@ -7,6 +7,7 @@
 #define CW_AVX512_MATH_H
 
 #include <immintrin.h>
+#include <math.h>
 #include <stddef.h>
 
 #define CW_AVX512_MATH_INLINE static inline __attribute__((always_inline)) CW_AVX512_MATH_TARGET
@@ -43,6 +44,41 @@ CW_AVX512_MATH_INLINE __m512 cw_exp16(__m512 x)
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+/* max x [n] (n > 0; -inf for none). Four chains: one vmaxps after another
+ * waited on each other's latency (a quarter of the bf16 softmax's time, S
+ * being in L2). */
+CW_AVX512_MATH_INLINE float cw_max_row(const float *x, size_t n)
+{
+    __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+    size_t c = 0;
+    for (; c + 64 <= n; c += 64) {
+        m0 = _mm512_max_ps(m0, _mm512_loadu_ps(x + c));
+        m1 = _mm512_max_ps(m1, _mm512_loadu_ps(x + c + 16));
+        m2 = _mm512_max_ps(m2, _mm512_loadu_ps(x + c + 32));
+        m3 = _mm512_max_ps(m3, _mm512_loadu_ps(x + c + 48));
+    }
+    for (; c < n; c += 16) m0 = _mm512_mask_max_ps(m0, cw_mask16(n - c), m0, _mm512_maskz_loadu_ps(cw_mask16(n - c), x + c));
+    return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)));
+}
+
+/* 2^t for t <= 0 (scores minus their maximum): t = n + f, |f| <= 1/2, 2^f
+ * by its Taylor polynomial to degree 6 (relative error < 2e-7, far below the
+ * bf16 rounding of P), scaled by 2^n with vscalefps (0 below 2^-149). Half
+ * the operations of cw_exp16, whose range reduction the exp2 form avoids. */
+CW_AVX512_MATH_INLINE __m512 cw_exp2_neg16(__m512 t)
+{
+    __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(t, n);
+    __m512 p = _mm512_set1_ps(1.5403530393e-4f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
 }
 
 /* x Phi(x) as avx2_vec.c's gelu8: Phi from erfc(z) = t exp(-z^2 + P(t)),

@@ -176,9 +176,10 @@ size_t cw_cpu_top(const float *y, size_t n, size_t keep, uint32_t *idx, float *v
 cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k);
 
 /* Fills k's lowp slots for isa (after cw_cpu_select_kernels); CW_ISA_AUTO:
- * the best lowp kernels this CPU has (AMX only with CW_AMX=1 in the
- * environment, until tested on such a CPU), CW_ISA_AVX2: the AVX2 ones. */
-void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k);
+ * the best lowp kernels this CPU has (AMX off with CW_AMX=0 in the
+ * environment), CW_ISA_AVX2: the AVX2 ones. attn_i8: attention in int8
+ * (cw_backend_params.attn_i8) where this CPU has a kernel for it. */
+void cw_cpu_select_lowp(cw_isa isa, int attn_i8, cw_cpu_kernels *k);
 
 /* Reference kernels (ref.c): plain loops, double accumulation. */
 void cw_ref_gemm(const cw_gemm *g, size_t m0, size_t m1, size_t n0, size_t n1, float *scratch);
@@ -198,6 +199,8 @@ void cw_ref_attention_rounded(const cw_attn_ptrs *p, size_t bh, size_t i0, size_
 size_t cw_ref_attn_scratch_floats(const cw_attn *a);
 /* Attention in bf16 (lowp.h, lowp_ref.c); scratch: cw_ref_attn_scratch_floats. */
 void cw_ref_attention_lowp(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+/* int8 attention (lowp.h) of any block, the mask honoured; scratch: nkv floats. */
+void cw_ref_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 
 /* Scalar conversions shared by the kernels. */
 
@@ -286,6 +289,12 @@ size_t cw_avx512_attn_bf16_scratch_floats(const cw_attn *a);
  * overwritten with the exponentials). */
 void cw_avx512_bf16_row64(uint16_t *d, const float *x);
 void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float scale);
+/* Attention in int8 (lowp.h) with vpdpbusd (avx512_attn_i8.c; AVX512-VNNI,
+ * and AVX512-BF16 for the blocks it leaves to cw_avx512_attention_bf16:
+ * causal ones, fewer than cw_avx512_attn_lowp_min_rows rows, bf16 or int8 K/V).
+ * Same attn_block. */
+void cw_avx512_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_avx512_attn_i8_scratch_floats(const cw_attn *a);
 #endif
 #ifdef CW_HAVE_AMX
 /* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */

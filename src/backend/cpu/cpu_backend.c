@@ -1186,7 +1186,7 @@ cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **ou
     be->desc = st->k.name;
     st->lowp = params->lowp != 0;
     if (st->lowp) {
-        cw_cpu_select_lowp(params->isa, &st->k);
+        cw_cpu_select_lowp(params->isa, params->attn_i8, &st->k);
         be->lowp_i8_desc = st->k.gemm_i8_name;
         be->lowp_bf16_desc = st->k.gemm_bf16_name;
         be->lowp_attn_desc = st->k.attention_lowp_name;

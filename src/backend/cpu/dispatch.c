@@ -114,7 +114,7 @@ cw_status cw_cpu_select_kernels(cw_isa isa, cw_cpu_kernels *k)
 
 /* Separate from cw_cpu_select_kernels: the lowp kernels depend on their own
  * instructions (VNNI, BF16) more than on the float32 table chosen above. */
-void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
+void cw_cpu_select_lowp(cw_isa isa, int attn_i8, cw_cpu_kernels *k)
 {
     k->quant_rows = cw_ref_quant_rows;
     k->bf16_round = cw_ref_bf16_round;
@@ -203,5 +203,12 @@ void cw_cpu_select_lowp(cw_isa isa, cw_cpu_kernels *k)
         }
     }
 #endif
+    /* int8 attention on request: the VNNI kernel leaves what it does not
+     * take (causal blocks, decoder rows) to the AVX512-BF16 one */
+    if (attn_i8 && avx512 && f.avx512_vnni && f.avx512_bf16 && k->attention == cw_avx512_attention) {
+        k->attention_lowp = cw_avx512_attention_i8;
+        k->attn_lowp_scratch_floats = cw_avx512_attn_i8_scratch_floats;
+        k->attention_lowp_name = "avx512-vnni int8 (16+ rows, no mask), avx512-bf16";
+    }
 #endif
 }

@@ -27,6 +27,17 @@
  *         O = bf16(P) . bf16(V) accumulated in float32, P the probabilities;
  *         results agree to ~1e-2 relative, as the BF16 product's. Kernels may
  *         keep small query blocks (decoder steps, prompts) in float32.
+ *   Attention in int8 (cw_backend_params.attn_i8, with a kernel for it; the
+ *         encoder's: blocks of 16+ query rows without a causal mask and with
+ *         float32 K/V; other blocks as above): each row of Q and of K
+ *         quantized as an activation row (util/quant.h), each column of V
+ *         over all keys likewise; S = (float)(Qq . Kq, exact) * (rq * rk)
+ *         (r = cw_i8_recip of the scale); softmax in float32 to
+ *         e = exp(scale (S - max S)) in [0, 1] and P = round(255 e) (u8, no
+ *         division), then O = (float)(P . Vq, exact) * (1 / (255 sum e) * rv).
+ *         Results agree with the reference to the rounding of e and of the
+ *         sum, not bits. Half the operations of the bf16 products with
+ *         vpdpbusd.
  *
  * The reference kernels (lowp_ref.c) define these results; the SIMD kernels
  * (avx2_lowp.c, avx512_lowp.c) are tested against them. Without .lowp, BF16

@@ -2,6 +2,7 @@
  * results the SIMD kernels are tested against. */
 #include "backend/cpu/cpu.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "util/quant.h"
@@ -98,4 +99,54 @@ static double bf16r(float x) { return cw_bf16_to_f32(cw_f32_to_bf16(x)); }
 void cw_ref_attention_lowp(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
 {
     cw_ref_attention_rounded(p, bh, i0, i1, scratch, bf16r);
+}
+
+/* Attention in int8 (lowp.h), rows [i0, i1) of head bh; scratch: nkv floats. */
+void cw_ref_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    const cw_attn *a = p->a;
+    size_t b = bh / a->n_head, h = bh % a->n_head;
+    const float *k = p->k + b * a->k_bstride + h * CW_HEAD_DIM;
+    const float *v = p->v + b * a->v_bstride + h * CW_HEAD_DIM;
+    float vs[CW_HEAD_DIM], rv[CW_HEAD_DIM]; /* V's column scales, as a row's */
+    for (size_t d = 0; d < CW_HEAD_DIM; d++) {
+        float m = 0.0f;
+        for (size_t j = 0; j < a->nkv; j++) {
+            float x = fabsf(v[j * a->v_ld + d]);
+            m = x > m ? x : m;
+        }
+        vs[d] = cw_quant_scale(m);
+        rv[d] = cw_i8_recip(vs[d] == 0.0f ? 1.0f : vs[d]);
+    }
+    cw_mask mask = { a->causal, a->q_pos, 0 };
+    for (size_t i = i0; i < i1; i++) {
+        const float *q = p->q + b * a->q_bstride + i * a->q_ld + h * CW_HEAD_DIM;
+        float *o = p->o + b * a->o_bstride + i * a->o_ld + h * CW_HEAD_DIM;
+        size_t keep = cw_mask_keep(&mask, i, a->nkv);
+        if (!keep) {
+            memset(o, 0, CW_HEAD_DIM * sizeof *o);
+            continue;
+        }
+        int8_t qq[CW_HEAD_DIM], kq[CW_HEAD_DIM];
+        float rq = cw_i8_recip(cw_quantize_row_i8(qq, q, CW_HEAD_DIM));
+        double mx = -INFINITY, sum = 0;
+        for (size_t j = 0; j < keep; j++) {
+            float rk = cw_i8_recip(cw_quantize_row_i8(kq, k + j * a->k_ld, CW_HEAD_DIM));
+            int32_t acc = 0;
+            for (size_t d = 0; d < CW_HEAD_DIM; d++) acc += (int32_t)qq[d] * kq[d];
+            scratch[j] = (float)acc * (rq * rk);
+            mx = fmax(mx, scratch[j]);
+        }
+        for (size_t j = 0; j < keep; j++) {
+            double e = exp((double)a->scale * (scratch[j] - mx));
+            sum += e;
+            scratch[j] = nearbyintf((float)(e * 255.0)); /* P as u8 */
+        }
+        float rp = 1.0f / (255.0f * (float)sum);
+        for (size_t d = 0; d < CW_HEAD_DIM; d++) {
+            int32_t acc = 0;
+            for (size_t j = 0; j < keep; j++) acc += (int32_t)scratch[j] * cw_quant_round_i8(v[j * a->v_ld + d], vs[d]);
+            o[d] = (float)acc * (rp * rv[d]);
+        }
+    }
 }
