@@ -118,10 +118,10 @@ static double time_lowp(cw_isa isa, int nth, cw_dtype dt, const void *w, const f
 /* Best seconds of reps runs (one warm-up first) of the back end's attention
  * op on an encoder layer's shape: one window, H heads of 64, n queries
  * against n keys, no mask; lowp / attn_i8 as cw_backend_params says. */
-static double time_attn(int nth, int lowp, int attn_i8, size_t H, size_t n, int reps)
+static double time_attn(cw_isa isa, int nth, int lowp, int attn_i8, size_t H, size_t n, int reps)
 {
     cw_backend_params p = cw_backend_default_params();
-    p.n_threads = nth, p.lowp = lowp, p.attn_i8 = attn_i8;
+    p.isa = isa, p.n_threads = nth, p.lowp = lowp, p.attn_i8 = attn_i8;
     cw_backend *be;
     if (cw_backend_create(&p, &be) != CW_OK) return NAN;
     size_t hd = H * CW_HEAD_DIM, f = n * hd;
@@ -149,23 +149,34 @@ static double time_attn(int nth, int lowp, int attn_i8, size_t H, size_t n, int 
 }
 
 /* The encoder's attention (two products, 4 n^2 64 H operations a layer) in
- * float32 (exact mode), bf16 and int8 (lowp mode, attn_i8), G ops/s. */
+ * float32 (exact mode), bf16 and int8 (lowp mode, attn_i8), G ops/s, with the
+ * kernels this CPU picks and, where that is not the AVX2 table, with the AVX2
+ * one (what a CPU without AVX-512 runs: no bf16 attention there). */
 static void attn_table(int max_thr, int reps)
 {
     static const struct { const char *what; size_t heads; } sh[] = { { "tiny enc attention", 6 },
                                                                       { "base enc attention", 8 } };
-    printf("\n| shape | heads | queries = keys | thr | float32 (exact mode) | bf16 (lowp) | int8 (lowp, attn_i8) |\n"
-           "|---|---|---|---|---|---|---|\n");
-    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++)
-        for (int nth = 1; nth <= max_thr; nth++) {
-            size_t n = 1500, H = sh[s].heads;
-            double ops = 4.0 * (double)n * (double)n * CW_HEAD_DIM * (double)H;
-            double t32 = time_attn(nth, 0, 0, H, n, reps), tbf = time_attn(nth, 1, 0, H, n, reps),
-                   ti8 = time_attn(nth, 1, 1, H, n, reps);
-            printf("| %s | %zu | %zu | %d | %.1f | %.1f | %.1f |\n", sh[s].what, H, n, nth, ops / t32 * 1e-9,
-                   ops / tbf * 1e-9, ops / ti8 * 1e-9);
-            fflush(stdout);
-        }
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    int has512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq, has2 = f.avx2 && f.fma && f.f16c;
+    printf("\n| shape | heads | queries = keys | kernels | thr | float32 (exact mode) | bf16 (lowp) | int8 (lowp, attn_i8) |\n"
+           "|---|---|---|---|---|---|---|---|\n");
+    for (int t = 0; t < 2; t++) {
+        cw_isa isa = t == 0 ? CW_ISA_AUTO : CW_ISA_AVX2;
+        if (t == 1 && !(has512 && has2)) break; /* AUTO was the AVX2 table already (or none) */
+        for (size_t s = 0; s < sizeof sh / sizeof *sh; s++)
+            for (int nth = 1; nth <= max_thr; nth++) {
+                size_t n = 1500, H = sh[s].heads;
+                double ops = 4.0 * (double)n * (double)n * CW_HEAD_DIM * (double)H;
+                double t32 = time_attn(isa, nth, 0, 0, H, n, reps), tbf = time_attn(isa, nth, 1, 0, H, n, reps),
+                       ti8 = time_attn(isa, nth, 1, 1, H, n, reps);
+                printf("| %s | %zu | %zu | %s | %d | %.1f | ", sh[s].what, H, n, t == 0 ? "this CPU's" : "AVX2 table",
+                       nth, ops / t32 * 1e-9);
+                if (t == 1) printf("- | %.1f |\n", ops / ti8 * 1e-9); /* lowp attention on AVX2: int8 or float32 */
+                else printf("%.1f | %.1f |\n", ops / tbf * 1e-9, ops / ti8 * 1e-9);
+                fflush(stdout);
+            }
+    }
 }
 
 static double time_ours(cw_isa isa, int nth, cw_dtype dt, const void *w, const float *x, float *y,

@@ -102,9 +102,11 @@ def load(args, cfg):
     if INT8_ATTENTION:
         if args.dtype not in ("int8", "bf16"):
             raise common.Unavailable("--int8-attention needs dtype int8 or bf16")
-        if args.device == "cpu" and not _cpu_has("avx512_vnni", "avx512_bf16"):
+        avx2_table = _cpu_has("avx2", "fma", "f16c") and (os.environ.get("CW_ISA") == "avx2" or not _cpu_has("avx512f"))
+        if args.device == "cpu" and not (_cpu_has("avx512_vnni", "avx512_bf16") or avx2_table):
             # the flag would change nothing: the cell would repeat its plain twin
-            raise common.Unavailable("--int8-attention runs on AVX512-VNNI + AVX512-BF16 CPUs only (not this one)")
+            raise common.Unavailable("--int8-attention has kernels for AVX512-VNNI + AVX512-BF16 CPUs and for "
+                                     "AVX2 CPUs without AVX-512 (not this one)")
         cmd += ["--int8-attention"]
     if args.device != "cpu":  # cwhisper itself says why when the GPU cannot run (exit 2)
         cmd += ["--device", args.device]
@@ -133,6 +135,7 @@ def load(args, cfg):
                 "fallback": args.preset == "reference" and not chunked,
                 "condition_on_previous_text": not chunked and (args.preset == "reference" or CONDITION),
                 "timestamps": not TEXT_ONLY, "compute": args.dtype, "int8_attention": INT8_ATTENTION,
+                "kernels": os.environ.get("CW_ISA") or "auto",  # CW_ISA=avx2: the AVX2 table on any CPU
                 "timing": "cwhisper transcribe --print-timings: load, and each file's wall time"})
     if chunked and args.preset == "reference":
         cfg["note"] = "the chunked mode has no fallback nor conditioning: reference preset = greedy"

@@ -260,7 +260,8 @@ typedef struct {
     int lowp;
     /* lowp mode: attention of 16+ query rows without a causal mask (the
      * encoder's) in int8 (cpu/lowp.h) where the CPU back end has a kernel
-     * for it (AVX512-VNNI); elsewhere, and in the CUDA back end, as without */
+     * for it (AVX512-VNNI with the AVX-512 table, or the AVX2 table);
+     * elsewhere, and in the CUDA back end, as without */
     int attn_i8;
     int device; /* CUDA: the GPU's index (0: the first) */
 } cw_backend_params;

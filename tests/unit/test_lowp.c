@@ -739,6 +739,30 @@ typedef struct {
 
 /* O through be's attention op (Q, O rows padded by 64 floats, batch strides
  * padded too), as [B, nq, ld] floats. */
+static const lattn_case lattn_cases[] = {
+    { 1, 1, 1, 1, 0, 0, 0 },       { 1, 3, 1, 448, 1, 447, 0 },  { 2, 2, 7, 33, 1, 26, 0 },
+    { 1, 2, 8, 8, 1, 0, 0 },       { 2, 1, 113, 1500, 0, 0, 0 }, { 1, 2, 130, 1501, 0, 0, 0 },
+    { 1, 2, 130, 130, 1, 0, 0 },   { 3, 2, 9, 1501, 0, 0, 1 },   { 1, 1, 120, 200, 1, 80, 0 },
+    { 2, 2, 12, 2, 1, 0, 0 },       { 1, 1, 79, 90, 1, 11, 0 },   { 1, 2, 80, 81, 0, 0, 0 },
+    { 2, 1, 96, 3, 1, 0, 0 },       { 1, 1, 17, 17, 1, 0, 0 },    { 1, 2, 33, 47, 0, 0, 0 },
+    { 1, 1, 112, 1500, 0, 0, 0 },  { 2, 2, 70, 5, 0, 0, 1 },     { 1, 1, 64, 31, 0, 0, 0 },
+};
+
+/* Case c's operands, random (state s), in padded strided layouts: Q and O
+ * [B][nq][H*64 + 64] (+64 a sequence), K and V [B or 1][nkv][H*64] (+64). */
+static cw_attn lattn_make(const lattn_case *c, uint64_t *s, float **q, float **k, float **v, size_t *nq_f,
+                          size_t *kv_f)
+{
+    size_t hd = c->H * 64, ld = hd + 64, qbs = c->nq * ld + 64, kvbs = c->nkv * hd + 64;
+    *nq_f = c->B * qbs, *kv_f = (c->shared_kv ? 1 : c->B) * kvbs;
+    *q = malloc(*nq_f * 4), *k = malloc(*kv_f * 4), *v = malloc(*kv_f * 4);
+    for (size_t i = 0; i < *nq_f; i++) (*q)[i] = frand(s) * 3.0f;
+    for (size_t i = 0; i < *kv_f; i++) (*k)[i] = frand(s), (*v)[i] = frand(s);
+    return (cw_attn){ .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv, .o_ld = ld, .o_bstride = qbs,
+                      .q_ld = ld, .q_bstride = qbs, .k_ld = hd, .k_bstride = c->shared_kv ? 0 : kvbs, .v_ld = hd,
+                      .v_bstride = c->shared_kv ? 0 : kvbs, .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
+}
+
 static float *run_lattn(cw_backend *be, const cw_attn *a0, const float *q, const float *k, const float *v,
                         size_t nq_f, size_t kv_f)
 {
@@ -890,25 +914,12 @@ static void test_attention_lowp(void)
     const char *desc[2] = { be[0][0]->lowp_attn_desc, be[1][0]->lowp_attn_desc };
     printf("  lowp attention here: %s; with attn_i8: %s\n", desc[0] ? desc[0] : "float32",
            desc[1] ? desc[1] : "float32");
-    const lattn_case cases[] = {
-        { 1, 1, 1, 1, 0, 0, 0 },       { 1, 3, 1, 448, 1, 447, 0 },  { 2, 2, 7, 33, 1, 26, 0 },
-        { 1, 2, 8, 8, 1, 0, 0 },       { 2, 1, 113, 1500, 0, 0, 0 }, { 1, 2, 130, 1501, 0, 0, 0 },
-        { 1, 2, 130, 130, 1, 0, 0 },   { 3, 2, 9, 1501, 0, 0, 1 },   { 1, 1, 120, 200, 1, 80, 0 },
-        { 2, 2, 12, 2, 1, 0, 0 },       { 1, 1, 79, 90, 1, 11, 0 },   { 1, 2, 80, 81, 0, 0, 0 },
-        { 2, 1, 96, 3, 1, 0, 0 },       { 1, 1, 17, 17, 1, 0, 0 },    { 1, 2, 33, 47, 0, 0, 0 },
-        { 1, 1, 112, 1500, 0, 0, 0 },  { 2, 2, 70, 5, 0, 0, 1 },     { 1, 1, 64, 31, 0, 0, 0 },
-    };
     uint64_t s = 21;
-    for (size_t ci = 0; ci < LEN(cases); ci++) {
-        const lattn_case *c = &cases[ci];
-        size_t hd = c->H * 64, ld = hd + 64, qbs = c->nq * ld + 64, kvbs = c->nkv * hd + 64;
-        size_t nq_f = c->B * qbs, kv_f = (c->shared_kv ? 1 : c->B) * kvbs;
-        float *q = malloc(nq_f * 4), *k = malloc(kv_f * 4), *v = malloc(kv_f * 4);
-        for (size_t i = 0; i < nq_f; i++) q[i] = frand(&s) * 3.0f;
-        for (size_t i = 0; i < kv_f; i++) k[i] = frand(&s), v[i] = frand(&s);
-        cw_attn a = { .n_batch = c->B, .n_head = c->H, .nq = c->nq, .nkv = c->nkv, .o_ld = ld, .o_bstride = qbs,
-                      .q_ld = ld, .q_bstride = qbs, .k_ld = hd, .k_bstride = c->shared_kv ? 0 : kvbs, .v_ld = hd,
-                      .v_bstride = c->shared_kv ? 0 : kvbs, .scale = 0.125f, .causal = c->causal, .q_pos = c->q_pos };
+    for (size_t ci = 0; ci < LEN(lattn_cases); ci++) {
+        const lattn_case *c = &lattn_cases[ci];
+        size_t nq_f, kv_f;
+        float *q, *k, *v;
+        cw_attn a = lattn_make(c, &s, &q, &k, &v, &nq_f, &kv_f);
         float *r[2] = { calloc(nq_f, 4), calloc(nq_f, 4) }, *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
         size_t blk = cw_avx512_attn_block;
         for (int i8 = 0; i8 < 2; i8++) {
@@ -929,7 +940,7 @@ static void test_attention_lowp(void)
             int bad = lattn_off(c, o[ki], r[kk[ki].i8], v, ci, kk[ki].name);
             CHECK_MSG(bad == 0, "%s case %zu: %d outputs off the reference", kk[ki].name, ci, bad);
             for (size_t i = 0; i < nq_f; i++) /* padding untouched */
-                if ((i % qbs) >= c->nq * ld || (i % qbs) % ld >= hd) CHECK(o[ki][i] == 0.0f);
+                if ((i % a.q_bstride) >= c->nq * a.q_ld || (i % a.q_bstride) % a.q_ld >= c->H * 64) CHECK(o[ki][i] == 0.0f);
             free(scr);
         }
         /* the backends run the kernel the dispatch chose, in work items of their own */
@@ -952,6 +963,65 @@ static void test_attention_lowp(void)
         for (int t = 0; t < 3; t++) cw_backend_free(be[i8][t]);
 }
 
+/* The AVX2 int8 attention kernel (avx2_attn_i8.c) in the AVX2 table's blocks
+ * (cw_avx2_attention's 64 rows) against the int8 reference (blocks of 16+
+ * rows without a mask) or the float32 one (the rest, which it leaves to the
+ * float32 kernel), and through a back end with the AVX2 table, lowp and
+ * attn_i8, on 1, 2 and 3 threads: the kernel's bits. */
+static void test_attention_i8_avx2(void)
+{
+#ifdef CW_HAVE_X86
+    cw_cpu_features f;
+    cw_cpu_detect(&f);
+    if (!(f.avx2 && f.fma && f.f16c)) {
+        printf("  skipped: AVX2 int8 attention kernel (no AVX2+FMA+F16C)\n");
+        return;
+    }
+    cw_backend *be[3];
+    cw_backend_params bp = cw_backend_default_params();
+    bp.lowp = 1, bp.attn_i8 = 1, bp.isa = CW_ISA_AVX2;
+    for (int t = 0; t < 3; t++) {
+        bp.n_threads = t + 1;
+        CHECK(cw_backend_create(&bp, &be[t]) == CW_OK);
+    }
+    const char *desc = be[0]->lowp_attn_desc;
+    CHECK_MSG(desc && strncmp(desc, "avx2 int8", 9) == 0, "AVX2 table with attn_i8: attention %s", desc ? desc : "float32");
+    const size_t blk = 64; /* the AVX2 table's attn_block */
+    uint64_t s = 23;
+    for (size_t ci = 0; ci < LEN(lattn_cases); ci++) {
+        const lattn_case *c = &lattn_cases[ci];
+        size_t nq_f, kv_f;
+        float *q, *k, *v;
+        cw_attn a = lattn_make(c, &s, &q, &k, &v, &nq_f, &kv_f);
+        float *r = calloc(nq_f, 4), *o = calloc(nq_f, 4), *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
+        float *scr = malloc((cw_avx2_attn_i8_scratch_floats(&a) + 32) * 4);
+        float *al = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
+        cw_attn_ptrs pr = { .a = &a, .o = r, .q = q, .k = k, .v = v, .call_id = 0 };
+        cw_attn_ptrs p = { .a = &a, .o = o, .q = q, .k = k, .v = v, .call_id = 0 };
+        for (size_t bh = 0; bh < c->B * c->H; bh++)
+            for (size_t i0 = 0; i0 < c->nq; i0 += blk) {
+                size_t i1 = i0 + blk < c->nq ? i0 + blk : c->nq;
+                if (c->causal || i1 - i0 < 16) cw_ref_attention(&pr, bh, i0, i1, rs);
+                else cw_ref_attention_i8(&pr, bh, i0, i1, rs);
+                cw_avx2_attention_i8(&p, bh, i0, i1, al);
+            }
+        int bad = lattn_off(c, o, r, v, ci, "avx2 int8");
+        CHECK_MSG(bad == 0, "avx2 int8 case %zu: %d outputs off the reference", ci, bad);
+        for (size_t i = 0; i < nq_f; i++) /* padding untouched */
+            if ((i % a.q_bstride) >= c->nq * a.q_ld || (i % a.q_bstride) % a.q_ld >= c->H * 64) CHECK(o[i] == 0.0f);
+        for (int t = 0; t < 3; t++) {
+            float *ot = run_lattn(be[t], &a, q, k, v, nq_f, kv_f);
+            CHECK_MSG(memcmp(ot, o, nq_f * 4) == 0, "case %zu: %d threads differ from the AVX2 int8 kernel", ci, t + 1);
+            free(ot);
+        }
+        free(q), free(k), free(v), free(r), free(o), free(rs), free(scr);
+    }
+    for (int t = 0; t < 3; t++) cw_backend_free(be[t]);
+#else
+    printf("  skipped: AVX2 int8 attention kernel (not x86)\n");
+#endif
+}
+
 int main(void)
 {
     RUN(test_quantize_row);
@@ -963,6 +1033,7 @@ int main(void)
     RUN(test_conv_lowp);
     RUN(test_weights_dtype);
     RUN(test_attention_lowp);
+    RUN(test_attention_i8_avx2);
     RUN(test_gelu_avx512_bits);
     RUN(test_softmax_avx512_bits);
     return test_summary();

@@ -10,6 +10,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "backend/cpu/exp2_poly.h"
+
 #define CW_AVX512_MATH_INLINE static inline __attribute__((always_inline)) CW_AVX512_MATH_TARGET
 
 /* The mask of the first min(n, 16) lanes: a row's tail of n elements. */
@@ -71,13 +73,9 @@ CW_AVX512_MATH_INLINE __m512 cw_exp2_neg16(__m512 t)
 {
     __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 f = _mm512_sub_ps(t, n);
-    __m512 p = _mm512_set1_ps(1.5403530393e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108665e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650696e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718056e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    static const float c[CW_EXP2_POLY_N] = CW_EXP2_POLY;
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < CW_EXP2_POLY_N; i++) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(c[i]));
     return _mm512_scalef_ps(p, n);
 }
 

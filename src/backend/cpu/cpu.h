@@ -257,6 +257,11 @@ size_t cw_avx2_attn_scratch_floats(const cw_attn *a);
 /* blocks of up to this many query rows: dot products reading K/V in place,
  * float32, bf16 or int8 (attn_kv16_rows, attn_kv8_rows) */
 extern const size_t cw_avx2_attn_few;
+/* Attention in int8 (lowp.h) with AVX2 alone (avx2_attn_i8.c: vpmaddubsw
+ * and vpmaddwd); blocks it does not take (causal ones, fewer than 16 rows,
+ * bf16 or int8 K/V) go to cw_avx2_attention. Same attn_block. */
+void cw_avx2_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_avx2_attn_i8_scratch_floats(const cw_attn *a);
 /* AVX-512 F/BW/VL/DQ kernels (avx512_gemm.c, avx512_vec.c): the products,
  * attention on them, to_f32 and GELU; the AVX2 layernorm and softmax serve
  * the avx512 table too (a few % of the encoder profile: not rewritten). */

@@ -1178,7 +1178,13 @@ cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **ou
     }
     be->ops = &cpu_ops;
     be->impl = st;
-    cw_status s = cw_cpu_select_kernels(params->isa, &st->k);
+    cw_isa isa = params->isa;
+    /* CW_ISA=avx2 (or ref): the kernels a CPU without AVX-512 (or without
+     * SIMD) runs, on one with it, to measure and test them there */
+    const char *env = isa == CW_ISA_AUTO ? getenv("CW_ISA") : NULL;
+    if (env && strcmp(env, "avx2") == 0) isa = CW_ISA_AVX2;
+    else if (env && strcmp(env, "ref") == 0) isa = CW_ISA_REF;
+    cw_status s = cw_cpu_select_kernels(isa, &st->k);
     if (s != CW_OK) {
         cpu_destroy(be);
         return s;
@@ -1186,7 +1192,7 @@ cw_status cw_cpu_backend_create(const cw_backend_params *params, cw_backend **ou
     be->desc = st->k.name;
     st->lowp = params->lowp != 0;
     if (st->lowp) {
-        cw_cpu_select_lowp(params->isa, params->attn_i8, &st->k);
+        cw_cpu_select_lowp(isa, params->attn_i8, &st->k);
         be->lowp_i8_desc = st->k.gemm_i8_name;
         be->lowp_bf16_desc = st->k.gemm_bf16_name;
         be->lowp_attn_desc = st->k.attention_lowp_name;

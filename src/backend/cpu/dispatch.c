@@ -152,6 +152,13 @@ void cw_cpu_select_lowp(cw_isa isa, int attn_i8, cw_cpu_kernels *k)
     k->gemm_bf16 = cw_avx2_gemm;
     k->gemm_bf16_scratch_floats = cw_avx2_gemm_scratch_floats;
     k->gemm_bf16_name = "avx2 (bf16 -> f32, fma)";
+    /* int8 attention on request, where the float32 attention is AVX2's (the
+     * AVX-512 table's blocks differ); the VNNI kernel below replaces it */
+    if (attn_i8 && k->attention == cw_avx2_attention) {
+        k->attention_lowp = cw_avx2_attention_i8;
+        k->attn_lowp_scratch_floats = cw_avx2_attn_i8_scratch_floats;
+        k->attention_lowp_name = "avx2 int8 (maddubs, madd; 16+ rows, no mask), float32";
+    }
     if (isa == CW_ISA_AVX2) return;
     int avx512 = f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     if (avx512) k->quant_rows = cw_avx512_quant_rows;
