@@ -25,7 +25,8 @@ class Result:
 
 class Model:
     multilingual: bool
-    def __init__(self, path: Any, dtype: str = ..., threads: int = ..., int8_attention: bool = ...) -> None: ...
+    def __init__(self, path: Any, dtype: str = ..., threads: int = ..., int8_attention: bool = ...,
+                 device: str = ...) -> None: ...
     def transcribe(self, audio: Any, options: Optional[Dict[str, Any]] = ...,
                    progress: Optional[Callable[[float, float], Any]] = ...) -> Result: ...
     def transcribe_files(self, paths: List[str], options: Optional[Dict[str, Any]] = ...,

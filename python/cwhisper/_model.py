@@ -238,8 +238,11 @@ class Model:
 
     model: a name ("tiny.en", "base", ...: resolved and fetched as the CLI
     does, see cwhisper.resolve_model) or a model directory (CTranslate2 or
-    Hugging Face safetensors). device: "cpu" (the CUDA back end does not exist
-    yet). dtype: "fp32" (exact), "fp16", "bf16" or "int8" (faster, not
+    Hugging Face safetensors). device: "cpu", or "cuda" / "cuda:N" (also
+    "gpu" / "gpu:N", the seed's word) for an NVIDIA GPU of compute capability
+    8.0 or more, through the CUDA back end (not yet run on a GPU by the
+    project's tests); where it cannot run (built without CUDA, no driver, no
+    such GPU) CwhisperError says why in one line. dtype: "fp32" (exact), "fp16", "bf16" or "int8" (faster, not
     exact). threads: None for every CPU. int8_attention: with dtype "int8" or
     "bf16", the encoder's attention in int8 too (CLI --int8-attention; a CPU
     with AVX512-VNNI and AVX512-BF16, or AVX2 without AVX-512; elsewhere no
@@ -251,8 +254,8 @@ class Model:
 
     def __init__(self, model: Union[str, "os.PathLike[str]"] = "tiny.en", *, device: str = "cpu",
                  dtype: str = "fp32", threads: Optional[int] = None, int8_attention: bool = False):
-        if device != "cpu":
-            raise ValueError(f"device '{device}': cwhisper runs on the CPU only for now (no CUDA back end yet)")
+        if device == "gpu" or device.startswith("gpu:"):
+            device = "cuda" + device[3:]
         if dtype not in _DTYPES:
             raise ValueError(f"dtype '{dtype}' is not fp32, fp16, bf16 or int8")
         if threads is not None and threads < 1:
@@ -261,7 +264,7 @@ class Model:
         self.path = resolve_model(model)
         self.device, self.dtype, self.threads = device, _DTYPES[dtype], threads
         self.int8_attention = bool(int8_attention)
-        self._m = _core.Model(self.path, self.dtype, threads or 0, self.int8_attention)
+        self._m = _core.Model(self.path, self.dtype, threads or 0, self.int8_attention, device)
 
     @property
     def multilingual(self) -> bool:

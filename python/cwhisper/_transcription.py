@@ -26,8 +26,8 @@ class Transcription:
     "cwhisper" (this library), or a peer run with the same call when it is
     installed: "openai-whisper", "faster-whisper", "transformers" (the HF
     pipeline, chunked and batched) or "jax" (transformers' Flax Whisper);
-    a peer that is not installed raises ImportError. device: "cpu" (or
-    "cuda" for peers). dtype: "fp32", "fp16", "bf16", "int8". batch_size: 1
+    a peer that is not installed raises ImportError. device: "cpu", or
+    "cuda" ("gpu" too for cwhisper: see Model). dtype: "fp32", "fp16", "bf16", "int8". batch_size: 1
     decodes long audio with openai-whisper's sequential algorithm; N > 1
     with the chunked one, N chunks at a time (as the seed's batched
     pipelines). threads: None for every CPU. progress and any other keyword

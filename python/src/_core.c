@@ -256,15 +256,18 @@ static void Model_dealloc(ModelObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Model(path, dtype="fp32", threads=0): loads a model directory. */
+/* Model(path, dtype="fp32", threads=0, int8_attention=False, device="cpu"):
+ * loads a model directory. A device that cannot run here ("cuda" without a
+ * GPU) raises CwhisperError with the library's one-line reason before the
+ * model loads. */
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
 {
-    static char *names[] = { "path", "dtype", "threads", "int8_attention", NULL };
+    static char *names[] = { "path", "dtype", "threads", "int8_attention", "device", NULL };
     PyObject *path_obj;
-    const char *dtype = "fp32";
+    const char *dtype = "fp32", *device = "cpu";
     int threads = 0, int8_attention = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sip:Model", names, PyUnicode_FSConverter, &path_obj, &dtype,
-                                     &threads, &int8_attention))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|sips:Model", names, PyUnicode_FSConverter, &path_obj, &dtype,
+                                     &threads, &int8_attention, &device))
         return -1;
     int dt = cw_compute_dtype_from_name(dtype);
     if (dt < 0) {
@@ -287,12 +290,17 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw)
     cp.n_threads = threads;
     cp.dtype = (cw_compute_dtype)dt;
     cp.int8_attention = int8_attention;
-    if (cw_context_params_check(&cp) != CW_OK) { /* a bad argument, before the model loads */
-        Py_DECREF(path_obj);
+    if (cw_device_parse(device, &cp.device, &cp.device_index) != CW_OK || cw_context_params_check(&cp) != CW_OK) {
+        Py_DECREF(path_obj); /* a bad argument, before the model loads */
         PyErr_SetString(PyExc_ValueError, cw_last_error());
         return -1;
     }
-    cw_status s;
+    cw_status s = cw_device_check(cp.device, cp.device_index);
+    if (s) {
+        Py_DECREF(path_obj);
+        raise_status(s);
+        return -1;
+    }
     Py_BEGIN_ALLOW_THREADS
     s = cw_model_load(PyBytes_AS_STRING(path_obj), &mp, &self->model);
     if (!s) s = cw_context_create(self->model, &cp, &self->ctx);

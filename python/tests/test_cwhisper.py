@@ -153,6 +153,22 @@ def test_invalid_options_raise_the_librarys_message(model):
         cwhisper.Model(str(TINY), dtype="int4")
     with pytest.raises(ValueError, match="int8 attention needs dtype int8 or bf16"):
         cwhisper.Model(str(TINY), int8_attention=True)  # fp32
+    with pytest.raises(ValueError, match="tpu"):
+        cwhisper.Model(str(TINY), device="tpu")
+
+
+def test_gpu_device_runs_or_says_why():
+    """device="cuda" (or the seed's "gpu"): jfk's words where a GPU can run it,
+    else one line saying why (built without CUDA, no driver, no GPU)."""
+    for device in ("cuda", "gpu:0"):
+        try:
+            m = cwhisper.Model(str(TINY), device=device, threads=1)
+        except cwhisper.CwhisperError as e:
+            assert "CUDA" in str(e) and "\n" not in str(e), str(e)
+            assert e.status_name == "unsupported"
+            continue
+        got = " ".join(s.text for s in m.transcribe(str(JFK))).lower()
+        assert "ask not what your country can do for you" in got
 
 
 def test_cli_options_change_the_decoding(model):
