@@ -51,7 +51,7 @@ static void usage(FILE *f)
         "                           bf16/int8 also round/quantize activations, and detect the\n"
         "                           language on the first window as decoded: faster, not exact)\n"
         "  --int8-attention         with --dtype int8|bf16: the encoder's attention in int8 too\n"
-        "                           (AVX512-VNNI+BF16 or AVX2-only CPUs; elsewhere no change):\n"
+        "                           (AVX512-VNNI or AVX2-only CPUs; elsewhere no change):\n"
         "                           faster, judged by WER\n"
         "  --device cpu|cuda|cuda:N where to compute (default cpu; cuda: an NVIDIA GPU, cc >= 8.0)\n"
         "  --language auto|CODE     spoken language (default: detect; English for .en models)\n"

@@ -191,9 +191,9 @@ typedef struct {
     int device_index;  /* CW_DEVICE_CUDA: which GPU, 0 the first */
     /* dtype int8 or bf16, CPU: non-zero computes the encoder's attention in
      * int8 too (Q, K per row, V per column, probabilities as bytes: half the
-     * work of its bf16 products) on a CPU with AVX512-VNNI and AVX512-BF16,
-     * or with AVX2 and no AVX-512 (Zen 3: vpmaddubsw, vpmaddwd); elsewhere
-     * it changes nothing. Accuracy: judged by WER, as the dtype's. */
+     * work of its bf16 products) on a CPU with AVX512-VNNI (Cascade Lake and
+     * later, Zen 4), or with AVX2 and no AVX-512 (Zen 3: vpmaddubsw,
+     * vpmaddwd); elsewhere (Skylake-X) it changes nothing. Accuracy: judged by WER, as the dtype's. */
     int int8_attention;
 } cw_context_params;
 

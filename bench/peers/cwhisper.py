@@ -103,10 +103,10 @@ def load(args, cfg):
         if args.dtype not in ("int8", "bf16"):
             raise common.Unavailable("--int8-attention needs dtype int8 or bf16")
         avx2_table = _cpu_has("avx2", "fma", "f16c") and (os.environ.get("CW_ISA") == "avx2" or not _cpu_has("avx512f"))
-        if args.device == "cpu" and not (_cpu_has("avx512_vnni", "avx512_bf16") or avx2_table):
+        if args.device == "cpu" and not (_cpu_has("avx512_vnni") or avx2_table):
             # the flag would change nothing: the cell would repeat its plain twin
-            raise common.Unavailable("--int8-attention has kernels for AVX512-VNNI + AVX512-BF16 CPUs and for "
-                                     "AVX2 CPUs without AVX-512 (not this one)")
+            raise common.Unavailable("--int8-attention has kernels for AVX512-VNNI CPUs and for AVX2 CPUs "
+                                     "without AVX-512 (not this one)")
         cmd += ["--int8-attention"]
     if args.device != "cpu":  # cwhisper itself says why when the GPU cannot run (exit 2)
         cmd += ["--device", args.device]

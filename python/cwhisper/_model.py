@@ -245,8 +245,7 @@ class Model:
     such GPU) CwhisperError says why in one line. dtype: "fp32" (exact), "fp16", "bf16" or "int8" (faster, not
     exact). threads: None for every CPU. int8_attention: with dtype "int8" or
     "bf16", the encoder's attention in int8 too (CLI --int8-attention; a CPU
-    with AVX512-VNNI and AVX512-BF16, or AVX2 without AVX-512; elsewhere no
-    change).
+    with AVX512-VNNI, or AVX2 without AVX-512; elsewhere no change).
 
     A Model may be shared by threads; its transcriptions run one at a time
     (with the GIL released). For parallel work make one Model per thread.

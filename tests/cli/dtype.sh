@@ -21,12 +21,12 @@ done
 if cmp -s "$tmp/fp32.txt" "$tmp/fp16.txt"; then ok; else bad "fp16 differs from fp32"; fi
 
 # --int8-attention: jfk still right; --verbose names the attention kernel (int8
-# where the CPU has AVX512-VNNI and AVX512-BF16, avx2 int8 where it has AVX2
+# where the CPU has AVX512-VNNI, avx2 int8 where it has AVX2
 # and no AVX-512, else the dtype's own)
 if "$cli" transcribe "${m[@]}" --dtype int8 --int8-attention --verbose "$jfk" >"$tmp/a8.txt" 2>"$tmp/a8.err"; then
   got=$(norm <"$tmp/a8.txt")
   if [ "$got" = "$want" ]; then ok; else bad "--int8-attention: '$got'"; fi
-  if grep -q 'avx512_vnni' /proc/cpuinfo && grep -q 'avx512_bf16' /proc/cpuinfo; then
+  if grep -q 'avx512_vnni' /proc/cpuinfo && grep -qw 'avx512bw' /proc/cpuinfo; then
     if grep -q "attention: avx512-vnni int8" "$tmp/a8.err"; then ok; else bad "--int8-attention: $(head -1 "$tmp/a8.err")"; fi
   elif grep -qw 'avx2' /proc/cpuinfo && ! grep -qw 'avx512f' /proc/cpuinfo; then
     if grep -q "attention: avx2 int8" "$tmp/a8.err"; then ok; else bad "--int8-attention: $(head -1 "$tmp/a8.err")"; fi

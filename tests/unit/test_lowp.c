@@ -836,32 +836,43 @@ typedef struct {
     const char *name;
     void (*run)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
     size_t (*scratch_floats)(const cw_attn *a);
-    int i8; /* int8 attention (blocks of 16+ rows without a mask) */
+    /* LATTN_BF16: bf16 attention; LATTN_I8: int8 for blocks of 16+ rows
+     * without a mask, bf16 for the rest; LATTN_I8_F32: the rest float32 */
+    int mode;
 } lattn_kernel;
 
+enum { LATTN_BF16, LATTN_I8, LATTN_I8_F32, LATTN_MODES };
+
 /* The lowp attention kernels this CPU has: AVX512-BF16, AMX-BF16, and the
- * int8 one (AVX512-VNNI). */
+ * int8 ones (AVX512-VNNI, with the bf16 or the float32 kernel for the rest);
+ * names as the back end's description gives them. */
 static size_t lattn_kernels(lattn_kernel *kk)
 {
     size_t n = 0;
 #ifdef CW_HAVE_X86
     cw_cpu_features f;
     cw_cpu_detect(&f);
-    if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512_bf16)) {
-        printf("  skipped: bf16 attention kernels (no AVX512-BF16)\n");
+    if (!(f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq)) {
+        printf("  skipped: AVX-512 attention kernels (no AVX-512 F/BW/VL/DQ)\n");
         return 0;
     }
-    kk[n++] = (lattn_kernel){ "avx512-bf16", cw_avx512_attention_bf16, cw_avx512_attn_bf16_scratch_floats, 0 };
+    if (f.avx512_bf16) {
+        kk[n++] = (lattn_kernel){ "avx512-bf16", cw_avx512_attention_bf16, cw_avx512_attn_bf16_scratch_floats, LATTN_BF16 };
 #ifdef CW_HAVE_AMX
-    if (f.amx_tile && f.amx_bf16)
-        kk[n++] = (lattn_kernel){ "amx-bf16", cw_amx_attention_bf16, cw_amx_attn_bf16_scratch_floats, 0 };
-    else printf("  skipped: amx-bf16 attention kernel (no AMX-BF16 granted)\n");
+        if (f.amx_tile && f.amx_bf16)
+            kk[n++] = (lattn_kernel){ "amx-bf16", cw_amx_attention_bf16, cw_amx_attn_bf16_scratch_floats, LATTN_BF16 };
+        else printf("  skipped: amx-bf16 attention kernel (no AMX-BF16 granted)\n");
 #endif
-    if (f.avx512_vnni)
-        kk[n++] = (lattn_kernel){ "avx512-vnni int8", cw_avx512_attention_i8, cw_avx512_attn_i8_scratch_floats, 1 };
-    else printf("  skipped: int8 attention kernel (no AVX512-VNNI)\n");
+    } else printf("  skipped: bf16 attention kernels (no AVX512-BF16)\n");
+    if (f.avx512_vnni) {
+        if (f.avx512_bf16)
+            kk[n++] = (lattn_kernel){ CW_ATTN_I8_BF16_NAME, cw_avx512_attention_i8, cw_avx512_attn_i8_scratch_floats,
+                                      LATTN_I8 };
+        kk[n++] = (lattn_kernel){ CW_ATTN_I8_F32_NAME, cw_avx512_attention_i8_f32, cw_avx512_attn_i8_f32_scratch_floats,
+                                  LATTN_I8_F32 };
+    } else printf("  skipped: int8 attention kernels (no AVX512-VNNI)\n");
 #else
-    printf("  skipped: bf16 attention kernels (not x86)\n");
+    printf("  skipped: AVX-512 attention kernels (not x86)\n");
 #endif
     return n;
 }
@@ -888,18 +899,20 @@ static int lattn_off(const lattn_case *c, const float *o, const float *r, const 
     return bad;
 }
 
-/* The reference of a block: int8 for the int8 kernel's own blocks, else the
- * bf16 one (16+ rows) or the float32 one (fewer rows, which stay float32). */
-static void lattn_ref(const cw_attn_ptrs *pr, size_t bh, size_t i0, size_t i1, int i8, float *rs)
+/* The reference of a block in a kernel's mode: int8 for the int8 kernels'
+ * own blocks, else the bf16 one (16+ rows) or the float32 one (fewer rows,
+ * which stay float32, and every other block of LATTN_I8_F32). */
+static void lattn_ref(const cw_attn_ptrs *pr, size_t bh, size_t i0, size_t i1, int mode, float *rs)
 {
     if (i1 - i0 < cw_avx512_attn_lowp_min_rows) cw_ref_attention(pr, bh, i0, i1, rs);
-    else if (i8 && !pr->a->causal) cw_ref_attention_i8(pr, bh, i0, i1, rs);
+    else if (mode != LATTN_BF16 && !pr->a->causal) cw_ref_attention_i8(pr, bh, i0, i1, rs);
+    else if (mode == LATTN_I8_F32) cw_ref_attention(pr, bh, i0, i1, rs);
     else cw_ref_attention_lowp(pr, bh, i0, i1, rs);
 }
 
 static void test_attention_lowp(void)
 {
-    lattn_kernel kk[3];
+    lattn_kernel kk[4];
     size_t nk = lattn_kernels(kk);
     if (!nk) return;
     /* [i8][threads - 1]: back ends with bf16 and with int8 attention */
@@ -920,15 +933,16 @@ static void test_attention_lowp(void)
         size_t nq_f, kv_f;
         float *q, *k, *v;
         cw_attn a = lattn_make(c, &s, &q, &k, &v, &nq_f, &kv_f);
-        float *r[2] = { calloc(nq_f, 4), calloc(nq_f, 4) }, *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
+        float *r[LATTN_MODES], *rs = malloc((cw_ref_attn_scratch_floats(&a) + 1) * 4);
         size_t blk = cw_avx512_attn_block;
-        for (int i8 = 0; i8 < 2; i8++) {
-            cw_attn_ptrs pr = { .a = &a, .o = r[i8], .q = q, .k = k, .v = v, .call_id = 0 };
+        for (int mode = 0; mode < LATTN_MODES; mode++) {
+            r[mode] = calloc(nq_f, 4);
+            cw_attn_ptrs pr = { .a = &a, .o = r[mode], .q = q, .k = k, .v = v, .call_id = 0 };
             for (size_t bh = 0; bh < c->B * c->H; bh++)
                 for (size_t i0 = 0; i0 < c->nq; i0 += blk)
-                    lattn_ref(&pr, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, i8, rs);
+                    lattn_ref(&pr, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, mode, rs);
         }
-        float *o[3] = { NULL, NULL, NULL };
+        float *o[4] = { NULL, NULL, NULL, NULL };
         for (size_t ki = 0; ki < nk; ki++) {
             o[ki] = calloc(nq_f, 4);
             float *scr = malloc((kk[ki].scratch_floats(&a) + 32) * 4);
@@ -937,7 +951,7 @@ static void test_attention_lowp(void)
             for (size_t bh = 0; bh < c->B * c->H; bh++)
                 for (size_t i0 = 0; i0 < c->nq; i0 += blk)
                     kk[ki].run(&p, bh, i0, i0 + blk < c->nq ? i0 + blk : c->nq, al);
-            int bad = lattn_off(c, o[ki], r[kk[ki].i8], v, ci, kk[ki].name);
+            int bad = lattn_off(c, o[ki], r[kk[ki].mode], v, ci, kk[ki].name);
             CHECK_MSG(bad == 0, "%s case %zu: %d outputs off the reference", kk[ki].name, ci, bad);
             for (size_t i = 0; i < nq_f; i++) /* padding untouched */
                 if ((i % a.q_bstride) >= c->nq * a.q_ld || (i % a.q_bstride) % a.q_ld >= c->H * 64) CHECK(o[ki][i] == 0.0f);
@@ -957,7 +971,9 @@ static void test_attention_lowp(void)
                 free(ot);
             }
         }
-        free(q), free(k), free(v), free(r[0]), free(r[1]), free(rs), free(o[0]), free(o[1]), free(o[2]);
+        for (int mode = 0; mode < LATTN_MODES; mode++) free(r[mode]);
+        for (size_t ki = 0; ki < nk; ki++) free(o[ki]);
+        free(q), free(k), free(v), free(rs);
     }
     for (int i8 = 0; i8 < 2; i8++)
         for (int t = 0; t < 3; t++) cw_backend_free(be[i8][t]);

@@ -1,6 +1,7 @@
 /* Attention in int8 (AVX512-VNNI, lowp.h), fused per group of 8 query rows,
  * for the encoder: blocks of 16+ rows, no causal mask, float32 K/V. Other
- * blocks go to cw_avx512_attention_bf16.
+ * blocks go to cw_avx512_attention_bf16, or on a CPU without AVX512-BF16
+ * (Cascade Lake) to the float32 cw_avx512_attention.
  *
  * avx512_attn_bf16.c's plan with vpdpbusd (64 multiply-adds an instruction
  * against vdpbf16ps's 32):
@@ -66,13 +67,23 @@ static void parts(size_t nkv, size_t f[10])
     f[9] = 16;
 }
 
-/* The bf16 kernel's scratch (the blocks it takes), then ours. */
-size_t cw_avx512_attn_i8_scratch_floats(const cw_attn *a)
+/* The fallback kernel's scratch (the blocks it takes: fb floats), then ours. */
+static size_t scratch_after(size_t fb, size_t nkv)
 {
-    size_t f[10], n = cw_avx512_attn_bf16_scratch_floats(a) + 16;
-    parts(a->nkv, f);
+    size_t f[10], n = fb + 16;
+    parts(nkv, f);
     for (int i = 0; i < 10; i++) n += f[i];
     return n;
+}
+
+size_t cw_avx512_attn_i8_scratch_floats(const cw_attn *a)
+{
+    return scratch_after(cw_avx512_attn_bf16_scratch_floats(a), a->nkv);
+}
+
+size_t cw_avx512_attn_i8_f32_scratch_floats(const cw_attn *a)
+{
+    return scratch_after(cw_avx512_attn_scratch_floats(a), a->nkv);
 }
 
 static work carve(float *scratch, size_t skip, size_t nkv)
@@ -272,15 +283,20 @@ CW_TARGET_VNNI static void group(const work *w, const cw_attn *a, const float *q
     for (size_t h = 0; h < 2; h++) pv_any(w, tq, h, rp, o, a->o_ld, R);
 }
 
-CW_TARGET_VNNI void cw_avx512_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+typedef void (*attn_fn)(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+
+/* The blocks this kernel takes; the others to fallback, whose scratch (fb
+ * floats) comes first. */
+CW_TARGET_VNNI static void attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch,
+                                        attn_fn fallback, size_t fb)
 {
     const cw_attn *a = p->a;
     if (a->causal || i1 - i0 < cw_avx512_attn_lowp_min_rows || a->nkv == 0 || !p->k) {
-        cw_avx512_attention_bf16(p, bh, i0, i1, scratch);
+        fallback(p, bh, i0, i1, scratch);
         return;
     }
     size_t b = bh / a->n_head, h = bh % a->n_head;
-    work w = carve(scratch, cw_avx512_attn_bf16_scratch_floats(a), a->nkv);
+    work w = carve(scratch, fb, a->nkv);
     if (!(p->call_id && w.held[0] == p->call_id && w.held[1] == bh)) {
         convert_keys(&w, p->k + b * a->k_bstride + h * CW_HEAD_DIM, a->k_ld,
                      p->v + b * a->v_bstride + h * CW_HEAD_DIM, a->v_ld, a->nkv);
@@ -292,6 +308,16 @@ CW_TARGET_VNNI void cw_avx512_attention_i8(const cw_attn_ptrs *p, size_t bh, siz
         size_t R = i1 - g0 < G ? i1 - g0 : G;
         group(&w, a, q + g0 * a->q_ld, o + g0 * a->o_ld, R, a->nkv);
     }
+}
+
+void cw_avx512_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    attention_i8(p, bh, i0, i1, scratch, cw_avx512_attention_bf16, cw_avx512_attn_bf16_scratch_floats(p->a));
+}
+
+void cw_avx512_attention_i8_f32(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch)
+{
+    attention_i8(p, bh, i0, i1, scratch, cw_avx512_attention, cw_avx512_attn_scratch_floats(p->a));
 }
 
 #endif /* CW_HAVE_X86 */

@@ -300,6 +300,14 @@ void cw_avx512_softmax_bf16(uint16_t *p, float *x, size_t keep, size_t tp, float
  * Same attn_block. */
 void cw_avx512_attention_i8(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
 size_t cw_avx512_attn_i8_scratch_floats(const cw_attn *a);
+/* Their names in the back end's description (--verbose), which the tests
+ * match to tell which of the two the dispatch chose. */
+#define CW_ATTN_I8_BF16_NAME "avx512-vnni int8 (16+ rows, no mask), avx512-bf16"
+#define CW_ATTN_I8_F32_NAME "avx512-vnni int8 (16+ rows, no mask), float32"
+/* The same with the float32 cw_avx512_attention for the other blocks: AVX512-
+ * VNNI without AVX512-BF16 (Cascade Lake). */
+void cw_avx512_attention_i8_f32(const cw_attn_ptrs *p, size_t bh, size_t i0, size_t i1, float *scratch);
+size_t cw_avx512_attn_i8_f32_scratch_floats(const cw_attn *a);
 #endif
 #ifdef CW_HAVE_AMX
 /* The lowp BF16 product with AMX-BF16 for m > 8 (amx_gemm.c), AVX-512 below. */

@@ -211,11 +211,18 @@ void cw_cpu_select_lowp(cw_isa isa, int attn_i8, cw_cpu_kernels *k)
     }
 #endif
     /* int8 attention on request: the VNNI kernel leaves what it does not
-     * take (causal blocks, decoder rows) to the AVX512-BF16 one */
-    if (attn_i8 && avx512 && f.avx512_vnni && f.avx512_bf16 && k->attention == cw_avx512_attention) {
-        k->attention_lowp = cw_avx512_attention_i8;
-        k->attn_lowp_scratch_floats = cw_avx512_attn_i8_scratch_floats;
-        k->attention_lowp_name = "avx512-vnni int8 (16+ rows, no mask), avx512-bf16";
+     * take (causal blocks, decoder rows) to the AVX512-BF16 one, or without
+     * AVX512-BF16 to the float32 one */
+    if (attn_i8 && avx512 && f.avx512_vnni && k->attention == cw_avx512_attention) {
+        if (f.avx512_bf16) {
+            k->attention_lowp = cw_avx512_attention_i8;
+            k->attn_lowp_scratch_floats = cw_avx512_attn_i8_scratch_floats;
+            k->attention_lowp_name = CW_ATTN_I8_BF16_NAME;
+        } else { /* Cascade Lake: no bf16 attention, the rest stays float32 */
+            k->attention_lowp = cw_avx512_attention_i8_f32;
+            k->attn_lowp_scratch_floats = cw_avx512_attn_i8_f32_scratch_floats;
+            k->attention_lowp_name = CW_ATTN_I8_F32_NAME;
+        }
     }
 #endif
 }
