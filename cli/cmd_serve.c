@@ -26,6 +26,7 @@ static void usage(FILE *f)
         "  --model NAME|DIR         tiny.en (default), base, or a model directory\n"
         "  --dtype fp32|fp16|bf16|int8  weight/compute type (default fp32)\n"
         "  --int8-attention         with --dtype int8|bf16: the encoder's attention in int8 too\n"
+        "  --device cpu|cuda|cuda:N where to compute (default cpu; cuda: an NVIDIA GPU, cc >= 8.0)\n"
         "  --parallel N             contexts, i.e. requests transcribed at once (default 1);\n"
         "                           more requests wait in arrival order\n"
         "  --threads N              threads per context (default: CPUs / parallel)\n"
@@ -90,6 +91,11 @@ int cmd_serve(int argc, char **argv)
         } else if (strcmp(a, "--max-request-bytes") == 0) {
             if (parse_long(a, v, 1024, 1L << 40, &n)) return 2;
             o.max_request_bytes = (size_t)n;
+        } else if (strcmp(a, "--device") == 0) {
+            if (cw_device_parse(v, &o.cp.device, &o.cp.device_index) != CW_OK) {
+                fprintf(stderr, "cwhisper serve: --device: %s\n", cw_last_error());
+                return 2;
+            }
         } else if (strcmp(a, "--dtype") == 0) {
             int d = cw_compute_dtype_from_name(v);
             if (d < 0) {
@@ -102,7 +108,8 @@ int cmd_serve(int argc, char **argv)
             return 2;
         }
     }
-    if (cw_context_params_check(&o.cp) != CW_OK) { /* before loading the model */
+    /* before loading the model: the options, and whether the device can run here */
+    if (cw_context_params_check(&o.cp) != CW_OK || cw_device_check(o.cp.device, o.cp.device_index) != CW_OK) {
         fprintf(stderr, "cwhisper serve: %s\n", cw_last_error());
         return 2;
     }

@@ -220,5 +220,18 @@ rc=$?
 [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/a8.err")" -eq 1 ] && grep -q "int8 attention needs dtype int8 or bf16" "$tmp/a8.err" && ok \
   || bad "serve --int8-attention with fp32: exit $rc: $(cat "$tmp/a8.err")"
 
+# --device: a bad name is one line, exit 2; cuda where it cannot run (no GPU,
+# no driver, or built without CUDA) likewise, naming the reason, no server
+"$cli" serve --model "$models/tiny.en" --device tpu --port 0 >"$tmp/dev.out" 2>"$tmp/dev.err"
+rc=$?
+[ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/dev.err")" -eq 1 ] && grep -q "device 'tpu' is not cpu, cuda or cuda:N" "$tmp/dev.err" && ok \
+  || bad "serve --device tpu: exit $rc: $(cat "$tmp/dev.err")"
+if ! command -v nvidia-smi >/dev/null 2>&1; then
+  "$cli" serve --model "$models/tiny.en" --device cuda --port 0 >"$tmp/cuda.out" 2>"$tmp/cuda.err"
+  rc=$?
+  [ "$rc" -eq 2 ] && [ "$(wc -l <"$tmp/cuda.err")" -eq 1 ] && grep -q "CUDA" "$tmp/cuda.err" && ok \
+    || bad "serve --device cuda without a GPU: exit $rc: $(cat "$tmp/cuda.err")"
+fi
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]
